@@ -1,0 +1,230 @@
+"""Drive a real JupyterLab in headless Chromium (used by the browser tests and the headless demo).
+
+Starts ``jupyter lab`` on 127.0.0.1 with a token and a root folder, opens notebooks in Debian's
+Chromium through Playwright (never a downloaded browser), runs cells and takes screenshots.
+Needs the ``lab`` and ``test`` extras (jupyterlab, playwright) and ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["LabServer", "chromium_path", "lab_page", "write_notebook", "run_all", "set_theme"]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def chromium_path() -> str | None:
+    """Path of the system Chromium, or None."""
+    for candidate in (os.environ.get("FAILWIDGETS_CHROMIUM"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LabServer:
+    """A JupyterLab server on 127.0.0.1 serving ``root`` with a random token."""
+
+    def __init__(self, root: str | os.PathLike, log_path: str | os.PathLike | None = None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = _free_port()
+        self.token = secrets.token_hex(16)
+        self.state_dir = Path(tempfile.mkdtemp(prefix="failwidgets-lab-"))
+        self.log_path = Path(log_path) if log_path else self.state_dir / "jupyter-server.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}?token={self.token}"
+
+    def start(self, timeout: float = 90.0) -> LabServer:
+        settings = self.state_dir / "user-settings"
+        notification = settings / "@jupyterlab" / "apputils-extension"
+        notification.mkdir(parents=True, exist_ok=True)
+        (notification / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False})
+        )
+        env = dict(
+            os.environ,
+            HF_HUB_OFFLINE="1",
+            JUPYTER_PLATFORM_DIRS="1",
+            JUPYTERLAB_SETTINGS_DIR=str(settings),
+            JUPYTERLAB_WORKSPACES_DIR=str(self.state_dir / "workspaces"),
+        )
+        env.setdefault("TQDM_DISABLE", "1")
+        cmd = [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly",
+        ]  # fmt: skip
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited early; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.url("api/status"), timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(
+            f"jupyter lab did not answer within {timeout:.0f} s; see {self.log_path}"
+        )
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def __enter__(self) -> LabServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def write_notebook(
+    path: str | os.PathLike, cells: list[str], markdown: dict[int, str] | None = None
+):
+    """Write a notebook of code ``cells`` (python3 kernel) to ``path``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    for i, source in enumerate(cells):
+        if markdown and i in markdown:
+            nb.cells.append(nbformat.v4.new_markdown_cell(markdown[i]))
+        nb.cells.append(nbformat.v4.new_code_cell(source))
+    Path(path).write_text(json.dumps(nb, indent=1))
+
+
+@contextmanager
+def lab_page(
+    server: LabServer, notebook: str, *, width=1400, height=1000, theme: str | None = None
+):
+    """Open ``notebook`` (relative to the server root) in headless Chromium; yield the page."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    if executable is None:
+        raise RuntimeError(
+            "Chromium not found: install Debian's chromium (apt-get install chromium)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(60_000)
+            page.goto(server.url(f"lab/tree/{notebook}"))
+            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started")
+            page.evaluate("() => window.jupyterapp.started")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
+            accept_kernel_dialog(page)
+            if theme:
+                set_theme(page, theme)
+            wait_kernel_idle(page)
+            yield page
+        finally:
+            browser.close()
+
+
+def accept_kernel_dialog(page, timeout_ms: int = 3000) -> None:
+    """Accept the 'select kernel' dialog when JupyterLab shows one."""
+    try:
+        page.wait_for_selector(".jp-Dialog", timeout=timeout_ms)
+    except Exception:
+        return
+    page.click(".jp-Dialog .jp-mod-accept")
+
+
+def wait_kernel_idle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the current notebook's kernel exists and is idle."""
+    page.wait_for_function(
+        """() => {
+          const w = window.jupyterapp.shell.currentWidget;
+          const k = w && w.sessionContext && w.sessionContext.session &&
+                    w.sessionContext.session.kernel;
+          return k && k.status === 'idle';
+        }""",
+        timeout=timeout_ms,
+    )
+
+
+def set_theme(page, theme: str) -> None:
+    """Switch JupyterLab's theme ('JupyterLab Light' or 'JupyterLab Dark')."""
+    page.evaluate(
+        "(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme
+    )
+    page.wait_for_function(
+        "(t) => document.body.dataset.jpThemeName === t && !document.querySelector('#jupyterlab-splash')",
+        arg=theme,
+        timeout=20_000,
+    )
+
+
+def run_all(page, timeout_ms: int = 180_000) -> None:
+    """Run all cells of the current notebook and wait until every cell has finished."""
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(
+        """() => {
+          const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+          return prompts.length > 0 &&
+                 prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""",
+        timeout=timeout_ms,
+    )
+    wait_kernel_idle(page, timeout_ms)
+
+
+def cell_output_text(page, cell_index: int) -> str:
+    """Text of the outputs of code cell ``cell_index`` (0-based among all cells)."""
+    return (
+        page.locator(".jp-Notebook .jp-Cell").nth(cell_index).locator(".jp-OutputArea").inner_text()
+    )
