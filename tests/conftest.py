@@ -38,3 +38,16 @@ def make_small_evalset(n: int = 60, n_classes: int = 3, size: int = 16, seed: in
 @pytest.fixture
 def small_evalset():
     return make_small_evalset()
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory):
+    """A real JupyterLab on 127.0.0.1 (token, temporary root) for the browser tests."""
+    from failwidgets.labdriver import LabServer, chromium_path
+
+    if chromium_path() is None:
+        pytest.fail("Debian's chromium is missing: run .ci/setup (apt-get install chromium)")
+    root = tmp_path_factory.mktemp("lab-root")
+    server = LabServer(root).start()
+    yield server
+    server.stop()
