@@ -66,10 +66,11 @@ def test_grid_renders_pages_and_selection_reaches_python(lab_server, artifacts_d
                 return window.jupyterapp.commands.execute('notebook:run-cell');
             }"""
         )
+        expected = f"SELECTED [{index_a}, {index_a + 1}, {index_a + 2}, {index_a + 3}]"
         page.wait_for_function(
-            """() => document.querySelectorAll('.jp-Cell')[1]
-                     .querySelector('.jp-OutputArea').innerText.includes('SELECTED')"""
+            """(expected) => document.querySelectorAll('.jp-Cell')[1]
+                     .querySelector('.jp-OutputArea').innerText.includes(expected)""",
+            arg=expected,
         )
-        text = cell_output_text(page, 1)
-        assert f"SELECTED [{index_a}, {index_a + 1}, {index_a + 2}, {index_a + 3}]" in text
+        assert expected in cell_output_text(page, 1)
     assert dialogs == [], "no script from data ran"
