@@ -1,0 +1,1 @@
+"""Feature extractors (e.g. CLIP embeddings) shared by the methods; imported lazily."""

@@ -1,0 +1,1 @@
+"""UI-free implementations of the failure-mode methods; each submodule is imported on demand."""

@@ -1,0 +1,707 @@
+"""Failure directions: per-class linear SVMs in CLIP space (Jain et al., ICLR 2023).
+
+For each ground-truth class, a linear SVM learns to predict, from an image's CLIP
+embedding, whether the model classified it correctly. Its normal vector is the class's
+failure direction; its cross-validated balanced accuracy measures how consistent (how
+strong) the failure mode is; the images and captions with the most negative decision
+values describe it.
+
+Definitions followed (paper appendix A, and the reference's behaviour):
+
+- preprocessing, applied exactly once to every vector fed to an SVM: whiten each
+  dimension with the TRAIN split's mean and standard deviation, then L2-normalise the row
+  (:class:`Whitener`; the reference's current script applies it twice, which we do not);
+- one ``SVC(kernel="linear", class_weight="balanced")`` per class, target 1 = correct,
+  fitted on the VALIDATION split; C from ``logspace(-6, 0, 7)`` by 2-fold cross-validated
+  balanced accuracy (stratified, shuffled with a fixed seed), then refitted at the best C;
+  the best CV balanced accuracy is the class's failure strength
+  (:mod:`failwidgets.methods.linear_svm` runs this sweep fast, with the same solver);
+- decision values: most negative = predicted hardest;
+- captions: candidates "a photo of a {adjective} {noun} {preposition}", reference
+  "a photo of a {class}"; a caption's score is the decision value of
+  ``preprocess(text(c) - text(r))``: the text difference is whitened with the IMAGE train
+  mean and std, as the reference does;
+- a caption's subpopulation: the K images of the class nearest to the caption in CLIP
+  space (cosine), with the model's accuracy on them (the paper's Fig. 7b);
+- interventions: the K most negative images per class from an extra pool; training images
+  with negative decision values to upweight.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .caption_words import CaptionWords
+from .linear_svm import DEFAULT_CS, check_Cs, fit_balanced_svms_cv
+
+__all__ = [
+    "CaptionSubpopulation",
+    "FailureDirections",
+    "FailureDirectionsResult",
+    "Whitener",
+    "find_failure_directions",
+]
+
+
+def _as_embeddings(X, name: str, n_features: int | None = None) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name}: expected a 2-D array (n_samples, n_features), got shape {X.shape}"
+        )
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise TypeError(f"{name}: expected real numbers, got dtype {X.dtype}")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)  # float32 stays float32 (memory); arithmetic is float64
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{name}: embedding dimension {X.shape[1]} does not match the {n_features} "
+            "dimensions the directions were fitted on"
+        )
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return X
+
+
+def _l2_normalize(X: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
+
+
+class Whitener:
+    """Whiten each dimension with a reference set's mean and std, then L2-normalise rows.
+
+    Dimensions that are constant in the reference set are only centred. The standard
+    deviation's ddof does not matter: it scales all dimensions alike, which the row
+    normalisation removes.
+
+    Attributes
+    ----------
+    mean_, scale_ : (D,) per-dimension mean and standard deviation of the reference set.
+    n_features_in_ : D.
+    """
+
+    def fit(self, X) -> Whitener:
+        X = _as_embeddings(X, "X")
+        if len(X) < 2:
+            raise ValueError(f"X: at least 2 samples are needed to whiten, got {len(X)}")
+        self.mean_ = X.mean(axis=0, dtype=np.float64)
+        std = X.std(axis=0, dtype=np.float64)
+        self.scale_ = np.where(std > 0, std, 1.0)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """``normalize((X - mean_) / scale_)`` row-wise, float64 (n, D)."""
+        if not hasattr(self, "mean_"):
+            raise RuntimeError("Whitener: call fit() before transform()")
+        X = _as_embeddings(X, "X", self.n_features_in_)
+        return _l2_normalize((X - self.mean_) / self.scale_)
+
+    def fit_transform(self, X) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+
+class FailureDirections:
+    """Per-class balanced linear SVMs predicting correct (1) vs wrong (0) from embeddings.
+
+    Parameters
+    ----------
+    Cs : grid of SVM regularisation constants (default ``logspace(-6, 0, 7)``).
+    cv : folds of the cross-validation choosing C.
+    min_errors, min_correct : a class with fewer validation errors (or correct samples)
+        is skipped, with the reason in ``skipped_``.
+    random_state : seed of the stratified fold shuffle (None: no shuffle, data order).
+    solver : "auto", "precomputed" or "linear"; see :mod:`failwidgets.methods.linear_svm`.
+    n_jobs : threads fitting classes in parallel (default: available CPUs).
+
+    Attributes
+    ----------
+    whitener_ : :class:`Whitener` fitted on the train embeddings.
+    n_classes_ : number of classes.
+    coef_ : (n_classes, D) failure directions in the preprocessed space (NaN: skipped).
+    intercept_ : (n_classes,) SVM intercepts (NaN: skipped).
+    best_C_ : (n_classes,) chosen C (NaN: skipped).
+    cv_scores_ : (n_classes, len(Cs)) mean CV balanced accuracy per C (NaN: skipped).
+    failure_strength_ : (n_classes,) best CV balanced accuracy (NaN: skipped).
+    n_val_, n_errors_ : (n_classes,) validation samples and errors per class.
+    skipped_ : dict class index -> reason, for classes without an SVM.
+    """
+
+    def __init__(
+        self,
+        Cs=DEFAULT_CS,
+        cv: int = 2,
+        min_errors: int = 4,
+        min_correct: int = 4,
+        random_state: int | None = 0,
+        solver: str = "auto",
+        n_jobs: int | None = None,
+    ):
+        self.Cs = Cs
+        self.cv = cv
+        self.min_errors = min_errors
+        self.min_correct = min_correct
+        self.random_state = random_state
+        self.solver = solver
+        self.n_jobs = n_jobs
+
+    def _check_params(self) -> np.ndarray:
+        Cs = check_Cs(self.Cs)
+        for name in ("cv", "min_errors", "min_correct"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name}: expected an integer, got {value!r}")
+        if self.cv < 2:
+            raise ValueError(f"cv: expected at least 2 folds, got {self.cv}")
+        for name in ("min_errors", "min_correct"):
+            if getattr(self, name) < self.cv:
+                raise ValueError(
+                    f"{name}: must be at least cv={self.cv} (each fold needs both outcomes), "
+                    f"got {getattr(self, name)}"
+                )
+        return Cs
+
+    def fit(
+        self,
+        train_embeddings,
+        val_embeddings,
+        val_labels,
+        val_correct,
+        n_classes: int | None = None,
+    ) -> FailureDirections:
+        """Fit the whitening on ``train_embeddings`` and one SVM per class on the validation set.
+
+        Parameters
+        ----------
+        train_embeddings : (n_train, D) embeddings of the training split (whitening statistics).
+        val_embeddings : (n_val, D) embeddings of the validation split.
+        val_labels : (n_val,) ground-truth class indices.
+        val_correct : (n_val,) whether the model classified each validation sample correctly.
+        n_classes : number of classes (default ``max(val_labels) + 1``).
+        """
+        Cs = self._check_params()
+        train = _as_embeddings(train_embeddings, "train_embeddings")
+        val = _as_embeddings(val_embeddings, "val_embeddings", train.shape[1])
+        labels = np.asarray(val_labels)
+        correct = np.asarray(val_correct)
+        if labels.shape != (len(val),):
+            raise ValueError(f"val_labels: expected shape ({len(val)},), got {labels.shape}")
+        if correct.shape != (len(val),):
+            raise ValueError(f"val_correct: expected shape ({len(val)},), got {correct.shape}")
+        if correct.dtype != bool:
+            if not np.isin(correct, (0, 1)).all():
+                raise ValueError("val_correct: expected booleans (or 0/1)")
+            correct = correct.astype(bool)
+        if len(labels) and not np.issubdtype(labels.dtype, np.integer):
+            raise TypeError(f"val_labels: expected integer class indices, got {labels.dtype}")
+        if len(labels) and labels.min() < 0:
+            raise ValueError(f"val_labels: negative class index {int(labels.min())}")
+        n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
+        if len(labels) and labels.max() >= n_classes:
+            raise ValueError(f"val_labels: class {int(labels.max())} >= n_classes={n_classes}")
+
+        self.whitener_ = Whitener().fit(train)
+        processed = self.whitener_.transform(val)
+        D = train.shape[1]
+        self.n_classes_ = n_classes
+        self.n_features_in_ = D
+        self.coef_ = np.full((n_classes, D), np.nan)
+        self.intercept_ = np.full(n_classes, np.nan)
+        self.best_C_ = np.full(n_classes, np.nan)
+        self.cv_scores_ = np.full((n_classes, len(Cs)), np.nan)
+        self.failure_strength_ = np.full(n_classes, np.nan)
+        self.n_val_ = np.bincount(labels, minlength=n_classes)
+        self.n_errors_ = np.bincount(labels[~correct], minlength=n_classes)
+        self.skipped_: dict[int, str] = {}
+        self.Cs_ = Cs
+
+        fitted, problems = [], []
+        for c in range(n_classes):
+            reason = self._skip_reason(self.n_val_[c], self.n_errors_[c])
+            if reason:
+                self.skipped_[c] = reason
+                continue
+            rows = labels == c
+            fitted.append(c)
+            problems.append((processed[rows], correct[rows].astype(np.int64)))
+        results = fit_balanced_svms_cv(
+            problems,
+            Cs=Cs,
+            cv=self.cv,
+            random_state=self.random_state,
+            solver=self.solver,
+            n_jobs=self.n_jobs,
+        )
+        for c, result in zip(fitted, results):
+            self.coef_[c] = result.coef
+            self.intercept_[c] = result.intercept
+            self.best_C_[c] = result.best_C
+            self.cv_scores_[c] = result.cv_scores
+            self.failure_strength_[c] = result.best_score
+        return self
+
+    def _skip_reason(self, n_val: int, n_errors: int) -> str | None:
+        n_correct = n_val - n_errors
+        if n_val == 0:
+            return "no samples in the validation split"
+        if n_errors < self.min_errors:
+            return f"{n_errors} errors in the validation split (at least {self.min_errors} needed)"
+        if n_correct < self.min_correct:
+            return (
+                f"{n_correct} correct samples in the validation split "
+                f"(at least {self.min_correct} needed)"
+            )
+        return None
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise RuntimeError("FailureDirections: call fit() first")
+
+    def _check_class(self, cls) -> int:
+        self._check_fitted()
+        if isinstance(cls, bool) or not isinstance(cls, (int, np.integer)):
+            raise TypeError(f"cls: expected a class index, got {cls!r}")
+        if not 0 <= int(cls) < self.n_classes_:
+            raise ValueError(f"cls: class index {cls} outside 0..{self.n_classes_ - 1}")
+        if int(cls) in self.skipped_:
+            raise ValueError(f"cls: class {int(cls)} has no SVM: {self.skipped_[int(cls)]}")
+        return int(cls)
+
+    def transform(self, X) -> np.ndarray:
+        """The SVMs' input: whitened with the train statistics, then L2-normalised (once)."""
+        self._check_fitted()
+        return self.whitener_.transform(X)
+
+    def class_decision_function(self, X, cls: int) -> np.ndarray:
+        """Decision values of class ``cls``'s SVM for raw embeddings ``X`` (negative: hard)."""
+        c = self._check_class(cls)
+        return self.transform(X) @ self.coef_[c] + self.intercept_[c]
+
+    def decision_function(self, X, labels, chunk_size: int = 8192) -> np.ndarray:
+        """Each row's decision value under the SVM of its own class ``labels[i]``.
+
+        Rows of skipped classes get NaN.
+        """
+        self._check_fitted()
+        X = _as_embeddings(X, "X", self.n_features_in_)
+        labels = np.asarray(labels)
+        if labels.shape != (len(X),):
+            raise ValueError(f"labels: expected shape ({len(X)},), got {labels.shape}")
+        if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes_):
+            raise ValueError(f"labels: class indices must lie in 0..{self.n_classes_ - 1}")
+        out = np.empty(len(X))
+        for start in range(0, len(X), chunk_size):
+            rows = slice(start, start + chunk_size)
+            Z = self.whitener_.transform(X[rows])
+            own = labels[rows]
+            out[rows] = np.einsum("ij,ij->i", Z, self.coef_[own]) + self.intercept_[own]
+        return out
+
+
+@dataclass(frozen=True)
+class CaptionSubpopulation:
+    """The images nearest to a caption in CLIP space, and the model's accuracy on them.
+
+    Attributes
+    ----------
+    caption : the caption.
+    class_name : the class the images were drawn from (None: all classes).
+    split : the split searched.
+    indices : sample indices, nearest first.
+    similarities : cosine similarities of the images to the caption.
+    correct : whether the model classified each of them correctly.
+    """
+
+    caption: str
+    class_name: str | None
+    split: str
+    indices: np.ndarray
+    similarities: np.ndarray
+    correct: np.ndarray
+
+    @property
+    def accuracy(self) -> float:
+        """The model's accuracy on these images (NaN when there are none)."""
+        return float(self.correct.mean()) if len(self.correct) else float("nan")
+
+
+class FailureDirectionsResult:
+    """Failure directions of a data set, with the queries to inspect and act on them.
+
+    Build it with :func:`find_failure_directions` (from an EvalSet) or
+    :meth:`from_arrays`. Sample indices are positions in the full data set.
+
+    Parameters
+    ----------
+    model : a fitted :class:`FailureDirections`.
+    embeddings : (N, D) CLIP image embeddings of all samples.
+    labels : (N,) ground-truth class indices.
+    correct : (N,) whether the model was right.
+    split : (N,) split names.
+    class_names : names of the classes.
+    text_encoder : object with ``encode_texts(list[str]) -> (T, D)`` (e.g. a ClipEncoder) or
+        such a callable; needed for captions.
+    caption_words : :class:`CaptionWords` for the candidate captions.
+    """
+
+    def __init__(
+        self,
+        model: FailureDirections,
+        embeddings,
+        labels,
+        correct,
+        split,
+        class_names: Sequence[str],
+        text_encoder=None,
+        caption_words: CaptionWords | None = None,
+        train_split: str = "train",
+        val_split: str = "val",
+    ):
+        model._check_fitted()
+        self.model = model
+        self.embeddings = _as_embeddings(embeddings, "embeddings", model.n_features_in_)
+        n = len(self.embeddings)
+        self.labels, self.correct, self.split = _check_sample_arrays(labels, correct, split, n)
+        self.class_names = [str(name) for name in class_names]
+        if len(self.class_names) != model.n_classes_:
+            raise ValueError(
+                f"class_names: {len(self.class_names)} names for {model.n_classes_} classes"
+            )
+        if caption_words is not None and not isinstance(caption_words, CaptionWords):
+            raise TypeError(f"caption_words: expected CaptionWords, got {type(caption_words)}")
+        self.caption_words = caption_words or CaptionWords()
+        self.text_encoder = text_encoder
+        self.train_split = train_split
+        self.val_split = val_split
+        self._decision = model.decision_function(self.embeddings, self.labels)
+        self._caption_scores: dict[int, pd.DataFrame] = {}
+
+    @classmethod
+    def from_arrays(
+        cls,
+        embeddings,
+        labels,
+        correct,
+        split,
+        class_names: Sequence[str],
+        *,
+        text_encoder=None,
+        caption_words: CaptionWords | None = None,
+        train_split: str = "train",
+        val_split: str = "val",
+        **params,
+    ) -> FailureDirectionsResult:
+        """Fit :class:`FailureDirections` (``**params``) on the train/val splits and wrap it."""
+        embeddings = _as_embeddings(embeddings, "embeddings")
+        labels, correct, split = _check_sample_arrays(labels, correct, split, len(embeddings))
+        train_rows = _split_rows(split, train_split, "train_split")
+        val_rows = _split_rows(split, val_split, "val_split")
+        model = FailureDirections(**params).fit(
+            embeddings[train_rows],
+            embeddings[val_rows],
+            labels[val_rows],
+            correct[val_rows],
+            n_classes=len(class_names),
+        )
+        if len(model.skipped_) == model.n_classes_:
+            warnings.warn(
+                "failure directions: every class was skipped (too few errors or correct "
+                "samples in the validation split); see summary['skipped_reason']",
+                stacklevel=2,
+            )
+        return cls(
+            model,
+            embeddings,
+            labels,
+            correct,
+            split,
+            class_names,
+            text_encoder=text_encoder,
+            caption_words=caption_words,
+            train_split=train_split,
+            val_split=val_split,
+        )
+
+    # ------------------------------------------------------------------ summary
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per class: failure_strength, best_C, n_val, n_errors, skipped_reason."""
+        m = self.model
+        return pd.DataFrame(
+            {
+                "class": self.class_names,
+                "failure_strength": m.failure_strength_,
+                "best_C": m.best_C_,
+                "n_val": m.n_val_,
+                "n_errors": m.n_errors_,
+                "skipped_reason": [m.skipped_.get(c) for c in range(m.n_classes_)],
+            }
+        )
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Class name -> why it has no failure direction."""
+        return {self.class_names[c]: reason for c, reason in self.model.skipped_.items()}
+
+    @property
+    def splits(self) -> list[str]:
+        return sorted(set(self.split.tolist()))
+
+    def class_index(self, cls) -> int:
+        """Index of a class given by name or index."""
+        if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool):
+            if not 0 <= int(cls) < len(self.class_names):
+                raise ValueError(f"cls: class index {cls} outside 0..{len(self.class_names) - 1}")
+            return int(cls)
+        if isinstance(cls, str):
+            if cls not in self.class_names:
+                raise ValueError(f"cls: unknown class {cls!r}; known: {self.class_names[:10]}")
+            return self.class_names.index(cls)
+        raise TypeError(f"cls: expected a class name or index, got {type(cls).__name__}")
+
+    def _fitted_class(self, cls) -> int:
+        c = self.class_index(cls)
+        if c in self.model.skipped_:
+            raise ValueError(
+                f"cls: class {self.class_names[c]!r} has no failure direction: "
+                f"{self.model.skipped_[c]}"
+            )
+        return c
+
+    # ------------------------------------------------------------------ images
+    def decision_values(self, cls, split: str = "test") -> pd.Series:
+        """Decision values of the class's images in ``split`` (index: sample index).
+
+        Most negative = predicted hardest for the model.
+        """
+        c = self._fitted_class(cls)
+        rows = np.flatnonzero((self.split == split) & (self.labels == c))
+        if not len(rows):
+            _split_rows(self.split, split, "split")  # a clear error for an unknown split
+        return pd.Series(
+            self._decision[rows], index=pd.Index(rows, name="index"), name="decision_value"
+        )
+
+    def most_aligned(self, cls, k: int = 16, split: str = "test", side: str = "hard") -> pd.Series:
+        """The ``k`` images of a class most aligned with its failure direction.
+
+        ``side="hard"``: most negative decision values first; ``"easy"``: most positive first.
+        """
+        k = _check_k(k)
+        values = self.decision_values(cls, split)
+        if side == "hard":
+            return values.sort_values(kind="stable").iloc[:k]
+        if side == "easy":
+            return values.sort_values(ascending=False, kind="stable").iloc[:k]
+        raise ValueError(f"side: expected 'hard' or 'easy', got {side!r}")
+
+    # ------------------------------------------------------------------ captions
+    def _encode_texts(self, texts: list[str]) -> np.ndarray:
+        encoder = self.text_encoder
+        if encoder is None:
+            raise ValueError(
+                "text_encoder: captions need a text encoder (e.g. a ClipEncoder); pass "
+                "encoder=... to find_failure_directions"
+            )
+        encode: Callable = getattr(encoder, "encode_texts", encoder)
+        if not callable(encode):
+            raise TypeError("text_encoder: expected an object with encode_texts() or a callable")
+        out = np.asarray(encode(texts))
+        if out.ndim != 2 or len(out) != len(texts):
+            raise ValueError(
+                f"text_encoder: expected ({len(texts)}, D) embeddings, got shape {out.shape}"
+            )
+        if out.shape[1] != self.model.n_features_in_:
+            raise ValueError(
+                f"text_encoder: text embedding dimension {out.shape[1]} does not match the "
+                f"image embedding dimension {self.model.n_features_in_}"
+            )
+        return _l2_normalize(_as_embeddings(out, "text_encoder output"))
+
+    def caption_scores(self, cls) -> pd.DataFrame:
+        """Every candidate caption of a class with its score, most negative (hardest) first."""
+        c = self._fitted_class(cls)
+        if c not in self._caption_scores:
+            name = self.class_names[c]
+            candidates = self.caption_words.candidates(name)
+            texts = self._encode_texts([self.caption_words.reference(name), *candidates])
+            differences = texts[1:] - texts[0]
+            scores = self.model.class_decision_function(differences, c)
+            table = pd.DataFrame({"caption": candidates, "score": scores})
+            self._caption_scores[c] = table.sort_values("score", kind="stable", ignore_index=True)
+        return self._caption_scores[c].copy()
+
+    def captions(self, cls, side: str = "hard", k: int = 5) -> pd.DataFrame:
+        """The ``k`` captions most aligned with the failure direction (columns caption, score).
+
+        ``side="hard"``: most negative scores first; ``"easy"``: most positive first.
+        """
+        k = _check_k(k)
+        table = self.caption_scores(cls)
+        if side == "hard":
+            return table.iloc[:k].reset_index(drop=True)
+        if side == "easy":
+            return table.iloc[::-1].iloc[:k].reset_index(drop=True)
+        raise ValueError(f"side: expected 'hard' or 'easy', got {side!r}")
+
+    def caption_subpopulation(
+        self, caption: str, cls=None, k: int = 50, split: str = "test"
+    ) -> CaptionSubpopulation:
+        """The ``k`` images of ``split`` nearest to ``caption`` in CLIP space (cosine).
+
+        With ``cls``, only that class's images are searched (the paper's Fig. 7b); the
+        model's accuracy on them tells whether the caption describes a hard subpopulation.
+        """
+        if not isinstance(caption, str) or not caption.strip():
+            raise TypeError(f"caption: expected a non-empty string, got {caption!r}")
+        k = _check_k(k)
+        mask = self.split == split
+        class_name = None
+        if cls is not None:
+            c = self.class_index(cls)
+            class_name = self.class_names[c]
+            mask &= self.labels == c
+        rows = np.flatnonzero(mask)
+        if not (self.split == split).any():
+            _split_rows(self.split, split, "split")
+        text = self._encode_texts([caption])[0]
+        similarities = _l2_normalize(self.embeddings[rows]) @ text
+        order = np.argsort(-similarities, kind="stable")[:k]
+        chosen = rows[order]
+        return CaptionSubpopulation(
+            caption=caption,
+            class_name=class_name,
+            split=split,
+            indices=chosen,
+            similarities=similarities[order],
+            correct=self.correct[chosen],
+        )
+
+    # ------------------------------------------------------------------ interventions
+    def select_from_pool(self, k: int, split: str = "extra") -> dict[str, np.ndarray]:
+        """Per class, the ``k`` images of the pool ``split`` with the most negative values.
+
+        The paper's filtering intervention: add them to the training set. Classes without
+        a failure direction get an empty selection.
+        """
+        k = _check_k(k)
+        pool = _split_rows(self.split, split, "split")
+        out = {}
+        for c, name in enumerate(self.class_names):
+            rows = pool[self.labels[pool] == c]
+            if c in self.model.skipped_:
+                out[name] = np.zeros(0, dtype=np.int64)
+                continue
+            order = np.argsort(self._decision[rows], kind="stable")[:k]
+            out[name] = rows[order]
+        return out
+
+    def upweight_mask(self, split: str = "train", threshold: float = 0.0) -> np.ndarray:
+        """Boolean (N,) mask of ``split`` images whose decision value is below ``threshold``.
+
+        The paper's upweighting intervention doubles these images' loss weight (e.g.
+        ``weights = 1 + mask``). Images of classes without a direction are never flagged.
+        """
+        rows = _split_rows(self.split, split, "split")
+        mask = np.zeros(len(self.labels), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            mask[rows] = self._decision[rows] < threshold  # NaN (skipped) compares False
+        return mask
+
+
+def _check_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k: expected an integer, got {k!r}")
+    if k < 1:
+        raise ValueError(f"k: expected at least 1, got {k}")
+    return int(k)
+
+
+def _check_sample_arrays(labels, correct, split, n: int):
+    labels = np.asarray(labels)
+    correct = np.asarray(correct)
+    if split is None:
+        raise ValueError(
+            "split: failure directions need a split column (train split for the whitening, "
+            "validation split for the SVMs)"
+        )
+    split = np.asarray(split).astype(str)
+    for name, array in (("labels", labels), ("correct", correct), ("split", split)):
+        if array.shape != (n,):
+            raise ValueError(
+                f"{name}: expected shape ({n},) to match the embeddings, got {array.shape}"
+            )
+    if n and not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels: expected integer class indices, got dtype {labels.dtype}")
+    if correct.dtype != bool:
+        if not np.isin(correct, (0, 1)).all():
+            raise ValueError("correct: expected booleans (or 0/1)")
+        correct = correct.astype(bool)
+    return labels.astype(np.int64), correct, split
+
+
+def _split_rows(split: np.ndarray, name: str, argument: str) -> np.ndarray:
+    rows = np.flatnonzero(split == name)
+    if not len(rows):
+        raise ValueError(
+            f"{argument}: no samples in split {name!r}; splits present: {sorted(set(split.tolist()))}"
+        )
+    return rows
+
+
+def find_failure_directions(
+    evalset,
+    embeddings=None,
+    encoder=None,
+    *,
+    caption_words: CaptionWords | None = None,
+    train_split: str = "train",
+    val_split: str = "val",
+    **params,
+) -> FailureDirectionsResult:
+    """Failure directions of an EvalSet's classes.
+
+    Parameters
+    ----------
+    evalset : EvalSet with a split column holding ``train_split`` and ``val_split``.
+    embeddings : (N, D) CLIP image embeddings of all samples; computed with ``encoder``
+        when None.
+    encoder : a :class:`~failwidgets.features.clip.ClipEncoder` (images when ``embeddings``
+        is None, and caption texts).
+    caption_words : word lists for the candidate captions (default: the reference's).
+    train_split, val_split : split names for the whitening statistics and the SVMs.
+    **params : :class:`FailureDirections` parameters (Cs, cv, min_errors, min_correct,
+        random_state, solver, n_jobs).
+    """
+    if getattr(evalset, "split", None) is None:
+        raise ValueError(
+            "evalset: failure directions need a split column with "
+            f"{train_split!r} and {val_split!r} splits; this EvalSet has none"
+        )
+    if embeddings is None:
+        if encoder is None:
+            raise ValueError("embeddings: pass CLIP embeddings or an encoder to compute them")
+        embeddings = encoder.encode_images(evalset)
+    embeddings = _as_embeddings(embeddings, "embeddings")
+    if len(embeddings) != evalset.n:
+        raise ValueError(
+            f"embeddings: {len(embeddings)} rows for an EvalSet of {evalset.n} samples"
+        )
+    return FailureDirectionsResult.from_arrays(
+        embeddings,
+        evalset.labels,
+        evalset.correct,
+        evalset.split,
+        evalset.class_names,
+        text_encoder=encoder,
+        caption_words=caption_words,
+        train_split=train_split,
+        val_split=val_split,
+        **params,
+    )

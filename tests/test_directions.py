@@ -1,0 +1,453 @@
+"""Failure directions on synthetic embeddings with planted failure modes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from failwidgets.methods.caption_words import (
+    CIFAR10_PREPOSITIONS,
+    DEFAULT_ADJECTIVES,
+    DEFAULT_PREPOSITIONS,
+    CaptionWords,
+)
+from failwidgets.methods.directions import (
+    FailureDirections,
+    FailureDirectionsResult,
+    Whitener,
+    find_failure_directions,
+)
+from failwidgets.methods.linear_svm import DEFAULT_CS, cv_folds, fit_balanced_svm_cv
+
+SPLIT_SIZES = {"train": 300, "val": 240, "test": 240, "extra": 240}  # per class
+CLASS_NAMES = ["bird", "cat", "ship"]
+
+
+def planted_world(seed: int = 0, dim: int = 24, error_free: tuple = ()):
+    """Three classes; "bird" and "cat" fail on a planted minority, "ship" fails at random.
+
+    Minority images of class c carry ``+2.5 * u[c]``; the model errs on 60% of them and on
+    5% of the majority. "ship"'s errors (15%) are independent of its embedding.
+    """
+    rng = np.random.default_rng(seed)
+    u = np.linalg.qr(rng.normal(size=(dim, dim)))[0][:, :3].T  # orthonormal planted directions
+    means = rng.normal(scale=0.5, size=(3, dim))
+    rows = []
+    for split, per_class in SPLIT_SIZES.items():
+        for c in range(3):
+            minority = rng.random(per_class) < 0.25
+            x = means[c] + rng.normal(size=(per_class, dim)) + 2.5 * minority[:, None] * u[c]
+            if c < 2:
+                p_error = np.where(minority, 0.6, 0.05)
+            else:
+                p_error = np.full(per_class, 0.15)
+            wrong = rng.random(per_class) < p_error
+            if c in error_free:
+                wrong[:] = False
+            rows.append((x, np.full(per_class, c), ~wrong, np.full(per_class, split), minority))
+    X, labels, correct, split, minority = (np.concatenate(parts) for parts in zip(*rows))
+    return dict(X=X, labels=labels, correct=correct, split=split, minority=minority, u=u)
+
+
+class PlantedTextEncoder:
+    """Texts as vectors in the image space: a class base plus one vector per phrase.
+
+    "on the grass" points along bird's planted (hard) direction, "in the water" against it.
+    """
+
+    def __init__(self, u: np.ndarray, dim: int, seed: int = 1):
+        rng = np.random.default_rng(seed)
+        self.base = {name: 3 * rng.normal(size=dim) / np.sqrt(dim) for name in CLASS_NAMES}
+        self.phrases = {
+            "on the grass": 3.0 * u[0],
+            "in the water": -3.0 * u[0],
+            **{p: 0.3 * rng.normal(size=dim) / np.sqrt(dim) for p in ("red", "blue", "inside")},
+        }
+        self.calls = 0
+
+    def encode_texts(self, texts):
+        self.calls += 1
+        out = []
+        for text in texts:
+            vec = sum(b for name, b in self.base.items() if name in text)
+            vec = vec + sum(v for phrase, v in self.phrases.items() if phrase in text)
+            out.append(vec)
+        return np.array(out)
+
+
+WORDS = CaptionWords(
+    adjectives=("red", "blue"), prepositions=("on the grass", "in the water", "inside")
+)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return planted_world()
+
+
+@pytest.fixture(scope="module")
+def result(world):
+    return FailureDirectionsResult.from_arrays(
+        world["X"],
+        world["labels"],
+        world["correct"],
+        world["split"],
+        CLASS_NAMES,
+        text_encoder=PlantedTextEncoder(world["u"], world["X"].shape[1]),
+        caption_words=WORDS,
+        n_jobs=2,
+    )
+
+
+# ---------------------------------------------------------------- detection
+def test_svm_recovers_the_planted_minority(world, result):
+    for c in (0, 1):
+        hardest = result.most_aligned(c, k=40, split="test", side="hard")
+        assert world["minority"][hardest.index].mean() >= 0.8
+        easiest = result.most_aligned(c, k=40, split="test", side="easy")
+        assert world["minority"][easiest.index].mean() <= 0.1
+        assert hardest.is_monotonic_increasing and easiest.is_monotonic_decreasing
+        assert (world["labels"][hardest.index] == c).all()
+        assert (world["split"][hardest.index] == "test").all()
+
+
+def test_failure_strength_separates_planted_from_random_errors(result):
+    summary = result.summary
+    assert list(summary.columns) == [
+        "class",
+        "failure_strength",
+        "best_C",
+        "n_val",
+        "n_errors",
+        "skipped_reason",
+    ]
+    assert summary["class"].tolist() == CLASS_NAMES
+    strength = summary.set_index("class")["failure_strength"]
+    assert strength["bird"] > 0.7 and strength["cat"] > 0.7  # ~0.84 with a perfect detector
+    assert strength["ship"] < 0.6
+    assert (summary["n_val"] == SPLIT_SIZES["val"]).all()
+    assert summary["skipped_reason"].isna().all()
+    assert set(summary["best_C"]) <= set(DEFAULT_CS)
+
+
+def test_direction_points_along_the_planted_vector(world, result):
+    model = result.model
+    planted = world["u"][0] / model.whitener_.scale_  # the planted shift, whitened
+    planted /= np.linalg.norm(planted)
+    direction = model.coef_[0] / np.linalg.norm(model.coef_[0])
+    assert direction @ planted < -0.6  # minority (along +u) = negative = hard
+
+
+# ---------------------------------------------------------------- preprocessing
+def test_whitener_uses_reference_statistics_and_unit_rows():
+    rng = np.random.default_rng(0)
+    train = rng.normal(loc=3.0, scale=[1.0, 2.0, 0.5, 1.0], size=(500, 4))
+    train[:, 3] = 7.0  # constant dimension: centred only
+    other = rng.normal(size=(20, 4))
+    whitener = Whitener().fit(train)
+    np.testing.assert_allclose(whitener.mean_, train.mean(axis=0))
+    expected = (other - train.mean(axis=0)) / np.where(train.std(axis=0) > 0, train.std(axis=0), 1)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(whitener.transform(other), expected)
+    np.testing.assert_allclose(np.linalg.norm(whitener.transform(other), axis=1), 1.0)
+    with pytest.raises(ValueError, match="dimension"):
+        whitener.transform(other[:, :3])
+    with pytest.raises(RuntimeError, match="fit"):
+        Whitener().transform(other)
+
+
+def test_preprocessing_is_applied_exactly_once(world, result):
+    """The fitted SVM equals an SVC fitted on once-whitened, once-normalised embeddings."""
+    from sklearn.svm import SVC
+
+    X, split, labels = world["X"], world["split"], world["labels"]
+    train = X[split == "train"]
+    mean, std = train.mean(axis=0), train.std(axis=0)
+
+    def once(Z):
+        Z = (Z - mean) / std
+        return Z / np.linalg.norm(Z, axis=1, keepdims=True)
+
+    rows = (split == "val") & (labels == 1)
+    model = result.model
+    svc = SVC(kernel="linear", C=model.best_C_[1], class_weight="balanced")
+    svc.fit(once(X[rows]), world["correct"][rows])
+    np.testing.assert_allclose(model.coef_[1], svc.coef_[0], atol=1e-6)
+    np.testing.assert_allclose(model.intercept_[1], svc.intercept_[0], atol=1e-6)
+
+    test_rows = np.flatnonzero((split == "test") & (labels == 1))
+    single = svc.decision_function(once(X[test_rows]))
+    np.testing.assert_allclose(result.decision_values(1, "test").to_numpy(), single, atol=1e-6)
+    double = svc.decision_function(once(once(X[test_rows])))
+    assert not np.allclose(single, double, atol=1e-3)  # the test can tell the reference bug
+
+
+# ---------------------------------------------------------------- agreement with SVC
+def test_cv_scores_agree_with_sklearn_svc_on_the_same_folds(world):
+    from sklearn.model_selection import cross_val_score
+    from sklearn.svm import SVC
+
+    X, split, labels = world["X"], world["split"], world["labels"]
+    whitener = Whitener().fit(X[split == "train"])
+    rows = (split == "val") & (labels == 0)
+    Z, y = whitener.transform(X[rows]), world["correct"][rows].astype(int)
+    ours = fit_balanced_svm_cv(Z, y)
+    folds = cv_folds(y, 2, random_state=0)
+    reference = [
+        cross_val_score(
+            SVC(kernel="linear", C=C, class_weight="balanced"),
+            Z,
+            y,
+            cv=folds,
+            scoring="balanced_accuracy",
+        ).mean()
+        for C in DEFAULT_CS
+    ]
+    assert np.max(np.abs(ours.cv_scores - reference)) <= 0.01
+    assert ours.best_C == DEFAULT_CS[int(np.argmax(reference))]
+    linear = fit_balanced_svm_cv(Z, y, solver="linear")
+    np.testing.assert_allclose(linear.cv_scores, ours.cv_scores, atol=0.01)
+    np.testing.assert_allclose(linear.coef, ours.coef, atol=1e-6)
+
+
+def test_folds_are_deterministic_and_stratified():
+    y = np.array([0] * 10 + [1] * 30)
+    a, b = cv_folds(y, 2, 0), cv_folds(y, 2, 0)
+    for (_, te_a), (_, te_b) in zip(a, b):
+        np.testing.assert_array_equal(te_a, te_b)
+        assert y[te_a].sum() == 15 and (y[te_a] == 0).sum() == 5
+    ordered = cv_folds(y, 2, None)
+    np.testing.assert_array_equal(ordered[0][1], np.r_[0:5, 10:25])
+
+
+# ---------------------------------------------------------------- captions
+def test_caption_candidates_follow_the_template():
+    words = CaptionWords()
+    captions = words.candidates("sea_turtle")
+    assert words.reference("sea_turtle") == "a photo of a sea turtle"
+    assert "a photo of a sea turtle" not in captions
+    assert "a photo of a white sea turtle" in captions
+    assert "a photo of a sea turtle on a brown background" in captions
+    assert "a photo of a orange sea turtle inside" in captions
+    assert len(captions) == (len(DEFAULT_ADJECTIVES) + 1) * (len(DEFAULT_PREPOSITIONS) + 1) - 1
+    extended = words.with_extra(
+        prepositions=["on the grass"], class_prepositions=CIFAR10_PREPOSITIONS
+    )
+    assert "a photo of a red bird perched" in extended.candidates("bird")
+    assert "a photo of a red cat perched" not in extended.candidates("cat")
+    assert "a photo of a cat on the grass" in extended.candidates("cat")
+    nouns = CaptionWords(nouns={"cat": ["kitten", "tabby cat"]}, adjectives=(), prepositions=())
+    assert nouns.candidates("cat") == ["a photo of a kitten", "a photo of a tabby cat"]
+    with pytest.raises(TypeError, match="adjectives"):
+        CaptionWords(adjectives="red")
+
+
+def test_top_hard_and_easy_captions_name_the_planted_background(result):
+    hard = result.captions("bird", side="hard", k=3)
+    easy = result.captions("bird", side="easy", k=3)
+    assert list(hard.columns) == ["caption", "score"]
+    assert "on the grass" in hard["caption"].iloc[0]
+    assert "in the water" in easy["caption"].iloc[0]
+    assert hard["score"].is_monotonic_increasing and easy["score"].is_monotonic_decreasing
+    scores = result.caption_scores("bird")
+    assert len(scores) == len(WORDS.candidates("bird"))
+
+
+def test_caption_scores_whiten_the_text_difference_with_image_statistics(world, result):
+    encoder = result.text_encoder
+    caption = "a photo of a red bird on the grass"
+    texts = encoder.encode_texts(["a photo of a bird", caption])
+    texts /= np.linalg.norm(texts, axis=1, keepdims=True)
+    diff = texts[1] - texts[0]
+    z = (diff - result.model.whitener_.mean_) / result.model.whitener_.scale_
+    z /= np.linalg.norm(z)
+    expected = z @ result.model.coef_[0] + result.model.intercept_[0]
+    scores = result.caption_scores(0).set_index("caption")["score"]
+    assert scores[caption] == pytest.approx(expected, abs=1e-9)
+
+
+def test_caption_subpopulation_on_a_hand_made_case():
+    X = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.5, 0.5], [1.0, 0.05], [0.0, 2.0]])
+    labels = np.array([0, 0, 0, 0, 1, 0])
+    correct = np.array([False, True, True, True, True, True])
+    split = np.array(["test"] * 6)
+    model = FailureDirections().fit(
+        np.random.default_rng(0).normal(size=(10, 2)),
+        np.random.default_rng(1).normal(size=(12, 2)),
+        np.r_[np.zeros(12, int)],
+        np.r_[np.zeros(6, bool), np.ones(6, bool)],
+        n_classes=2,
+    )
+    res = FailureDirectionsResult(
+        model,
+        X,
+        labels,
+        correct,
+        split,
+        ["a", "b"],
+        text_encoder=lambda t: np.array([[2.0, 0.0]] * len(t)),
+    )
+    sub = res.caption_subpopulation("along x", cls="a", k=2)
+    np.testing.assert_array_equal(sub.indices, [0, 1])
+    np.testing.assert_allclose(sub.similarities, [1.0, 0.9 / np.hypot(0.9, 0.1)])
+    assert sub.accuracy == 0.5 and sub.class_name == "a"
+    every_class = res.caption_subpopulation("along x", k=3)
+    np.testing.assert_array_equal(every_class.indices, [0, 4, 1])
+
+
+def test_hard_caption_subpopulation_is_less_accurate(world, result):
+    hard = result.caption_subpopulation(
+        result.captions("bird", "hard", 1)["caption"][0], "bird", 40
+    )
+    easy = result.caption_subpopulation(
+        result.captions("bird", "easy", 1)["caption"][0], "bird", 40
+    )
+    assert len(hard.indices) == 40 and (world["labels"][hard.indices] == 0).all()
+    assert hard.accuracy < easy.accuracy - 0.2
+
+
+# ---------------------------------------------------------------- interventions
+def test_pool_selection_takes_the_most_negative_pool_images(world, result):
+    selected = result.select_from_pool(k=30, split="extra")
+    assert set(selected) == set(CLASS_NAMES)
+    for c, name in enumerate(CLASS_NAMES):
+        idx = selected[name]
+        assert len(idx) == 30
+        assert (world["split"][idx] == "extra").all() and (world["labels"][idx] == c).all()
+        expected = result.decision_values(c, "extra").nsmallest(30).index.to_numpy()
+        assert set(idx) == set(expected)
+    assert world["minority"][selected["bird"]].mean() >= 0.8
+
+
+def test_upweight_mask_flags_negative_training_images(world, result):
+    mask = result.upweight_mask("train")
+    assert mask.shape == (len(world["X"]),) and mask.dtype == bool
+    assert not mask[world["split"] != "train"].any()
+    for c in range(3):
+        values = result.decision_values(c, "train")
+        np.testing.assert_array_equal(mask[values.index], values.to_numpy() < 0)
+    assert world["minority"][mask & (world["labels"] == 0)].mean() > 0.5  # base rate 0.25
+
+
+# ---------------------------------------------------------------- bad input
+def test_classes_with_too_few_errors_or_correct_samples_are_skipped():
+    world = planted_world(error_free=(2,))
+    correct = world["correct"].copy()
+    bird_val = np.flatnonzero((world["split"] == "val") & (world["labels"] == 0))
+    correct[bird_val] = True
+    correct[bird_val[:3]] = False  # 3 errors < 4
+    cat_val = np.flatnonzero((world["split"] == "val") & (world["labels"] == 1))
+    correct[cat_val] = False
+    correct[cat_val[:2]] = True  # 2 correct < 4
+    with pytest.warns(UserWarning, match="every class was skipped"):
+        res = FailureDirectionsResult.from_arrays(
+            world["X"], world["labels"], correct, world["split"], CLASS_NAMES, n_jobs=1
+        )
+    reasons = res.summary.set_index("class")["skipped_reason"]
+    assert "3 errors" in reasons["bird"]
+    assert "2 correct" in reasons["cat"]
+    assert "0 errors" in reasons["ship"]
+    assert res.summary["failure_strength"].isna().all()
+    assert set(res.skipped) == set(CLASS_NAMES)
+    with pytest.raises(ValueError, match="no failure direction"):
+        res.decision_values("bird")
+    assert not res.upweight_mask().any()
+    assert all(len(v) == 0 for v in res.select_from_pool(5).values())
+
+
+def test_all_skipped_warns():
+    world = planted_world(error_free=(0, 1, 2))
+    with pytest.warns(UserWarning, match="every class was skipped"):
+        FailureDirectionsResult.from_arrays(
+            world["X"], world["labels"], world["correct"], world["split"], CLASS_NAMES
+        )
+
+
+def test_missing_splits_and_bad_arrays_raise_clear_errors(world):
+    args = (world["X"], world["labels"], world["correct"])
+    no_val = np.where(world["split"] == "val", "extra", world["split"])
+    with pytest.raises(ValueError, match="val_split: no samples in split 'val'"):
+        FailureDirectionsResult.from_arrays(*args, no_val, CLASS_NAMES)
+    with pytest.raises(ValueError, match="split column"):
+        FailureDirectionsResult.from_arrays(*args, None, CLASS_NAMES)
+    with pytest.raises(ValueError, match="labels: expected shape"):
+        FailureDirectionsResult.from_arrays(
+            world["X"], world["labels"][:-1], world["correct"], world["split"], CLASS_NAMES
+        )
+    bad = world["X"].copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        FailureDirectionsResult.from_arrays(bad, *args[1:], world["split"], CLASS_NAMES)
+    with pytest.raises(ValueError, match="Cs"):
+        FailureDirectionsResult.from_arrays(*args, world["split"], CLASS_NAMES, Cs=[0.1, -1])
+    with pytest.raises(ValueError, match="cv"):
+        FailureDirectionsResult.from_arrays(*args, world["split"], CLASS_NAMES, cv=1)
+    with pytest.raises(ValueError, match="min_errors"):
+        FailureDirectionsResult.from_arrays(*args, world["split"], CLASS_NAMES, min_errors=1)
+
+
+def test_dimension_mismatches_raise(world, result):
+    with pytest.raises(ValueError, match="dimension"):
+        result.model.decision_function(world["X"][:5, :10], world["labels"][:5])
+    with pytest.raises(ValueError, match="dimension"):
+        FailureDirections().fit(
+            world["X"][:50], world["X"][:50, :10], world["labels"][:50], world["correct"][:50]
+        )
+    short = FailureDirectionsResult(
+        result.model,
+        world["X"],
+        world["labels"],
+        world["correct"],
+        world["split"],
+        CLASS_NAMES,
+        text_encoder=lambda texts: np.ones((len(texts), 5)),
+    )
+    with pytest.raises(ValueError, match="text embedding dimension 5"):
+        short.captions("bird")
+    no_text = FailureDirectionsResult(
+        result.model, world["X"], world["labels"], world["correct"], world["split"], CLASS_NAMES
+    )
+    with pytest.raises(ValueError, match="text_encoder"):
+        no_text.captions("bird")
+
+
+def test_bad_queries_raise(result):
+    with pytest.raises(ValueError, match="splits present"):
+        result.decision_values("bird", split="holdout")
+    with pytest.raises(ValueError, match="unknown class"):
+        result.most_aligned("zebra")
+    with pytest.raises(ValueError, match="side"):
+        result.most_aligned("bird", side="middle")
+    with pytest.raises(ValueError, match="k"):
+        result.captions("bird", k=0)
+    with pytest.raises(ValueError, match="splits present"):
+        result.select_from_pool(5, split="unlabeled")
+
+
+def test_find_failure_directions_from_an_evalset(world):
+    from failwidgets.data import EvalSet
+
+    n = len(world["X"])
+    predictions = np.where(world["correct"], world["labels"], (world["labels"] + 1) % 3)
+    evalset = EvalSet.from_arrays(
+        np.zeros((n, 2, 2, 3), np.uint8),
+        world["labels"],
+        predictions,
+        CLASS_NAMES,
+        split=world["split"],
+    )
+    res = find_failure_directions(evalset, world["X"], n_jobs=1)
+    assert isinstance(res.summary, pd.DataFrame) and res.summary["failure_strength"].notna().all()
+    single = find_failure_directions(evalset, world["X"].astype(np.float32), n_jobs=1)
+    assert single.embeddings.dtype == np.float32  # kept compact; arithmetic in float64
+    np.testing.assert_allclose(single.model.coef_, res.model.coef_, atol=1e-4)
+    with pytest.raises(ValueError, match="rows"):
+        find_failure_directions(evalset, world["X"][:-1])
+    no_split = EvalSet.from_arrays(
+        np.zeros((n, 2, 2, 3), np.uint8), world["labels"], predictions, CLASS_NAMES
+    )
+    with pytest.raises(ValueError, match="split"):
+        find_failure_directions(no_split, world["X"])
+    with pytest.raises(ValueError, match="encoder"):
+        find_failure_directions(evalset)
