@@ -1,0 +1,1064 @@
+"""PRIME: failure modes as minimal tag combinations (Rezaei et al., ICLR 2024).
+
+For each class ``c`` (images grouped by their label) with accuracy ``A_c``, and each set
+``S`` of the class's tags, ``I_S`` are the class's images carrying every tag of ``S`` and
+``A_S`` the model's accuracy on them. ``S`` is a failure mode when
+
+1. ``|S| <= l`` and ``|I_S| >= s`` (support);
+2. ``A_S <= A_c - a`` (accuracy drop);
+3. minimality: for every ``t`` in ``S``, ``A_{S minus t} >= A_S + b_|S|``.
+
+Defaults follow the paper: ``l = 4``, ``b_2 = 0.10``, ``b_3 = 0.05``, ``b_4 = 0.025``.
+The paper defines ``b_n`` for ``n >= 2`` only: for ``|S| = 1`` the removed-tag subset is the
+empty set, whose images are the whole class (``A = A_c``), and condition 2 already asks
+``A_c >= A_S + a``; so ``b_1 = 0`` (the condition is vacuous). Sizes 5 and 6 continue the
+halving (``b_5 = 0.0125``, ``b_6 = 0.00625``); every ``b_n`` can be set.
+
+Comparisons use a tolerance of ``1e-9`` (``TOLERANCE``) so that a set exactly on a
+threshold (e.g. ``A_S = 0.5`` with ``A_c - a = 0.5``) meets it despite floating-point
+rounding: condition 2 is ``A_c - A_S >= a - 1e-9`` and condition 3 is
+``min_t A_{S minus t} - A_S >= b_|S| - 1e-9``.
+
+The search (:func:`search`) runs once and stores *every* tag set with ``|I_S| >= s`` (the
+candidate table: counts, accuracy, drop, the rows of its one-tag-removed subsets). Failure
+modes for any ``a``, ``b_n``, ``s`` (not below the searched one) and ``l`` (not above it)
+are then a vectorised filter over that table (:meth:`PrimeResult.failure_modes`).
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..features.tags import TagMatrix, as_tag_matrix, tags_from_metadata
+
+__all__ = [
+    "Prime",
+    "PrimeResult",
+    "TagLattice",
+    "GeneralizationReport",
+    "search",
+    "necessity_thresholds",
+    "caption",
+    "DEFAULT_NECESSITY",
+    "MAX_SET_SIZE",
+    "TOLERANCE",
+]
+
+MAX_SET_SIZE = 6
+DEFAULT_NECESSITY: dict[int, float] = {1: 0.0, 2: 0.10, 3: 0.05, 4: 0.025, 5: 0.0125, 6: 0.00625}
+TOLERANCE = 1e-9
+DEFAULT_MAX_CANDIDATES = 5_000_000
+
+
+# ---------------------------------------------------------------------- validation
+
+
+def _check_fraction(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number in [0, 1], got {type(value).__name__}")
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}: must lie in [0, 1], got {value}")
+    return value
+
+
+def _check_int(value, name: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        bounds = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name}: must be {bounds}, got {value}")
+    return value
+
+
+def necessity_thresholds(b: Mapping[int, float] | None = None) -> np.ndarray:
+    """The ``b_n`` thresholds as an array indexed by set size (index 0 unused).
+
+    ``b`` maps set sizes (1..6) to values in [0, 1]; missing sizes keep
+    :data:`DEFAULT_NECESSITY`.
+    """
+    values = dict(DEFAULT_NECESSITY)
+    if b is not None:
+        if not isinstance(b, Mapping):
+            raise TypeError(
+                "b: expected a mapping from set size to threshold, e.g. {2: 0.1, 3: 0.05}, "
+                f"got {type(b).__name__}"
+            )
+        for size, value in b.items():
+            size = _check_int(size, "b (set size)", 1, MAX_SET_SIZE)
+            values[size] = _check_fraction(value, f"b[{size}]")
+    out = np.full(MAX_SET_SIZE + 1, np.inf)
+    for size, value in values.items():
+        out[size] = value
+    return out
+
+
+def _tag_words(tag: str) -> str:
+    value = tag.split("=", 1)[1] if "=" in tag else tag
+    return value.replace("_", " ").strip()
+
+
+def caption(class_name: str, tags: Sequence[str]) -> str:
+    """The paper's bag-of-words description: ``"a photo of <class> <tag> <tag> ..."``.
+
+    Metadata tags ``"column=value"`` contribute their value; underscores become spaces.
+    """
+    if isinstance(tags, str):
+        tags = (tags,)
+    words = [str(class_name).replace("_", " ")] + [_tag_words(t) for t in tags]
+    return "a photo of " + " ".join(w for w in words if w)
+
+
+# ---------------------------------------------------------------------- result objects
+
+
+@dataclass(frozen=True)
+class TagLattice:
+    """Part of one class's tag-set lattice, ready for a Hasse diagram.
+
+    Attributes
+    ----------
+    class_name : the class.
+    nodes : DataFrame, one row per tag set (columns of :meth:`PrimeResult.candidates` plus
+        ``is_failure_mode``); the empty set (the whole class) is included as the bottom.
+    edges : DataFrame, one row per subset relation between a node and a node with one tag
+        less: ``subset_row``, ``superset_row``, ``removed_tag``, ``accuracy_gain``
+        (``A_subset - A_superset``), ``necessary`` (gain ``>= b_|superset|``) and
+        ``from_failure_mode`` (the superset is a failure mode; its edges are its necessity
+        edges and are all ``necessary``).
+    """
+
+    class_name: str
+    nodes: pd.DataFrame
+    edges: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class GeneralizationReport:
+    """Train drop versus held-out drop of failure modes (the paper's Table 4, Fig. 9).
+
+    ``table`` has one row per mode; the correlations use the modes with at least the
+    requested held-out support (``NaN`` when fewer than 3 such modes or a constant drop).
+    """
+
+    table: pd.DataFrame
+    pearson: float
+    pearson_pvalue: float
+    spearman: float
+    spearman_pvalue: float
+    n_modes: int
+
+
+class PrimeResult:
+    """Candidate table of a PRIME search and everything computed from it.
+
+    Rows are tag sets of one class with support ``>= min_support`` (the searched ``s``),
+    plus one row per class for the empty set (the whole class). Use
+    :meth:`failure_modes` to filter for any thresholds without searching again.
+
+    Attributes
+    ----------
+    class_names, tag_names : tuples of names.
+    max_size, min_support, min_count : search settings.
+    a, b : default thresholds of :meth:`failure_modes`.
+    class_summary : DataFrame per class: images, errors, accuracy, tags kept, candidates.
+    n_candidates : number of rows (empty sets included).
+    """
+
+    def __init__(
+        self,
+        *,
+        tags: TagMatrix,
+        labels: np.ndarray,
+        correct: np.ndarray,
+        class_names: tuple[str, ...],
+        indices: np.ndarray,
+        class_images: list[np.ndarray],
+        class_kept_tags: list[np.ndarray],
+        class_id: np.ndarray,
+        size: np.ndarray,
+        tag_ids: np.ndarray,
+        n: np.ndarray,
+        n_correct: np.ndarray,
+        subset_rows: np.ndarray,
+        class_offsets: np.ndarray,
+        max_size: int,
+        min_support: int,
+        min_count: int,
+        a: float,
+        b: Mapping[int, float] | None,
+    ):
+        self.tag_matrix = tags
+        self.tag_names = tags.names
+        self.labels = labels
+        self.correct = correct
+        self.class_names = class_names
+        self.indices = indices
+        self.max_size = max_size
+        self.min_support = min_support
+        self.min_count = min_count
+        self.a = _check_fraction(a, "a")
+        necessity_thresholds(b)
+        self.b = dict(DEFAULT_NECESSITY) if b is None else {**DEFAULT_NECESSITY, **b}
+        self._class_images = class_images
+        self._class_kept = class_kept_tags
+        self._class_id = class_id
+        self._size = size
+        self._tags = tag_ids
+        self._n = n
+        self._n_correct = n_correct
+        self._sub = subset_rows
+        self._offsets = class_offsets
+        self._tag_index = {name: i for i, name in enumerate(self.tag_names)}
+        self._names_array = np.array(self.tag_names, dtype=object)
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self._accuracy = n_correct / np.maximum(n, 1).astype(np.float64)
+        n_classes = len(class_names)
+        class_acc = np.full(n_classes, np.nan)
+        for c in range(n_classes):
+            if class_offsets[c + 1] > class_offsets[c]:
+                class_acc[c] = self._accuracy[class_offsets[c]]
+        self._class_accuracy = class_acc
+        self._drop = class_acc[class_id] - self._accuracy
+        from .prime_search import subset_gain
+
+        self._gain = subset_gain(subset_rows, size, self._accuracy)
+
+        counts = np.diff(class_offsets)
+        self.class_summary = pd.DataFrame(
+            {
+                "class": list(class_names),
+                "n_images": [len(ix) for ix in class_images],
+                "n_errors": [int((~correct[ix]).sum()) for ix in class_images],
+                "accuracy": class_acc,
+                "n_tags": [len(k) for k in class_kept_tags],
+                "n_candidates": np.maximum(counts - 1, 0),
+            }
+        )
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def n_candidates(self) -> int:
+        return int(len(self._size))
+
+    def __repr__(self) -> str:
+        return (
+            f"PrimeResult(classes={len(self.class_names)}, tags={len(self.tag_names)}, "
+            f"candidates={self.n_candidates}, l={self.max_size}, s={self.min_support})"
+        )
+
+    def class_index(self, class_) -> int:
+        """Index of a class given by name or index."""
+        if isinstance(class_, str):
+            try:
+                return self.class_names.index(class_)
+            except ValueError:
+                raise ValueError(
+                    f"class_: unknown class {class_!r}; known: {list(self.class_names)[:10]}"
+                ) from None
+        c = _check_int(class_, "class_", 0, len(self.class_names) - 1)
+        return c
+
+    def class_tags(self, class_) -> tuple[str, ...]:
+        """Tags kept for a class (present in at least ``min_count`` of its images)."""
+        return tuple(self.tag_names[i] for i in self._class_kept[self.class_index(class_)])
+
+    def class_images(self, class_) -> np.ndarray:
+        """Indices of the searched images of a class."""
+        return self._class_images[self.class_index(class_)].copy()
+
+    def _tag_ids(self, tags) -> np.ndarray:
+        if isinstance(tags, str):
+            tags = (tags,)
+        tags = tuple(tags)
+        if not tags:
+            raise ValueError("tags: a tag set needs at least one tag")
+        unknown = [t for t in tags if t not in self._tag_index]
+        if unknown:
+            raise ValueError(f"tags: unknown tags {unknown[:5]}")
+        ids = np.unique([self._tag_index[t] for t in tags])
+        if len(ids) != len(tags):
+            raise ValueError(f"tags: repeated tag in {tags}")
+        return ids
+
+    # ------------------------------------------------------------------ filtering
+    def _check_filter(self, a, s, b, max_size):
+        a = self.a if a is None else _check_fraction(a, "a")
+        if s is None:
+            s = self.min_support
+        s = _check_int(s, "s", 1)
+        if s < self.min_support:
+            raise ValueError(
+                f"s: {s} is below the searched minimum support {self.min_support}; "
+                "run the search again with a smaller min_support"
+            )
+        if b is not None and not isinstance(b, Mapping):
+            raise TypeError(
+                "b: expected a mapping from set size to threshold, e.g. {2: 0.1, 3: 0.05}, "
+                f"got {type(b).__name__}"
+            )
+        b_values = necessity_thresholds(self.b if b is None else {**self.b, **b})
+        if max_size is None:
+            max_size = self.max_size
+        max_size = _check_int(max_size, "max_size", 1, MAX_SET_SIZE)
+        if max_size > self.max_size:
+            raise ValueError(
+                f"max_size: {max_size} exceeds the searched l = {self.max_size}; "
+                "run the search again with a larger max_size"
+            )
+        return a, s, b_values, max_size
+
+    def failure_mode_mask(self, a=None, s=None, b=None, max_size=None) -> np.ndarray:
+        """Boolean mask over the candidate rows: which sets are failure modes.
+
+        Parameters
+        ----------
+        a : minimum accuracy drop ``A_c - A_S`` (default: the result's ``a``).
+        s : minimum support, at least the searched ``min_support`` (default: it).
+        b : ``{size: b_size}`` overrides of the necessity thresholds.
+        max_size : largest set size, at most the searched ``l``.
+        """
+        return self._mode_mask(*self._check_filter(a, s, b, max_size), slice(None))
+
+    def _mode_mask(self, a, s, b_values, max_size, rows: slice) -> np.ndarray:
+        from .prime_search import mode_mask
+
+        return mode_mask(
+            self._n[rows],
+            self._drop[rows],
+            self._gain[rows],
+            self._size[rows],
+            s,
+            a - TOLERANCE,
+            b_values - TOLERANCE,
+            max_size,
+        )
+
+    def failure_modes(self, a=None, s=None, b=None, max_size=None, classes=None) -> pd.DataFrame:
+        """Failure modes for the given thresholds, as a DataFrame (no new search).
+
+        Columns: ``row`` (candidate id), ``class``, ``tags`` (tuple, in the order of the
+        tag matrix's columns), ``size``,
+        ``n_images``, ``n_errors``, ``accuracy``, ``class_accuracy``, ``drop``,
+        ``accuracy_without`` (tuple: accuracy of the set without ``tags[j]``) and
+        ``min_gain`` (smallest ``A_{S minus t} - A_S``). Sorted by class, then by drop.
+        """
+        mask = self.failure_mode_mask(a, s, b, max_size)
+        if classes is not None:
+            if isinstance(classes, (str, numbers.Integral)):
+                classes = [classes]
+            wanted = np.zeros(len(self.class_names), dtype=bool)
+            wanted[[self.class_index(c) for c in classes]] = True
+            mask &= wanted[self._class_id]
+        rows = np.flatnonzero(mask)
+        order = np.lexsort((self._size[rows], -self._drop[rows], self._class_id[rows]))
+        return self._frame(rows[order])
+
+    select = failure_modes
+
+    def _frame(self, rows: np.ndarray) -> pd.DataFrame:
+        rows = np.asarray(rows, dtype=np.int64)
+        size = self._size[rows].astype(np.int64)
+        acc = self._accuracy
+        tags_col: list = [()] * len(rows)
+        without: list = [()] * len(rows)
+        for k in np.unique(size[size > 0]).tolist():
+            where = np.flatnonzero(size == k)
+            ids = self._tags[rows[where], :k]
+            sub_acc = acc[self._sub[rows[where], :k]]
+            names_k = zip(*(self._names_array[ids[:, j]] for j in range(k)))
+            acc_k = zip(*(sub_acc[:, j].tolist() for j in range(k)))
+            for position, tag_tuple, acc_tuple in zip(where.tolist(), names_k, acc_k):
+                tags_col[position] = tag_tuple
+                without[position] = acc_tuple
+        class_id = self._class_id[rows]
+        class_names = np.array(self.class_names, dtype=object)
+        return pd.DataFrame(
+            {
+                "row": rows,
+                "class": class_names[class_id],
+                "tags": tags_col,
+                "size": size,
+                "n_images": self._n[rows].astype(np.int64),
+                "n_errors": (self._n[rows] - self._n_correct[rows]).astype(np.int64),
+                "accuracy": acc[rows],
+                "class_accuracy": self._class_accuracy[class_id],
+                "drop": self._drop[rows],
+                "accuracy_without": without,
+                "min_gain": self._gain[rows],
+            }
+        )
+
+    def candidates(self, class_=None, s=None, max_size=None) -> pd.DataFrame:
+        """The candidate table (all sets with support ``>= s``) as a DataFrame.
+
+        ``class_`` restricts it to one class (recommended: a class may have many
+        thousands of candidates). The empty set of each class (size 0, the whole class)
+        is always included, whatever its support.
+        """
+        _, s, _, max_size = self._check_filter(None, s, None, max_size)
+        if class_ is None:
+            rows = np.arange(self.n_candidates)
+        else:
+            c = self.class_index(class_)
+            rows = np.arange(self._offsets[c], self._offsets[c + 1])
+        keep = ((self._n[rows] >= s) | (self._size[rows] == 0)) & (self._size[rows] <= max_size)
+        return self._frame(rows[keep])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The whole candidate table (may be large; see :meth:`candidates`)."""
+        return self.candidates()
+
+    def arrays(self, class_=None) -> dict[str, np.ndarray]:
+        """The candidate table as read-only numpy columns (all rows, or one class's rows).
+
+        Keys: ``row``, ``class_id``, ``size``, ``tag_ids`` (k, l; indices into
+        ``tag_names``, ``-1`` padded), ``subset_rows`` (k, l; rows of the one-tag-removed
+        subsets, column j without ``tag_ids[:, j]``), ``n_images``, ``n_correct``,
+        ``accuracy``, ``drop``, ``min_gain``. Meant for views that ship binary buffers.
+        """
+        if class_ is None:
+            rows = slice(0, self.n_candidates)
+        else:
+            c = self.class_index(class_)
+            rows = slice(int(self._offsets[c]), int(self._offsets[c + 1]))
+        columns = {
+            "row": np.arange(self.n_candidates)[rows],
+            "class_id": self._class_id[rows],
+            "size": self._size[rows],
+            "tag_ids": self._tags[rows],
+            "subset_rows": self._sub[rows],
+            "n_images": self._n[rows],
+            "n_correct": self._n_correct[rows],
+            "accuracy": self._accuracy[rows],
+            "drop": self._drop[rows],
+            "min_gain": self._gain[rows],
+        }
+        for value in columns.values():
+            value.flags.writeable = False
+        return columns
+
+    def find(self, class_, tags) -> int | None:
+        """Candidate row of a tag set of a class, or None when it is not a candidate."""
+        c = self.class_index(class_)
+        ids = self._tag_ids(tags)
+        k = len(ids)
+        if k > self.max_size:
+            return None
+        lo, hi = self._offsets[c], self._offsets[c + 1]
+        block = self._tags[lo:hi]
+        hit = (self._size[lo:hi] == k) & np.all(block[:, :k] == ids, axis=1)
+        found = np.flatnonzero(hit)
+        return int(lo + found[0]) if found.size else None
+
+    def subset_rows(self, rows) -> np.ndarray:
+        """(k, l) rows of each row's one-tag-removed subsets (column j: without its j-th
+        tag in the ``tags`` tuple); ``-1`` beyond the set's size."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return self._sub[rows].astype(np.int64)
+
+    # ------------------------------------------------------------------ members
+    def members(self, class_, tags, errors_first: bool = False) -> np.ndarray:
+        """Global indices of the searched images of ``class_`` carrying all ``tags``.
+
+        Sorted ascending, or misclassified images first when ``errors_first``.
+        """
+        c = self.class_index(class_)
+        ids = self._tag_ids(tags)
+        images = self._class_images[c]
+        has_all = np.all(self.tag_matrix.matrix[np.ix_(images, ids)], axis=1)
+        out = images[has_all]
+        if errors_first:
+            out = out[np.argsort(self.correct[out], kind="stable")]
+        return out
+
+    def row_members(self, row: int, errors_first: bool = False) -> np.ndarray:
+        """Members of a candidate row (for the empty set: all of the class's images)."""
+        row = _check_int(row, "row", 0, self.n_candidates - 1)
+        c = int(self._class_id[row])
+        k = int(self._size[row])
+        if k == 0:
+            out = self._class_images[c]
+            if errors_first:
+                out = out[np.argsort(self.correct[out], kind="stable")]
+            return out.copy()
+        return self.members(c, self._names_array[self._tags[row, :k]].tolist(), errors_first)
+
+    def to_failure_modes(self, a=None, s=None, b=None, max_size=None) -> list:
+        """Failure modes in the package's shared shape (:class:`failwidgets.modes.FailureMode`)."""
+        from ..modes import FailureMode
+
+        frame = self.failure_modes(a, s, b, max_size)
+        return [
+            FailureMode(
+                method="prime",
+                class_name=row["class"],
+                description=" + ".join(row["tags"]),
+                members=self.row_members(int(row["row"])),
+                accuracy=float(row["accuracy"]),
+                drop=float(row["drop"]),
+            )
+            for _, row in frame.iterrows()
+        ]
+
+    # ------------------------------------------------------------------ lattice
+    def _down_closure(self, rows: np.ndarray) -> np.ndarray:
+        nodes = np.unique(np.asarray(rows, dtype=np.int64))
+        frontier = nodes
+        while frontier.size:
+            sub = self._sub[frontier].ravel()
+            sub = np.unique(sub[sub >= 0]).astype(np.int64)
+            frontier = np.setdiff1d(sub, nodes, assume_unique=True)
+            nodes = np.union1d(nodes, frontier)
+        return nodes
+
+    def lattice(
+        self, class_, a=None, s=None, b=None, max_size=None, include: str = "modes", rows=None
+    ) -> TagLattice:
+        """Nodes and subset edges of one class's lattice for a Hasse diagram.
+
+        Parameters
+        ----------
+        class_ : class name or index.
+        a, s, b, max_size : thresholds, as in :meth:`failure_mode_mask`.
+        include : which sets besides the empty set: ``"modes"`` the failure modes,
+            ``"drops"`` every set with support ``>= s`` and drop ``>= a`` (minimal or not),
+            ``"all"`` every candidate with support ``>= s`` (can be many thousands).
+            All subsets of the chosen sets are added, so every node's one-tag-removed
+            subsets are nodes too.
+        rows : extra candidate rows of this class to include (e.g. search hits).
+        """
+        c = self.class_index(class_)
+        if include not in ("modes", "drops", "all"):
+            raise ValueError(f"include: expected 'modes', 'drops' or 'all', got {include!r}")
+        a_, s_, b_values, max_size_ = self._check_filter(a, s, b, max_size)
+        lo, hi = int(self._offsets[c]), int(self._offsets[c + 1])
+        span = np.arange(lo, hi)
+        mode_mask = self._mode_mask(a_, s_, b_values, max_size_, slice(lo, hi))
+        if include == "modes":
+            chosen = span[mode_mask]
+        else:
+            base = (self._n[lo:hi] >= s_) & (self._size[lo:hi] <= max_size_)
+            if include == "drops":
+                base &= (self._drop[lo:hi] >= a_ - TOLERANCE) & (self._size[lo:hi] >= 1)
+            chosen = span[base]
+        if rows is not None:
+            extra = np.asarray(rows, dtype=np.int64).ravel()
+            if extra.size and (extra.min() < lo or extra.max() >= hi):
+                raise ValueError(
+                    f"rows: every row must be a candidate of class {c} ({lo}..{hi - 1})"
+                )
+            chosen = np.concatenate([chosen, extra])
+        if hi > lo:
+            chosen = np.concatenate([chosen, [lo]])
+        nodes_rows = self._down_closure(chosen)
+        nodes = self._frame(nodes_rows)
+        is_mode = np.zeros(self.n_candidates, dtype=bool)
+        is_mode[lo:hi] = mode_mask
+        nodes["is_failure_mode"] = is_mode[nodes_rows]
+
+        sizes = self._size[nodes_rows].astype(np.int64)
+        sup, col = np.nonzero(np.arange(self.max_size)[None, :] < sizes[:, None])
+        superset = nodes_rows[sup]
+        subset = self._sub[superset, col].astype(np.int64)
+        removed = self._tags[superset, col]
+        gain = self._accuracy[subset] - self._accuracy[superset]
+        edges = pd.DataFrame(
+            {
+                "subset_row": subset,
+                "superset_row": superset,
+                "removed_tag": self._names_array[removed] if removed.size else [],
+                "accuracy_gain": gain,
+                "necessary": gain >= b_values[sizes[sup]] - TOLERANCE,
+                "from_failure_mode": is_mode[superset],
+            }
+        )
+        return TagLattice(self.class_names[c], nodes.reset_index(drop=True), edges)
+
+    # ------------------------------------------------------------------ generalisation
+    def generalization(
+        self,
+        heldout_indices=None,
+        *,
+        tags=None,
+        labels=None,
+        correct=None,
+        modes: pd.DataFrame | None = None,
+        min_support: int = 1,
+    ) -> GeneralizationReport:
+        """Re-apply each failure mode's tag set to held-out data; train vs held-out drop.
+
+        Either ``heldout_indices`` (images of the arrays the search was given, disjoint
+        from the searched ones) or a held-out ``tags`` (TagMatrix or ``(matrix, names)``;
+        tags matched by name), ``labels`` and ``correct``.
+
+        For mode ``S`` of class ``c``: ``I'_S`` are the held-out images of class ``c`` with
+        every tag of ``S``, ``heldout_drop = A'_c - A'_S`` (``NaN`` when
+        ``|I'_S| < min_support``). The report holds the per-mode table and the Pearson and
+        Spearman correlations of ``drop`` and ``heldout_drop``.
+        """
+        from scipy import stats
+
+        min_support = _check_int(min_support, "min_support", 1)
+        if modes is None:
+            modes = self.failure_modes()
+        for column in ("class", "tags", "drop"):
+            if column not in modes.columns:
+                raise ValueError(f"modes: missing column {column!r} (use failure_modes())")
+        if heldout_indices is not None:
+            if tags is not None or labels is not None or correct is not None:
+                raise ValueError("heldout_indices: pass either it or tags/labels/correct")
+            held = _check_indices(heldout_indices, len(self.labels), "heldout_indices")
+            overlap = np.intersect1d(held, self.indices)
+            if overlap.size:
+                raise ValueError(
+                    f"heldout_indices: {overlap.size} images were searched (e.g. "
+                    f"{int(overlap[0])}); held-out images must be unseen"
+                )
+            h_matrix = self.tag_matrix.matrix[held]
+            h_names = self.tag_names
+            h_labels = self.labels[held]
+            h_correct = self.correct[held]
+        else:
+            if tags is None or labels is None or correct is None:
+                raise ValueError(
+                    "tags/labels/correct: all three are needed without heldout_indices"
+                )
+            h_matrix, h_names = as_tag_matrix(tags, name="tags")
+            h_labels = _check_labels(labels, len(self.class_names), h_matrix.shape[0])
+            h_correct = _check_correct(correct, h_matrix.shape[0])
+        name_to_col = {name: i for i, name in enumerate(h_names)}
+
+        records = []
+        for _, mode in modes.iterrows():
+            c = self.class_index(mode["class"])
+            in_class = h_labels == c
+            n_class = int(in_class.sum())
+            class_acc = float(h_correct[in_class].mean()) if n_class else np.nan
+            cols = [name_to_col.get(t) for t in mode["tags"]]
+            if any(col is None for col in cols) or not n_class:
+                member = np.zeros(len(h_labels), dtype=bool)
+            else:
+                member = in_class & np.all(h_matrix[:, cols], axis=1)
+            n_members = int(member.sum())
+            acc = float(h_correct[member].mean()) if n_members else np.nan
+            ok = n_members >= min_support
+            records.append(
+                {
+                    "class": mode["class"],
+                    "tags": tuple(mode["tags"]),
+                    "size": len(mode["tags"]),
+                    "n_images": int(mode["n_images"]) if "n_images" in mode else np.nan,
+                    "accuracy": float(mode["accuracy"]) if "accuracy" in mode else np.nan,
+                    "drop": float(mode["drop"]),
+                    "heldout_n_images": n_members,
+                    "heldout_accuracy": acc if ok else np.nan,
+                    "heldout_class_accuracy": class_acc,
+                    "heldout_drop": class_acc - acc if ok else np.nan,
+                }
+            )
+        columns = [
+            "class",
+            "tags",
+            "size",
+            "n_images",
+            "accuracy",
+            "drop",
+            "heldout_n_images",
+            "heldout_accuracy",
+            "heldout_class_accuracy",
+            "heldout_drop",
+        ]
+        table = pd.DataFrame.from_records(records, columns=columns)
+        valid = table["heldout_drop"].notna().to_numpy()
+        x = table["drop"].to_numpy(dtype=float)[valid]
+        y = table["heldout_drop"].to_numpy(dtype=float)[valid]
+        pearson = pearson_p = spearman = spearman_p = np.nan
+        if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+            pearson, pearson_p = (float(v) for v in stats.pearsonr(x, y))
+            spearman, spearman_p = (float(v) for v in stats.spearmanr(x, y))
+        return GeneralizationReport(table, pearson, pearson_p, spearman, spearman_p, int(len(x)))
+
+    # ------------------------------------------------------------------ description quality
+    def description_quality(
+        self,
+        encoder,
+        images=None,
+        *,
+        image_embeddings=None,
+        modes: pd.DataFrame | None = None,
+        max_nonmembers: int | None = None,
+        random_state=0,
+    ) -> pd.DataFrame:
+        """CLIP-based quality of each mode's caption ``"a photo of <class> <tag> ..."``.
+
+        For mode ``S`` with caption ``T``: ``sim(x, T)`` is the cosine similarity of the
+        image and text embeddings. Reports, per mode, the mean and standard deviation of
+        ``sim`` over the members (similarity, coherence) and the AUROC of ``sim`` separating
+        members from the class's other searched images (specificity; all of them, or a
+        random sample of ``max_nonmembers``).
+
+        Parameters
+        ----------
+        encoder : with ``encode_texts`` (and ``encode_images`` unless ``image_embeddings``),
+            e.g. a :class:`~failwidgets.features.clip.ClipEncoder`.
+        images : EvalSet (indexed like the search's arrays) or uint8 array (N, H, W, 3).
+        image_embeddings : (N, D) embeddings of all images instead of ``images``.
+        modes : failure modes (default: :meth:`failure_modes` with the default thresholds).
+        """
+        from sklearn.metrics import roc_auc_score
+
+        if modes is None:
+            modes = self.failure_modes()
+        for column in ("class", "tags"):
+            if column not in modes.columns:
+                raise ValueError(f"modes: missing column {column!r} (use failure_modes())")
+        if max_nonmembers is not None:
+            max_nonmembers = _check_int(max_nonmembers, "max_nonmembers", 1)
+        columns = [
+            "class",
+            "tags",
+            "caption",
+            "n_images",
+            "similarity_mean",
+            "similarity_std",
+            "auroc",
+        ]
+        if modes.empty:
+            return pd.DataFrame(columns=columns)
+        class_ids = sorted({self.class_index(c) for c in modes["class"]})
+        needed = np.unique(np.concatenate([self._class_images[c] for c in class_ids]))
+        if image_embeddings is not None:
+            if images is not None:
+                raise ValueError("image_embeddings: pass either images or image_embeddings")
+            emb_all = np.asarray(image_embeddings, dtype=np.float32)
+            if emb_all.ndim != 2 or emb_all.shape[0] != len(self.labels):
+                raise ValueError(
+                    f"image_embeddings: expected ({len(self.labels)}, D), got {emb_all.shape}"
+                )
+            emb = emb_all[needed]
+        elif images is None:
+            raise ValueError("images: pass the images (or image_embeddings)")
+        elif isinstance(images, np.ndarray):
+            if images.shape[0] != len(self.labels):
+                raise ValueError(f"images: {images.shape[0]} images for {len(self.labels)} labels")
+            emb = np.asarray(encoder.encode_images(images[needed]), dtype=np.float32)
+        else:
+            emb = np.asarray(encoder.encode_images(images, indices=needed), dtype=np.float32)
+        emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+        captions = [caption(row["class"], row["tags"]) for _, row in modes.iterrows()]
+        text = np.asarray(encoder.encode_texts(captions), dtype=np.float32)
+        text = text / np.maximum(np.linalg.norm(text, axis=1, keepdims=True), 1e-12)
+        rng = np.random.default_rng(random_state)
+
+        records = []
+        for (_, mode), cap, t in zip(modes.iterrows(), captions, text):
+            c = self.class_index(mode["class"])
+            members = self.members(c, mode["tags"])
+            others = np.setdiff1d(self._class_images[c], members, assume_unique=True)
+            if max_nonmembers is not None and len(others) > max_nonmembers:
+                others = rng.choice(others, size=max_nonmembers, replace=False)
+            sim_in = emb[np.searchsorted(needed, members)] @ t
+            sim_out = emb[np.searchsorted(needed, others)] @ t
+            auroc = np.nan
+            if len(sim_in) and len(sim_out):
+                y = np.r_[np.ones(len(sim_in)), np.zeros(len(sim_out))]
+                auroc = float(roc_auc_score(y, np.r_[sim_in, sim_out]))
+            records.append(
+                {
+                    "class": mode["class"],
+                    "tags": tuple(mode["tags"]),
+                    "caption": cap,
+                    "n_images": len(members),
+                    "similarity_mean": float(sim_in.mean()) if len(sim_in) else np.nan,
+                    "similarity_std": float(sim_in.std()) if len(sim_in) else np.nan,
+                    "auroc": auroc,
+                }
+            )
+        return pd.DataFrame.from_records(records, columns=columns)
+
+
+# ---------------------------------------------------------------------- search
+
+
+def _check_indices(indices, n: int, name: str) -> np.ndarray:
+    array = np.asarray(indices)
+    if array.dtype == bool:
+        if array.shape != (n,):
+            raise ValueError(f"{name}: boolean mask of shape {array.shape}, expected ({n},)")
+        return np.flatnonzero(array)
+    if array.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array of indices, got shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{name}: expected integer indices, got dtype {array.dtype}")
+    array = array.astype(np.int64)
+    if array.size and (array.min() < 0 or array.max() >= n):
+        raise ValueError(f"{name}: indices must lie in 0..{n - 1}")
+    unique = np.unique(array)
+    if len(unique) != len(array):
+        raise ValueError(f"{name}: repeated indices")
+    return unique
+
+
+def _check_labels(labels, n_classes: int, n: int) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"labels: expected shape ({n},), got {labels.shape}")
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels: expected integer class indices, got dtype {labels.dtype}")
+    labels = labels.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels: class indices must lie in 0..{n_classes - 1}")
+    return labels
+
+
+def _check_correct(correct, n: int) -> np.ndarray:
+    correct = np.asarray(correct)
+    if correct.shape != (n,):
+        raise ValueError(f"correct: expected shape ({n},), got {correct.shape}")
+    if correct.dtype != bool:
+        if correct.size and not np.isin(correct, (0, 1)).all():
+            raise ValueError("correct: expected booleans (or 0/1)")
+        correct = correct.astype(bool)
+    return correct
+
+
+def search(
+    tags,
+    labels,
+    correct,
+    *,
+    tag_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    max_size: int = 4,
+    min_support: int = 30,
+    min_count: int | None = None,
+    indices=None,
+    a: float = 0.30,
+    b: Mapping[int, float] | None = None,
+    n_jobs: int | None = None,
+    max_candidates: int = DEFAULT_MAX_CANDIDATES,
+) -> PrimeResult:
+    """Exhaustive PRIME search: the candidate table of every class.
+
+    Parameters
+    ----------
+    tags : TagMatrix, ``(matrix, names)`` pair, boolean DataFrame, or boolean (N, T)
+        array with ``tag_names``.
+    labels : (N,) int class indices (images are grouped by label).
+    correct : (N,) bool, whether the model classified each image correctly.
+    class_names : names of the classes (default ``"0"``, ``"1"``, ...).
+    max_size : ``l``, the largest tag-set size, 1..6.
+    min_support : ``s``, the smallest ``|I_S|`` kept in the table; later filters can
+        only raise it.
+    min_count : keep, per class, the tags present in at least this many of its images
+        (the paper's frequency threshold; default: ``min_support``).
+    indices : images to search (e.g. one split); default all. Member indices stay global.
+    a, b : default thresholds of :meth:`PrimeResult.failure_modes`.
+    n_jobs : threads over classes (the kernel releases the GIL); None = 1, -1 = all cores.
+    max_candidates : per-class limit on the table size; reaching it raises ValueError
+        (raise ``min_support`` or lower ``max_size``).
+    """
+    from . import prime_search as kernel
+
+    tags = as_tag_matrix(tags, tag_names, name="tags")
+    matrix = tags.matrix
+    n = matrix.shape[0]
+    if n == 0:
+        raise ValueError("tags: the tag matrix has no rows (images)")
+    max_size = _check_int(max_size, "max_size", 1, MAX_SET_SIZE)
+    min_support = _check_int(min_support, "min_support", 1)
+    min_count = min_support if min_count is None else _check_int(min_count, "min_count", 1)
+    max_candidates = _check_int(max_candidates, "max_candidates", 2)
+    _check_fraction(a, "a")
+    necessity_thresholds(b)
+    labels_arr = np.asarray(labels)
+    if class_names is None:
+        if labels_arr.size and np.issubdtype(labels_arr.dtype, np.integer):
+            n_cls = int(labels_arr.max()) + 1 if labels_arr.size else 1
+        else:
+            n_cls = 1
+        class_names = [str(i) for i in range(max(n_cls, 1))]
+    if isinstance(class_names, str):
+        raise TypeError("class_names: expected a sequence of names, got a single string")
+    class_names = tuple(str(c) for c in class_names)
+    if not class_names or len(set(class_names)) != len(class_names):
+        raise ValueError("class_names: expected distinct names, at least one")
+    labels_arr = _check_labels(labels_arr, len(class_names), n)
+    correct_arr = _check_correct(correct, n)
+    searched = np.arange(n) if indices is None else _check_indices(indices, n, "indices")
+    if n_jobs is None:
+        n_jobs = 1
+    n_jobs = _check_int(n_jobs, "n_jobs", -1)
+    if n_jobs == 0:
+        raise ValueError("n_jobs: must be -1 (all cores) or >= 1, got 0")
+    if n_jobs == -1:
+        n_jobs = os.cpu_count() or 1
+
+    n_classes = len(class_names)
+    searched_labels = labels_arr[searched]
+    class_images = [searched[searched_labels == c] for c in range(n_classes)]
+    class_kept: list[np.ndarray] = []
+    for c in range(n_classes):
+        rows = class_images[c]
+        counts = matrix[rows].sum(axis=0) if rows.size else np.zeros(matrix.shape[1], int)
+        kept = np.flatnonzero(counts >= min_count)
+        # Ascending frequency: rare tags first makes the depth-first search cheapest.
+        class_kept.append(kept[np.argsort(counts[kept], kind="stable")])
+
+    def run(c: int):
+        rows = class_images[c]
+        if rows.size == 0:
+            return None
+        kept = class_kept[c]
+        bits = kernel.pack_columns(matrix[np.ix_(rows, kept)])
+        ok_bits = kernel.pack_columns(correct_arr[rows])[0]
+        t, size, cnt, cnt_ok, complete = kernel.search_frequent_sets(
+            bits, ok_bits, rows.size, min_support, max_size, max_candidates
+        )
+        if not complete:
+            raise ValueError(
+                f"max_candidates: class {class_names[c]!r} has more than {max_candidates} "
+                "tag sets with enough support; raise min_support (or min_count) or lower "
+                "max_size"
+            )
+        sub = kernel.find_subset_rows(t, size, max_size)
+        return t, size, cnt, cnt_ok, sub
+
+    order = sorted(range(n_classes), key=lambda c: -len(class_images[c]) * len(class_kept[c]))
+    if n_jobs > 1 and n_classes > 1:
+        with ThreadPoolExecutor(max_workers=min(n_jobs, n_classes)) as pool:
+            done = dict(zip(order, pool.map(run, order)))
+    else:
+        done = {c: run(c) for c in order}
+
+    offsets = np.zeros(n_classes + 1, dtype=np.int64)
+    for c in range(n_classes):
+        offsets[c + 1] = offsets[c] + (0 if done[c] is None else len(done[c][1]))
+    total = int(offsets[-1])
+    if total >= np.iinfo(np.int32).max:
+        raise ValueError("max_candidates: the candidate table exceeds 2**31 rows")
+    class_id = np.empty(total, dtype=np.int32)
+    size_all = np.empty(total, dtype=np.int8)
+    tags_all = np.empty((total, max_size), dtype=np.int32)
+    sub_all = np.empty((total, max_size), dtype=np.int32)
+    n_all = np.empty(total, dtype=np.int32)
+    ok_all = np.empty(total, dtype=np.int32)
+    for c in range(n_classes):
+        if done[c] is None:
+            continue
+        t, size, cnt, cnt_ok, sub = done[c]
+        lo, hi = offsets[c], offsets[c + 1]
+        tag_ids = class_kept[c].astype(np.int32) if class_kept[c].size else np.zeros(1, np.int32)
+        g_tags, g_sub = kernel.relabel_rows(t, sub, tag_ids, lo)
+        class_id[lo:hi] = c
+        size_all[lo:hi] = size
+        tags_all[lo:hi] = g_tags
+        sub_all[lo:hi] = g_sub
+        n_all[lo:hi] = cnt
+        ok_all[lo:hi] = cnt_ok
+        done[c] = None  # free the per-class arrays early
+
+    return PrimeResult(
+        tags=tags,
+        labels=labels_arr,
+        correct=correct_arr,
+        class_names=class_names,
+        indices=searched,
+        class_images=class_images,
+        class_kept_tags=[np.sort(k) for k in class_kept],
+        class_id=class_id,
+        size=size_all,
+        tag_ids=tags_all,
+        n=n_all,
+        n_correct=ok_all,
+        subset_rows=sub_all,
+        class_offsets=offsets,
+        max_size=max_size,
+        min_support=min_support,
+        min_count=min_count,
+        a=a,
+        b=b,
+    )
+
+
+# ---------------------------------------------------------------------- estimator
+
+
+class Prime:
+    """PRIME estimator: ``Prime(...).fit(evalset, tags)``.
+
+    Parameters
+    ----------
+    max_size, min_support, min_count, n_jobs, max_candidates : see :func:`search`.
+    a : minimum accuracy drop ``A_c - A_S`` (paper: 0.25 to 0.30).
+    b : ``{size: b_size}`` overrides of the necessity thresholds (defaults
+        :data:`DEFAULT_NECESSITY`).
+
+    Attributes
+    ----------
+    result_ : :class:`PrimeResult` (filter it again with other thresholds for free).
+    failure_modes_ : DataFrame of the failure modes at ``a``, ``min_support``, ``b``.
+    """
+
+    def __init__(
+        self,
+        max_size: int = 4,
+        min_support: int = 30,
+        min_count: int | None = None,
+        a: float = 0.30,
+        b: Mapping[int, float] | None = None,
+        n_jobs: int | None = None,
+        max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    ):
+        self.max_size = max_size
+        self.min_support = min_support
+        self.min_count = min_count
+        self.a = a
+        self.b = b
+        self.n_jobs = n_jobs
+        self.max_candidates = max_candidates
+
+    def fit(self, evalset, tags=None, tag_names=None, indices=None) -> Prime:
+        """Search the failure modes of ``evalset``.
+
+        Parameters
+        ----------
+        evalset : an EvalSet (labels, correct, class_names; metadata for default tags).
+        tags : tags of all ``evalset.n`` images (TagMatrix, ``(matrix, names)``, boolean
+            DataFrame or array with ``tag_names``); default: :func:`tags_from_metadata`.
+        indices : images to search: indices, a boolean mask, or a split name.
+        """
+        for attribute in ("labels", "correct", "class_names"):
+            if not hasattr(evalset, attribute):
+                raise TypeError(f"evalset: expected an EvalSet, missing .{attribute}")
+        if tags is None:
+            tags = tags_from_metadata(evalset)
+        if isinstance(indices, str):
+            indices = evalset.split_indices(indices)
+        tags = as_tag_matrix(tags, tag_names, n_rows=len(evalset.labels), name="tags")
+        self.result_ = search(
+            tags,
+            evalset.labels,
+            evalset.correct,
+            class_names=evalset.class_names,
+            max_size=self.max_size,
+            min_support=self.min_support,
+            min_count=self.min_count,
+            indices=indices,
+            a=self.a,
+            b=self.b,
+            n_jobs=self.n_jobs,
+            max_candidates=self.max_candidates,
+        )
+        self.failure_modes_ = self.result_.failure_modes()
+        return self

@@ -1,0 +1,584 @@
+"""PRIME search: exactness against brute force, planted conjunctions, filters, bad input."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from failwidgets.features.tags import TagMatrix
+from failwidgets.methods.prime import (
+    DEFAULT_NECESSITY,
+    TOLERANCE,
+    Prime,
+    PrimeResult,
+    caption,
+    necessity_thresholds,
+    search,
+)
+
+# ---------------------------------------------------------------------- brute force
+
+
+def brute_force_table(matrix, labels, correct, n_classes, max_size, min_support, min_count):
+    """{(class, tag tuple): (n, n_correct)} for every set with support >= min_support."""
+    table = {}
+    for c in range(n_classes):
+        rows = np.flatnonzero(labels == c)
+        if rows.size == 0:
+            continue
+        sub, ok = matrix[rows], correct[rows]
+        table[(c, ())] = (len(rows), int(ok.sum()))
+        kept = [t for t in range(matrix.shape[1]) if sub[:, t].sum() >= min_count]
+        for k in range(1, max_size + 1):
+            for tags in itertools.combinations(kept, k):
+                member = sub[:, list(tags)].all(axis=1)
+                if member.sum() >= min_support:
+                    table[(c, tags)] = (int(member.sum()), int(ok[member].sum()))
+    return table
+
+
+def brute_force_modes(table, a, s, b, max_size):
+    """The paper's definition, literally, with the documented tolerance."""
+    modes = set()
+    for (c, tags), (n, n_ok) in table.items():
+        if not tags or n < s or len(tags) > max_size:
+            continue
+        acc = n_ok / n
+        n_c, ok_c = table[(c, ())]
+        if not (ok_c / n_c - acc >= a - TOLERANCE):
+            continue
+        without = [table[(c, tags[:j] + tags[j + 1 :])] for j in range(len(tags))]
+        min_without = min(k / m for m, k in without)
+        if min_without - acc >= b[len(tags)] - TOLERANCE:
+            modes.add((c, tags))
+    return modes
+
+
+def engine_table(result: PrimeResult) -> dict:
+    frame = result.candidates()
+    index = {name: i for i, name in enumerate(result.tag_names)}
+    return {
+        (result.class_index(row["class"]), tuple(index[t] for t in row["tags"])): (
+            int(row["n_images"]),
+            int(row["n_images"] - row["n_errors"]),
+        )
+        for _, row in frame.iterrows()
+    }
+
+
+def mode_keys(result: PrimeResult, frame: pd.DataFrame) -> set:
+    index = {name: i for i, name in enumerate(result.tag_names)}
+    return {
+        (result.class_index(c), tuple(index[t] for t in tags))
+        for c, tags in zip(frame["class"], frame["tags"])
+    }
+
+
+@st.composite
+def problems(draw):
+    n = draw(st.integers(1, 48))
+    n_tags = draw(st.integers(1, 7))
+    n_classes = draw(st.integers(1, 3))
+    matrix = draw(hnp.arrays(bool, (n, n_tags)))
+    labels = draw(hnp.arrays(np.int64, n, elements=st.integers(0, n_classes - 1)))
+    correct = draw(hnp.arrays(bool, n))
+    max_size = draw(st.integers(1, 6))
+    min_support = draw(st.integers(1, 6))
+    min_count = draw(st.integers(1, 8))
+    return matrix, labels, correct, n_classes, max_size, min_support, min_count
+
+
+thresholds = st.fixed_dictionaries(
+    {size: st.floats(0, 1) for size in range(2, 7)},
+    optional={1: st.floats(0, 1)},
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    problem=problems(),
+    a=st.floats(0, 1),
+    extra_support=st.integers(0, 4),
+    b=thresholds,
+    size_cut=st.integers(0, 5),
+)
+def test_search_equals_brute_force(problem, a, extra_support, b, size_cut):
+    matrix, labels, correct, n_classes, max_size, min_support, min_count = problem
+    names = [f"tag{i}" for i in range(matrix.shape[1])]
+    result = search(
+        matrix,
+        labels,
+        correct,
+        tag_names=names,
+        class_names=[f"c{i}" for i in range(n_classes)],
+        max_size=max_size,
+        min_support=min_support,
+        min_count=min_count,
+    )
+    table = brute_force_table(matrix, labels, correct, n_classes, max_size, min_support, min_count)
+    assert engine_table(result) == table
+
+    # accuracies of the one-tag-removed subsets, aligned with the tags tuple
+    frame = result.candidates()
+    index = {name: i for i, name in enumerate(names)}
+    for _, row in frame.iterrows():
+        c = result.class_index(row["class"])
+        tags = tuple(index[t] for t in row["tags"])
+        expected = [table[(c, tags[:j] + tags[j + 1 :])] for j in range(len(tags))]
+        assert row["accuracy_without"] == pytest.approx([k / m for m, k in expected])
+
+    s = min_support + extra_support
+    cut = max(1, max_size - size_cut)
+    got = mode_keys(result, result.failure_modes(a=a, s=s, b=b, max_size=cut))
+    b_all = {**DEFAULT_NECESSITY, **b}
+    assert got == brute_force_modes(table, a, s, b_all, cut)
+
+
+# ---------------------------------------------------------------------- planted conjunction
+
+
+def planted_problem(n_per_cell: int = 60, seed: int = 0):
+    """Class 0: tags A, B, C (full factorial, p = 0.3 each) and two noise tags.
+
+    Images with all of A, B, C are 10 % correct, every other image 95 % correct (exact
+    counts), so only the triple is a failure mode: each pair's accuracy stays within 0.3
+    of the class accuracy.
+    """
+    rng = np.random.default_rng(seed)
+    cells = []
+    for pattern in itertools.product([0, 1], repeat=3):
+        weight = np.prod([0.3 if p else 0.7 for p in pattern])
+        count = int(round(n_per_cell * 8 * weight))
+        block = np.zeros((count, 5), dtype=bool)
+        block[:, :3] = pattern
+        if all(pattern):
+            ok = np.arange(count) % 10 == 0
+        else:
+            ok = np.arange(count) % 20 != 0
+        cells.append((block, ok))
+    matrix = np.concatenate([b for b, _ in cells])
+    correct = np.concatenate([o for _, o in cells])
+    matrix[:, 3:] = rng.random((len(matrix), 2)) < 0.4
+    labels = np.zeros(len(matrix), dtype=np.int64)
+    names = ["A", "B", "C", "noise1", "noise2"]
+    return matrix, labels, correct, names
+
+
+def test_planted_conjunction_is_the_only_mode_and_its_subsets_are_not_reported():
+    matrix, labels, correct, names = planted_problem()
+    result = search(matrix, labels, correct, tag_names=names, min_support=10, max_size=4)
+    modes = result.failure_modes(a=0.3, s=10)
+    assert list(modes["tags"]) == [("A", "B", "C")]
+    row = modes.iloc[0]
+    members = result.members(0, ("A", "B", "C"))
+    assert row["n_images"] == len(members) == matrix[:, :3].all(1).sum()
+    assert row["accuracy"] == pytest.approx(correct[members].mean())
+    assert row["drop"] == pytest.approx(correct.mean() - correct[members].mean())
+    for j, tag in enumerate(row["tags"]):
+        rest = [t for t in row["tags"] if t != tag]
+        expected = correct[result.members(0, rest)].mean()
+        assert row["accuracy_without"][j] == pytest.approx(expected)
+        assert expected >= row["accuracy"] + 0.05
+    # the subsets are candidates but not failure modes
+    for k in (1, 2):
+        for subset in itertools.combinations(("A", "B", "C"), k):
+            assert result.find(0, subset) is not None
+    # a stricter necessity threshold removes it, without a new search
+    assert result.failure_modes(a=0.3, s=10, b={3: 0.9}).empty
+    assert result.failure_modes(a=0.95, s=10).empty
+
+
+def test_members_use_global_indices_and_errors_first():
+    matrix, labels, correct, names = planted_problem()
+    n = len(labels)
+    shuffle = np.random.default_rng(1).permutation(n)
+    matrix, labels, correct = matrix[shuffle], labels[shuffle], correct[shuffle]
+    # add a second class, and search only the even images
+    labels = np.where(np.arange(n) % 7 == 0, 1, labels)
+    searched = np.arange(0, n, 2)
+    result = search(
+        matrix,
+        labels,
+        correct,
+        tag_names=names,
+        indices=searched,
+        min_support=5,
+        class_names=["x", "y"],
+    )
+    got = result.members("x", ["B", "A"])
+    expected = searched[(labels[searched] == 0) & matrix[searched][:, :2].all(1)]
+    np.testing.assert_array_equal(got, expected)
+    first = result.members("x", ["A", "B"], errors_first=True)
+    assert set(first) == set(expected)
+    n_err = int((~correct[first]).sum())
+    assert not correct[first[:n_err]].any() and correct[first[n_err:]].all()
+    row = result.find("x", ["A", "B"])
+    np.testing.assert_array_equal(result.row_members(row), expected)
+    first_row = result.candidates("x").iloc[0]  # the empty set: the whole class
+    assert first_row["size"] == 0 and first_row["tags"] == ()
+    root = int(first_row["row"])
+    np.testing.assert_array_equal(np.sort(result.row_members(root)), result.class_images("x"))
+
+
+def test_threshold_boundary_counts_as_met():
+    # A_c = 0.7, A_S = 0.4: 0.7 - 0.4 is 0.29999999999999993 in floating point
+    correct = np.array([1] * 7 + [0] * 3, dtype=bool)
+    tag = np.zeros((10, 1), dtype=bool)
+    tag[[0, 1, 7, 8, 9], 0] = True  # 2 of 5 correct
+    result = search(tag, np.zeros(10, int), correct, tag_names=["x"], min_support=1)
+    assert list(result.failure_modes(a=0.3)["tags"]) == [("x",)]
+    assert result.failure_modes(a=0.3 + 1e-6).empty
+
+
+def test_single_tags_need_no_necessity_gain_beyond_the_drop():
+    correct = np.array([1] * 8 + [0] * 4, dtype=bool)
+    tag = np.zeros((12, 1), dtype=bool)
+    tag[8:, 0] = True  # all errors
+    result = search(tag, np.zeros(12, int), correct, tag_names=["dark"], min_support=2)
+    modes = result.failure_modes(a=0.5)
+    assert list(modes["tags"]) == [("dark",)]
+    assert modes.iloc[0]["accuracy_without"] == pytest.approx((8 / 12,))
+    assert result.failure_modes(a=0.5, b={1: 0.7}).empty  # an explicit b_1 applies
+
+
+def test_refilter_is_consistent_with_a_new_search():
+    rng = np.random.default_rng(3)
+    matrix = rng.random((400, 8)) < 0.35
+    labels = rng.integers(0, 2, 400)
+    correct = rng.random(400) < 0.75
+    names = [f"t{i}" for i in range(8)]
+    wide = search(matrix, labels, correct, tag_names=names, min_support=5, max_size=4)
+    narrow = search(matrix, labels, correct, tag_names=names, min_support=12, max_size=3)
+    for a in (0.0, 0.1, 0.2):
+        expected = narrow.failure_modes(a=a)
+        got = wide.failure_modes(a=a, s=12, max_size=3)
+        assert mode_keys(wide, got) == mode_keys(narrow, expected)
+    mask = wide.failure_mode_mask(a=0.1, s=12, max_size=3)
+    assert mask.sum() == len(wide.failure_modes(a=0.1, s=12, max_size=3))
+
+
+def test_threads_give_the_same_table():
+    rng = np.random.default_rng(4)
+    matrix = rng.random((600, 10)) < 0.4
+    labels = rng.integers(0, 4, 600)
+    correct = rng.random(600) < 0.8
+    names = [f"t{i}" for i in range(10)]
+    one = search(matrix, labels, correct, tag_names=names, min_support=4, n_jobs=1)
+    two = search(matrix, labels, correct, tag_names=names, min_support=4, n_jobs=2)
+    pd.testing.assert_frame_equal(one.candidates(), two.candidates())
+
+
+def test_lattice_of_the_planted_class():
+    matrix, labels, correct, names = planted_problem()
+    result = search(matrix, labels, correct, tag_names=names, min_support=10)
+    lattice = result.lattice(0, a=0.3, s=10)
+    expected = {s for k in (0, 1, 2, 3) for s in itertools.combinations(("A", "B", "C"), k)}
+    assert set(lattice.nodes["tags"]) == expected and len(lattice.nodes) == 8
+    assert lattice.nodes["is_failure_mode"].sum() == 1
+    assert len(lattice.edges) == 3 + 6 + 3
+    top = result.find(0, ("A", "B", "C"))
+    necessity = lattice.edges[lattice.edges["superset_row"] == top]
+    assert len(necessity) == 3
+    assert necessity["necessary"].all() and necessity["from_failure_mode"].all()
+    assert set(necessity["removed_tag"]) == {"A", "B", "C"}
+    rows = set(lattice.nodes["row"])
+    assert set(lattice.edges["subset_row"]) <= rows and set(lattice.edges["superset_row"]) <= rows
+    everything = result.lattice(0, s=10, include="all")
+    assert len(everything.nodes) == len(result.candidates(0, s=10))
+    with pytest.raises(ValueError, match="include"):
+        result.lattice(0, include="some")
+
+
+def test_generalization_on_held_out_images():
+    rng = np.random.default_rng(5)
+    n_classes, n = 6, 3000
+    labels = np.repeat(np.arange(n_classes), n // n_classes)
+    matrix = rng.random((n, 4)) < 0.5
+    correct = rng.random(n) < 0.95
+    for c in range(n_classes):  # class c fails on A & B with a class-specific severity
+        member = (labels == c) & matrix[:, 0] & matrix[:, 1]
+        correct[member] = rng.random(member.sum()) < 0.05 + 0.1 * c
+    names = ["A", "B", "C", "D"]
+    train = np.arange(0, n, 2)
+    held = np.arange(1, n, 2)
+    result = search(matrix, labels, correct, tag_names=names, indices=train, min_support=20)
+    modes = result.failure_modes(a=0.2)
+    modes = modes[modes["tags"] == ("A", "B")]
+    assert len(modes) == n_classes
+    report = result.generalization(held, modes=modes)
+    assert report.n_modes == n_classes
+    assert report.pearson > 0.8 and report.spearman > 0.8
+    row = report.table.iloc[0]
+    c = result.class_index(row["class"])
+    member = held[(labels[held] == c) & matrix[held, 0] & matrix[held, 1]]
+    in_class = held[labels[held] == c]
+    assert row["heldout_n_images"] == len(member)
+    assert row["heldout_drop"] == pytest.approx(correct[in_class].mean() - correct[member].mean())
+    # the same through explicit held-out arrays
+    again = result.generalization(
+        tags=TagMatrix(matrix[held], tuple(names)),
+        labels=labels[held],
+        correct=correct[held],
+        modes=modes,
+    )
+    pd.testing.assert_frame_equal(again.table, report.table)
+    with pytest.raises(ValueError, match="unseen"):
+        result.generalization(train[:10])
+    few = result.generalization(held, modes=modes.head(2))
+    assert np.isnan(few.pearson)
+
+
+class WordEncoder:
+    """Fake CLIP: a text is the normalised sum of its words' random vectors; an image's
+    embedding is given per image (pixel [0, 0] holds its index in base 256)."""
+
+    def __init__(self, image_embeddings, dim=32, seed=0):
+        self.table = np.asarray(image_embeddings, dtype=np.float32)
+        self.rng = np.random.default_rng(seed)
+        self.words: dict[str, np.ndarray] = {}
+        self.dim = dim
+
+    def word(self, w):
+        if w not in self.words:
+            self.words[w] = self.rng.standard_normal(self.dim).astype(np.float32)
+        return self.words[w]
+
+    def encode_texts(self, texts):
+        out = np.stack([sum(self.word(w) for w in t.split()) for t in texts])
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def encode_images(self, images, indices=None):
+        if indices is not None:
+            return self.table[np.asarray(indices)]
+        idx = images[:, 0, 0, 0].astype(int) + 256 * images[:, 0, 0, 1].astype(int)
+        return self.table[idx]
+
+
+def test_description_quality_with_a_fake_encoder():
+    matrix, labels, correct, names = planted_problem()
+    result = search(matrix, labels, correct, tag_names=names, min_support=10, class_names=["shape"])
+    probe = WordEncoder(np.zeros((1, 32)))
+    # image embedding: words of its class and its tags, plus noise
+    emb = np.stack(
+        [
+            sum(probe.word(w) for w in ["shape"] + [t for t, on in zip(names, row) if on])
+            for row in matrix
+        ]
+    )
+    emb += np.random.default_rng(0).normal(0, 0.5, emb.shape)
+    encoder = WordEncoder(emb)
+    encoder.words = probe.words
+    modes = result.failure_modes(a=0.3)
+    quality = result.description_quality(encoder, image_embeddings=emb, modes=modes)
+    assert list(quality["caption"]) == ["a photo of shape A B C"]
+    row = quality.iloc[0]
+    members = result.members(0, ("A", "B", "C"))
+    text = encoder.encode_texts(["a photo of shape A B C"])[0]
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    sims = unit[members] @ text
+    assert row["similarity_mean"] == pytest.approx(sims.mean(), rel=1e-5)
+    assert row["similarity_std"] == pytest.approx(sims.std(), rel=1e-4)
+    from sklearn.metrics import roc_auc_score
+
+    others = np.setdiff1d(np.arange(len(labels)), members)
+    scores = np.r_[sims, unit[others] @ text]
+    truth = np.r_[np.ones(len(members)), np.zeros(len(others))]
+    assert row["auroc"] == pytest.approx(roc_auc_score(truth, scores))
+    assert row["auroc"] > 0.75  # the caption's words are in the members' embeddings
+    # the same through images and the encoder
+    images = np.zeros((len(labels), 2, 2, 3), dtype=np.uint8)
+    images[:, 0, 0, 0] = np.arange(len(labels)) % 256
+    images[:, 0, 0, 1] = np.arange(len(labels)) // 256
+    via_images = result.description_quality(encoder, images, modes=modes)
+    pd.testing.assert_frame_equal(via_images, quality, check_exact=False, rtol=1e-5)
+    sampled = result.description_quality(
+        encoder, image_embeddings=emb, modes=modes, max_nonmembers=20, random_state=1
+    )
+    assert 0.5 < sampled.iloc[0]["auroc"] <= 1.0
+    empty = result.description_quality(encoder, image_embeddings=emb, modes=modes.iloc[:0])
+    assert empty.empty and "auroc" in empty.columns
+
+
+def test_caption_uses_metadata_values():
+    assert caption("golden_retriever", ("colour=red", "on_grass")) == (
+        "a photo of golden retriever red on grass"
+    )
+
+
+def test_estimator_on_an_evalset_with_metadata():
+    from failwidgets.data import EvalSet
+
+    matrix, labels, correct, _ = planted_problem()
+    n = len(labels)
+    labels = labels.copy()
+    labels[::5] = 1
+    predictions = np.where(correct, labels, 1 - labels)
+    metadata = pd.DataFrame(
+        {
+            "colour": np.where(matrix[:, 0], "red", "blue"),
+            "striped": matrix[:, 1],
+            "background": pd.Categorical(np.where(matrix[:, 2], "sand", "grass")),
+            "size": np.linspace(0, 1, n),
+        }
+    )
+    split = np.where(np.arange(n) % 2 == 0, "val", "test")
+    evalset = EvalSet.from_arrays(
+        images=np.zeros((n, 2, 2, 3), np.uint8),
+        labels=labels,
+        predictions=predictions,
+        class_names=["square", "circle"],
+        metadata=metadata,
+        split=split,
+    )
+    prime = Prime(min_support=8, a=0.3).fit(evalset)
+    square = prime.failure_modes_[prime.failure_modes_["class"] == "square"]
+    # tags appear in the order of the tag matrix's columns
+    assert list(square["tags"]) == [("colour=red", "striped", "background=sand")]
+    assert "size" not in " ".join(prime.result_.tag_names)
+    val = Prime(min_support=4, a=0.3).fit(evalset, indices="val")
+    assert set(val.result_.indices) == set(np.flatnonzero(split == "val"))
+    modes = prime.result_.to_failure_modes()
+    assert modes and modes[0].method == "prime"
+    np.testing.assert_array_equal(
+        modes[0].members, prime.result_.row_members(int(prime.failure_modes_.iloc[0]["row"]))
+    )
+
+
+# ---------------------------------------------------------------------- bad input
+
+
+@pytest.fixture(scope="module")
+def small_result():
+    matrix, labels, correct, names = planted_problem()
+    return search(matrix, labels, correct, tag_names=names, min_support=10)
+
+
+def test_bad_search_arguments():
+    m = np.ones((5, 2), dtype=bool)
+    y = np.zeros(5, int)
+    ok = np.ones(5, bool)
+    names = ["a", "b"]
+    with pytest.raises(ValueError, match="no tags"):
+        search(np.zeros((5, 0), bool), y, ok, tag_names=[])
+    with pytest.raises(ValueError, match="no rows"):
+        search(np.zeros((0, 2), bool), y[:0], ok[:0], tag_names=names)
+    for bad in (0, 7):
+        with pytest.raises(ValueError, match="max_size"):
+            search(m, y, ok, tag_names=names, max_size=bad)
+    with pytest.raises(TypeError, match="max_size"):
+        search(m, y, ok, tag_names=names, max_size=2.5)
+    with pytest.raises(ValueError, match="min_support"):
+        search(m, y, ok, tag_names=names, min_support=0)
+    with pytest.raises(ValueError, match="a: must lie in"):
+        search(m, y, ok, tag_names=names, a=1.5)
+    with pytest.raises(ValueError, match=r"b\[2\]"):
+        search(m, y, ok, tag_names=names, b={2: -0.1})
+    with pytest.raises(ValueError, match="set size"):
+        search(m, y, ok, tag_names=names, b={7: 0.1})
+    with pytest.raises(ValueError, match="0 and 1"):
+        search(m.astype(int) * 2, y, ok, tag_names=names)
+    with pytest.raises(ValueError, match="tag_names"):
+        search(m, y, ok, tag_names=["a"])
+    with pytest.raises(ValueError, match="duplicate"):
+        search(m, y, ok, tag_names=["a", "a"])
+    with pytest.raises(ValueError, match="labels"):
+        search(m, y[:4], ok, tag_names=names)
+    with pytest.raises(ValueError, match="labels"):
+        search(m, y + 3, ok, tag_names=names, class_names=["x"])
+    with pytest.raises(ValueError, match="correct"):
+        search(m, y, np.full(5, 2), tag_names=names)
+    with pytest.raises(ValueError, match="indices"):
+        search(m, y, ok, tag_names=names, indices=[0, 9])
+    with pytest.raises(ValueError, match="n_jobs"):
+        search(m, y, ok, tag_names=names, n_jobs=0)
+
+
+def test_too_many_candidates_is_a_clear_error():
+    m = np.ones((50, 12), dtype=bool)
+    with pytest.raises(ValueError, match="max_candidates"):
+        search(
+            m,
+            np.zeros(50, int),
+            np.ones(50, bool),
+            tag_names=list("abcdefghijkl"),
+            min_support=1,
+            max_candidates=100,
+        )
+
+
+def test_bad_filter_arguments(small_result):
+    r = small_result
+    with pytest.raises(ValueError, match="a: must lie in"):
+        r.failure_modes(a=-0.1)
+    with pytest.raises(ValueError, match="below the searched"):
+        r.failure_modes(s=5)
+    with pytest.raises(ValueError, match="exceeds the searched"):
+        r.failure_modes(max_size=5)
+    with pytest.raises(ValueError, match=r"b\[3\]"):
+        r.failure_modes(b={3: 1.2})
+    with pytest.raises(TypeError, match="mapping"):
+        r.failure_modes(b=0.1)
+    with pytest.raises(ValueError, match="at least one tag"):
+        r.members(0, [])
+    with pytest.raises(ValueError, match="unknown tags"):
+        r.members(0, ["A", "nope"])
+    with pytest.raises(ValueError, match="unknown class"):
+        r.members("nope", ["A"])
+    with pytest.raises(ValueError, match="class_"):
+        r.members(3, ["A"])
+    with pytest.raises(ValueError, match="repeated"):
+        r.members(0, ["A", "A"])
+    with pytest.raises(ValueError, match="modes"):
+        r.generalization(np.array([], dtype=int), modes=pd.DataFrame({"x": [1]}))
+
+
+def test_classes_without_errors_images_or_tags_give_explicit_empty_results():
+    rng = np.random.default_rng(6)
+    matrix = rng.random((90, 3)) < 0.5
+    matrix[:, 2] = False  # a tag with no images
+    labels = np.repeat([0, 1], 45)
+    correct = np.ones(90, bool)
+    correct[45:][matrix[45:, 0]] = False  # class 1 fails on tag0; class 0 never fails
+    result = search(
+        matrix,
+        labels,
+        correct,
+        tag_names=["t0", "t1", "t2"],
+        class_names=["perfect", "faulty", "absent"],
+        min_support=3,
+    )
+    summary = result.class_summary.set_index("class")
+    assert summary.loc["perfect", "n_errors"] == 0 and summary.loc["perfect", "accuracy"] == 1.0
+    assert summary.loc["absent", "n_images"] == 0 and summary.loc["absent", "n_candidates"] == 0
+    assert "t2" not in result.class_tags("faulty")
+    modes = result.failure_modes(a=0.3)
+    assert set(modes["class"]) == {"faulty"}
+    assert result.failure_modes(a=0.3, classes="perfect").empty
+    assert result.candidates("absent").empty
+    assert result.members("absent", ["t0"]).size == 0
+    assert result.lattice("absent").nodes.empty
+    assert result.find("faulty", ["t2"]) is None
+
+
+def test_necessity_thresholds_defaults_follow_the_paper():
+    b = necessity_thresholds()
+    assert b[2] == 0.10 and b[3] == 0.05 and b[4] == 0.025 and b[1] == 0.0
+    assert necessity_thresholds({4: 0.5})[4] == 0.5
+
+
+def test_pack_columns_bit_layout():
+    from failwidgets.methods.prime_search import pack_columns
+
+    matrix = np.zeros((70, 2), dtype=bool)
+    matrix[[0, 3, 64, 69], 0] = True
+    matrix[:, 1] = True
+    bits = pack_columns(matrix)
+    assert bits.shape == (2, 2) and bits.dtype == np.uint64
+    assert bits[0, 0] == (1 << 0) | (1 << 3) and bits[0, 1] == (1 << 0) | (1 << 5)
+    assert bits[1, 0] == np.uint64(2**64 - 1) and bits[1, 1] == (1 << 6) - 1  # no padding bits
