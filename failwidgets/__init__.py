@@ -9,6 +9,13 @@ __version__ = "0.1.0"
 _LAZY = {
     "EvalSet": "failwidgets.data",
     "ImageGrid": "failwidgets.widgets.grid",
+    "DirectionsView": "failwidgets.widgets.directions",
+    "LatticeView": "failwidgets.widgets.lattice",
+    "TreeView": "failwidgets.widgets.tree",
+    "ConceptMapView": "failwidgets.widgets.concept_map",
+    "ScenarioView": "failwidgets.widgets.scenarios",
+    "Explorer": "failwidgets.widgets.explorer",
+    "FailureMode": "failwidgets.modes",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,5 +1,26 @@
-"""Jupyter widgets (anywidget): thin adapters from a method's result to a browser view."""
+"""Jupyter widgets (anywidget): thin adapters from a method's result to a browser view.
 
-from .grid import ImageGrid
+Views are imported on first use, so importing one does not import every method's engine.
+"""
 
-__all__ = ["ImageGrid"]
+from __future__ import annotations
+
+import importlib
+
+_VIEWS = {
+    "ImageGrid": ".grid",
+    "DirectionsView": ".directions",
+    "LatticeView": ".lattice",
+    "TreeView": ".tree",
+    "ConceptMapView": ".concept_map",
+    "ScenarioView": ".scenarios",
+    "Explorer": ".explorer",
+}
+
+__all__ = list(_VIEWS)
+
+
+def __getattr__(name: str):
+    if name in _VIEWS:
+        return getattr(importlib.import_module(_VIEWS[name], __name__), name)
+    raise AttributeError(f"module 'failwidgets.widgets' has no attribute {name!r}")

@@ -1,0 +1,20 @@
+// anywidget adapter for the DirectionsView's caption panel: the Python side serialises one
+// class's view model into the `view_model` trait; clicks come back as custom messages.
+
+import { createDirectionsView } from "./directions.js";
+
+export default {
+  render({ model, el }) {
+    const view = createDirectionsView(el, {
+      onCaption: ({ side, rank, caption }) => model.send({ type: "caption", side, rank, caption }),
+      onShowTail: () => model.send({ type: "tail" }),
+    });
+    const sync = () => view.setState(model.get("view_model"));
+    model.on("change:view_model", sync);
+    sync();
+    return () => {
+      model.off("change:view_model", sync);
+      view.destroy();
+    };
+  },
+};

@@ -1,0 +1,415 @@
+"""DirectionsView: state changes on class, K and caption clicks, linking, and bad inputs.
+
+Synthetic CLIP-like embeddings with a planted failure direction per class, so the right
+answer is known: "bird" and "cat" fail on a minority carrying ``+2.5 u[c]``; "ship" makes
+no validation errors and is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from failwidgets.data import EvalSet
+from failwidgets.methods.caption_words import CaptionWords
+from failwidgets.methods.directions import FailureDirectionsResult
+from failwidgets.modes import FailureMode
+from failwidgets.widgets.directions import DirectionsView
+from failwidgets.widgets.grid import ImageGrid
+
+CLASS_NAMES = ["bird", "cat", "ship"]
+PER_CLASS = {"train": 120, "val": 160, "test": 120, "extra": 80}
+DIM = 16
+GRASS = "on the grass"
+
+
+def planted(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    u = np.linalg.qr(rng.normal(size=(DIM, DIM)))[0][:, :3].T
+    means = rng.normal(scale=0.5, size=(3, DIM))
+    parts = []
+    for split, n in PER_CLASS.items():
+        for c in range(3):
+            minority = rng.random(n) < 0.3
+            x = means[c] + rng.normal(size=(n, DIM)) + 2.5 * minority[:, None] * u[c]
+            wrong = rng.random(n) < np.where(minority, 0.7, 0.05)
+            if c == 2:
+                wrong[:] = False  # no errors: skipped ("0 errors in the validation split")
+            parts.append((x, np.full(n, c), ~wrong, np.full(n, split), minority))
+    X, labels, correct, split, minority = (np.concatenate(p) for p in zip(*parts))
+    predictions = np.where(correct, labels, (labels + 1) % 3)
+    images = np.zeros((len(labels), 8, 8, 3), dtype=np.uint8)
+    images[..., 0] = (np.arange(len(labels)) % 256)[:, None, None]
+    images[..., 1] = np.where(minority, 200, 40)[:, None, None]
+    evalset = EvalSet.from_arrays(images, labels, predictions, CLASS_NAMES, split=split)
+    return dict(X=X, minority=minority, u=u, evalset=evalset)
+
+
+class PlantedTextEncoder:
+    """Captions as vectors: a class base plus one vector per phrase ("on the grass" = hard)."""
+
+    def __init__(self, u, seed: int = 1):
+        rng = np.random.default_rng(seed)
+        self.base = {name: 3 * rng.normal(size=DIM) / np.sqrt(DIM) for name in CLASS_NAMES}
+        self.phrases = {
+            GRASS: 3.0 * (u[0] + u[1]),
+            "in the water": -3.0 * (u[0] + u[1]),
+            **{p: 0.3 * rng.normal(size=DIM) / np.sqrt(DIM) for p in ("red", "blue", "inside")},
+        }
+
+    def encode_texts(self, texts):
+        return np.array(
+            [
+                sum(b for name, b in self.base.items() if name in text)
+                + sum(v for phrase, v in self.phrases.items() if phrase in text)
+                for text in texts
+            ]
+        )
+
+
+WORDS = CaptionWords(adjectives=("red", "blue"), prepositions=(GRASS, "in the water", "inside"))
+
+
+@pytest.fixture(scope="module")
+def world():
+    return planted()
+
+
+@pytest.fixture(scope="module")
+def result(world):
+    es = world["evalset"]
+    return FailureDirectionsResult.from_arrays(
+        world["X"],
+        es.labels,
+        es.correct,
+        es.split,
+        CLASS_NAMES,
+        text_encoder=PlantedTextEncoder(world["u"]),
+        caption_words=WORDS,
+        n_jobs=1,
+    )
+
+
+@pytest.fixture(scope="module")
+def plain_result(world):
+    es = world["evalset"]
+    return FailureDirectionsResult.from_arrays(
+        world["X"], es.labels, es.correct, es.split, CLASS_NAMES, n_jobs=1
+    )
+
+
+@pytest.fixture
+def view(world, result):
+    return DirectionsView(world["evalset"], result, k=10, n_captions=3)
+
+
+def caption_message(view, side="hard", rank=0, caption=None):
+    if caption is None:
+        caption = view.view_model()[side][rank]["caption"]
+    return {"type": "caption", "side": side, "rank": rank, "caption": caption}
+
+
+# ---------------------------------------------------------------- initial state
+def test_initial_state_shows_the_strongest_class(world, view, result):
+    strength = result.model.failure_strength_
+    assert view.class_name == CLASS_NAMES[int(np.nanargmax(strength))]
+    assert np.isnan(strength[2]) and "ship" in result.skipped
+    c = view.class_index
+    hard = result.most_aligned(c, k=10, split="test")
+    easy = result.most_aligned(c, k=10, split="test", side="easy")
+    np.testing.assert_array_equal(view.hard_strip.indices, hard.index)
+    np.testing.assert_allclose(view.hard_strip.scores, hard.to_numpy())
+    np.testing.assert_array_equal(view.easy_strip.indices, easy.index)
+    assert view.hard_strip.page_size == 8 and view.hard_strip.title.startswith("Most negative")
+    # the planted minority is what the direction finds
+    assert world["minority"][view.hard_strip.indices].mean() >= 0.8
+    assert world["minority"][view.easy_strip.indices].mean() <= 0.2
+    model = view.view_model()
+    assert model["class_name"] == view.class_name and model["skipped_reason"] is None
+    assert model["k"] == 10 and len(model["hard"]) == 3 and len(model["easy"]) == 3
+    assert GRASS in model["hard"][0]["caption"] and "in the water" in model["easy"][0]["caption"]
+    assert model["checked"] == {} and model["selected"] is None
+    assert view.panel.view_model == model
+    json.dumps(model, allow_nan=False)
+    assert view.selected_members.size == 0
+    assert view.grid in view.children and view.grid.total == 0  # its own grid, empty
+
+
+def test_chart_bars_show_every_class_and_the_selection(view, result):
+    bars = view.chart.marks[0]
+    assert list(bars.x) == CLASS_NAMES
+    strength = result.model.failure_strength_
+    np.testing.assert_allclose(bars.y[:2], strength[:2])
+    assert bars.base == 0.5 and 0.5 < bars.y[2] < 0.52  # skipped: a short stub to click
+    assert bars.colors[2] != bars.colors[0]
+    assert list(bars.selected) == [view.class_index]
+    labels = [label for label, _ in view._dropdown.options]
+    assert labels[2] == "ship · no direction" and labels[0].startswith("bird · 0.")
+
+
+# ---------------------------------------------------------------- class changes
+def test_set_class_updates_strips_and_captions_but_not_the_grid(view, result):
+    calls = []
+    view.on_select(calls.append)
+    view.grid.show([0, 1], title="kept")
+    other = "cat" if view.class_name == "bird" else "bird"
+    view.set_class(other)
+    assert view.class_name == other and view._dropdown.value == other
+    c = CLASS_NAMES.index(other)
+    assert list(view.chart.marks[0].selected) == [c]
+    np.testing.assert_array_equal(
+        view.hard_strip.indices, result.most_aligned(c, k=10, split="test").index
+    )
+    assert (view.evalset.labels[view.hard_strip.indices] == c).all()
+    assert other in view.hard_strip.title
+    assert view.panel.view_model["class_name"] == other
+    assert view.panel.view_model["hard"][0]["caption"].startswith("a photo of a ")
+    assert other in view.panel.view_model["hard"][0]["caption"]
+    assert calls == [] and view.grid.title == "kept"  # programmatic: the grid is untouched
+    view.set_class(0)  # by index too
+    assert view.class_name == "bird"
+
+
+def test_user_class_change_selects_the_direction_tail(view, result):
+    calls = []
+    view.on_select(calls.append)
+    view.set_class("bird")
+    view._dropdown.value = "cat"  # as the browser does
+    assert view.class_name == "cat"
+    tail = result.most_aligned(1, k=10, split="test")
+    np.testing.assert_array_equal(view.grid.indices, tail.index)
+    np.testing.assert_allclose(view.grid.scores, tail.to_numpy())
+    np.testing.assert_array_equal(view.selected_members, tail.index)
+    assert len(calls) == 1 and isinstance(calls[0], FailureMode)
+    assert calls[0].class_name == "cat" and calls[0].method == "directions"
+    assert view.panel.view_model["tail_selected"] is True
+
+
+def test_clicking_a_bar_selects_its_class(view):
+    view.set_class("bird")
+    bars = view.chart.marks[0]
+    bars.selected = [1]  # a click on the "cat" bar
+    assert view.class_name == "cat" and view._dropdown.value == "cat"
+    assert view.grid.total == 10
+    bars.selected = []  # a second click unselects in bqplot: the class stays highlighted
+    assert view.class_name == "cat" and list(bars.selected) == [1]
+    bars.selected = [2]  # the skipped class: its reason instead of strips
+    assert view.class_name == "ship"
+    assert view.grid.total == 0 and "no failure direction" in view.grid.title
+    assert view.selected_members.size == 0
+
+
+def test_skipped_class_shows_its_reason_instead_of_strips(view, result):
+    view.set_class("ship")
+    model = view.view_model()
+    assert model["skipped_reason"] == result.skipped["ship"]
+    assert "0 errors" in model["skipped_reason"]
+    assert model["hard"] == model["easy"] == [] and model["strength"] is None
+    assert view.hard_strip.layout.display == "none" and view.easy_strip.layout.display == "none"
+    assert view.hard_strip.total == 0
+    with pytest.raises(ValueError, match="^class_name: .*no failure direction"):
+        view.show_tail()
+    view._on_panel_message(view.panel, {"type": "tail"}, [])  # ignored, no error
+    view.set_class("bird")
+    assert view.hard_strip.layout.display is None and view.hard_strip.total == 10
+
+
+# ---------------------------------------------------------------- K
+def test_k_updates_strips_slider_and_selection(view, result):
+    view.set_class("bird")
+    calls = []
+    view.on_select(calls.append)
+    view.show_tail()
+    view._on_panel_message(view.panel, caption_message(view), [])
+    assert len(calls) == 2
+    view.k = 25
+    assert view._slider.value == 25
+    assert view.hard_strip.total == 25 and view.easy_strip.total == 25
+    caption = view.view_model()["hard"][0]["caption"]
+    assert view.panel.view_model["checked"][caption]["k"] == 25
+    assert view.grid.total == 25 and view.selected_members.size == 25
+    assert len(calls) == 3 and calls[-1].size == 25 and calls[-1].description == caption
+    view._slider.value = 4  # the slider drives k
+    assert view.k == 4 and view.hard_strip.total == 4
+    view.k = 1000  # more than the class has: all of them, the slider grows
+    assert view.hard_strip.total == PER_CLASS["test"] and view._slider.max >= 1000
+
+
+def test_n_captions_updates_the_lists(view):
+    view.n_captions = 5
+    assert len(view.panel.view_model["hard"]) == 5
+    view.n_captions = 1
+    assert len(view.panel.view_model["easy"]) == 1
+
+
+# ---------------------------------------------------------------- captions
+def test_caption_click_shows_nearest_images_with_accuracy(world, view, result):
+    view.set_class("bird")
+    calls = []
+    view.on_select(calls.append)
+    message = caption_message(view, "hard", 0)
+    caption = message["caption"]
+    view._on_panel_message(view.panel, message, [])
+    sub = result.caption_subpopulation(caption, cls="bird", k=10, split="test")
+    np.testing.assert_array_equal(view.grid.indices, sub.indices)
+    np.testing.assert_allclose(view.grid.scores, sub.similarities)
+    assert caption in view.grid.title and "correct" in view.grid.title
+    np.testing.assert_array_equal(view.selected_members, sub.indices)
+    checked = view.panel.view_model["checked"][caption]
+    assert checked["accuracy"] == pytest.approx(sub.accuracy)
+    assert checked["n_correct"] == int(sub.correct.sum()) and checked["k"] == 10
+    assert checked["accuracy_text"] == f"{100 * sub.accuracy:.0f}%"
+    assert view.panel.view_model["selected"] == {"side": "hard", "rank": 0, "caption": caption}
+    (mode,) = calls
+    assert mode.description == caption and mode.accuracy == pytest.approx(sub.accuracy)
+    test_bird = (view.evalset.split == "test") & (view.evalset.labels == 0)
+    assert mode.drop == pytest.approx(view.evalset.correct[test_bird].mean() - sub.accuracy)
+    # the hard caption points at the planted minority, where the model fails
+    assert world["minority"][sub.indices].mean() >= 0.8
+    assert sub.accuracy < view.evalset.correct[test_bird].mean() - 0.3
+    # an easy caption's neighbours are mostly right; both checks stay listed
+    view._on_panel_message(view.panel, caption_message(view, "easy", 0), [])
+    model = view.panel.view_model
+    assert len(model["checked"]) == 2 and model["selected"]["side"] == "easy"
+    easy_caption = model["easy"][0]["caption"]
+    assert model["checked"][easy_caption]["accuracy"] > checked["accuracy"]
+
+
+def test_stale_or_malformed_caption_messages_are_ignored(view):
+    view.set_class("bird")
+    good = caption_message(view)
+    for bad in (
+        {**good, "caption": "a photo of something else"},  # the list changed meanwhile
+        {**good, "rank": 99},
+        {**good, "rank": True},
+        {**good, "rank": "0"},
+        {**good, "side": "sideways"},
+        {"type": "unknown"},
+        "not a dict",
+    ):
+        view._on_panel_message(view.panel, bad, [])
+    assert view.grid.total == 0 and view.selected_members.size == 0
+    assert view.panel.view_model["checked"] == {}
+
+
+def test_any_caption_can_be_checked_and_class_change_forgets_checks(view):
+    view.set_class("bird")
+    mode = view.select_caption("a photo of a bird flying")
+    assert mode.size == 10 and view.panel.view_model["selected"]["side"] is None
+    assert "a photo of a bird flying" in view.panel.view_model["checked"]
+    view.set_class("cat")
+    assert view.panel.view_model["checked"] == {} and view.selected_members.size == 0
+    with pytest.raises(TypeError, match="^caption:"):
+        view.select_caption("  ")
+
+
+def test_without_a_text_encoder_images_only(world, plain_result):
+    view = DirectionsView(world["evalset"], plain_result, k=5, class_name="bird")
+    model = view.view_model()
+    assert model["hard"] == [] and "text encoder" in model["captions_note"]
+    assert view.hard_strip.total == 5
+    with pytest.raises(ValueError, match="^caption: .*text encoder"):
+        view.select_caption("a photo of a bird")
+    modes = view.failure_modes()
+    assert [m.description for m in modes][0].startswith("failure direction of bird")
+
+
+# ---------------------------------------------------------------- linking
+def test_failure_modes_one_per_class_with_a_direction(view, result):
+    view.k = 12
+    modes = view.failure_modes()
+    assert [m.class_name for m in modes] == ["bird", "cat"]  # ship has no direction
+    es = view.evalset
+    for c, mode in enumerate(modes):
+        tail = result.most_aligned(c, k=12, split="test")
+        np.testing.assert_array_equal(mode.members, tail.index)
+        assert mode.accuracy == pytest.approx(es.correct[mode.members].mean())
+        in_class = (es.split == "test") & (es.labels == c)
+        assert mode.drop == pytest.approx(es.correct[in_class].mean() - mode.accuracy)
+        assert mode.drop > 0.3
+        assert mode.description == result.captions(c, k=1)["caption"][0]
+        assert GRASS in mode.description
+        assert mode.heldout_drop is None
+
+
+def test_heldout_drop_reapplies_the_direction(world, result):
+    view = DirectionsView(world["evalset"], result, k=10, heldout_split="extra")
+    es = view.evalset
+    for c, mode in enumerate(view.failure_modes()):
+        held = result.most_aligned(c, k=10, split="extra").index
+        in_class = (es.split == "extra") & (es.labels == c)
+        expected = es.correct[in_class].mean() - es.correct[held].mean()
+        assert mode.heldout_drop == pytest.approx(expected) and mode.heldout_drop > 0.3
+
+
+def test_shared_grid_is_used_and_not_shown(world, result):
+    shared = ImageGrid(world["evalset"], [])
+    view = DirectionsView(world["evalset"], result, grid=shared, class_name="cat")
+    assert view.grid is shared and shared not in view.children
+    view.show_tail()
+    assert shared.total == 20
+
+
+def test_on_select_needs_a_callable(view):
+    with pytest.raises(TypeError, match="^callback:"):
+        view.on_select("print")
+
+
+# ---------------------------------------------------------------- bad inputs
+@pytest.mark.parametrize(
+    ("kwargs", "error", "name"),
+    [
+        ({"k": 0}, ValueError, "k"),
+        ({"k": 2.5}, TypeError, "k"),
+        ({"k": True}, TypeError, "k"),
+        ({"n_captions": 0}, ValueError, "n_captions"),
+        ({"split": "nope"}, ValueError, "split"),
+        ({"split": 3}, TypeError, "split"),
+        ({"heldout_split": "nope"}, ValueError, "heldout_split"),
+        ({"class_name": "dog"}, ValueError, "class_name"),
+        ({"class_name": 7}, ValueError, "class_name"),
+        ({"class_name": 1.5}, TypeError, "class_name"),
+        ({"strip_size": 0}, ValueError, "strip_size"),
+        ({"strip_size": 51}, ValueError, "strip_size"),
+        ({"grid": "grid"}, TypeError, "grid"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(world, result, kwargs, error, name):
+    with pytest.raises(error, match=f"^{name}:"):
+        DirectionsView(world["evalset"], result, **kwargs)
+
+
+def test_bad_evalset_result_and_grid(world, result):
+    es = world["evalset"]
+    with pytest.raises(TypeError, match="^evalset:"):
+        DirectionsView(es.labels, result)
+    with pytest.raises(TypeError, match="^result:"):
+        DirectionsView(es, {"bird": 0.8})
+    other = EvalSet.from_arrays(
+        es.images_at(np.arange(es.n)), es.labels, es.labels, CLASS_NAMES, split=es.split
+    )
+    with pytest.raises(ValueError, match="^result: .*differ"):
+        DirectionsView(other, result)
+    with pytest.raises(ValueError, match="^grid:"):
+        DirectionsView(es, result, grid=ImageGrid(other))
+    small = es.subset(np.arange(10))
+    with pytest.raises(ValueError, match="^result: "):
+        DirectionsView(small, result)
+
+
+def test_bad_assignments_raise_clear_errors(view):
+    with pytest.raises(ValueError, match="^k:"):
+        view.k = -1
+    with pytest.raises(TypeError, match="^k:"):
+        view.k = "5"
+    with pytest.raises(ValueError, match="^class_name:"):
+        view.class_name = "dog"
+    with pytest.raises(ValueError, match="^name:"):
+        view.set_class("dog")
+    with pytest.raises(TypeError, match="^name:"):
+        view.set_class(None)
+    with pytest.raises(ValueError, match="^side:"):
+        view.captions("middle")
+    assert view.k == 10  # unchanged
