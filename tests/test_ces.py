@@ -1,0 +1,435 @@
+"""CES engine: concept sets, CAVs (linear SVMs), scores, counterfactuals, map embedding."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from failwidgets.features.split import SplitModel, split_model
+from failwidgets.methods.ces import (
+    ConceptBank,
+    ConceptExplainer,
+    ConceptSet,
+    concept_scores,
+    conceptual_counterfactual,
+    embed_concepts,
+    fit_concept_bank,
+    learn_concept_bank,
+)
+
+torch.set_num_threads(1)
+N_CLASSES, DIM = 4, 24
+
+
+def _linear_top(weight: np.ndarray) -> nn.Linear:
+    top = nn.Linear(weight.shape[1], weight.shape[0], bias=False)
+    with torch.no_grad():
+        top.weight.copy_(torch.from_numpy(weight))
+    return top
+
+
+def _bank(vectors: np.ndarray, names=None, **overrides) -> ConceptBank:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    c = len(vectors)
+    fields = dict(
+        names=names or [f"c{i}" for i in range(c)],
+        vectors=vectors,
+        intercepts=np.zeros(c),
+        val_accuracy=np.ones(c),
+        train_accuracy=np.ones(c),
+        c_values=np.ones(c),
+        margin_min=-np.ones(c),
+        margin_max=np.ones(c),
+        n_positives=np.full(c, 50),
+        n_negatives=np.full(c, 50),
+        activation_shape=(vectors.shape[1],),
+        layer="toy",
+    )
+    fields.update(overrides)
+    return ConceptBank(**fields)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """Synthetic activations with concepts along known directions and a linear top.
+
+    Concept "aligned" moves activations along W[0] - W[1], the direction that
+    turns class-1 logits into class-0 logits; the others move along random
+    directions orthogonal to every row of W (no effect on the logits), plus a
+    concept whose examples are indistinguishable (pure noise).
+    """
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((N_CLASSES, DIM)).astype(np.float32)
+    basis, _ = np.linalg.qr(np.concatenate([weight.T, rng.standard_normal((DIM, DIM))], axis=1))
+    null_space = basis[:, N_CLASSES:].T  # orthogonal to the rows of W
+    aligned = weight[0] - weight[1]
+    aligned /= np.linalg.norm(aligned)
+    directions = {"aligned": aligned}
+    for i in range(4):
+        directions[f"other{i}"] = null_space[i]
+    per = 60
+    names = list(directions) + ["noise"]
+    rows, positives, negatives = [], [], []
+    for k, name in enumerate(names):
+        shift = directions.get(name, np.zeros(DIM))
+        base = rng.standard_normal((2 * per, DIM))
+        base[:per] += 3.0 * shift
+        rows.append(base)
+        positives.append(np.arange(2 * per * k, 2 * per * k + per))
+        negatives.append(np.arange(2 * per * k + per, 2 * per * (k + 1)))
+    activations = np.concatenate(rows).astype(np.float32)
+    concepts = ConceptSet.from_indices(names, positives, negatives, len(activations))
+    return {"weight": weight, "activations": activations, "concepts": concepts, "rng": rng}
+
+
+@pytest.fixture(scope="module")
+def planted_bank(planted):
+    return fit_concept_bank(planted["activations"], planted["concepts"], layer="toy")
+
+
+# ---------------------------------------------------------------- concept sets
+def test_concepts_need_ten_examples():
+    with pytest.raises(ValueError, match=r"at least 10 .*tiny \(9 positives, 12 negatives\)"):
+        ConceptSet.from_indices(
+            ["ok", "tiny"], [range(10), range(9)], [range(10, 20), range(20, 32)], 40
+        )
+    with pytest.raises(ValueError, match="outside the pool"):
+        ConceptSet.from_indices(["a"], [range(10)], [range(10, 21)], 20)
+
+
+def test_concepts_from_evalset_tags():
+    from tests.conftest import make_small_evalset
+
+    n = 90
+    metadata = pd.DataFrame(
+        {
+            "striped": np.arange(n) % 3 == 0,  # 30 positives
+            "scene": np.where(np.arange(n) % 2 == 0, "water", "grass"),
+            "rare": np.arange(n) < 5,
+            "brightness": np.linspace(0, 1, n),
+        }
+    )
+    evalset = make_small_evalset(n=n, metadata=metadata)
+    concepts = ConceptSet.from_evalset(evalset, max_examples=20)
+    assert concepts.names == ["striped", "scene=grass", "scene=water"]
+    assert set(concepts.skipped) == {"rare", "brightness"}
+    pos, neg = concepts.positives[0], concepts.negatives[0]
+    assert len(pos) == len(neg) == 20
+    assert (
+        metadata["striped"].to_numpy()[pos].all() and not metadata["striped"].to_numpy()[neg].any()
+    )
+    water = concepts.names.index("scene=water")
+    assert (metadata["scene"].to_numpy()[concepts.positives[water]] == "water").all()
+    assert (metadata["scene"].to_numpy()[concepts.negatives[water]] == "grass").all()
+    assert concepts.positive_ids("striped") == [int(i) for i in pos]
+    # Restricting the pool to some rows.
+    train = np.arange(45)
+    restricted = ConceptSet.from_evalset(evalset, ["striped"], indices=train)
+    assert restricted.positives[0].max() < 45 and restricted.negatives[0].max() < 45
+    # An explicitly requested column with too few examples is an error.
+    with pytest.raises(ValueError, match="'rare' needs at least 10"):
+        ConceptSet.from_evalset(evalset, ["rare"])
+    with pytest.raises(ValueError, match="threshold it into booleans"):
+        ConceptSet.from_evalset(evalset, ["brightness"])
+    with pytest.raises(ValueError, match="not in the metadata"):
+        ConceptSet.from_evalset(evalset, ["nope"])
+    with pytest.raises(ValueError, match="no metadata"):
+        ConceptSet.from_evalset(make_small_evalset())
+
+
+def _write_images(folder, n, colour, size=16, seed=0):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        image = np.clip(rng.normal(colour, 30, size=(size, size, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(image).save(folder / f"{i:03d}.png")
+
+
+def test_concepts_from_folders_draw_negatives_from_other_concepts(tmp_path):
+    _write_images(tmp_path / "red", 12, (220, 30, 30))
+    _write_images(tmp_path / "green", 14, (30, 220, 30), seed=1)
+    _write_images(tmp_path / "blue", 11, (30, 30, 220), seed=2)
+    concepts = ConceptSet.from_folders(tmp_path)
+    assert concepts.names == ["blue", "green", "red"]
+    assert concepts.n_pool == 37
+    for pos, neg in zip(concepts.positives, concepts.negatives):
+        assert len(neg) == len(pos) and not set(pos) & set(neg)
+    assert all("red" in p for p in concepts.positive_ids("red"))
+
+    _write_images(tmp_path / "neutral", 15, (128, 128, 128), seed=3)
+    with_neg = ConceptSet.from_folders(
+        {"red": tmp_path / "red", "green": tmp_path / "green"}, negative_folder=tmp_path / "neutral"
+    )
+    neutral = {i for i, p in enumerate(with_neg.example_ids) if "neutral" in p}
+    assert all(set(neg) <= neutral for neg in with_neg.negatives)
+
+    _write_images(tmp_path / "few", 4, (0, 0, 0))
+    with pytest.raises(ValueError, match="few"):
+        ConceptSet.from_folders(tmp_path)
+
+
+# ----------------------------------------------------------------------- CAVs
+def test_cav_is_the_linear_svm_solution():
+    """The dual solution on the Gram matrix equals sklearn's primal linear SVC."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.svm import SVC
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((80, 30)) * 3 + 1).astype(np.float32)
+    y = np.where(x[:, 0] + 0.7 * rng.standard_normal(80) > 1, 1.0, -1.0)
+    pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y < 0)
+    concepts = ConceptSet.from_indices(["c"], [pos], [neg], 80)
+    bank = fit_concept_bank(x, concepts, c_grid=[0.5], min_accuracy=0.0)
+
+    rows = np.concatenate([pos, neg])
+    labels = np.concatenate([np.ones(len(pos)), -np.ones(len(neg))])
+    train, _ = train_test_split(np.arange(80), test_size=0.25, stratify=labels, random_state=0)
+    xt = x[rows[train]].astype(np.float64)
+    scale = np.mean(np.sum(xt**2, axis=1))  # C is relative to unit mean squared norm
+    ref = SVC(kernel="linear", C=0.5 / scale, tol=1e-6).fit(xt, labels[train])
+    np.testing.assert_allclose(
+        bank.vectors[0], ref.coef_[0], rtol=0, atol=2e-3 * np.abs(ref.coef_).max()
+    )
+    np.testing.assert_allclose(bank.intercepts[0], ref.intercept_[0], atol=0.05)
+    margins = (xt @ bank.vectors[0] + bank.intercepts[0]) / np.linalg.norm(bank.vectors[0])
+    assert bank.margin_min[0] == pytest.approx(margins.min(), abs=1e-3)
+    assert bank.margin_max[0] == pytest.approx(margins.max(), abs=1e-3)
+
+
+def test_bank_keeps_learnable_concepts_and_drops_noise(planted, planted_bank):
+    assert "noise" in planted_bank.dropped and planted_bank.dropped["noise"] < 0.7
+    assert planted_bank.names == ["aligned", "other0", "other1", "other2", "other3"]
+    assert (planted_bank.val_accuracy >= 0.7).all()
+    assert set(planted_bank.c_values) <= {0.01, 0.1, 1.0, 10.0}
+    # The positives lie on the positive side of the learned boundary.
+    k = planted_bank.index("aligned")
+    pos = planted["concepts"].positives[0]
+    assert (planted_bank.decision_function(planted["activations"][pos])[:, k] > 0).mean() > 0.8
+    keep_all = fit_concept_bank(planted["activations"], planted["concepts"], min_accuracy=0.0)
+    assert "noise" in keep_all.names and not keep_all.dropped
+    half = fit_concept_bank(planted["activations"].astype(np.float16), planted["concepts"])
+    assert half.names == planted_bank.names  # float16 storage of a wide pool works too
+
+
+def test_bank_save_load_round_trip(planted_bank, tmp_path):
+    npz, js = planted_bank.save(tmp_path / "bank")
+    assert npz.name == "bank.npz" and js.name == "bank.json"
+    with np.load(npz, allow_pickle=False) as data:  # plain arrays only
+        assert data["vectors"].dtype == np.float32
+    assert json.loads(js.read_text())["names"] == planted_bank.names
+    loaded = ConceptBank.load(tmp_path / "bank.npz")
+    for name in ConceptBank._ARRAYS:
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(planted_bank, name))
+    for name in ("names", "activation_shape", "layer", "input_shape", "dropped", "positive_ids"):
+        assert getattr(loaded, name) == getattr(planted_bank, name)
+    with pytest.raises(ValueError, match="not found"):
+        ConceptBank.load(tmp_path / "missing")
+
+
+# ---------------------------------------------------------------------- scores
+def test_score_sign_flips_with_the_step_direction():
+    """t(h) = W h with W[0] = v: adding v provably raises p_0, removing it lowers p_0."""
+    rng = np.random.default_rng(1)
+    weight = rng.standard_normal((N_CLASSES, DIM)).astype(np.float32)
+    v = weight[0] - weight[1:].mean(axis=0)
+    bank = _bank(np.stack([v, -v]), names=["helps", "hurts"])
+    top = _linear_top(weight)
+    h = rng.standard_normal((5, DIM)).astype(np.float32)
+    add = concept_scores(top, bank, h, 0, delta=0.3)
+    remove = concept_scores(top, bank, h, 0, delta=0.3, direction="remove")
+    assert (add.per_sample[:, 0] > 0).all() and (add.per_sample[:, 1] < 0).all()
+    np.testing.assert_allclose(np.sign(remove.per_sample), -np.sign(add.per_sample))
+    assert add.top_positive(1) == [("helps", 1.0)]
+    assert add.top_negative(1) == [("hurts", pytest.approx(add.scores[1]))]
+    assert remove.top_positive(1)[0][0] == "hurts"
+    assert (np.sign(add.log_odds) == np.sign(add.raw)).all()
+
+
+def test_scores_are_normalised_sums(planted, planted_bank):
+    top = _linear_top(planted["weight"])
+    h = planted["rng"].standard_normal((7, DIM)).astype(np.float32)
+    result = concept_scores(top, planted_bank, h, 0)
+    assert np.all(np.abs(result.scores) <= 1.0)
+    assert np.max(np.abs(result.scores)) == pytest.approx(1.0)
+    np.testing.assert_allclose(result.raw, result.per_sample.sum(axis=0))
+    np.testing.assert_allclose(result.scores, result.raw / np.abs(result.raw).max())
+    # Unperturbed probabilities, computed by hand.
+    p = torch.softmax(torch.from_numpy(h) @ torch.from_numpy(planted["weight"]).T, 1)[:, 0]
+    np.testing.assert_allclose(result.base_probability, p.double().numpy(), rtol=1e-5)
+    # A step that changes nothing gives all-zero scores, not NaN.
+    null = _bank(np.zeros((2, DIM)))
+    assert np.array_equal(concept_scores(top, null, h, 0).scores, np.zeros(2))
+
+
+def test_planted_concept_ranks_first(planted, planted_bank):
+    """Samples of class 0 predicted as class 1: the concept along W0 - W1 explains it."""
+    weight = planted["weight"]
+    rng = np.random.default_rng(5)
+    h = rng.standard_normal((200, DIM)).astype(np.float32)
+    logits = h @ weight.T
+    mistakes = h[(logits.argmax(1) == 1)][:20]
+    top = _linear_top(weight)
+    result = concept_scores(top, planted_bank, mistakes, 0, delta=1.0)
+    assert result.rank("aligned") == 0
+    assert result.scores[planted_bank.index("aligned")] == 1.0
+    others = [result.scores[planted_bank.index(f"other{i}")] for i in range(4)]
+    assert np.max(np.abs(others)) < 0.05  # (nearly) orthogonal to W: (almost) no effect
+    single = concept_scores(top, planted_bank, mistakes[:1], 0, delta=1.0)
+    assert single.top_positive(1)[0][0] == "aligned"
+    # The reference's saturating step (1e4): p_0 -> 1 for every mistake along "aligned";
+    # a concept with a small residual component along W0 - W1 saturates too (a tie at 1),
+    # and the non-saturating log-odds change ranks the planted concept first.
+    saturated = concept_scores(top, planted_bank, mistakes, 0)
+    k = planted_bank.index("aligned")
+    assert saturated.scores[k] == 1.0
+    np.testing.assert_allclose(saturated.per_sample[:, k], 1.0 - saturated.base_probability)
+    assert saturated.rank("aligned") == 0
+    assert saturated.to_frame().index[0] == "aligned"
+    assert saturated.top_positive(1) == [("aligned", 1.0)]
+    assert saturated.log_odds[k] == saturated.log_odds.max()
+
+
+def test_batching_does_not_change_scores(planted, planted_bank):
+    top = _linear_top(planted["weight"])
+    h = planted["rng"].standard_normal((9, DIM)).astype(np.float32)
+    target = np.arange(9) % N_CLASSES
+    big = concept_scores(top, planted_bank, h, target, delta=0.5)
+    tiny = concept_scores(top, planted_bank, h, target, delta=0.5, max_batch_elements=DIM * 2)
+    np.testing.assert_allclose(big.per_sample, tiny.per_sample, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(big.target, target)
+
+
+def test_score_bad_input(planted, planted_bank):
+    top = _linear_top(planted["weight"])
+    h = np.zeros((3, DIM), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"class 4 outside the model's classes 0..3"):
+        concept_scores(top, planted_bank, h, 4)
+    with pytest.raises(ValueError, match="expected one class or 3"):
+        concept_scores(top, planted_bank, h, [0, 1])
+    with pytest.raises(ValueError, match="does not match the bank's layer"):
+        concept_scores(top, planted_bank, np.zeros((3, DIM + 1), np.float32), 0)
+    with pytest.raises(ValueError, match="direction"):
+        concept_scores(top, planted_bank, h, 0, direction="up")
+    with pytest.raises(ValueError, match="delta"):
+        concept_scores(top, planted_bank, h, 0, delta=-1.0)
+    with pytest.raises(TypeError, match="SplitModel or a callable"):
+        concept_scores(42, planted_bank, h, 0)
+
+
+# -------------------------------------------------------------- counterfactual
+def test_counterfactual_flips_a_prediction(planted, planted_bank):
+    weight = planted["weight"]
+    top = _linear_top(weight)
+    rng = np.random.default_rng(7)
+    h = rng.standard_normal((300, DIM)).astype(np.float32)
+    logits = h @ weight.T
+    # Mistakes: true class 0, predicted 1, and within reach (class 0 is the runner-up).
+    runner_up = np.argsort(-logits, axis=1)[:, 1]
+    pick = np.flatnonzero((logits.argmax(1) == 1) & (runner_up == 0))[:5]
+    result = conceptual_counterfactual(top, planted_bank, h[pick], 0, n_steps=150)
+    assert (result.prediction == 1).all()
+    assert result.success.all() and (result.counterfactual_prediction == 0).all()
+    k = planted_bank.index("aligned")
+    assert (result.weights[:, k] > 0.5).all()  # add the concept that moves 1 -> 0
+    assert (np.argmax(result.weights, axis=1) == k).all()
+    assert result.ranked(0)[0][0] == "aligned"
+    # Weights stay inside each concept's training-margin range.
+    bank = planted_bank
+    margins = bank.decision_function(h[pick]) / bank.norms
+    moved = margins + result.weights * bank.margin_max
+    assert (moved <= bank.margin_max + 1e-6).all() and (moved >= bank.margin_min - 1e-6).all()
+    # Validity: a concept the sample shows can only be removed, one it lacks only added.
+    assert (result.weights[margins > 0] <= 1e-12).all()
+    assert (result.weights[margins < 0] >= -1e-12).all()
+
+
+def test_counterfactual_bad_input(planted, planted_bank):
+    top = _linear_top(planted["weight"])
+    h = np.zeros((2, DIM), dtype=np.float32)
+    with pytest.raises(ValueError, match="outside the model's classes"):
+        conceptual_counterfactual(top, planted_bank, h, 9)
+    with pytest.raises(ValueError, match="n_steps"):
+        conceptual_counterfactual(top, planted_bank, h, 0, n_steps=0)
+
+
+# ------------------------------------------------------------------------- map
+def test_embedding_of_the_cavs():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal(DIM), rng.standard_normal(DIM)
+    vectors = np.stack([a, 3 * a, b, -b, a + b, a - b, 2 * b])  # norms do not matter
+    bank = _bank(vectors)
+    coords = embed_concepts(bank)
+    assert coords.shape == (7, 2)
+    np.testing.assert_allclose(coords[0], coords[1], atol=1e-6)
+    np.testing.assert_allclose(coords[2], coords[6], atol=1e-6)
+    tsne = embed_concepts(bank, "tsne", perplexity=2.0)
+    assert tsne.shape == (7, 2) and np.isfinite(tsne).all()
+    with pytest.raises(ValueError, match="method"):
+        embed_concepts(bank, "umap")
+
+
+# ------------------------------------------------------------ with a real model
+class TinyCNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, padding=1)
+        )
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = torch.relu(self.features(x))
+        return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def test_end_to_end_with_images(tmp_path):
+    from tests.conftest import make_small_evalset
+
+    _write_images(tmp_path / "concepts" / "red", 15, (230, 20, 20))
+    _write_images(tmp_path / "concepts" / "blue", 15, (20, 20, 230), seed=1)
+    _write_images(tmp_path / "concepts" / "big", 12, (120, 120, 120), size=24, seed=2)
+    split = split_model(TinyCNN(), "features")
+    concepts = ConceptSet.from_folders(tmp_path / "concepts")
+    with pytest.raises(ValueError, match="different sizes"):
+        learn_concept_bank(split, concepts)
+    bank = learn_concept_bank(split, concepts, image_size=(16, 16), min_accuracy=0.0)
+    assert bank.activation_shape == (8, 8, 8) and bank.input_shape == (3, 16, 16)
+    assert bank.layer == "features" and set(bank.names) == {"big", "blue", "red"}
+    assert bank.positive_ids["red"][0].endswith("000.png")
+    assert bank.val_accuracy[bank.index("red")] == 1.0
+
+    explainer = ConceptExplainer(split, bank)
+    evalset = make_small_evalset(n=12, size=16)
+    result = explainer.explain_evalset(evalset, [0, 1, 2])
+    np.testing.assert_array_equal(result.target, evalset.labels[:3])
+    assert np.abs(result.scores).max() == pytest.approx(1.0)
+    np.testing.assert_allclose(  # cached activations are those of the images
+        explainer.evalset_activations(evalset, [2, 0]),
+        explainer.activations(evalset.images_at([2, 0])),
+    )
+    by_name = explainer.explain_evalset(evalset, [0, 1, 2], target="class_2")
+    assert (by_name.target == 2).all()
+    with pytest.raises(ValueError, match="unknown class"):
+        explainer.explain_evalset(evalset, [0], target="zebra")
+    with pytest.raises(ValueError, match=r"learned on \(3, 16, 16\)"):
+        explainer.explain_evalset(make_small_evalset(n=12, size=20), [0])
+    cce = explainer.counterfactual(explainer.evalset_activations(evalset, [0]), 1, n_steps=5)
+    assert cce.weights.shape == (1, 3)
+    assert explainer.embedding().shape == (3, 2)
+
+
+def test_callables_split_works_with_scores():
+    weight = np.random.default_rng(0).standard_normal((3, 6)).astype(np.float32)
+    top = _linear_top(weight)
+    split = SplitModel.from_callables(lambda x: x.flatten(1), top)
+    bank = _bank(np.eye(6)[:2] * 5.0)
+    result = concept_scores(split, bank, np.zeros((1, 6), np.float32), 2, delta=1.0)
+    expected = torch.softmax(torch.from_numpy(weight[:, :2].T * 5.0), 1)[:, 2] - 1 / 3
+    np.testing.assert_allclose(result.per_sample[0], expected.double().numpy(), rtol=1e-5)
