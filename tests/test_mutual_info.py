@@ -1,0 +1,155 @@
+"""The fast k-NN mutual information equals scikit-learn's mutual_info_classif."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.feature_selection import mutual_info_classif as sk_mutual_info
+from sklearn.feature_selection._mutual_info import _compute_mi_cd
+from sklearn.preprocessing import scale
+
+from failwidgets.methods import mutual_info as mi_module
+from failwidgets.methods.mutual_info import mutual_info_classif
+
+TOL = 1e-6
+
+
+def _case(rng, n, d, kind):
+    X = rng.gamma(0.6, size=(n, d)) * rng.choice([1e-3, 1.0, 40.0], size=d)
+    if kind == "ties":
+        X = np.round(X * 3) / 3
+    elif kind == "relu":
+        X = np.where(rng.random((n, d)) < 0.4, 0.0, X)
+    elif kind == "constant":
+        X[:, 0] = 2.5
+        X[:, -1] = 0.0
+    elif kind == "float32":
+        X = X.astype(np.float32)
+    elif kind == "integers":
+        X = rng.integers(0, 4, size=(n, d))
+    return X
+
+
+@pytest.mark.parametrize("kind", ["plain", "ties", "relu", "constant", "float32", "integers"])
+@pytest.mark.parametrize("n", [12, 400])
+def test_equals_sklearn_on_binary_targets(kind, n):
+    rng = np.random.default_rng(n)
+    X = _case(rng, n, 5, kind)
+    y = (rng.random(n) < 0.3).astype(int)
+    y[:2] = [0, 1]
+    seed = n % 7
+    expected = sk_mutual_info(X, y, random_state=seed)
+    np.testing.assert_allclose(mutual_info_classif(X, y, random_state=seed), expected, atol=TOL)
+
+
+@pytest.mark.parametrize("minority", [1, 2, 4, 7, 8, 15])
+def test_equals_sklearn_with_tiny_classes(minority):
+    # Classes of up to 7 samples are searched by brute force in scikit-learn (distances via
+    # x^2 - 2xy + y^2, which differ from |x - y| in the last bits): replicated exactly.
+    rng = np.random.default_rng(minority)
+    X = _case(rng, 120, 5, "relu")
+    y = np.zeros(120, dtype=int)
+    y[rng.choice(120, minority, replace=False)] = 1
+    np.testing.assert_allclose(
+        mutual_info_classif(X, y, random_state=3), sk_mutual_info(X, y, random_state=3), atol=TOL
+    )
+
+
+@pytest.mark.parametrize("n_neighbors", [1, 2, 5])
+def test_equals_sklearn_multiclass_and_other_neighbours(n_neighbors):
+    rng = np.random.default_rng(n_neighbors)
+    X = _case(rng, 300, 5, "ties")
+    y = rng.choice(np.array(["cat", "dog", "owl", "rare"]), 300, p=[0.5, 0.3, 0.18, 0.02])
+    expected = sk_mutual_info(X, y, n_neighbors=n_neighbors, random_state=1)
+    got = mutual_info_classif(X, y, n_neighbors=n_neighbors, random_state=1)
+    np.testing.assert_allclose(got, expected, atol=TOL)
+
+
+def test_random_state_instances_and_global_state_match_sklearn():
+    rng = np.random.default_rng(0)
+    X = _case(rng, 200, 4, "plain")
+    y = rng.random(200) < 0.25
+    np.testing.assert_allclose(
+        mutual_info_classif(X, y, random_state=np.random.RandomState(5)),
+        sk_mutual_info(X, y, random_state=np.random.RandomState(5)),
+        atol=TOL,
+    )
+    np.random.seed(11)  # noqa: NPY002 - the global state is what random_state=None uses
+    expected = sk_mutual_info(X, y)
+    np.random.seed(11)  # noqa: NPY002 - the global state is what random_state=None uses
+    np.testing.assert_allclose(mutual_info_classif(X, y), expected, atol=TOL)
+
+
+def test_rows_select_without_copy_and_threads_do_not_change_results():
+    rng = np.random.default_rng(2)
+    X = _case(rng, 500, 150, "relu").astype(np.float32)
+    rows = np.sort(rng.choice(500, 220, replace=False))
+    y = rng.random(220) < 0.3
+    serial = mutual_info_classif(X, y, rows=rows, random_state=0)
+    threaded = mutual_info_classif(X, y, rows=rows, random_state=0, n_jobs=2)
+    np.testing.assert_array_equal(serial, threaded)
+    np.testing.assert_allclose(serial, sk_mutual_info(X[rows], y, random_state=0), atol=TOL)
+    assert np.all(serial >= 0)
+
+
+def test_cached_noise_prefix_serves_smaller_and_larger_groups():
+    mi_module.clear_noise_cache()
+    rng = np.random.default_rng(4)
+    X = _case(rng, 400, 3, "plain")
+    y = rng.random(400) < 0.4
+    for n in (60, 400, 30):  # grow the cache, then reuse its prefix
+        got = mutual_info_classif(X[:n], y[:n], random_state=9)
+        np.testing.assert_allclose(got, sk_mutual_info(X[:n], y[:n], random_state=9), atol=TOL)
+    # the stored draws are a prefix-stable stream
+    big = mi_module._transposed_draws(np.random.RandomState(9), 50, 3)
+    small = mi_module._transposed_draws(np.random.RandomState(9), 20, 3)
+    np.testing.assert_array_equal(big[:, :20], small)
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 127, 128, 129, 1000, 1300, 8193, 20000])
+def test_pairwise_sum_is_numpys_to_the_last_bit(n):
+    rng = np.random.default_rng(n)
+    X = np.asfortranarray(rng.normal(size=(n, 3)) * [1e-3, 1.0, 1e6])
+    frames = np.empty((3, 64), dtype=np.int64)
+    ours = [
+        0.0 + mi_module._pairwise_sum(np.ascontiguousarray(X[:, j]), n, frames) for j in range(3)
+    ]
+    np.testing.assert_array_equal(np.array(ours), np.sum(X, axis=0))
+
+
+def test_kernels_handle_exact_duplicates_like_sklearn():
+    # With zero noise, rounded data keep exact ties (k-th neighbour at distance 0, radius 0);
+    # compare the kernels with scikit-learn's estimator on the same scaled column.
+    rng = np.random.default_rng(5)
+    n = 160
+    X = np.round(rng.gamma(1.0, size=(n, 4)) * 2) / 2
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    y[rng.choice(n, 2, replace=False)] = 2  # a tiny (brute-force) class
+    zero_noise = np.zeros((4, n))
+    got = mi_module._mutual_info_codes(X, np.arange(n), y, 3, zero_noise, None)
+    scaled = scale(X, with_mean=False)
+    expected = [_compute_mi_cd(scaled[:, j], y, 3) for j in range(4)]
+    np.testing.assert_allclose(got, expected, atol=TOL)
+
+
+def test_bad_inputs_name_the_argument():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = np.arange(20) % 2
+    with pytest.raises(ValueError, match="X: expected a 2-D"):
+        mutual_info_classif(X[:, 0], y)
+    with pytest.raises(ValueError, match="y: expected shape"):
+        mutual_info_classif(X, y[:5])
+    bad = X.copy()
+    bad[4, 2] = np.nan
+    with pytest.raises(ValueError, match="X: non-finite value at row 4, column 2"):
+        mutual_info_classif(bad, y)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        mutual_info_classif(X, y, n_neighbors=0)
+    with pytest.raises(TypeError, match="random_state"):
+        mutual_info_classif(X, y, random_state="zero")
+    with pytest.raises(ValueError, match="rows"):
+        mutual_info_classif(X, y[:3], rows=[0, 1, 99])
+    with pytest.raises(ValueError, match="single sample"):
+        mutual_info_classif(X[:3], [0, 1, 2])
+    with pytest.raises(ValueError, match="n_jobs"):
+        mutual_info_classif(X, y, n_jobs=0)
