@@ -3,6 +3,7 @@ the demo models, offline, in seconds."""
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -65,12 +66,24 @@ class Demo:
         return f"Demo({self.evalset!r}, failures={[f.name for f in self.world.failures]})"
 
 
-def load(n_images: int = 20000, seed: int = 0, image_size: int = 64, progress: bool = False):
+def load(n_images: int = 20000, seed: int = 0, image_size: int = 64, *, cache: bool = True):
     """Generate the demo world, run the shipped classifier on it and return a :class:`Demo`.
 
     Everything is made by project code from shipped weights: no network. The robust model,
-    CLIP and VAE load lazily on first access.
+    CLIP and VAE load lazily on first access. With ``cache`` (default) repeated calls with the
+    same arguments in one process return the same Demo.
     """
+    if cache:
+        return _load_cached(n_images, seed, image_size)
+    return _load(n_images, seed, image_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_cached(n_images: int, seed: int, image_size: int) -> Demo:
+    return _load(n_images, seed, image_size)
+
+
+def _load(n_images: int, seed: int, image_size: int) -> Demo:
     from ..datasets import make_world
     from .classifier import load_classifier, predict
 

@@ -1,0 +1,426 @@
+"""LatticeView: the view model of the Hasse diagram, threshold controls, linking and bad input."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from failwidgets.data import EvalSet
+from failwidgets.methods.prime import Prime
+from failwidgets.modes import FailureMode
+from failwidgets.widgets import ImageGrid
+from failwidgets.widgets import lattice as lattice_module
+from failwidgets.widgets.lattice import LatticeView
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+def planted_evalset(seed: int = 0) -> EvalSet:
+    """Two classes with boolean metadata tags.
+
+    ``square``: tags A, B, C in a full factorial (p = 0.3 each) plus a random ``noise`` tag;
+    images with all of A, B, C are 10 % correct, every other image 95 % (exact counts), so
+    the triple is the one failure mode at a = 0.3 and its pairs drop far less.
+    ``circle``: images with tag D are 20 % correct, the others 95 %.
+    """
+    rng = np.random.default_rng(seed)
+    blocks, oks = [], []
+    for pattern in itertools.product([0, 1], repeat=3):
+        count = int(round(1600 * np.prod([0.3 if p else 0.7 for p in pattern])))
+        block = np.zeros((count, 4), dtype=bool)
+        block[:, :3] = pattern
+        ok = np.arange(count) % 10 == 0 if all(pattern) else np.arange(count) % 20 != 0
+        blocks.append(block)
+        oks.append(ok)
+    square = np.concatenate(blocks)
+    square_ok = np.concatenate(oks)
+    n_circle = 300
+    circle = np.zeros((n_circle, 4), dtype=bool)
+    d = np.arange(n_circle) < 60
+    circle_ok = np.where(d, np.arange(n_circle) % 5 == 0, np.arange(n_circle) % 20 != 0)
+    tags = np.concatenate([square, circle])
+    tags[:, 3] = rng.random(len(tags)) < 0.4  # noise everywhere
+    n = len(tags)
+    labels = np.r_[np.zeros(len(square), int), np.ones(n_circle, int)]
+    correct = np.r_[square_ok, circle_ok]
+    predictions = np.where(correct, labels, 1 - labels)
+    metadata = pd.DataFrame(
+        {
+            "A": tags[:, 0],
+            "B": tags[:, 1],
+            "C": tags[:, 2],
+            "noise": tags[:, 3],
+            "D": np.r_[np.zeros(len(square), bool), d],
+        }
+    )
+    order = rng.permutation(n)
+    images = rng.integers(0, 256, size=(n, 8, 8, 3), dtype=np.uint8)
+    return EvalSet.from_arrays(
+        images,
+        labels[order],
+        predictions[order],
+        ["square", "circle"],
+        metadata=metadata.iloc[order].reset_index(drop=True),
+    )
+
+
+@pytest.fixture(scope="module")
+def evalset():
+    return planted_evalset()
+
+
+@pytest.fixture(scope="module")
+def result(evalset):
+    return Prime(min_support=10).fit(evalset).result_
+
+
+@pytest.fixture
+def view(evalset, result):
+    return LatticeView(evalset, result=result, a=0.3, max_context=0)
+
+
+def mode_tags(graph) -> set:
+    return {tuple(node["tags"]) for node in graph["nodes"] if node["mode"]}
+
+
+def node_row(graph, tags) -> int:
+    return next(node["row"] for node in graph["nodes"] if tuple(node["tags"]) == tuple(tags))
+
+
+def click(view, row) -> None:
+    view.canvas._on_message(view.canvas, {"type": "select", "row": row}, [])
+
+
+# ---------------------------------------------------------------- the drawing's view model
+def test_default_class_and_hasse_diagram_of_the_planted_triple(view, result):
+    # "square"'s triple drops more than "circle"'s D, so it is shown first
+    assert view.class_name == "square"
+    graph = view.canvas.graph
+    assert graph == view.graph()
+    json.dumps(graph, allow_nan=False)  # plain JSON for the browser
+    subsets = {s for k in range(4) for s in itertools.combinations(("A", "B", "C"), k)}
+    assert {tuple(node["tags"]) for node in graph["nodes"]} == subsets
+    assert mode_tags(graph) == {("A", "B", "C")}
+    assert graph["n_modes"] == graph["n_modes_shown"] == 1 and not graph["truncated"]
+    root = next(node for node in graph["nodes"] if node["size"] == 0)
+    assert root["n"] == graph["n_class"] == len(result.class_images("square"))
+    assert root["drop"] == 0.0 and root["accuracy"] == pytest.approx(graph["class_accuracy"])
+    # one edge per (set, removed tag); necessity edges exactly those of the mode
+    assert len(graph["edges"]) == 3 + 6 + 3
+    top = node_row(graph, ("A", "B", "C"))
+    necessity = [e for e in graph["edges"] if e["necessity"]]
+    assert {e["superset"] for e in necessity} == {top}
+    assert sorted(e["removed"] for e in necessity) == ["A", "B", "C"]
+    accuracy = {node["row"]: node["accuracy"] for node in graph["nodes"]}
+    for edge in graph["edges"]:
+        gain = accuracy[edge["subset"]] - accuracy[edge["superset"]]
+        assert edge["gain"] == pytest.approx(gain)
+    assert all(e["gain"] >= view.b3 for e in necessity)
+    assert "1 failure mode" in view.status
+
+
+def test_context_adds_the_strongest_other_drops_within_the_node_cap(evalset, result):
+    view = LatticeView(evalset, result=result, a=0.3, max_context=3)
+    graph = view.graph()
+    assert mode_tags(graph) == {("A", "B", "C")}
+    assert 8 < len(graph["nodes"]) <= 40
+    modes = result.failure_modes(a=0.3, classes="square")
+    non_modes = [node for node in graph["nodes"] if not node["mode"] and node["size"]]
+    candidates = result.candidates("square", s=view.s)
+    other = candidates[(candidates["size"] >= 1) & ~candidates["row"].isin(modes["row"])]
+    strongest = other.sort_values("drop", ascending=False).iloc[0]
+    assert tuple(strongest["tags"]) in {tuple(n["tags"]) for n in non_modes}
+    # every drawn set's subsets are drawn too (a closed Hasse diagram)
+    rows = {node["row"] for node in graph["nodes"]}
+    for node in graph["nodes"]:
+        assert sum(e["superset"] == node["row"] for e in graph["edges"]) == node["size"]
+    assert all(e["subset"] in rows for e in graph["edges"])
+    tight = LatticeView(evalset, result=result, a=0.3, max_nodes=9, max_context=5)
+    assert len(tight.graph()["nodes"]) <= 9
+
+
+def test_node_cap_keeps_the_strongest_modes_that_fit_and_says_so(evalset, result):
+    # at a = 0 the triple, its pairs and its single tags are all modes
+    view = LatticeView(evalset, result=result, a=0.0, max_nodes=4, max_context=0)
+    graph = view.graph()
+    assert len(graph["nodes"]) <= 4
+    assert graph["n_modes"] > graph["n_modes_shown"] >= 1 and graph["truncated"]
+    assert "drawn; raise max_nodes" in view.status
+    assert graph["message"].startswith(f"Drawing the {graph['n_modes_shown']} strongest of")
+    assert mode_tags(graph) <= set(view.failure_mode_table()["tags"])
+    assert ("A", "B", "C") not in mode_tags(graph)  # needs 8 nodes
+    roomy = LatticeView(evalset, result=result, a=0.0, max_nodes=8, max_context=0)
+    assert ("A", "B", "C") in mode_tags(roomy.graph())  # the strongest drop comes first
+
+
+# ---------------------------------------------------------------- sliders and thresholds
+def test_sliders_refilter_without_a_new_search(view):
+    searched = view.result
+    before = mode_tags(view.canvas.graph)
+    assert before == {("A", "B", "C")}
+    view._sliders["b3"].value = 0.9  # the triple's necessity gains are about 0.55
+    assert view.b3 == 0.9
+    assert mode_tags(view.canvas.graph) == set()
+    assert view.canvas.graph["message"] == "No failure modes at these thresholds."
+    assert "0 failure modes" in view.status
+    view._sliders["b3"].value = 0.05
+    assert mode_tags(view.canvas.graph) == before
+    view._sliders["a"].value = 0.95
+    assert mode_tags(view.canvas.graph) == set()
+    view._sliders["a"].value = 0.3
+    view._sliders["s"].value = 200  # the triple has 43 images
+    assert mode_tags(view.canvas.graph) == set()
+    view._sliders["s"].value = 10
+    assert mode_tags(view.canvas.graph) == before
+    assert view.result is searched
+
+
+def test_attributes_drive_the_sliders_and_the_drawing(view):
+    view.a = 0.95
+    assert view._sliders["a"].value == 0.95 and mode_tags(view.canvas.graph) == set()
+    view.set_thresholds(a=0.3, b3=0.05, s=10)
+    assert mode_tags(view.canvas.graph) == {("A", "B", "C")}
+    assert view.thresholds()["b"][3] == 0.05
+    # a lower drop threshold reports more (weaker) modes, all drawn with their subsets
+    view.a = 0.05
+    weak = view.canvas.graph
+    assert len(mode_tags(weak)) > 1 and ("A", "B", "C") in mode_tags(weak)
+    expected = set(view.failure_mode_table()["tags"])
+    assert mode_tags(weak) == expected
+    # s above the slider's range widens the slider instead of clamping the value
+    view.s = 100_000
+    assert view._sliders["s"].value == 100_000 and view.canvas.graph["n_modes"] == 0
+
+
+def test_l_filters_below_the_searched_size_and_searches_above(view, evalset, result):
+    searched = view.result
+    view.max_size = 2
+    assert view.result is searched  # filter only
+    assert mode_tags(view.canvas.graph) == set()  # the triple needs l >= 3
+    assert max(node["size"] for node in view.canvas.graph["nodes"]) <= 2
+    view._sliders["max_size"].value = 4
+    assert view.result is searched and mode_tags(view.canvas.graph) == {("A", "B", "C")}
+    view._sliders["max_size"].value = 5
+    assert view.result is not searched and view.result.max_size == 5
+    assert mode_tags(view.canvas.graph) == {("A", "B", "C")}
+    # a larger l than the given result's also searches at construction
+    assert LatticeView(evalset, result=result, max_size=5).result.max_size == 5
+
+
+def test_a_failed_search_keeps_the_old_l_and_reports_the_error(view, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ValueError("max_candidates: too many")
+
+    monkeypatch.setattr(lattice_module, "search", refuse)
+    searched = view.result
+    view._sliders["max_size"].value = 6
+    assert view.max_size == 4 and view._sliders["max_size"].value == 4
+    assert view.result is searched
+    assert "max_candidates" in view.status
+
+
+# ---------------------------------------------------------------- selection and linking
+def test_node_click_fills_the_grid_errors_first(view, evalset):
+    selections = []
+    view.on_select(selections.append)
+    graph = view.canvas.graph
+    row = node_row(graph, ("A", "B", "C"))
+    click(view, row)
+    members = view.result.members("square", ("A", "B", "C"))
+    np.testing.assert_array_equal(view.selected_members, members)
+    assert view.selected_tags == ("A", "B", "C")
+    assert view.canvas.selected_row == row
+    shown = view.grid.display_indices()
+    assert sorted(shown) == sorted(members)
+    n_errors = int((~evalset.correct[members]).sum())
+    assert n_errors > 0
+    assert not evalset.correct[shown[:n_errors]].any() and evalset.correct[shown[n_errors:]].all()
+    assert "A + B + C" in view.grid.title and f"{n_errors} errors" in view.grid.title
+    (mode,) = selections
+    assert isinstance(mode, FailureMode)
+    assert mode.method == "prime" and mode.class_name == "square"
+    assert mode.description == "A + B + C"
+    np.testing.assert_array_equal(mode.members, members)
+    assert mode.drop == pytest.approx(graph["class_accuracy"] - evalset.correct[members].mean())
+    # the root node is the whole class
+    click(view, node_row(graph, ()))
+    assert len(view.selected_members) == graph["n_class"]
+    assert selections[-1].description == "(all images)"
+    # the selection survives a re-filter that keeps the node, and is cleared by a new class
+    view.select(("A", "B", "C"))
+    view.b3 = 0.2
+    assert view.canvas.selected_row == row
+    view.set_class("circle")
+    assert view.canvas.selected_row == -1 and view.selected_tags is None
+    assert len(view.selected_members) == 0
+
+
+def test_own_grid_shows_the_class_and_a_shared_grid_is_used(evalset, result):
+    own = LatticeView(evalset, result=result)
+    assert own.grid in own.children and own.canvas in own.children
+    class_images = result.class_images(own.class_name)
+    assert own.grid.total == len(class_images)
+    own.set_class("circle")
+    assert own.grid.total == len(result.class_images("circle"))
+    assert own.grid.title.startswith("circle: all")
+    shared = ImageGrid(evalset, [])
+    view = LatticeView(evalset, result=result, grid=shared)
+    assert view.grid is shared and shared not in view.children
+    assert shared.total == 0  # a shared grid is only filled by a click
+    view.select(("A", "B", "C"))
+    assert shared.total > 0
+
+
+def test_class_selector_and_set_class(view):
+    view._class_dropdown.value = "circle"
+    assert view.class_name == "circle"
+    assert mode_tags(view.canvas.graph) == {("D",)}
+    view.set_class("square")
+    assert view._class_dropdown.value == "square"
+    assert mode_tags(view.canvas.graph) == {("A", "B", "C")}
+
+
+def test_failure_modes_follow_the_current_thresholds(view):
+    modes = view.failure_modes()
+    assert {(m.class_name, m.description) for m in modes} == {
+        ("square", "A + B + C"),
+        ("circle", "D"),
+    }
+    assert [m.description for m in view.failure_modes("circle")] == ["D"]
+    view.a = 0.95
+    assert view.failure_modes() == []
+    assert view.failure_mode_table().empty
+
+
+def test_query_is_synced_with_the_drawing(view):
+    view.query = "nOise"
+    assert view.canvas.query == "nOise"
+    view.canvas.query = "A"
+    assert view.query == "A"
+
+
+def test_search_from_metadata_and_split(evalset):
+    view = LatticeView(evalset, min_support=10, a=0.3)
+    assert view.result.min_support == 10 and view.result.tag_names == (
+        "A",
+        "B",
+        "C",
+        "noise",
+        "D",
+    )
+    assert mode_tags(view.canvas.graph) == {("A", "B", "C")}
+    only_square = np.flatnonzero(evalset.labels == 0)
+    narrow = LatticeView(evalset, indices=only_square, min_support=10, class_name="circle")
+    graph = narrow.canvas.graph
+    assert graph["nodes"] == [] and "No images" in graph["message"]
+    with pytest.raises(ValueError, match="class_name"):
+        narrow.select(())
+
+
+def test_escaped_names_reach_the_view_model_as_plain_text():
+    es = planted_evalset()
+    metadata = es.metadata.rename(columns={"C": EVIL})
+    evil = EvalSet.from_arrays(
+        es.images_at(np.arange(es.n)),
+        es.labels,
+        es.predictions,
+        [EVIL, "circle"],
+        metadata=metadata,
+    )
+    view = LatticeView(evil, min_support=10, a=0.3, max_context=0)
+    assert view.class_name == EVIL
+    assert mode_tags(view.canvas.graph) == {("A", "B", EVIL)}
+    json.dumps(view.canvas.graph)
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_construction_arguments(evalset, result):
+    with pytest.raises(TypeError, match="evalset"):
+        LatticeView("not an evalset")
+    with pytest.raises(ValueError, match="result"):
+        LatticeView(evalset, tags=evalset.metadata[["A"]], result=result)
+    with pytest.raises(TypeError, match="result"):
+        LatticeView(evalset, result="search result")
+    with pytest.raises(ValueError, match="not fitted"):
+        LatticeView(evalset, result=Prime())
+    other = planted_evalset(seed=1)
+    with pytest.raises(ValueError, match="not searched on this EvalSet"):
+        LatticeView(other, result=result)
+    with pytest.raises(TypeError, match="grid"):
+        LatticeView(evalset, result=result, grid="grid")
+    with pytest.raises(ValueError, match="grid"):
+        LatticeView(evalset, result=result, grid=ImageGrid(other))
+    with pytest.raises(ValueError, match="class_name"):
+        LatticeView(evalset, result=result, class_name="hexagon")
+    with pytest.raises(TypeError, match="class_name"):
+        LatticeView(evalset, result=result, class_name=0)
+    with pytest.raises(ValueError, match="a: must lie"):
+        LatticeView(evalset, result=result, a=1.5)
+    with pytest.raises(ValueError, match="s: 5 is below"):
+        LatticeView(evalset, result=result, s=5)
+    with pytest.raises(ValueError, match="max_size"):
+        LatticeView(evalset, result=result, max_size=7)
+    with pytest.raises(ValueError, match=r"b\[3\]"):
+        LatticeView(evalset, result=result, b={3: 2.0})
+    with pytest.raises(TypeError, match="b: expected a mapping"):
+        LatticeView(evalset, result=result, b=0.1)
+    with pytest.raises(ValueError, match="max_nodes"):
+        LatticeView(evalset, result=result, max_nodes=0)
+    with pytest.raises(TypeError, match="max_context"):
+        LatticeView(evalset, result=result, max_context=1.5)
+
+
+def test_bad_settings_leave_the_view_unchanged(view):
+    graph = view.canvas.graph
+    with pytest.raises(TypeError, match="a: expected a number"):
+        view.a = "high"
+    with pytest.raises(ValueError, match="b2: must lie"):
+        view.b2 = -0.1
+    with pytest.raises(TypeError, match="s: expected an integer"):
+        view.s = 12.5
+    with pytest.raises(ValueError, match="s: 3 is below the searched minimum support 10"):
+        view.s = 3
+    with pytest.raises(ValueError, match="max_size"):
+        view.max_size = 0
+    with pytest.raises(ValueError, match="class_name"):
+        view.set_class("hexagon")
+    with pytest.raises(ValueError, match="unknown thresholds"):
+        view.set_thresholds(delta=0.2)
+    with pytest.raises(ValueError, match="b4"):
+        view.set_thresholds(a=0.5, b4=3.0)
+    assert view.a == 0.3  # rolled back
+    assert view.canvas.graph == graph
+    with pytest.raises(ValueError, match="tags"):
+        view.select(("A", "nonexistent"))
+    with pytest.raises(TypeError, match="tags"):
+        view.select(3)
+    with pytest.raises(TypeError, match="callback"):
+        view.on_select("print")
+    with pytest.raises(TypeError, match="query"):
+        view.query = None
+
+
+def test_malformed_messages_are_ignored(view):
+    selections = []
+    view.on_select(selections.append)
+    top = node_row(view.canvas.graph, ("A", "B", "C"))
+    for message in (
+        None,
+        "select",
+        {"type": "zoom", "row": top},
+        {"type": "select"},
+        {"type": "select", "row": str(top)},
+        {"type": "select", "row": True},
+        {"type": "select", "row": 10**9},
+        {"type": "select", "row": -1},
+    ):
+        view.canvas._on_message(view.canvas, message, [])
+    assert selections == [] and view.grid.total == len(view.result.class_images("square"))
+    # a row of the other class is not in the drawing either
+    circle_root = int(view.result.arrays("circle")["row"][0])
+    click(view, circle_root)
+    assert selections == []
