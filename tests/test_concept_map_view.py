@@ -1,0 +1,392 @@
+"""ConceptMapView: scores follow the selection, delta, target class and direction; concept clicks
+fill the grid; stale background results are never shown; linking; bad inputs.
+
+A world where the right answer is known: images are tinted by one colour channel, the tag
+columns "red", "green", "blue" say which; the model's bottom is a 2x2 average pooling and its
+top a linear layer whose class c logit reads channel c. So adding the concept "red" raises
+p(class_0), adding "green" raises p(class_1), and so on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from failwidgets.data import EvalSet
+from failwidgets.features.split import SplitModel
+from failwidgets.methods.ces import ConceptExplainer, ConceptSet, learn_concept_bank
+from failwidgets.modes import FailureMode
+from failwidgets.widgets.concept_map import ConceptMapView
+from failwidgets.widgets.grid import ImageGrid
+
+torch.set_num_threads(1)
+CLASS_NAMES = ["class_0", "class_1", "class_2"]
+COLOURS = ["red", "green", "blue"]
+XSS = "<img src=x onerror=alert(1)>"
+N, SIZE = 240, 16
+DELTA = 0.3
+
+
+def make_world(seed: int = 0, size: int = SIZE):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(N) % 3
+    tint = labels.copy()
+    odd = rng.random(N) < 0.25  # a quarter wears another class's colour
+    tint[odd] = (labels[odd] + rng.integers(1, 3, size=odd.sum())) % 3
+    images = rng.integers(40, 90, size=(N, size, size, 3)).astype(np.uint8)
+    for channel in range(3):
+        rows = tint == channel
+        images[rows, :, :, channel] = rng.integers(170, 255, size=(rows.sum(), size, size))
+    metadata = pd.DataFrame(
+        {
+            **{colour: tint == c for c, colour in enumerate(COLOURS)},
+            XSS: rng.random(N) < 0.5,  # a concept the model cannot see: dropped or weak
+            "bright": images.mean(axis=(1, 2, 3)) > np.median(images.mean(axis=(1, 2, 3))),
+        }
+    )
+    split = np.where(np.arange(N) < N // 2, "train", "test")
+    # predictions follow the tint, so the odd images are the mistakes
+    return EvalSet.from_arrays(
+        images, labels, tint, CLASS_NAMES, metadata=metadata, split=split
+    ), odd
+
+
+class Top(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 3)
+        with torch.no_grad():
+            self.linear.weight.copy_(6.0 * torch.eye(3))
+            self.linear.bias.zero_()
+
+    def forward(self, h):
+        return self.linear(h.mean(dim=(2, 3)))
+
+
+def bottom(x):
+    return nn.functional.adaptive_avg_pool2d(x, 2)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    evalset, odd = make_world()
+    top = Top()
+    split = SplitModel.from_callables(bottom, top, layer="pool", input_size=(3, SIZE, SIZE))
+    concepts = ConceptSet.from_evalset(
+        evalset, [*COLOURS, "bright", XSS], indices=evalset.split_indices("train"), max_examples=40
+    )
+    bank = learn_concept_bank(split, concepts, min_accuracy=0.0)
+    explainer = ConceptExplainer(split, bank, delta=DELTA)
+    return dict(evalset=evalset, odd=odd, split=split, bank=bank, explainer=explainer)
+
+
+def top_name(scores) -> str:
+    return scores.top_positive(1)[0][0]
+
+
+def make_view(setup, **options):
+    return ConceptMapView(setup["evalset"], setup["explainer"], **options)
+
+
+def test_default_explains_the_mistakes_of_the_class_with_most(setup):
+    evalset = setup["evalset"]
+    view = make_view(setup)
+    test = evalset.split_indices("test")
+    wrong = test[~evalset.correct[test]]
+    counts = np.bincount(evalset.labels[wrong], minlength=3)
+    assert view.class_name == CLASS_NAMES[int(np.argmax(counts))]
+    c = evalset.class_index(view.class_name)
+    np.testing.assert_array_equal(view.explained, wrong[evalset.labels[wrong] == c])
+    scores = view.scores
+    assert scores is not None and not view.busy
+    np.testing.assert_array_equal(scores.target, evalset.labels[view.explained])
+    assert scores.delta == DELTA and scores.direction == "add"
+    # the true class's colour is what the mistakes lack: adding it helps most
+    assert top_name(scores) == COLOURS[c]
+    model = view.panel.view_model
+    json.dumps(model)  # plain JSON
+    assert [e["name"] for e in model["concepts"]] == setup["bank"].names
+    assert model["positive"][0]["name"] == COLOURS[c]
+    assert model["explained_text"] == f"{len(view.explained)} test mistakes of {view.class_name}"
+    assert all(0 <= e["x"] <= 1 and 0 <= e["y"] <= 1 for e in model["concepts"])
+    labelled = [e["name"] for e in model["concepts"] if e["labelled"]]
+    assert COLOURS[c] in labelled
+    # the own grid shows the class's test images, mistakes first
+    grid = view.grid
+    assert grid in view.children
+    shown = grid.indices
+    assert set(shown) == set(test[evalset.labels[test] == c])
+    n_wrong = len(view.explained)
+    assert not evalset.correct[shown[:n_wrong]].any() and evalset.correct[shown[n_wrong:]].all()
+
+
+def test_grid_selection_becomes_the_explained_set(setup):
+    evalset = setup["evalset"]
+    view = make_view(setup, class_name="class_0")
+    test = evalset.split_indices("test")
+    for c in range(3):
+        chosen = test[evalset.labels[test] == c][:7]
+        view.grid.selected = chosen.tolist()
+        np.testing.assert_array_equal(view.explained, chosen)
+        np.testing.assert_array_equal(view.scores.target, np.full(7, c))
+        assert top_name(view.scores) == COLOURS[c]
+        assert view.panel.view_model["explained_text"] == "7 images selected in the grid"
+    view.grid.selected = []  # back to the class's mistakes
+    assert view.panel.view_model["explained_text"].endswith("mistakes of class_0")
+    assert (evalset.labels[view.explained] == 0).all()
+
+
+def test_target_class_delta_and_direction(setup):
+    evalset = setup["evalset"]
+    view = make_view(setup, class_name="class_2")
+    view.target = "class_1"
+    assert (view.scores.target == 1).all()
+    assert top_name(view.scores) == "green"
+    assert view._target_dropdown.value == 1
+    assert view.panel.view_model["target_text"] == "p(class_1)"
+    view._target_dropdown.value = -1  # the dropdown's "true label"
+    assert view.target is None and (view.scores.target == 2).all()
+    view.target = 0  # an index is accepted and stored as the name
+    assert view.target == "class_0" and top_name(view.scores) == "red"
+    view.target = None
+
+    small = view.scores
+    view.delta = 3.0
+    assert view.scores.delta == 3.0
+    assert not np.allclose(view.scores.raw, small.raw)
+    assert view._delta_slider.value == pytest.approx(3.0)
+    view.delta = 1e9  # outside the slider's range: the slider grows
+    assert view._delta_slider.max >= 9 and view.scores.delta == 1e9
+    view.delta = DELTA
+
+    added = view.scores
+    view.direction = "remove"
+    removed = view.scores
+    assert removed.direction == "remove"
+    # stepping away from the class's colour lowers p(true label): the sign flips
+    i = setup["bank"].index("blue")
+    assert added.scores[i] > 0 > removed.scores[i]
+    assert view.panel.view_model["legend"]["positive"].startswith("Removing it raises")
+    view._direction_toggle.value = "add"
+    assert view.direction == "add"
+    np.testing.assert_allclose(view.scores.raw, added.raw)  # from the cache
+    assert evalset is view.evalset
+
+
+def test_constructor_settings_reach_the_controls(setup):
+    view = make_view(
+        setup, direction="remove", delta=2.0, embedding="tsne", target="class_2", class_name=1
+    )
+    assert view._direction_toggle.value == "remove" and view.scores.direction == "remove"
+    assert view._delta_slider.value == pytest.approx(2.0) and view.scores.delta == 2.0
+    assert view._embedding_toggle.value == "tsne"
+    assert view._target_dropdown.value == 2 and (view.scores.target == 2).all()
+    assert view._class_dropdown.value == "class_1" == view.class_name
+    start = np.array([3, 4, 5])
+    explicit = make_view(setup, indices=start)
+    np.testing.assert_array_equal(explicit.explained, start)
+
+
+def test_concept_click_fills_the_grid_and_notifies(setup):
+    bank = setup["bank"]
+    view = make_view(setup)
+    explained = view.explained
+    modes = []
+    view.on_select(modes.append)
+    i = bank.index("green")
+    view._on_panel_message(view.panel, {"type": "concept", "index": i, "name": "green"}, [])
+    positives = np.asarray(bank.positive_ids["green"])
+    np.testing.assert_array_equal(view.grid.indices, positives)
+    assert "green" in view.grid.title
+    assert view.selected_concept == "green"
+    np.testing.assert_array_equal(view.selected_members, positives)
+    assert view.panel.view_model["selected"] == i
+    assert len(modes) == 1 and isinstance(modes[0], FailureMode)
+    assert modes[0].method == "ces" and modes[0].size == len(positives)
+    np.testing.assert_array_equal(view.explained, explained)  # the scores stay put
+    # stale or malformed messages are ignored
+    view._on_panel_message(view.panel, {"type": "concept", "index": i, "name": "red"}, [])
+    view._on_panel_message(view.panel, {"type": "concept", "index": 99, "name": "red"}, [])
+    view._on_panel_message(view.panel, {"type": "concept", "index": True, "name": "red"}, [])
+    assert view.selected_concept == "green" and len(modes) == 1
+    # a concept whose examples are image files: a note, the grid left alone
+    files = dataclasses.replace(
+        bank, positive_ids={n: [f"{n}/{k}.png" for k in range(10)] for n in bank.names}
+    )
+    other = ConceptMapView(setup["evalset"], setup["split"], files)
+    before = other.grid.indices.copy()
+    mode = other.show_concept("red")
+    assert mode.size == 0 and "image files" in other.panel.view_model["note"]
+    np.testing.assert_array_equal(other.grid.indices, before)
+
+
+def test_shared_grid_and_explain_from_another_view(setup):
+    evalset = setup["evalset"]
+    grid = ImageGrid(evalset, [0, 1, 2])
+    view = make_view(setup, grid=grid, class_name="class_1")
+    assert grid not in view.children
+    np.testing.assert_array_equal(grid.indices, [0, 1, 2])  # not touched at construction
+    view.set_class("class_2")
+    np.testing.assert_array_equal(grid.indices, [0, 1, 2])  # nor by the class selector
+    assert (evalset.labels[view.explained] == 2).all()
+    members = np.flatnonzero(setup["odd"])[:12]
+    view.explain(members, title="a failure mode from PRIME")
+    np.testing.assert_array_equal(view.explained, members)
+    assert view.panel.view_model["explained_text"] == "a failure mode from PRIME"
+    (mode,) = view.failure_modes()
+    np.testing.assert_array_equal(mode.members, members)
+    assert mode.method == "ces" and mode.accuracy == 0.0
+    assert "raises p(true label) most" in mode.description
+    assert top_name(view.scores) in mode.description
+    # a concept click shows its examples in the shared grid; the grid's selection is trimmed
+    # to them without changing what is explained
+    grid.selected = [0]
+    view.explain(members)
+    view.show_concept("red")
+    np.testing.assert_array_equal(view.explained, members)
+    view.show_explained()
+    np.testing.assert_array_equal(grid.indices, members)
+    view.close()
+    grid.selected = [5]
+    np.testing.assert_array_equal(view.explained, members)  # no longer following the grid
+
+
+def test_no_mistakes_message_and_empty_failure_modes(setup):
+    evalset = setup["evalset"]
+    clean = EvalSet.from_arrays(
+        evalset.images_at(np.arange(evalset.n)),
+        evalset.labels,
+        evalset.labels,
+        CLASS_NAMES,
+        metadata=evalset.metadata,
+        split=evalset.split,
+    )
+    view = ConceptMapView(clean, setup["explainer"], class_name="class_0")
+    assert view.scores is None and len(view.explained) == 0
+    assert "has no mistakes in the test split" in view.panel.view_model["message"]
+    assert view.failure_modes() == []
+    view.grid.selected = [0, 3]
+    assert view.scores is not None
+
+
+def test_background_computation_is_last_request_wins(setup):
+    evalset = setup["evalset"]
+    explainer = setup["explainer"]
+    view = make_view(setup, background=True)
+    view.wait()
+    started, release = threading.Event(), threading.Event()
+    original = explainer.explain_evalset
+    calls = []
+
+    def slow_first(es, indices, **options):
+        calls.append(len(indices))
+        if len(calls) == 1:
+            started.set()
+            assert release.wait(10)
+        return original(es, indices, **options)
+
+    seen = []
+    view.panel.observe(lambda change: seen.append(change["new"]["explained_text"]), "view_model")
+    first, second, third = (np.arange(k) for k in (5, 6, 7))
+    explainer.explain_evalset = slow_first
+    try:
+        view.explain(first)
+        assert view.busy
+        assert started.wait(10)  # the first is running on the worker
+        view.explain(second)  # queued behind the first; superseded before it starts
+        view.explain(third)
+        release.set()
+        view.wait(timeout=20)
+    finally:
+        explainer.explain_evalset = original
+    assert not view.busy
+    assert calls == [5, 7]  # the middle request never ran
+    assert seen == ["7 chosen images"]  # the first result arrived stale and was dropped
+    np.testing.assert_array_equal(view.scores.target, evalset.labels[third])
+    assert len(view.scores.per_sample) == 7
+
+    # "auto": small requests at once, large ones on the worker
+    auto = make_view(setup, sync_limit=10)
+    auto.wait()
+    auto.explain(np.arange(40))
+    auto.wait(timeout=20)
+    assert auto.scores.per_sample.shape[0] == 40 and not auto.busy
+
+
+def test_embedding_and_label_counts(setup):
+    view = make_view(setup, n_labels=1, n_bars=2)
+    pca = view.coordinates
+    assert pca.shape == (len(setup["bank"]), 2)
+    view.embedding = "tsne"
+    assert view.panel.view_model["embedding_text"] == "t-SNE"
+    assert not np.allclose(view.coordinates, pca)
+    model = view.panel.view_model
+    assert sum(e["labelled"] for e in model["concepts"]) <= 2
+    assert len(model["positive"]) <= 2 and len(model["negative"]) <= 2
+    view.n_bars = 5
+    assert len(view.panel.view_model["positive"]) + len(view.panel.view_model["negative"]) <= 5 * 2
+    view._embedding_toggle.value = "pca"
+    np.testing.assert_allclose(view.coordinates, pca)
+
+
+def test_bad_inputs(setup):
+    evalset, explainer = setup["evalset"], setup["explainer"]
+    with pytest.raises(TypeError, match="evalset: expected an EvalSet"):
+        ConceptMapView("nope", explainer)
+    with pytest.raises(TypeError, match="explainer: expected a ConceptExplainer or a SplitModel"):
+        ConceptMapView(evalset, setup["bank"])
+    with pytest.raises(ValueError, match="bank: a SplitModel needs a ConceptBank"):
+        ConceptMapView(evalset, setup["split"])
+    with pytest.raises(TypeError, match="grid: expected an ImageGrid"):
+        ConceptMapView(evalset, explainer, grid=[1, 2])
+    other, _ = make_world(seed=1)
+    with pytest.raises(ValueError, match="grid: the shared ImageGrid must show the same EvalSet"):
+        ConceptMapView(evalset, explainer, grid=ImageGrid(other))
+    with pytest.raises(ValueError, match="split: no samples in split 'extra'"):
+        ConceptMapView(evalset, explainer, split="extra")
+    with pytest.raises(ValueError, match="class_name: unknown class 'zebra'"):
+        ConceptMapView(evalset, explainer, class_name="zebra")
+    with pytest.raises(ValueError, match="delta: expected a positive finite step"):
+        ConceptMapView(evalset, explainer, delta=0)
+    with pytest.raises(ValueError, match="direction: expected 'add' or 'remove'"):
+        ConceptMapView(evalset, explainer, direction="both")
+    with pytest.raises(ValueError, match="background"):
+        ConceptMapView(evalset, explainer, background="sometimes")
+    with pytest.raises(ValueError, match="n_bars: expected at least 1"):
+        ConceptMapView(evalset, explainer, n_bars=0)
+    big, _ = make_world(size=20)
+    with pytest.raises(ValueError, match=r"evalset: its images do not fit.*\(3, 16, 16\)"):
+        ConceptMapView(big, explainer)
+
+    view = make_view(setup)
+    with pytest.raises(ValueError, match="indices: no samples to explain"):
+        view.explain([])
+    with pytest.raises(TypeError, match="indices: expected a sequence"):
+        view.explain("12")
+    with pytest.raises(ValueError, match="indices"):
+        view.explain([evalset.n])
+    with pytest.raises(TypeError, match="title"):
+        view.explain([1], title=3)
+    with pytest.raises(ValueError, match="target: unknown class 'zebra'"):
+        view.target = "zebra"
+    with pytest.raises(TypeError, match="delta: expected a positive number"):
+        view.delta = True
+    with pytest.raises(ValueError, match="embedding: expected 'pca' or 'tsne'"):
+        view.embedding = "umap"
+    with pytest.raises(ValueError, match="name: unknown class"):
+        view.set_class("zebra")
+    with pytest.raises(ValueError, match="name: unknown concept 'zebra'"):
+        view.show_concept("zebra")
+    with pytest.raises(TypeError, match="callback"):
+        view.on_select("print")
+    with pytest.raises(TypeError, match="n_labels: expected an integer"):
+        view.n_labels = 2.5
+    # nothing above changed the view
+    assert view.delta == DELTA and view.direction == "add" and view.target is None
