@@ -1,0 +1,441 @@
+"""TreeView: view model of the failure tree, δ/τ re-filtering without refit, refits and their
+cache, node clicks (grid errors first, the feature panel), linking and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from failwidgets.data import EvalSet
+from failwidgets.features.visualize import top_activating
+from failwidgets.methods import barlow as barlow_module
+from failwidgets.modes import FailureMode
+from failwidgets.widgets import ImageGrid
+from failwidgets.widgets import tree as tree_module
+from failwidgets.widgets.tree import TreeView, tree_view_model
+
+EVIL = "<img src=x onerror=alert(1)>"
+D = 12
+PLANTED = 5  # class "cat" fails where feature 5 > 1
+
+
+def planted_evalset(seed: int = 0):
+    """600 images, 3 classes; features N(0, 1) except the planted failure.
+
+    ``cat``: 80 % wrong where feature 5 > 1, 3 % wrong elsewhere (predicted as ``dog``).
+    ``dog``: 10 % wrong at random (predicted as ``cat``).
+    ``EVIL`` (the third class, an XSS-like name): never wrong, never predicted.
+    """
+    rng = np.random.default_rng(seed)
+    n = 600
+    labels = np.arange(n) % 3
+    features = rng.normal(size=(n, D)).astype(np.float32)
+    predictions = labels.copy()
+    cat = labels == 0
+    hot = cat & (features[:, PLANTED] > 1.0)
+    wrong = np.where(hot, rng.random(n) < 0.8, cat & (rng.random(n) < 0.03))
+    predictions[wrong] = 1
+    dog_wrong = (labels == 1) & (rng.random(n) < 0.1)
+    predictions[dog_wrong] = 0
+    images = rng.integers(0, 256, size=(n, 16, 16, 3), dtype=np.uint8)
+    evalset = EvalSet.from_arrays(images, labels, predictions, ["cat", "dog", EVIL])
+    return evalset, features
+
+
+class TinyMap(torch.nn.Module):
+    """A fixed random 3x3 conv with D channels and ReLU: a (B, D, 16, 16) feature map."""
+
+    def __init__(self, channels: int = D):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, channels, 3, padding=1)
+
+    def forward_features_map(self, x):
+        return torch.relu(self.conv(x))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return planted_evalset()
+
+
+@pytest.fixture
+def view(data):
+    evalset, features = data
+    return TreeView(evalset, features, class_name="cat", depth=2, k=D, background=False)
+
+
+def leaf_ids(model):
+    return [n["id"] for n in model["nodes"] if n["leaf"]]
+
+
+# ---------------------------------------------------------------------- the view model
+def test_view_model_draws_the_fitted_tree(view):
+    model = view.canvas.tree
+    json.dumps(model)  # JSON-ready
+    r = view.result
+    assert model["status"] == "ok" and model["class_name"] == "cat"
+    assert model["grouping"] == "label" and model["depth"] == 2 and model["k"] == D
+    assert len(model["nodes"]) == r.n_nodes
+    root = model["nodes"][0]
+    assert root["parent"] == -1 and root["edge"] is None and root["size"] == 200
+    assert root["feature"] == PLANTED  # the planted split comes first
+    assert model["ber"] == pytest.approx(r.base_error_rate)
+    # every non-root node carries its condition in original feature indices
+    for node in model["nodes"][1:]:
+        parent = model["nodes"][node["parent"]]
+        assert node["edge"]["feature"] == parent["feature"]
+        assert node["edge"]["threshold"] == pytest.approx(parent["threshold"])
+        assert node["edge"]["op"] in ("<=", ">")
+    # the highest-IV leaf is on the "> ~1" side of feature 5, and it passes the defaults
+    top = r.top_leaf
+    node = model["nodes"][top]
+    assert node["passes"] and not node["dim"]
+    assert f"feature[{PLANTED}] >" in node["rule"]
+    assert node["er"] > model["ber"] + 0.1 and node["ec"] > 0.2
+    # passes / dim agree with the engine's re-filter
+    leaves = r.leaves(0.1, 0.2)
+    expected = dict(zip(leaves["node_id"], leaves["passes"]))
+    for node in model["nodes"]:
+        assert node["passes"] == bool(expected.get(node["id"], False))
+        assert node["dim"] == (node["leaf"] and not node["passes"])
+    assert model["n_passing"] == int(leaves["passes"].sum())
+    assert view.passing_leaves["node_id"].tolist() == leaves["node_id"][leaves["passes"]].tolist()
+
+
+def test_tree_view_model_without_a_tree():
+    model = tree_view_model(None, delta=0.1, tau=0.2, class_name="x", message="why")
+    assert model["status"] == "error" and model["nodes"] == [] and model["message"] == "why"
+
+
+# ---------------------------------------------------------------------- thresholds
+def test_delta_and_tau_refilter_without_refit(view, monkeypatch):
+    calls = []
+    real_fit = barlow_module.Barlow.fit
+
+    def counting_fit(self, *args, **kwargs):
+        calls.append(1)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(barlow_module.Barlow, "fit", counting_fit)
+    result = view.result
+    before = view.canvas.tree
+    assert before["n_passing"] >= 1
+
+    view.tau = 0.99  # no leaf holds 99 % of the errors
+    after = view.canvas.tree
+    assert after["n_passing"] == 0 and view.passing_leaves.empty
+    assert all(n["dim"] for n in after["nodes"] if n["leaf"])
+    assert view.failure_modes() == []
+    assert view._controls_by_name["tau"].value == 0.99  # the slider follows
+
+    view.tau = 0.0
+    view.delta = 0.0  # every leaf above BER passes
+    loose = view.canvas.tree
+    above = [n for n in loose["nodes"] if n["leaf"] and n["er"] > loose["ber"]]
+    assert loose["n_passing"] == len(above) >= before["n_passing"]
+
+    view._controls_by_name["delta"].value = 0.1  # the slider drives the trait
+    view._controls_by_name["tau"].value = 0.2
+    assert view.delta == 0.1 and view.tau == 0.2
+    assert view.canvas.tree["n_passing"] == before["n_passing"]
+    assert calls == [] and view.result is result  # never refitted
+    assert "refilter" in view.timings
+
+
+def test_failure_modes_of_other_classes_fit_once(view):
+    def key(mode):
+        return (mode.class_name, mode.description, tuple(mode.members.tolist()))
+
+    everything = [key(m) for m in view.failure_modes("all")]
+    assert [k for k in everything if k[0] == "cat"] == [key(m) for m in view.failure_modes()]
+    assert ("dog", "label", 2, D) in view._cache and view.class_name == "cat"
+    dog = view.fit("dog")
+    assert [k for k in everything if k[0] == "dog"] == [
+        ("dog", row.rule, tuple(np.sort(dog.members(int(row.node_id))).tolist()))
+        for row in dog.failure_leaves(view.delta, view.tau).itertuples()
+    ]
+    assert [key(m) for m in view.failure_modes(["dog"])] == [k for k in everything if k[0] == "dog"]
+    assert view.failure_modes([EVIL]) == []  # no errors: nothing
+    assert view.result.params["depth"] == 2 and view.class_name == "cat"  # the view is unchanged
+    with pytest.raises(ValueError, match="class_name: unknown class"):
+        view.failure_modes("bird")
+    with pytest.raises(TypeError, match="classes"):
+        view.failure_modes(3.5)
+
+
+def test_failure_modes_are_the_passing_leaves(view):
+    modes = view.failure_modes()
+    passing = view.passing_leaves
+    assert len(modes) == len(passing) >= 1
+    for mode, row in zip(modes, passing.itertuples()):
+        assert isinstance(mode, FailureMode)
+        assert mode.method == "barlow" and mode.class_name == "cat"
+        assert mode.description == row.rule
+        members = view.result.members(int(row.node_id))
+        assert np.array_equal(mode.members, np.sort(members))
+        assert mode.accuracy == pytest.approx(1 - row.error_rate)
+        assert mode.drop == pytest.approx(row.error_rate - view.result.base_error_rate)
+
+
+# ---------------------------------------------------------------------- refits
+def test_depth_and_k_refit_and_fits_are_cached(view):
+    first = view.result
+    view.depth = 1
+    assert view.result.params["depth"] == 1 and view.result.n_nodes == 3
+    assert len(view.canvas.tree["nodes"]) == 3
+    view.k = 3
+    assert view.result.params["k"] == 3 and len(view.result.selected_features) == 3
+    assert view._controls_by_name["k"].value == 3
+    view.k = D
+    view.depth = 2
+    assert view.result is first  # (cat, label, 2, D) came from the cache
+    assert set(view._cache) >= {("cat", "label", 1, D), ("cat", "label", 1, 3)}
+    view._controls_by_name["depth"].value = 3  # the slider refits too
+    assert view.depth == 3 and view.result.params["depth"] == 3
+
+
+def test_refit_clears_the_selection(view):
+    view.select(view.result.top_leaf)
+    assert view.selected_node is not None
+    view.depth = 1
+    assert view.selected_node is None and len(view.selected_members) == 0
+    assert view.canvas.selected_node == -1
+
+
+def test_grouping_toggle_and_class_selector(view):
+    view.grouping = "prediction"
+    r = view.result
+    assert np.array_equal(np.sort(r.group), view.evalset.prediction_group("cat"))
+    assert view.canvas.tree["grouping"] == "prediction"
+    modes = view.failure_modes()
+    assert all(m.description.startswith("predicted as cat: ") for m in modes)
+    view._controls_by_name["grouping"].value = "label"
+    assert view.grouping == "label"
+    view.set_class("dog")
+    assert view.class_name == "dog" and view._controls_by_name["class_name"].value == "dog"
+    assert np.array_equal(np.sort(view.result.group), view.evalset.label_group("dog"))
+    view._controls_by_name["class_name"].value = "cat"
+    assert view.class_name == "cat"
+    view.set_class(1)  # an index works too
+    assert view.class_name == "dog"
+
+
+def test_a_group_without_errors_says_nothing_to_explain(view):
+    view.set_class(EVIL)
+    model = view.canvas.tree
+    assert model["status"] == "no_errors" and model["nodes"] == []
+    assert "nothing to explain" in model["message"]
+    assert view.failure_modes() == [] and view.passing_leaves.empty
+    assert "nothing to explain" in view.status
+    assert view.grid.total == 200 and "no errors" in view.grid.title
+    assert "click a node" not in view.grid.title
+    view.tau = 0.5  # thresholds still work
+    assert view.canvas.tree["status"] == "no_errors"
+    view.grouping = "prediction"  # only its own (correct) images are predicted as it
+    assert view.canvas.tree["status"] == "no_errors"
+    view.select(0)  # the root still lists the group's images
+    assert view.grid.total == 200 and view.visual["state"] == "none"
+
+
+# ---------------------------------------------------------------------- clicks
+def test_node_click_fills_the_grid_errors_first_and_notifies(view):
+    seen = []
+    view.on_select(seen.append)
+    top = view.result.top_leaf
+    view.canvas._on_message(view.canvas, {"type": "select", "node": top}, [])
+    members = view.result.members(top)
+    shown = view.grid.indices
+    assert sorted(shown.tolist()) == sorted(members.tolist())
+    correct = view.evalset.correct[shown]
+    assert not correct[: int((~correct).sum())].any()  # errors first
+    assert (~correct).sum() == view.result.table["errors"][top]
+    assert view.selected_node == top and view.canvas.selected_node == top
+    assert np.array_equal(view.selected_members, np.sort(members))
+    assert "node" in view.grid.title and "errors" in view.grid.title
+    assert len(seen) == 1 and seen[0].method == "barlow"
+    assert np.array_equal(seen[0].members, np.sort(members))
+    # scores: the leaf's feature (its last condition's), so the grid can sort by it
+    feature = view.canvas.tree["nodes"][top]["edge"]["feature"]
+    assert view.visual["feature"] == feature
+    assert np.allclose(view.grid.scores, view.features[shown, feature])
+    # stale or malformed clicks are ignored
+    view.canvas._on_message(view.canvas, {"type": "select", "node": 999}, [])
+    view.canvas._on_message(view.canvas, {"type": "select", "node": "1"}, [])
+    view.canvas._on_message(view.canvas, {"type": "select", "node": True}, [])
+    assert view.selected_node == top and len(seen) == 1
+
+
+def test_feature_panel_without_a_model_shows_the_top_images(view):
+    assert view.visual["state"] == "none"
+    top = view.result.top_leaf
+    view.select(top)
+    visual = view.visual
+    feature = view.canvas.tree["nodes"][top]["edge"]["feature"]
+    assert visual["state"] == "ready" and visual["feature"] == feature
+    assert visual["heatmaps"] == "off" and visual["attack"] == "off"
+    assert "model=" in visual["message"]
+    expected = top_activating(view.features, feature, group=view.result.group, k=6)
+    assert [item["index"] for item in visual["items"]] == expected.tolist()
+    buffers = view.visual_images
+    assert len(buffers) == 6 and all(b[:8] == b"\x89PNG\r\n\x1a\n" for b in buffers)
+    json.dumps(visual)  # no image bytes in the JSON part
+    # a root click shows its own split feature
+    view.select(0)
+    assert view.visual["feature"] == view.result.table["feature"][0]
+
+
+def test_feature_panel_with_a_model_has_heatmaps_and_attack(data):
+    evalset, features = data
+    view = TreeView(
+        evalset, features, model=TinyMap(), class_name="cat", k=D, attack_steps=5,
+        background=False,
+    )  # fmt: skip
+    view.select(view.result.top_leaf)
+    visual = view.visual
+    assert visual["heatmaps"] == "ready" and visual["attack"] == "ready"
+    assert visual["attack_info"]["steps"] == 5
+    assert visual["attack_info"]["after"] > visual["attack_info"]["before"]  # ascent works
+    positions = [(i["image"], i["overlay"], i["attack"]) for i in visual["items"]]
+    assert sorted(p for triple in positions for p in triple) == list(range(18))
+    assert all(b[:4] == b"\x89PNG" for b in view.visual_images)
+    # a depth-2 leaf's rule has two features: choosing the other one re-draws the panel
+    leaf = next(
+        n
+        for n in view.canvas.tree["nodes"]
+        if n["leaf"] and n["depth"] == 2 and n["edge"]["feature"] != PLANTED
+    )
+    view.select(leaf["id"])
+    assert view.visual["rule_features"] == [PLANTED, leaf["edge"]["feature"]]
+    view.canvas._on_message(view.canvas, {"type": "feature", "feature": PLANTED}, [])
+    assert view.visual["feature"] == PLANTED
+    view.visualize(0)
+    assert view.visual["feature"] == 0
+
+
+def test_attack_runs_in_the_background_and_the_browser_can_ask_again(data, monkeypatch):
+    evalset, features = data
+    view = TreeView(evalset, features, model=TinyMap(), class_name="cat", k=D, attack_steps=3)
+    sent = []
+    monkeypatch.setattr(view.canvas, "send", lambda content, buffers=None: sent.append(content))
+    view.select(view.result.top_leaf)
+    assert sent[-1]["attack"] in ("pending", "ready")
+    view.wait_for_attack(timeout=30)
+    assert sent[-1]["attack"] == "ready" and view.visual["attack"] == "ready"
+    assert sent[-1]["token"] == sent[-2]["token"]  # the same selection, completed
+    sent.clear()
+    view.canvas._on_message(view.canvas, {"type": "visual-request"}, [])
+    assert sent == [view.visual]
+    view.close()
+
+
+def test_shared_grid_and_own_grid(data):
+    evalset, features = data
+    own = TreeView(evalset, features, class_name="cat", k=D, background=False)
+    assert own.grid in own.children
+    shown = own.grid.indices
+    assert sorted(shown.tolist()) == evalset.label_group("cat").tolist()
+    assert not evalset.correct[shown][: int((~evalset.correct[shown]).sum())].any()
+    grid = ImageGrid(evalset, [])
+    shared = TreeView(evalset, features, grid=grid, class_name="cat", k=D, background=False)
+    assert shared.grid is grid and grid not in shared.children
+    assert grid.total == 0  # a shared grid is only filled by clicks
+    shared.select(0)
+    assert grid.total == 200
+
+
+def test_default_class_is_the_one_with_most_errors(data):
+    evalset, features = data
+    view = TreeView(evalset, features, k=D)
+    assert view.class_name == "cat"
+
+
+# ---------------------------------------------------------------------- bad input
+def test_bad_inputs(data):
+    evalset, features = data
+    with pytest.raises(TypeError, match="evalset"):
+        TreeView(features, features)
+    with pytest.raises(ValueError, match="features: 599 rows"):
+        TreeView(evalset, features[:-1])
+    with pytest.raises(ValueError, match="features: expected a 2-D"):
+        TreeView(evalset, features[:, 0])
+    bad = features.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="features: contains NaN"):
+        TreeView(evalset, bad)
+    with pytest.raises(TypeError, match="features: expected real"):
+        TreeView(evalset, features.astype(str), k=D)
+    with pytest.raises(ValueError, match="k: 13 features requested"):
+        TreeView(evalset, features, k=D + 1)
+    with pytest.raises(ValueError, match="depth: must be in 1..3"):
+        TreeView(evalset, features, k=D, depth=4)
+    with pytest.raises(ValueError, match="delta: must lie in"):
+        TreeView(evalset, features, k=D, delta=1.5)
+    with pytest.raises(TypeError, match="tau: expected a number"):
+        TreeView(evalset, features, k=D, tau="0.2")
+    with pytest.raises(ValueError, match="grouping: expected"):
+        TreeView(evalset, features, k=D, grouping="labels")
+    with pytest.raises(ValueError, match="class_name: unknown class"):
+        TreeView(evalset, features, k=D, class_name="bird")
+    with pytest.raises(ValueError, match="n_top"):
+        TreeView(evalset, features, k=D, n_top=0)
+    with pytest.raises(ValueError, match="attack_steps"):
+        TreeView(evalset, features, k=D, attack_steps=-1)
+    with pytest.raises(ValueError, match="attack_step_size"):
+        TreeView(evalset, features, k=D, attack_step_size=0.0)
+    other = ImageGrid(planted_evalset(1)[0])
+    with pytest.raises(ValueError, match="grid: the ImageGrid shows another EvalSet"):
+        TreeView(evalset, features, k=D, grid=other)
+    with pytest.raises(TypeError, match="grid: expected an ImageGrid"):
+        TreeView(evalset, features, k=D, grid="grid")
+    with pytest.raises(ValueError, match="model: its pooled features"):
+        TreeView(evalset, features, k=D, model=TinyMap(channels=D + 1))
+    with pytest.raises(TypeError, match="model: expected"):
+        TreeView(evalset, features, k=D, model=42)
+
+
+def test_bad_settings_on_a_live_view(view):
+    with pytest.raises(ValueError, match="k: 99"):
+        view.k = 99
+    with pytest.raises(TypeError, match="depth: expected an integer"):
+        view.depth = 2.5
+    with pytest.raises(ValueError, match="tau: must lie"):
+        view.tau = -0.1
+    with pytest.raises(ValueError, match="node: must be in"):
+        view.select(view.result.n_nodes)
+    with pytest.raises(TypeError, match="node: expected an integer"):
+        view.select("0")
+    with pytest.raises(ValueError, match="feature: must be in"):
+        view.visualize(D)
+    with pytest.raises(TypeError, match="callback"):
+        view.on_select(3)
+    assert view.k == D and view.depth == 2 and view.tau == 0.2  # unchanged
+
+
+def test_refit_errors_become_a_message_not_a_crash(data, monkeypatch):
+    """A group whose samples are all wrong cannot be explained: the view says why."""
+    evalset, features = data
+    labels = evalset.labels.copy()
+    predictions = evalset.predictions.copy()
+    predictions[predictions == 1] = 2  # nothing is predicted as dog ...
+    predictions[labels == 1] = 0  # ... and every dog is wrong
+    broken = EvalSet.from_arrays(
+        evalset.images_at(np.arange(evalset.n)), labels, predictions, evalset.class_names
+    )
+    view = TreeView(broken, features, class_name="cat", k=D)
+    view.set_class("dog")
+    model = view.canvas.tree
+    assert model["status"] == "error" and "all 200 samples are misclassified" in model["message"]
+    assert view.result is None and view.failure_modes() == [] and view.passing_leaves.empty
+    with pytest.raises(ValueError, match="node: no tree"):
+        view.select(0)
+    view.grouping = "prediction"
+    model = view.canvas.tree
+    assert model["status"] == "error" and "No images predicted as dog" in model["message"]
+
+
+def test_module_exports():
+    assert tree_module.__all__ == ["TreeCanvas", "TreeView", "tree_view_model"]
