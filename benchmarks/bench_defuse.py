@@ -1,0 +1,283 @@
+"""Defuse speed: identification throughput and distillation time.
+
+Identification: codes decoded by the demo beta-VAE (64x64) and classified by the demo CNN per
+second, end to end through ``identify_failures`` (noise, decode, classify, top-k selection).
+Distillation: ``distill_scenarios`` on 50,000 codes of 10 dimensions (Dirichlet-process GMM,
+100 full-covariance components).
+
+    python benchmarks/bench_defuse.py                  # 2 CPU threads
+    python benchmarks/bench_defuse.py --device cuda    # on a GPU
+
+Prints the figures, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--images", type=int, default=40, help="images to identify around")
+    parser.add_argument("--q", type=int, default=100, help="noise draws per image (Q)")
+    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--codes", type=int, default=50_000, help="codes to distill")
+    parser.add_argument(
+        "--dims", type=int, default=10, help="latent dimensions of the distilled codes"
+    )
+    parser.add_argument("--skip-distill", action="store_true")
+    parser.add_argument(
+        "--demo-check",
+        action="store_true",
+        help="also run the whole pipeline on the demo world (shipped classifier and VAE)",
+    )
+    parser.add_argument("--check-images", type=int, default=600, help="train images identified")
+    parser.add_argument("--check-q", type=int, default=20)
+    return parser.parse_args()
+
+
+def classifier_under_test(device):
+    """The demo CNN (shipped weights when present; the same architecture at random otherwise)."""
+    from failwidgets.demo.classifier import DemoCNN, load_classifier
+
+    try:
+        return load_classifier(device=device), "demo classifier (shipped weights)"
+    except FileNotFoundError:
+        return DemoCNN(8, width=16).to(
+            device
+        ).eval(), "demo classifier architecture (random weights)"
+
+
+def vae_under_test(device):
+    from failwidgets.methods.vae import DEMO_CONFIG, BetaVAE, load_demo_vae
+
+    try:
+        return load_demo_vae(device=device), "demo VAE (shipped weights)"
+    except FileNotFoundError:
+        return BetaVAE(DEMO_CONFIG).to(device).eval(), "demo VAE architecture (random weights)"
+
+
+def bench_identification(args) -> dict:
+    import torch
+
+    from failwidgets.methods.defuse import identify_failures
+
+    device = torch.device(args.device)
+    vae, vae_name = vae_under_test(device)
+    classifier, classifier_name = classifier_under_test(device)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(args.images, 64, 64, 3), dtype=np.uint8)
+    labels = rng.integers(0, 8, size=args.images)
+    kwargs = dict(n_samples=args.q, batch_size=args.batch_size, progress=False)
+    identify_failures(vae, classifier, images[:2], labels[:2], **kwargs)  # warm-up
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    sync()
+    start = time.perf_counter()
+    result = identify_failures(vae, classifier, images, labels, **kwargs)
+    sync()
+    seconds = time.perf_counter() - start
+    n_codes = args.images * args.q
+
+    # breakdown: decode only, classify only (same batch size)
+    z = torch.randn(min(n_codes, args.batch_size), vae.latent_dim, device=device)
+    with torch.inference_mode():
+        sync()
+        t = time.perf_counter()
+        x = vae.decode(z)
+        sync()
+        decode_rate = len(z) / (time.perf_counter() - t)
+        t = time.perf_counter()
+        classifier(x)
+        sync()
+        classify_rate = len(z) / (time.perf_counter() - t)
+    return {
+        "identify_codes_per_s": n_codes / seconds,
+        "identify_seconds": seconds,
+        "identify_codes": n_codes,
+        "decode_codes_per_s": decode_rate,
+        "classify_images_per_s": classify_rate,
+        "failures_kept": result.n_found,
+        "vae": vae_name,
+        "classifier": classifier_name,
+    }
+
+
+def bench_distillation(args) -> dict:
+    from failwidgets.methods.defuse import Identification, distill_scenarios
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, size=(8, args.dims))
+    which = rng.integers(0, 8, args.codes)
+    codes = (centres[which] + rng.normal(0, 0.5, size=(args.codes, args.dims))).astype(np.float32)
+    n = args.codes
+    identification = Identification(
+        codes=codes,
+        image_index=np.arange(n),
+        noise_norm=np.ones(n, np.float32),
+        labels=which,
+        predictions=(which + 1) % 8,
+        confidence=np.ones(n, np.float32),
+        n_images=n,
+        n_samples=1,
+        a=50.0,
+        b=50.0,
+        max_per_image=1,
+        n_failing_draws=n,
+    )
+    start = time.perf_counter()
+    scenarios = distill_scenarios(identification)
+    seconds = time.perf_counter() - start
+    return {
+        "distill_seconds": seconds,
+        "distill_codes": n,
+        "distill_dims": args.dims,
+        "distill_em_iterations": int(scenarios.mixture.n_iter_),
+        "distill_converged": bool(scenarios.mixture.converged_),
+        "distill_scenarios": len(scenarios),
+    }
+
+
+def demo_check(args) -> dict:
+    """Identify, distill, review and correct on the demo world.
+
+    The annotator is automated: a scenario is a failure when more than half of 10 samples
+    (tau = 0.1) are not predicted as the majority original label of its member codes, which is
+    then its correct label.
+    """
+    import torch
+
+    from failwidgets.datasets import make_world
+    from failwidgets.demo.classifier import load_classifier
+    from failwidgets.methods.defuse import (
+        correct_classifier,
+        distill_scenarios,
+        identify_failures,
+        sample_scenario,
+    )
+    from failwidgets.methods.vae import DEMO_WORLD, load_demo_vae
+
+    device = torch.device(args.device)
+    world = make_world(**DEMO_WORLD)
+    classifier, vae = load_classifier(device=args.device), load_demo_vae(device=device)
+    rng = np.random.default_rng(0)
+    train = np.sort(rng.choice(world.indices("train"), size=args.check_images, replace=False))
+    start = time.perf_counter()
+    identification = identify_failures(
+        vae,
+        classifier,
+        world.images[train],
+        world.labels[train],
+        n_samples=args.check_q,
+        max_per_image=10,
+        batch_size=args.batch_size,
+        progress=False,
+    )
+    scenarios = distill_scenarios(identification)
+    pipeline_seconds = time.perf_counter() - start
+    print(identification.message)
+    print(scenarios.message)
+    failures, error_rates = {}, {}
+    for scenario in scenarios:
+        samples = sample_scenario(scenario, vae, classifier, n=10, tau=0.1)
+        error_rates[scenario.id] = samples.error_rate(scenario.majority_label)
+        if error_rates[scenario.id] > 0.5:
+            failures[scenario.id] = scenario.majority_label
+    frame = scenarios.to_frame().assign(sample_error_rate=pd_series(error_rates))
+    print(frame.to_string())
+    figures = {
+        "check_failure_codes": identification.n_found,
+        "check_scenarios": len(scenarios),
+        "check_failure_scenarios": len(failures),
+        "check_max_sample_error_rate": max(error_rates.values(), default=float("nan")),
+        "check_identify_distill_seconds": pipeline_seconds,
+    }
+    if not failures:
+        print("no scenario is a failure under the automated annotator; correction skipped")
+        return figures
+    val, test = world.indices("val"), world.indices("test")
+    start = time.perf_counter()
+    result = correct_classifier(
+        classifier,
+        vae,
+        scenarios,
+        failures,
+        train_images=world.images[world.indices("train")],
+        train_labels=world.labels[world.indices("train")],
+        test_images=world.images[test],
+        test_labels=world.labels[test],
+        val_images=world.images[val],
+        val_labels=world.labels[val],
+        lambdas=[0.01, 0.1, 1.0],
+        n_per_scenario=256,
+        tau=0.1,
+        epochs=1,
+        max_steps_per_epoch=60,
+        batch_size=128,
+        progress=False,
+    )
+    print(result.sweep.to_string())
+    print(result.table().to_string())
+    after = result.sweep.loc[result.sweep["selected"]].iloc[0]
+    figures.update(
+        {
+            "check_correction_seconds": time.perf_counter() - start,
+            "check_best_lambda": result.best_lambda,
+            "check_test_before": result.before["test_accuracy"],
+            "check_test_after": float(after["test_accuracy"]),
+            "check_scenario_before": result.before["scenario_accuracy"],
+            "check_scenario_after": float(after["scenario_accuracy"]),
+        }
+    )
+    return figures
+
+
+def pd_series(mapping):
+    import pandas as pd
+
+    return pd.Series(mapping, dtype=float)
+
+
+def main():
+    args = parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    figures = {
+        "device": args.device,
+        "threads": args.threads,
+        "load_average_1min": os.getloadavg()[0],
+    }
+    figures.update(bench_identification(args))
+    print(
+        f"identification: {figures['identify_codes_per_s']:.0f} codes/s end to end "
+        f"({figures['identify_codes']} codes in {figures['identify_seconds']:.1f} s; "
+        f"decode alone {figures['decode_codes_per_s']:.0f}/s, classify alone "
+        f"{figures['classify_images_per_s']:.0f}/s) on {args.device} with {args.threads} threads"
+    )
+    print(f"  models: {figures['vae']}; {figures['classifier']}")
+    if not args.skip_distill:
+        figures.update(bench_distillation(args))
+        print(
+            f"distillation: {figures['distill_seconds']:.1f} s for {figures['distill_codes']} codes x "
+            f"{figures['distill_dims']} dims ({figures['distill_em_iterations']} EM iterations, "
+            f"converged={figures['distill_converged']}, {figures['distill_scenarios']} scenarios kept)"
+        )
+    if args.demo_check:
+        figures.update(demo_check(args))
+    print(f"load average (1 min) at start: {figures['load_average_1min']:.1f}")
+    print(json.dumps({"benchmark": "defuse", **figures}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1052 @@
+"""Explorer: the five methods in one linked workspace.
+
+One class selector and one panel of thresholds drive every view (TreeView for Barlow,
+LatticeView for PRIME, ConceptMapView for CES, DirectionsView, ScenarioView for Defuse); the
+views share one :class:`~failwidgets.widgets.grid.ImageGrid`. Selecting a failure mode in any
+view (or in the failure-mode table) shows its images in the grid, and "Explain with CES" sends
+the grid's selection, or else the selected mode's members, to the concept map. A sortable table
+lists every view's failure modes (method, class, description, size, accuracy, drop, held-out
+drop) and the Jaccard agreement between the member sets that different methods found for the
+selected class.
+
+The Explorer does no analysis: it sets the views' public thresholds and class, listens to their
+``on_select`` and asks them for ``failure_modes()``. A view whose widget module or inputs are
+missing is left out with the reason shown (:attr:`Explorer.unavailable`); nothing crashes.
+
+The table and the agreement are recomputed on a worker thread after a short pause, each request
+with a new generation number: only the latest request's result is shown, so a burst of slider
+moves never leaves a stale table on screen. :meth:`Explorer.failure_modes` itself always
+computes from the views' current state, synchronously.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import math
+import numbers
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+import traitlets
+
+from ..data import EvalSet
+from ..modes import FailureMode, export_modes, frame_to_modes, import_modes, modes_to_frame
+from .grid import ImageGrid
+from .mode_table import ModeTable, sort_frame
+
+__all__ = ["Explorer", "METHODS", "THRESHOLDS", "DEMO_METHODS"]
+
+
+# ---------------------------------------------------------------------- what can be composed
+@dataclass(frozen=True)
+class MethodInfo:
+    """A method's view: its tab title and the class name of its widget."""
+
+    title: str
+    view: str
+
+
+METHODS: dict[str, MethodInfo] = {
+    "barlow": MethodInfo("Tree · Barlow", "TreeView"),
+    "prime": MethodInfo("Lattice · PRIME", "LatticeView"),
+    "ces": MethodInfo("Concepts · CES", "ConceptMapView"),
+    "directions": MethodInfo("Directions", "DirectionsView"),
+    "defuse": MethodInfo("Scenarios · Defuse", "ScenarioView"),
+}
+_METHOD_OF_VIEW = {info.view: key for key, info in METHODS.items()}
+DEMO_METHODS = ("barlow", "prime", "ces", "directions")  # Defuse is slow: opt in
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A view attribute the Explorer's threshold panel sets.
+
+    ``kind``: ``"fraction"`` (0..1), ``"count"`` (an integer from ``minimum`` up to the largest
+    class), ``"log"`` (positive, log-scaled slider) or ``"spread"`` (0.01..0.5 by default).
+    """
+
+    attr: str
+    label: str
+    kind: str
+    tooltip: str
+    continuous: bool = True
+
+
+THRESHOLDS: dict[str, tuple[Threshold, ...]] = {
+    "barlow": (
+        Threshold("delta", "δ", "fraction", "a failure leaf has ER > BER + δ (error-rate margin)"),
+        Threshold("tau", "τ", "fraction", "a failure leaf has EC > τ (share of all errors)"),
+    ),
+    "prime": (
+        Threshold("a", "a", "fraction", "minimum accuracy drop A_c − A_S"),
+        Threshold("s", "s", "count", "minimum support |I_S| (images with every tag)"),
+        Threshold("b2", "b₂", "fraction", "necessity threshold of 2-tag sets"),
+        Threshold("b3", "b₃", "fraction", "necessity threshold of 3-tag sets"),
+        Threshold("b4", "b₄", "fraction", "necessity threshold of 4-tag sets"),
+    ),
+    "ces": (
+        Threshold("delta", "δ", "log", "step along each concept's CAV (large: saturates)", False),
+    ),
+    "directions": (
+        Threshold("k", "K", "count", "images per direction tail and per caption check"),
+    ),
+    "defuse": (Threshold("tau", "τ", "spread", "sampling spread: z ~ N(mean, τ·cov)", False),),
+}
+
+DEBOUNCE_S = 0.15
+
+
+def _percent(value) -> str:
+    return "—" if value is None or not math.isfinite(float(value)) else f"{100 * value:.0f}%"
+
+
+def _errors_first(evalset: EvalSet, indices: np.ndarray) -> np.ndarray:
+    indices = np.asarray(indices, dtype=np.int64)
+    return indices[np.argsort(evalset.correct[indices], kind="stable")]
+
+
+class _Unavailable(Exception):
+    """A view that cannot be shown (missing module, missing input, failed construction)."""
+
+
+# ---------------------------------------------------------------------- the widget
+class Explorer(widgets.VBox):
+    """The failure-analysis views of one EvalSet, linked: one class, one grid, one table.
+
+    Parameters
+    ----------
+    evalset : EvalSet
+        The samples every view shows.
+    views : mapping of name -> view, factory or None
+        The views to compose, keyed by method (``"barlow"``, ``"prime"``, ``"ces"``,
+        ``"directions"``, ``"defuse"``) or any other name. A value is a view widget built with
+        ``grid=explorer_grid`` (see ``grid``), a factory ``factory(grid) -> view`` (the usual
+        way: the Explorer passes its grid), or None (not given: left out). A factory that
+        raises is left out with its reason in :attr:`unavailable`. The method of a view under
+        another name is recognised by its class (``TreeView`` is Barlow's, ...).
+    grid : ImageGrid, optional
+        The shared grid; default: a new one over ``evalset`` (or the grid of the given views).
+    class_name : str or int, optional
+        The class selected first; default: the first view's class.
+    split : str or None
+        Split whose images are shown on a class change and over which the agreement is
+        measured (member sets are cut to it, so methods fitted on different images compare on
+        the same ones). None: all images.
+    heldout_split : str, optional
+        For PRIME, the split on which each tag set is re-applied to measure ``heldout_drop``
+        (it must not have been searched). Other views measure it themselves (e.g.
+        DirectionsView's ``heldout_split``).
+    max_agreement_modes : int
+        Failure modes per method in the agreement matrix (strongest drops first).
+    background : bool
+        Recompute the table and the agreement on a worker thread (latest request wins); when
+        False they are recomputed at once (tests, scripts).
+
+    Attributes
+    ----------
+    class_name : str
+        The selected class (observable; setting it sets every view's class).
+    views : dict
+        The shown views by name.
+    unavailable : dict
+        Views left out, name -> reason.
+    grid : ImageGrid
+    table : ModeTable
+        The failure-mode table widget.
+    controls : dict
+        The threshold sliders, ``(view name, attribute) -> slider``.
+    selected_mode : FailureMode or None
+        The last failure mode selected in a view or the table.
+    source_indices : np.ndarray or None
+        For an Explorer over a subset of a larger EvalSet (``from_demo``), the index of each
+        of its rows in the larger one; None otherwise.
+    timings : dict
+        Seconds spent building (``from_demo``) and in the last table update.
+    """
+
+    class_name = traitlets.Unicode("")
+
+    def __init__(
+        self,
+        evalset: EvalSet,
+        views: Mapping | None = None,
+        *,
+        grid: ImageGrid | None = None,
+        class_name: str | int | None = None,
+        split: str | None = "test",
+        heldout_split: str | None = None,
+        max_agreement_modes: int = 6,
+        background: bool = True,
+        **kwargs,
+    ):
+        if not isinstance(evalset, EvalSet):
+            raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
+        if views is None:
+            views = {}
+        if not isinstance(views, Mapping):
+            raise TypeError(
+                "views: expected a mapping of name -> view, factory(grid) or None, "
+                f"got {type(views).__name__}"
+            )
+        for name in views:
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"views: names must be non-empty strings, got {name!r}")
+        self._evalset = evalset
+        for name, value in views.items():
+            self._check_view_value(name, value)
+        if grid is not None:
+            if not isinstance(grid, ImageGrid):
+                raise TypeError(f"grid: expected an ImageGrid, got {type(grid).__name__}")
+            if grid.evalset is not evalset:
+                raise ValueError("grid: the shared ImageGrid must show the same EvalSet")
+        self._split = self._check_split(evalset, split, "split")
+        self._heldout_split = self._check_split(evalset, heldout_split, "heldout_split")
+        if isinstance(max_agreement_modes, bool) or not isinstance(
+            max_agreement_modes, numbers.Integral
+        ):
+            raise TypeError(
+                f"max_agreement_modes: expected an integer, got {type(max_agreement_modes).__name__}"
+            )
+        if max_agreement_modes < 1:
+            raise ValueError(f"max_agreement_modes: must be >= 1, got {max_agreement_modes}")
+        if not isinstance(background, bool):
+            raise TypeError(f"background: expected True or False, got {background!r}")
+
+        self._max_agreement = int(max_agreement_modes)
+        self._background = background
+        self._syncing = 0
+        self._selected_mode: FailureMode | None = None
+        self._messages: list[str] = []
+        self._lock = threading.RLock()
+        self._generation = 0
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
+        self._last_modes: list[FailureMode] = []
+        self._ready = False
+        self.timings: dict[str, float] = {}
+        self.source_indices: np.ndarray | None = None
+
+        if grid is None:
+            grid = next(
+                (
+                    v.grid
+                    for v in views.values()
+                    if isinstance(v, widgets.Widget)
+                    and isinstance(getattr(v, "grid", None), ImageGrid)
+                ),
+                None,
+            )
+            if grid is not None and grid.evalset is not evalset:
+                grid = None
+        self.grid = (
+            grid if grid is not None else ImageGrid(evalset, [], page_size=60, thumb_size=80)
+        )
+        self.grid.add_class("fw-explorer-grid")
+
+        self.views: dict[str, widgets.Widget] = {}
+        self.unavailable: dict[str, str] = {}
+        self._methods: dict[str, str | None] = {}
+        for name in self._ordered(views):
+            self._add_view(name, views[name])
+
+        names = list(evalset.class_names)
+        first = self._initial_class(class_name)
+        self._class_dropdown = widgets.Dropdown(
+            options=names,
+            value=first,
+            description="Class",
+            layout=widgets.Layout(width="min(100%, 260px)"),
+            style={"description_width": "40px"},
+        )
+        self._class_dropdown.add_class("fw-explorer-class")
+        self._status = widgets.HTML(layout=widgets.Layout(flex="1 1 300px"))
+        self._status.add_class("fw-explorer-status")
+        title = widgets.HTML("<b style='font-size: 1.15em'>failwidgets Explorer</b>")
+        header = widgets.HBox(
+            [title, self._class_dropdown, self._status],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
+
+        self.controls: dict[tuple[str, str], widgets.Widget] = {}
+        thresholds = self._build_thresholds()
+
+        self.table = ModeTable()
+        self.table.add_class("fw-explorer-table")
+        self.table.on_select(self._on_table_select)
+        self._table_scope = widgets.ToggleButtons(
+            options=[("selected class", "class"), ("all classes", "all")],
+            value="class",
+            style={"button_width": "auto"},
+        )
+        self._table_scope.add_class("fw-explorer-scope")
+        table_box = widgets.VBox([self._table_scope, self.table])
+        table_box.add_class("fw-explorer-modes")
+
+        tab_children = list(self.views.values()) + [table_box]
+        self.tabs = widgets.Tab(children=tab_children)
+        for i, name in enumerate(self.views):
+            self.tabs.set_title(i, self._title(name))
+        self.tabs.set_title(len(self.views), "All failure modes")
+        self.tabs.add_class("fw-explorer-tabs")
+
+        self._selection_text = widgets.HTML(layout=widgets.Layout(flex="1 1 300px"))
+        self._selection_text.add_class("fw-explorer-selection")
+        self._explain_button = widgets.Button(
+            description="Explain with CES",
+            icon="lightbulb-o",
+            tooltip="Explain the images selected in the grid (or the selected failure mode) "
+            "with concept explanation scores",
+            disabled="ces" not in self._methods.values(),
+        )
+        self._explain_button.add_class("fw-explorer-explain")
+        self._explain_button.on_click(lambda _: self.explain_selection())
+        selection_bar = widgets.HBox(
+            [self._selection_text, self._explain_button],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
+
+        super().__init__(
+            children=[header, thresholds, self.tabs, selection_bar, self.grid], **kwargs
+        )
+        self.add_class("fw-explorer")
+
+        for name, view in self.views.items():
+            if isinstance(view, traitlets.HasTraits) and view.has_trait("class_name"):
+                view.observe(self._view_class_changed, "class_name")
+            on_select = getattr(view, "on_select", None)
+            if callable(on_select):
+                on_select(self._view_selected(name))
+        self._class_dropdown.observe(self._on_dropdown, "value")
+        self._table_scope.observe(lambda change: self._request_refresh(), "value")
+        self.grid.observe(self._on_grid_selected, "selected")
+
+        self.class_name = first  # sets every view's class, fills the grid and the table
+        self._ready = True
+        self._render_selection()
+        self._refresh_now()
+        self._render_status()
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _check_split(evalset: EvalSet, split, name: str) -> str | None:
+        if split is None:
+            return None
+        if not isinstance(split, str):
+            raise TypeError(f"{name}: expected a split name or None, got {type(split).__name__}")
+        if evalset.split is None:
+            raise ValueError(f"{name}: the EvalSet has no split column; pass {name}=None")
+        if not np.any(evalset.split == split):
+            present = sorted(set(evalset.split.tolist()))
+            raise ValueError(f"{name}: no samples in split {split!r}; splits present: {present}")
+        return split
+
+    @staticmethod
+    def _ordered(views: Mapping) -> list[str]:
+        known = [key for key in METHODS if key in views]
+        return known + [name for name in views if name not in METHODS]
+
+    def _title(self, name: str) -> str:
+        method = self._methods.get(name)
+        if name in METHODS:
+            return METHODS[name].title
+        if method is not None:
+            return f"{name} · {method}"
+        return name
+
+    def _check_view_value(self, name: str, value) -> None:
+        """Bad arguments raise; a factory's failure only leaves its view out."""
+        if value is None or callable(value) and not isinstance(value, widgets.Widget):
+            return
+        if not isinstance(value, widgets.Widget):
+            raise TypeError(
+                f"views[{name!r}]: expected a view widget, a factory(grid) or None, "
+                f"got {type(value).__name__}"
+            )
+        self._check_view(name, value)
+
+    def _check_view(self, name: str, view) -> None:
+        if not isinstance(view, widgets.Widget):
+            raise TypeError(f"views[{name!r}]: expected a widget, got {type(view).__name__}")
+        view_evalset = getattr(view, "evalset", None)
+        if isinstance(view_evalset, EvalSet) and view_evalset is not self._evalset:
+            raise ValueError(f"views[{name!r}]: the view shows another EvalSet")
+
+    def _add_view(self, name: str, value) -> None:
+        if value is None:
+            self.unavailable[name] = "not given"
+            return
+        if isinstance(value, widgets.Widget):
+            view = value
+        else:
+            try:
+                view = value(self.grid)
+                if view is None:
+                    raise _Unavailable("its factory returned None")
+                self._check_view(name, view)
+            except _Unavailable as reason:
+                self.unavailable[name] = str(reason)
+                return
+            except ImportError as error:  # a view or engine not installed / not written yet
+                self.unavailable[name] = f"not available: {error}"
+                return
+            except Exception as error:  # the factory failed (e.g. missing weights): say why
+                self.unavailable[name] = f"{type(error).__name__}: {error}"
+                return
+        self.views[name] = view
+        method = name if name in METHODS else _METHOD_OF_VIEW.get(type(view).__name__)
+        self._methods[name] = method
+
+    def _initial_class(self, class_name) -> str:
+        names = list(self._evalset.class_names)
+        if class_name is not None:
+            try:
+                return names[self._evalset.class_index(class_name)]
+            except (TypeError, ValueError) as error:
+                message = str(error)
+                raise type(error)(f"class_name: {message}") from None
+        for view in self.views.values():
+            value = getattr(view, "class_name", None)
+            if isinstance(value, str) and value in names:
+                return value
+        return names[0]
+
+    def _build_thresholds(self) -> widgets.VBox:
+        rows = []
+        for name, view in self.views.items():
+            method = self._methods.get(name)
+            sliders = []
+            for spec in THRESHOLDS.get(method, ()):
+                if not hasattr(view, spec.attr):
+                    continue
+                try:
+                    slider = self._make_slider(view, spec)
+                except (TypeError, ValueError):
+                    continue  # an attribute of another kind: the view's own control handles it
+                slider.add_class(f"fw-explorer-{name}-{spec.attr}")
+                slider.observe(self._slider_changed(name, spec.attr), "value")
+                if isinstance(view, traitlets.HasTraits) and view.has_trait(spec.attr):
+                    view.observe(self._view_threshold_changed(name, spec.attr), spec.attr)
+                self.controls[(name, spec.attr)] = slider
+                sliders.append(slider)
+            if sliders:
+                label = widgets.HTML(
+                    f"<span style='font-weight:600'>{html.escape(self._title(name))}</span>",
+                    layout=widgets.Layout(width="140px", flex="0 0 140px"),
+                )
+                wrapped = widgets.HBox(sliders, layout=widgets.Layout(flex_flow="row wrap"))
+                row = widgets.HBox([label, wrapped], layout=widgets.Layout(align_items="center"))
+                row.add_class(f"fw-explorer-thresholds-{name}")
+                rows.append(row)
+        box = widgets.VBox(rows)
+        box.add_class("fw-explorer-thresholds")
+        return box
+
+    def _class_size_max(self) -> int:
+        return int(np.bincount(self._evalset.labels).max()) if self._evalset.n else 1
+
+    def _make_slider(self, view, spec: Threshold) -> widgets.Widget:
+        value = getattr(view, spec.attr)
+        if not hasattr(self, "_slider_layout"):  # one layout and style model for all sliders
+            self._slider_layout = widgets.Layout(width="230px")
+            self._slider_style = widgets.SliderStyle(description_width="28px")
+        common = dict(
+            description=spec.label,
+            tooltip=spec.tooltip,
+            continuous_update=spec.continuous,
+            layout=self._slider_layout,
+            style=self._slider_style,
+        )
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{spec.attr}: not a number")
+        if spec.kind == "fraction":
+            return widgets.FloatSlider(
+                value=float(value), min=0.0, max=1.0, step=0.005, readout_format=".3f", **common
+            )
+        if spec.kind == "count":
+            if not isinstance(value, numbers.Integral):
+                raise TypeError(f"{spec.attr}: not an integer")
+            low = 1
+            result = getattr(view, "result", None)
+            if spec.attr == "s" and hasattr(result, "min_support"):
+                low = int(result.min_support)
+            high = max(int(value), self._class_size_max(), low)
+            return widgets.IntSlider(value=int(value), min=low, max=high, **common)
+        if spec.kind == "log":
+            value = float(value)
+            if not value > 0:
+                raise ValueError(f"{spec.attr}: not positive")
+            exponent = math.log10(value)
+            return widgets.FloatLogSlider(
+                value=value,
+                base=10,
+                min=math.floor(exponent) - 3,
+                max=math.ceil(exponent) + 3,
+                step=0.25,
+                readout_format=".3g",
+                **common,
+            )
+        if spec.kind == "spread":
+            value = float(value)
+            return widgets.FloatSlider(
+                value=value,
+                min=min(0.01, value),
+                max=max(0.5, value),
+                step=0.01,
+                readout_format=".2f",
+                **common,
+            )
+        raise ValueError(f"{spec.attr}: unknown threshold kind {spec.kind!r}")
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def evalset(self) -> EvalSet:
+        return self._evalset
+
+    @property
+    def selected_mode(self) -> FailureMode | None:
+        return self._selected_mode
+
+    @property
+    def selected_members(self) -> np.ndarray:
+        """EvalSet indices of the selected failure mode (empty when none)."""
+        if self._selected_mode is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray(self._selected_mode.members, dtype=np.int64).copy()
+
+    @property
+    def messages(self) -> list[str]:
+        """What went wrong while driving the views (newest last)."""
+        return list(self._messages)
+
+    def set_class(self, name: str | int) -> None:
+        """Select class ``name`` (a name or index) in every view."""
+        self.class_name = self._evalset.class_names[self._class_arg(name)]
+
+    def thresholds(self) -> dict[str, dict[str, float]]:
+        """The current threshold of every control, ``{view name: {attribute: value}}``."""
+        out: dict[str, dict[str, float]] = {}
+        for name, attr in self.controls:
+            out.setdefault(name, {})[attr] = getattr(self.views[name], attr)
+        return out
+
+    def set_threshold(self, view: str, attr: str, value) -> None:
+        """Set threshold ``attr`` of view ``view`` (as its slider does); errors are raised."""
+        if (view, attr) not in self.controls:
+            known = sorted(f"{v}.{a}" for v, a in self.controls)
+            raise ValueError(f"view/attr: no threshold {view}.{attr}; known: {known}")
+        setattr(self.views[view], attr, value)  # the view validates; its trait updates the slider
+        if not (
+            isinstance(self.views[view], traitlets.HasTraits) and self.views[view].has_trait(attr)
+        ):
+            self._sync_slider(view, attr)
+            self._request_refresh()
+
+    def select_mode(self, mode: FailureMode) -> None:
+        """Make ``mode`` the selection: its class is selected and its images (errors first)
+        are shown in the grid."""
+        if not isinstance(mode, FailureMode):
+            raise TypeError(f"mode: expected a FailureMode, got {type(mode).__name__}")
+        if mode.class_name in self._evalset.class_names and mode.class_name != self.class_name:
+            self.class_name = mode.class_name
+        members = _errors_first(self._evalset, mode.members)
+        n_errors = int(np.count_nonzero(~self._evalset.correct[members]))
+        self.grid.show(
+            members,
+            title=(
+                f"{mode.method} · {mode.class_name}: {mode.description} — {mode.size} images, "
+                f"{n_errors} errors first, accuracy {_percent(mode.accuracy)}"
+            ),
+        )
+        self._set_selected(mode)
+
+    def explain_selection(self) -> np.ndarray | None:
+        """Send the grid's selected images, or else the selected mode's members, to CES.
+
+        Returns the explained indices (None when there is no CES view or nothing selected).
+        """
+        name = self._view_of("ces")
+        if name is None:
+            self._message("Explain with CES: there is no concept map (CES view) in this Explorer.")
+            return None
+        selected = np.asarray(self.grid.selected, dtype=np.int64)
+        if len(selected):
+            indices = selected
+            title = f"{len(selected)} image{'s' if len(selected) != 1 else ''} selected in the grid"
+        elif self._selected_mode is not None and self._selected_mode.size:
+            mode = self._selected_mode
+            indices = np.asarray(mode.members, dtype=np.int64)
+            title = f"{mode.method} · {mode.class_name}: {mode.description} ({mode.size} images)"
+        else:
+            self._message("Explain with CES: select images in the grid or a failure mode first.")
+            return None
+        view = self.views[name]
+        try:
+            view.explain(indices, title=title)
+        except Exception as error:
+            self._message(f"{name}: could not explain the selection ({error})")
+            return None
+        self.tabs.selected_index = list(self.views).index(name)
+        self._request_refresh()
+        return indices
+
+    def failure_modes(self, class_name: str | None = None) -> pd.DataFrame:
+        """Every view's failure modes at the current thresholds, as one DataFrame.
+
+        Columns of :func:`~failwidgets.modes.modes_to_frame` (method, class_name, description,
+        size, accuracy, drop, heldout_drop, members), sorted as the table is. ``class_name``
+        keeps one class's modes.
+        """
+        modes = self._collect_modes()
+        if class_name is not None:
+            name = self._evalset.class_names[self._class_arg(class_name)]
+            modes = [m for m in modes if m.class_name == name]
+        return sort_frame(modes_to_frame(modes), self.table.sort_by, self.table.ascending)
+
+    def agreement(self, class_name: str | None = None) -> pd.DataFrame:
+        """Jaccard overlaps of the member sets of one class's failure modes (default: the
+        selected class), at most ``max_agreement_modes`` per method, strongest drop first;
+        members are cut to ``split`` first. Rows and columns are labelled ``method: description``.
+        """
+        name = self.class_name if class_name is None else class_name
+        name = self._evalset.class_names[self._class_arg(name)]
+        modes = self._agreement_modes(self._collect_modes(), name)
+        return _jaccard(modes)
+
+    def export(self, path) -> Path:
+        """Write :meth:`failure_modes` to ``path`` (``.csv`` or ``.parquet``); returns the path.
+
+        Read it back with :meth:`Explorer.import_modes`.
+        """
+        frame = self.failure_modes()
+        return export_modes(frame_to_modes(frame), path)
+
+    @staticmethod
+    def import_modes(path) -> pd.DataFrame:
+        """Failure modes written by :meth:`export`, as the same DataFrame
+        (:func:`~failwidgets.modes.frame_to_modes` turns it into FailureMode objects)."""
+        return modes_to_frame(import_modes(path))
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the latest table update has been drawn."""
+        pending = self._pending
+        if pending is not None:
+            pending.result(timeout=timeout)
+
+    def close(self) -> None:
+        """Stop the worker and close the Explorer's own widgets (the views are the caller's)."""
+        lock = getattr(self, "_lock", None)  # also called by __del__ after a failed __init__
+        if lock is not None:
+            with lock:
+                self._generation += 1
+        executor = getattr(self, "_executor", None)
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        super().close()
+
+    # ------------------------------------------------------------------ class
+    def _class_arg(self, value) -> int:
+        try:
+            return self._evalset.class_index(value)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"class_name: {error}") from None
+
+    @traitlets.validate("class_name")
+    def _valid_class_name(self, proposal):
+        value = proposal["value"]
+        if not isinstance(value, str):
+            raise TypeError(f"class_name: expected a class name, got {type(value).__name__}")
+        if value not in self._evalset.class_names:
+            raise ValueError(
+                f"class_name: unknown class {value!r}; known: {list(self._evalset.class_names)[:10]}"
+            )
+        return value
+
+    @traitlets.observe("class_name")
+    def _on_class_name(self, change):
+        name = change["new"]
+        self._syncing += 1
+        try:
+            self._class_dropdown.value = name
+            for view_name, view in self.views.items():
+                if getattr(view, "class_name", None) == name:
+                    continue
+                try:
+                    set_class = getattr(view, "set_class", None)
+                    if callable(set_class):
+                        set_class(name)
+                    else:
+                        view.class_name = name
+                except Exception as error:  # a view that cannot show this class says why
+                    self._message(f"{view_name}: cannot show class {name!r} ({error})")
+        finally:
+            self._syncing -= 1
+        self._selected_mode = None
+        self.table.mark(None)
+        self.table.class_name = name
+        self._show_class_images()
+        if self._ready:
+            self._render_selection()
+            self._request_refresh()
+
+    def _on_dropdown(self, change):
+        if not self._syncing and change["new"] != self.class_name:
+            self.class_name = change["new"]
+
+    def _view_class_changed(self, change):
+        if self._syncing or not self._ready:
+            return
+        name = change["new"]
+        if isinstance(name, str) and name in self._evalset.class_names and name != self.class_name:
+            self.class_name = name
+
+    def _show_class_images(self) -> None:
+        c = self._evalset.class_index(self.class_name)
+        rows = (
+            np.arange(self._evalset.n)
+            if self._split is None
+            else self._evalset.split_indices(self._split)
+        )
+        rows = _errors_first(self._evalset, rows[self._evalset.labels[rows] == c])
+        n_errors = int(np.count_nonzero(~self._evalset.correct[rows]))
+        where = f"{self._split} images" if self._split else "images"
+        self.grid.show(
+            rows,
+            title=(
+                f"{self.class_name}: {len(rows)} {where}, the {n_errors} errors first — select a "
+                "failure mode in a view or in the table to see its images"
+            ),
+        )
+
+    # ------------------------------------------------------------------ thresholds
+    def _slider_changed(self, name: str, attr: str):
+        def handler(change):
+            if self._syncing:
+                return
+            view = self.views[name]
+            try:
+                setattr(view, attr, change["new"])
+            except (TypeError, ValueError) as error:
+                self._message(f"{name}.{attr}: {error}")
+                self._sync_slider(name, attr)
+                return
+            if not (isinstance(view, traitlets.HasTraits) and view.has_trait(attr)):
+                self._request_refresh()
+
+        return handler
+
+    def _view_threshold_changed(self, name: str, attr: str):
+        def handler(change):
+            self._sync_slider(name, attr)
+            if self._ready:
+                self._request_refresh()
+
+        return handler
+
+    def _sync_slider(self, name: str, attr: str) -> None:
+        slider = self.controls[(name, attr)]
+        value = getattr(self.views[name], attr)
+        self._syncing += 1
+        try:
+            if isinstance(slider, widgets.FloatLogSlider):
+                exponent = math.log10(value)
+                slider.min = min(slider.min, math.floor(exponent))
+                slider.max = max(slider.max, math.ceil(exponent))
+            else:
+                slider.min = min(slider.min, value)
+                slider.max = max(slider.max, value)
+            slider.value = value
+        finally:
+            self._syncing -= 1
+
+    # ------------------------------------------------------------------ selection
+    def _view_of(self, method: str) -> str | None:
+        return next((name for name, m in self._methods.items() if m == method), None)
+
+    def _view_selected(self, name: str):
+        def callback(mode):
+            if not isinstance(mode, FailureMode):
+                return
+            view = self.views[name]
+            if getattr(view, "grid", None) is not self.grid:  # a view with its own grid
+                members = _errors_first(self._evalset, mode.members)
+                self.grid.show(members, title=f"{mode.method} · {mode.description}")
+            self._set_selected(mode)
+
+        return callback
+
+    def _on_table_select(self, mode: FailureMode) -> None:
+        self.select_mode(mode)
+
+    def _set_selected(self, mode: FailureMode) -> None:
+        self._selected_mode = mode
+        self.table.mark(mode)
+        self._render_selection()
+
+    def _on_grid_selected(self, change):
+        if self._ready:
+            self._render_selection()
+
+    def _render_selection(self) -> None:
+        parts = []
+        mode = self._selected_mode
+        if mode is not None:
+            parts.append(
+                f"<b>Selected:</b> {html.escape(mode.method)} · {html.escape(mode.class_name)}: "
+                f"{html.escape(mode.description)} ({mode.size} images, accuracy "
+                f"{_percent(mode.accuracy)})"
+            )
+        n = len(self.grid.selected)
+        if n:
+            parts.append(f"{n} image{'s' if n != 1 else ''} selected in the grid")
+        if not parts:
+            parts.append(
+                "<span style='color: var(--jp-ui-font-color2)'>Click a failure mode in a view or "
+                "in the table; select images in the grid to explain them.</span>"
+            )
+        self._selection_text.value = " · ".join(parts)
+
+    # ------------------------------------------------------------------ messages
+    def _message(self, text: str) -> None:
+        self._messages.append(text)
+        del self._messages[:-20]
+        self._render_status()
+
+    def _render_status(self) -> None:
+        parts = []
+        if self.unavailable:
+            missing = "; ".join(
+                f"{html.escape(name)} ({html.escape(reason)})"
+                for name, reason in self.unavailable.items()
+            )
+            parts.append(
+                f"<span style='color: var(--jp-ui-font-color2)'>Not shown: {missing}</span>"
+            )
+        if self._messages:
+            parts.append(
+                "<span style='color: var(--jp-error-color1, #d32f2f)'>"
+                f"{html.escape(self._messages[-1])}</span>"
+            )
+        self._status.value = "<br>".join(parts)
+
+    # ------------------------------------------------------------------ failure modes
+    def _collect_modes(self) -> list[FailureMode]:
+        modes: list[FailureMode] = []
+        for name, view in list(self.views.items()):
+            method = getattr(view, "failure_modes", None)
+            if not callable(method):
+                continue
+            try:
+                found = [m for m in _all_modes(method) if isinstance(m, FailureMode)]
+            except Exception as error:
+                self._message(f"{name}: failure_modes() failed ({type(error).__name__}: {error})")
+                continue
+            if self._methods.get(name) == "prime" and self._heldout_split is not None:
+                found = self._prime_heldout(name, view, found)
+            modes.extend(found)
+        return modes
+
+    def _prime_heldout(self, name: str, view, modes: list[FailureMode]) -> list[FailureMode]:
+        """PRIME modes with ``heldout_drop``: their tag sets re-applied to the held-out split."""
+        result = getattr(view, "result", None)
+        thresholds = getattr(view, "thresholds", None)
+        if result is None or not callable(thresholds) or not modes:
+            return modes
+        held = self._evalset.split_indices(self._heldout_split)
+        held = np.setdiff1d(held, result.indices)
+        if len(held) == 0:
+            return modes
+        try:
+            frame = result.failure_modes(**thresholds())
+            report = result.generalization(held, modes=frame)
+        except Exception as error:
+            self._message(f"{name}: held-out generalisation failed ({error})")
+            return modes
+        heldout = {
+            (str(row["class"]), " + ".join(row["tags"])): row["heldout_drop"]
+            for _, row in report.table.iterrows()
+        }
+        out = []
+        for mode in modes:
+            value = heldout.get((mode.class_name, mode.description))
+            if mode.heldout_drop is None and value is not None and not pd.isna(value):
+                mode = FailureMode(
+                    method=mode.method,
+                    class_name=mode.class_name,
+                    description=mode.description,
+                    members=mode.members,
+                    accuracy=mode.accuracy,
+                    drop=mode.drop,
+                    heldout_drop=float(value),
+                )
+            out.append(mode)
+        return out
+
+    def _agreement_modes(self, modes: list[FailureMode], class_name: str) -> list[FailureMode]:
+        rows = None if self._split is None else self._evalset.split_indices(self._split)
+        chosen: list[FailureMode] = []
+        by_method: dict[str, list[FailureMode]] = {}
+        for mode in modes:
+            if mode.class_name == class_name:
+                by_method.setdefault(mode.method, []).append(mode)
+        for method_modes in by_method.values():
+            drops = np.array([m.drop if math.isfinite(m.drop) else -np.inf for m in method_modes])
+            order = np.argsort(-drops, kind="stable")[: self._max_agreement]
+            for i in order:
+                mode = method_modes[int(i)]
+                if rows is not None:
+                    members = np.intersect1d(np.asarray(mode.members, dtype=np.int64), rows)
+                    mode = FailureMode(
+                        method=mode.method,
+                        class_name=mode.class_name,
+                        description=mode.description,
+                        members=members,
+                        accuracy=mode.accuracy,
+                        drop=mode.drop,
+                        heldout_drop=mode.heldout_drop,
+                    )
+                chosen.append(mode)
+        return chosen
+
+    def _request_refresh(self) -> None:
+        """Recompute the table and the agreement; only the latest request is drawn."""
+        if not self._ready:
+            return
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            self.table.busy = True
+            if not self._background:
+                self._refresh(generation)
+                return
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fw-explorer")
+            self._pending = self._executor.submit(self._refresh_later, generation)
+
+    def _refresh_now(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._refresh(self._generation)
+
+    def _refresh_later(self, generation: int) -> None:
+        time.sleep(DEBOUNCE_S)  # let a burst of slider moves settle
+        if generation != self._generation:
+            return  # a newer request follows
+        self._refresh(generation)
+
+    def _refresh(self, generation: int) -> None:
+        start = time.perf_counter()
+        class_name = self.class_name
+        try:
+            modes = self._collect_modes()
+            agreement = self._agreement_modes(modes, class_name)
+            values = _jaccard(agreement).to_numpy() if agreement else np.zeros((0, 0))
+        except Exception as error:  # never leave the table busy
+            with self._lock:
+                if generation == self._generation:
+                    self.table.busy = False
+            self._message(f"failure-mode table: {type(error).__name__}: {error}")
+            return
+        with self._lock:
+            if generation != self._generation:
+                return  # stale: a newer request is under way
+            self._last_modes = modes
+            shown = (
+                modes
+                if self._table_scope.value == "all"
+                else [m for m in modes if m.class_name == class_name]
+            )
+            n_methods = len({m.method for m in shown})
+            scope = "all classes" if self._table_scope.value == "all" else f"class {class_name}"
+            caption = (
+                f"{len(shown)} failure mode{'s' if len(shown) != 1 else ''} from "
+                f"{n_methods} method{'s' if n_methods != 1 else ''} ({scope}) — click a row to "
+                "see its images; click a header to sort"
+            )
+            with self.table.hold_sync():
+                self.table.set_modes(shown, caption=caption)
+                self.table.set_agreement(class_name, agreement, values)
+                self.table.busy = False
+            self.timings["table"] = time.perf_counter() - start
+
+    # ------------------------------------------------------------------ the demo
+    @classmethod
+    def from_demo(
+        cls,
+        demo=None,
+        methods=DEMO_METHODS,
+        *,
+        progress: bool = True,
+        cache_dir=None,
+        train_sample: int | None = 2000,
+        **kwargs,
+    ) -> Explorer:
+        """An Explorer over the demo world (:func:`failwidgets.demo.load`), engines built.
+
+        - ``"prime"``: PRIME over the world's metadata tags, searched on the test split
+          (held-out drops measured on val);
+        - ``"directions"``: failure directions of the demo CLIP's embeddings;
+        - ``"barlow"``: Barlow trees on the demo robust model's features;
+        - ``"ces"``: a concept bank of the world's tags at the classifier's bottleneck;
+        - ``"defuse"``: scenarios from the demo beta-VAE (slow; not built by default).
+
+        Embeddings, features and the concept bank are cached on disk (``cache_dir``; default
+        :func:`failwidgets.widgets.explorer_demo.cache_directory`), keyed by a hash of the
+        images and of the weights. A method whose weights or view are missing is left out
+        with the reason in ``unavailable``.
+
+        The Explorer's EvalSet is ``demo.evalset`` restricted to its val and test images plus
+        ``train_sample`` training images (what the methods need from train: whitening
+        statistics, concept examples); ``explorer.source_indices`` maps its rows back.
+
+        Parameters
+        ----------
+        demo : Demo, optional
+            From :func:`failwidgets.demo.load` (loaded when None).
+        methods : sequence of str
+            Which views to build, among ``METHODS``.
+        progress : bool
+            Show a progress bar while building (in a notebook).
+        cache_dir : path, optional
+            Where features are cached.
+        train_sample : int or None
+            Training images kept (None: all).
+        **kwargs : passed to :class:`Explorer` (``class_name``, ``background``...).
+        """
+        from . import explorer_demo
+
+        return explorer_demo.build(
+            cls,
+            demo,
+            methods,
+            progress=progress,
+            cache_dir=cache_dir,
+            train_sample=train_sample,
+            **kwargs,
+        )
+
+
+def _all_modes(failure_modes) -> list:
+    """A view's failure modes of every class: views whose ``failure_modes`` takes ``classes``
+    (e.g. TreeView, whose default is the class on screen) are asked for ``"all"``."""
+    try:
+        parameters = inspect.signature(failure_modes).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if "classes" in parameters:
+        return list(failure_modes(classes="all"))
+    return list(failure_modes())
+
+
+def _jaccard(modes: list[FailureMode]) -> pd.DataFrame:
+    from ..modes import jaccard_matrix
+
+    return jaccard_matrix(modes)
