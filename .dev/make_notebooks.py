@@ -18,7 +18,11 @@ OUT = Path(__file__).resolve().parents[1] / "notebooks"
 
 def notebook(cells):
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     for kind, source in cells:
         maker = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
@@ -47,25 +51,36 @@ other notebooks explain one method each.
 
 # ---------------------------------------------------------------------------- 00 quickstart
 QUICKSTART = [
-    ("md", """
+    (
+        "md",
+        """
 # failwidgets quickstart
 
 The demo world: procedurally drawn objects on procedural backgrounds, with **planted failure
 modes** whose right answers are known, and a small CNN classifier trained on its biased train
 split. Everything is generated or loaded from the package: no download. This notebook runs top
 to bottom in under a minute on two CPU cores.
-"""),
+""",
+    ),
     LOAD_DEMO,
-    ("md", "The planted failures (the ground truth) and the classifier's accuracy per class on the test split:"),
-    ("code", """
+    (
+        "md",
+        "The planted failures (the ground truth) and the classifier's accuracy per class on the test split:",
+    ),
+    (
+        "code",
+        """
 import pandas as pd
 
 test = evalset.split_indices("test")
 pd.DataFrame([{"failure": f.name, "kind": f.kind, "class": f.class_name, "description": f.description}
               for f in demo.failures])
-"""),
+""",
+    ),
     ("code", "evalset.accuracy_per_class(test).round(3).to_frame().T"),
-    ("md", """
+    (
+        "md",
+        """
 ## The Explorer: five methods, one workspace
 
 `Explorer.from_demo` fits the methods on the demo world (features and embeddings are computed
@@ -85,34 +100,55 @@ The Explorer opens on the class with the planted conjunction (three attributes t
 together). Try: in the threshold panel raise PRIME's **a** to 0.5 and only the planted triple is
 left in *Lattice · PRIME*; click it, then *Explain with CES*; then move Barlow's **δ** and watch
 the tree's failure leaves pass or dim.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 from failwidgets import Explorer
 
 explorer = Explorer.from_demo(demo)
 explorer
-"""),
-    ("md", "Everything the widget shows is readable from Python. The failure modes of every method, strongest drop first (`heldout_drop`: the same rule on held-out data):"),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "Everything the widget shows is readable from Python. The failure modes of every method, strongest drop first (`heldout_drop`: the same rule on held-out data):",
+    ),
+    (
+        "code",
+        """
 modes = explorer.failure_modes()
 modes.drop(columns="members").head(12)
-"""),
-    ("md", "How much the methods agree on the selected class (Jaccard overlap of the member sets, on the test images):"),
+""",
+    ),
+    (
+        "md",
+        "How much the methods agree on the selected class (Jaccard overlap of the member sets, on the test images):",
+    ),
     ("code", "explorer.agreement().round(2)"),
     ("md", "One call exports the table to CSV or Parquet; `Explorer.import_modes` reads it back:"),
-    ("code", """
+    (
+        "code",
+        """
 path = explorer.export("failure_modes.csv")
 Explorer.import_modes(path).drop(columns="members").head(3)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 Where to go next: one notebook per method (`10_barlow` … `50_defuse`) explains its idea and its
 controls; `90_bring_your_own_model` runs the same tools on CIFAR-10 with pretrained models.
-"""),
+""",
+    ),
 ]
 
 # ---------------------------------------------------------------------------- 10 Barlow
 BARLOW = [
-    ("md", """
+    (
+        "md",
+        """
 # Barlow: failure trees on robust features
 
 Barlow (Singla et al., CVPR 2021) explains where a model fails inside one group of images, e.g.
@@ -133,10 +169,16 @@ class is planted to fail when its distinguishing part is missing: the robust fea
 **Controls** (TreeView): class selector, label/prediction grouping, sliders for δ and τ (no
 refit: instant) and for the depth and *k* (refit). Clicking a node shows its images (errors
 first) and the split feature's top images, heatmaps and feature attack.
-"""),
+""",
+    ),
     LOAD_DEMO,
-    ("md", "Features: the global-average-pooled penultimate layer of the demo's robust CNN (trained with L2 PGD), for every image."),
-    ("code", """
+    (
+        "md",
+        "Features: the global-average-pooled penultimate layer of the demo's robust CNN (trained with L2 PGD), for every image.",
+    ),
+    (
+        "code",
+        """
 import numpy as np
 import torch
 
@@ -147,9 +189,15 @@ with torch.inference_mode():
         for batch in np.array_split(demo.world.images, 40)
     ])
 features.shape
-"""),
-    ("md", "One tree for the validation and test images labelled as the class with the planted missing part (label grouping: its false negatives):"),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "One tree for the validation and test images labelled as the class with the planted missing part (label grouping: its false negatives):",
+    ),
+    (
+        "code",
+        """
 from failwidgets.methods.barlow import Barlow
 
 part = next(f for f in demo.failures if f.kind == "missing_part")
@@ -159,34 +207,55 @@ group = rows[evalset.labels[rows] == evalset.class_index(part.class_name)]
 result = Barlow(k=20, depth=2).fit(features, evalset, group=group)
 print(f"BER {result.base_error_rate:.3f}  ALER {result.aler:.3f}")
 result.leaves(delta=0.1, tau=0.2)[["rule", "size", "errors", "error_rate", "error_coverage", "importance", "passes"]]
-"""),
-    ("md", "The most important leaf, in words, and how many of its images are the planted shaft-less arrows:"),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "The most important leaf, in words, and how many of its images are the planted shaft-less arrows:",
+    ),
+    (
+        "code",
+        """
 top = result.top_leaf
 members = result.members(top)
 print(result.describe(top, group_name=f"the {part.class_name} images"))
 planted = part.members(demo.world.attributes)
 print(f"{planted[members].mean():.0%} of the leaf's images lack the part "
       f"(the whole group: {planted[group].mean():.0%})")
-"""),
-    ("md", "The tree view: move δ or τ and watch leaves pass or fail; click a node to see its images below."),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "The tree view: move δ or τ and watch leaves pass or fail; click a node to see its images below.",
+    ),
+    (
+        "code",
+        """
 from failwidgets.widgets.tree import TreeView
 
 view = TreeView(evalset, features, model=robust, class_name=part.class_name)
 view
-"""),
-    ("md", "The paper's automatic evaluation: one tree per class and grouping; the share of classes with a valid leaf, and ALER − BER per class."),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "The paper's automatic evaluation: one tree per class and grouping; the share of classes with a valid leaf, and ALER − BER per class.",
+    ),
+    (
+        "code",
+        """
 survey = Barlow(k=20, depth=1).survey(features, evalset, groupings=("label", "prediction"))
 survey.summary
-"""),
+""",
+    ),
     NEXT_STEPS,
 ]
 
 # ---------------------------------------------------------------------------- 20 PRIME
 PRIME = [
-    ("md", """
+    (
+        "md",
+        """
 # PRIME: minimal tag combinations as failure modes
 
 PRIME (Rezaei et al., 2024) describes every image by a set of human-readable **tags** (from a
@@ -208,10 +277,16 @@ made for.
 the precomputed candidates: instant) and l (a larger l searches again), a tag search box. The
 lattice is a Hasse diagram: levels by set size, colour by accuracy drop, size by support;
 failure modes are outlined with their necessity edges. Clicking a node shows its images.
-"""),
+""",
+    ),
     LOAD_DEMO,
-    ("md", "Tags from the world's metadata: one per value of colour, texture and background, plus the booleans occluder, distractor and has_part. The search runs on the test split:"),
-    ("code", """
+    (
+        "md",
+        "Tags from the world's metadata: one per value of colour, texture and background, plus the booleans occluder, distractor and has_part. The search runs on the test split:",
+    ),
+    (
+        "code",
+        """
 from failwidgets.features.tags import tags_from_metadata
 from failwidgets.methods.prime import search
 
@@ -221,32 +296,50 @@ result = search(tags, evalset.labels, evalset.correct, class_names=evalset.class
                 max_size=4, min_support=30, indices=test)
 print(f"{result.n_candidates} candidate tag sets searched")
 result.failure_modes(a=0.5)[["class", "tags", "n_images", "accuracy", "drop", "min_gain"]]
-"""),
-    ("md", "The lattice of the class with the planted conjunction: at a = 0.5 only the planted triple is a failure mode; lower a to 0.3 and its pairs appear too (each pair holds mostly triple images, so it drops about 0.6 times as much, and removing one of its tags still helps)."),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "The lattice of the class with the planted conjunction: at a = 0.5 only the planted triple is a failure mode; lower a to 0.3 and its pairs appear too (each pair holds mostly triple images, so it drops about 0.6 times as much, and removing one of its tags still helps).",
+    ),
+    (
+        "code",
+        """
 from failwidgets.widgets.lattice import LatticeView
 
 conjunction = next(f for f in demo.failures if f.kind == "conjunction")
 print(conjunction.description)
 view = LatticeView(evalset, result=result, a=0.5, class_name=conjunction.class_name)
 view
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 triple = tuple(f"{column}={value}" for column, value in conjunction.attributes.items())
 view.select(triple)   # as a click on its node does: its images fill the grid, errors first
-"""),
-    ("md", "Does a failure mode hold on unseen data? Re-apply each tag set to the validation split (train drop vs held-out drop, the paper's Table 4):"),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "Does a failure mode hold on unseen data? Re-apply each tag set to the validation split (train drop vs held-out drop, the paper's Table 4):",
+    ),
+    (
+        "code",
+        """
 report = result.generalization(evalset.split_indices("val"), modes=result.failure_modes(a=0.3))
 print(f"Pearson {report.pearson:.2f}, Spearman {report.spearman:.2f} over {report.n_modes} modes")
 report.table[["class", "tags", "drop", "heldout_n_images", "heldout_drop"]]
-"""),
+""",
+    ),
     NEXT_STEPS,
 ]
 
 # ---------------------------------------------------------------------------- 30 CES
 CES = [
-    ("md", """
+    (
+        "md",
+        """
 # CES: concept explanations of mistakes
 
 Conceptual explanation scores (Abid et al., 2022) ask which human concept, added to or removed
@@ -267,10 +360,16 @@ probability is explained (default: each image's true label), the step δ (log sl
 direction (add or remove the concept), the map's embedding (PCA or t-SNE of the CAVs). Points
 are concepts, coloured by the sign of their score and sized by its size; click one to see its
 positive examples. Images selected in the grid become the explained set.
-"""),
+""",
+    ),
     LOAD_DEMO,
-    ("md", "The concept bank: one CAV per tag value, learned on the train split at the classifier's bottleneck (the output of its `features` block); concepts whose SVM validates below 70 % are dropped."),
-    ("code", """
+    (
+        "md",
+        "The concept bank: one CAV per tag value, learned on the train split at the classifier's bottleneck (the output of its `features` block); concepts whose SVM validates below 70 % are dropped.",
+    ),
+    (
+        "code",
+        """
 from failwidgets.features.split import split_model
 from failwidgets.methods.ces import ConceptExplainer, ConceptSet, learn_concept_bank
 
@@ -281,34 +380,49 @@ split = split_model(demo.classifier, "features", input_size=(3, 64, 64))
 bank = learn_concept_bank(split, concepts)
 explainer = ConceptExplainer(split, bank)
 bank.to_frame().sort_values("val_accuracy").head()
-"""),
+""",
+    ),
     ("md", "The test mistakes of the class with the planted spurious background, explained:"),
-    ("code", """
+    (
+        "code",
+        """
 from failwidgets.widgets.concept_map import ConceptMapView
 
 spurious = next(f for f in demo.failures if f.kind == "spurious_background")
 print(spurious.description)
 view = ConceptMapView(evalset, explainer, class_name=spurious.class_name)
 view
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 scores = view.wait()
 scores.to_frame().head(5)
-"""),
-    ("md", "The same for one image, and the *conceptual counterfactual* variant (one weight per concept, optimised to flip the prediction):"),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "The same for one image, and the *conceptual counterfactual* variant (one weight per concept, optimised to flip the prediction):",
+    ),
+    (
+        "code",
+        """
 first = view.explained[:1]
 one = explainer.explain_evalset(evalset, first)
 print("top concepts for image", int(first[0]), one.top_positive(3))
 activations = explainer.evalset_activations(evalset, first)
 explainer.counterfactual(activations, evalset.labels[first]).to_frame().head(5)
-"""),
+""",
+    ),
     NEXT_STEPS,
 ]
 
 # ---------------------------------------------------------------------------- 40 directions
 DIRECTIONS = [
-    ("md", """
+    (
+        "md",
+        """
 # Failure directions in CLIP space
 
 Jain et al. (2023) distil a model's failures into one **direction** per class in the embedding
@@ -328,10 +442,16 @@ background; its direction should point to that class on the other backgrounds.
 **Controls** (DirectionsView): a bar chart of every class's failure strength (click a bar to
 choose a class), a class selector and a K slider (images per strip and per caption check);
 strips of the K most negative and most positive test images; the hard and easy captions.
-"""),
+""",
+    ),
     LOAD_DEMO,
-    ("md", "CLIP embeddings of every image with the demo CLIP (a small model built from open_clip's classes and trained on captions of the world), then one SVM per class on the validation split:"),
-    ("code", """
+    (
+        "md",
+        "CLIP embeddings of every image with the demo CLIP (a small model built from open_clip's classes and trained on captions of the world), then one SVM per class on the validation split:",
+    ),
+    (
+        "code",
+        """
 from failwidgets.methods.caption_words import NATURAL_BACKGROUNDS, CaptionWords
 from failwidgets.methods.directions import find_failure_directions
 
@@ -339,17 +459,26 @@ encoder = demo.clip_encoder
 result = find_failure_directions(evalset, encoder=encoder,
                                  caption_words=CaptionWords().with_extra(prepositions=NATURAL_BACKGROUNDS))
 result.summary
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 from failwidgets.widgets.directions import DirectionsView
 
 spurious = next(f for f in demo.failures if f.kind == "spurious_background")
 print(spurious.description)
 view = DirectionsView(evalset, result, k=50, class_name=spurious.class_name)
 view
-"""),
-    ("md", "The 50 most negative test images of that class, and how many of them are the planted minority (off the training background):"),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "The 50 most negative test images of that class, and how many of them are the planted minority (off the training background):",
+    ),
+    (
+        "code",
+        """
 hard = result.most_aligned(spurious.class_name, k=50, split="test")
 minority = spurious.members(demo.world.attributes)
 test = evalset.split_indices("test")
@@ -357,21 +486,30 @@ in_class = test[evalset.labels[test] == evalset.class_index(spurious.class_name)
 print(f"{minority[hard.index].mean():.0%} of the 50 hardest are the planted minority "
       f"(all its test images: {minority[in_class].mean():.0%})")
 result.captions(spurious.class_name, side="hard", k=5)
-"""),
-    ("md", "Check any caption, listed or not: its 50 nearest test images of the class and the accuracy on them."),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "Check any caption, listed or not: its 50 nearest test images of the class and the accuracy on them.",
+    ),
+    (
+        "code",
+        """
 name = spurious.class_name
 for caption in [f"a photo of a {name} on grass", f"a photo of a {name} on sand"]:
     sub = result.caption_subpopulation(caption, cls=name, k=50, split="test")
     print(f"{caption!r}: {sub.accuracy:.0%} correct")
-"""),
+""",
+    ),
     NEXT_STEPS,
 ]
 
 
 # ---------------------------------------------------------------------------- 50 Defuse
 DEFUSE = [
-    ("md", """
+    (
+        "md",
+        """
 # Defuse: failure scenarios from a VAE's latent space
 
 Defuse (Slack et al.) looks for failures the evaluation set does not contain yet. A β-VAE
@@ -390,10 +528,16 @@ accuracy before and after.
 
 **Controls** (arguments here): the noise draws per image Q and the Beta parameters a, b
 (identification), the mixture's weight threshold (distillation), τ (review), λ (correction).
-"""),
+""",
+    ),
     LOAD_DEMO,
-    ("md", "Identification and distillation on 300 test images (20 noise draws each, at most 5 failing codes per image):"),
-    ("code", """
+    (
+        "md",
+        "Identification and distillation on 300 test images (20 noise draws each, at most 5 failing codes per image):",
+    ),
+    (
+        "code",
+        """
 import numpy as np
 from failwidgets.methods.defuse import Defuse
 
@@ -403,9 +547,15 @@ defuse.fit(evalset.images_at(rows), evalset.labels[rows])
 print(defuse.identification_.message)
 scenarios = defuse.scenarios_
 scenarios.to_frame()
-"""),
-    ("md", "Review the heaviest scenario: 24 decoded samples at τ = 0.1, with the classifier's predictions (the label shown is the scenario's majority original label):"),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "Review the heaviest scenario: 24 decoded samples at τ = 0.1, with the classifier's predictions (the label shown is the scenario's majority original label):",
+    ),
+    (
+        "code",
+        """
 from failwidgets import EvalSet, ImageGrid
 
 scenario = scenarios[scenarios.ids[0]]
@@ -415,9 +565,15 @@ print(f"{samples.error_rate(label):.0%} of the samples are not predicted as {eva
 review = EvalSet.from_arrays(samples.images, np.full(len(samples.images), label), samples.predictions,
                              evalset.class_names)
 ImageGrid(review, page_size=24, thumb_size=64, title=f"scenario {scenario.id}")
-"""),
-    ("md", "Label it: the labels live in a JSON file that is rewritten (atomically) at every change, so they survive a kernel restart:"),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "Label it: the labels live in a JSON file that is rewritten (atomically) at every change, so they survive a kernel restart:",
+    ),
+    (
+        "code",
+        """
 from failwidgets.methods.scenario_labels import ScenarioLabels
 
 # one file per distillation: its fingerprint names the scenario set the labels belong to
@@ -425,8 +581,11 @@ labels = ScenarioLabels(f"defuse_labels_{scenarios.fingerprint[:8]}.json", n_cla
                         scenario_ids=scenarios.ids, scenario_set=scenarios.fingerprint)
 labels.set(scenario.id, is_failure=samples.error_rate(label) > 0.5, correct_label=label)
 labels.to_frame()
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 Correction finetunes one copy of the classifier per λ on the training images plus the labelled
 scenarios' samples, and reports test accuracy and held-out scenario accuracy before and after
 (minutes on a CPU, so not run here):
@@ -443,13 +602,16 @@ correction = correct_classifier(
 )
 correction.table()
 ```
-"""),
+""",
+    ),
     NEXT_STEPS,
 ]
 
 # ---------------------------------------------------------------------------- 90 BYOM
 BYOM = [
-    ("md", """
+    (
+        "md",
+        """
 # Bring your own model: CIFAR-10, a torchvision classifier, CLIP ViT-B/32, a robust ResNet-50
 
 The same tools on real data and real pretrained models. **This notebook needs the network** (it
@@ -458,8 +620,11 @@ robustness library's L2-robust ResNet-50): run it on Binder or any machine onlin
 stops at the first download with a message that says what to put where instead.
 
 Budget: a few minutes on a CPU (everything runs on a 5,000-image subset of the test split).
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 from pathlib import Path
 
 import numpy as np
@@ -481,9 +646,12 @@ def download_or_explain(what, fetch, instead):
             f"Could not download {what} ({type(error).__name__}: {error}). This notebook needs "
             f"network access (e.g. on Binder). Offline: {instead}"
         ) from None
-"""),
+""",
+    ),
     ("md", "## CIFAR-10 through torchvision"),
-    ("code", """
+    (
+        "code",
+        """
 import torchvision
 from failwidgets.models import load_cifar10
 
@@ -494,9 +662,15 @@ download_or_explain(
 )
 train_set, test_set = load_cifar10(DATA, "train"), load_cifar10(DATA, "test")
 len(train_set), len(test_set), test_set.classes
-"""),
-    ("md", "## A torchvision classifier\n\nResNet-18 with ImageNet weights, its last layer refitted on CIFAR-10 (a linear probe on 10,000 training images: a minute on a CPU, and a model with failures to find)."),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "## A torchvision classifier\n\nResNet-18 with ImageNet weights, its last layer refitted on CIFAR-10 (a linear probe on 10,000 training images: a minute on a CPU, and a model with failures to find).",
+    ),
+    (
+        "code",
+        """
 from torchvision.models import ResNet18_Weights, resnet18
 
 weights = ResNet18_Weights.IMAGENET1K_V1
@@ -534,9 +708,15 @@ def closure():
 
 
 optimizer.step(closure)
-"""),
-    ("md", "The EvalSet: 2,000 of the probe's training images (split *train*: the whitening statistics of the failure directions) and 5,000 test images, half *val* (where the methods fit) and half *test* (where they are checked)."),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "The EvalSet: 2,000 of the probe's training images (split *train*: the whitening statistics of the failure directions) and 5,000 test images, half *val* (where the methods fit) and half *test* (where they are checked).",
+    ),
+    (
+        "code",
+        """
 from failwidgets import EvalSet
 
 images = np.concatenate([train_set.data[train_rows[:2000]], test_set.data[eval_rows]])
@@ -549,9 +729,12 @@ evalset = EvalSet.from_arrays(images, labels, probabilities.argmax(1), test_set.
                               probabilities=probabilities, split=split)
 print(f"test accuracy {evalset.correct[split == 'test'].mean():.1%}")
 evalset.accuracy_per_class(evalset.split_indices("test")).round(3).to_frame().T
-"""),
+""",
+    ),
     ("md", "## open_clip ViT-B-32: failure directions and zero-shot tags"),
-    ("code", """
+    (
+        "code",
+        """
 from failwidgets.features.clip import ClipEncoder
 from failwidgets.methods.directions import find_failure_directions
 from failwidgets.models import load_open_clip
@@ -564,14 +747,20 @@ model, preprocess, tokenizer = download_or_explain(
 encoder = ClipEncoder(model, preprocess, tokenizer, cache_dir=DATA / "clip-cache")
 directions = find_failure_directions(evalset, encoder=encoder)
 directions.summary()
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 from failwidgets.features.tags import ClipZeroShotTagger
 
 tags = ClipZeroShotTagger(encoder, max_tags_per_image=8).tag(evalset)
-"""),
+""",
+    ),
     ("md", "## The robust ResNet-50 (Barlow's features)"),
-    ("code", """
+    (
+        "code",
+        """
 from failwidgets.models import load_robust_resnet50
 
 if not ROBUST_CHECKPOINT.is_file():
@@ -588,9 +777,15 @@ with torch.inference_mode():
         for batch in np.array_split(images, 70)
     ])
 features.shape
-"""),
-    ("md", "## Everything in the Explorer\n\nPRIME on the zero-shot CLIP tags, the failure directions, Barlow trees on the robust features; one class selector, one grid, one table."),
-    ("code", """
+""",
+    ),
+    (
+        "md",
+        "## Everything in the Explorer\n\nPRIME on the zero-shot CLIP tags, the failure directions, Barlow trees on the robust features; one class selector, one grid, one table.",
+    ),
+    (
+        "code",
+        """
 from failwidgets import Explorer
 from failwidgets.widgets.directions import DirectionsView
 from failwidgets.widgets.lattice import LatticeView
@@ -607,7 +802,8 @@ explorer = Explorer(evalset, {
     "directions": lambda grid: DirectionsView(evalset, directions, grid=grid, k=25),
 }, heldout_split="val")
 explorer
-"""),
+""",
+    ),
     ("code", "explorer.failure_modes().drop(columns='members').head(10)"),
 ]
 
