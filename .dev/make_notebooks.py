@@ -634,7 +634,6 @@ DATA = Path("data")                       # CIFAR-10 and the checkpoints go here
 ROBUST_CHECKPOINT = DATA / "imagenet_l2_3_0.pt"
 ROBUST_URL = "https://huggingface.co/madrylab/robust-imagenet-models/resolve/main/imagenet_l2_3_0.pt"
 N_EVAL = 5000
-torch.set_num_threads(max(1, torch.get_num_threads()))
 
 
 def download_or_explain(what, fetch, instead):

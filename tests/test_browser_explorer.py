@@ -261,7 +261,7 @@ def test_quickstart_runs_and_links_the_views(lab_server, artifacts_dir):
     with lab_page(lab_server, "00_quickstart.ipynb", height=2600) as page:
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         start = time.perf_counter()
-        run_all(page, timeout_ms=300_000)
+        run_all(page, timeout_ms=480_000)
         seconds = time.perf_counter() - start
         last = page.locator(".jp-Notebook .jp-Cell").count() - 1
         assert "QUICKSTART RAN TO THE END" in cell_output_text(page, last)

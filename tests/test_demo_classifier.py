@@ -124,6 +124,8 @@ def test_predict_rejects_bad_input(shipped):
         predict(model, np.zeros((64, 64, 3), dtype=np.uint8))
     with pytest.raises(ValueError, match="batch_size"):
         predict(model, np.zeros((2, 64, 64, 3), dtype=np.uint8), batch_size=0)
+    with pytest.raises(ValueError, match="no images"):
+        predict(model, np.zeros((0, 64, 64, 3), dtype=np.uint8))
 
 
 def test_training_runs_for_real_and_round_trips(tmp_path):

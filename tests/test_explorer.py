@@ -576,8 +576,12 @@ def test_bad_input_names_the_argument(world):
         Explorer(es, {"prime": LatticeView(other, min_support=10)})
     with pytest.raises(ValueError, match="split: no samples in split 'extra'"):
         Explorer(es, split="extra")
-    with pytest.raises(ValueError, match="class_name"):
-        Explorer(es, class_name="dog")
+    called = []
+    with pytest.raises(ValueError, match="class_name: unknown class 'dog'"):
+        Explorer(es, {"prime": lambda grid: called.append(grid)}, class_name="dog")
+    assert called == []  # checked before any (costly) factory runs
+    with pytest.raises(ValueError, match="class_name: class index 7 outside 0..2"):
+        Explorer(es, class_name=7)
     with pytest.raises(ValueError, match="max_agreement_modes: must be >= 1"):
         Explorer(es, max_agreement_modes=0)
     with pytest.raises(TypeError, match="background: expected True or False"):
@@ -649,3 +653,43 @@ def test_mode_table_keeps_the_selection_when_the_mode_is_still_listed():
     assert table.selected_id == -1 and table.selected_mode is None
     table.mark(modes[0])
     assert table.selected_id == 0 and seen == [modes[1]]  # marking tells nobody
+
+
+# ---------------------------------------------------------------------- the demo
+def _missing_demo_weights() -> list[str]:
+    from failwidgets.demo._common import WEIGHTS_DIR
+
+    needed = ("classifier.pt", "classifier.json", "robust.pt", "clip.pt")
+    return [name for name in needed if not (WEIGHTS_DIR / name).is_file()]
+
+
+@pytest.mark.slow
+def test_from_demo_builds_every_default_view_and_finds_the_planted_modes():
+    missing = _missing_demo_weights()
+    if missing:
+        pytest.skip(f"demo weights missing in failwidgets/demo/weights: {missing}")
+    from failwidgets.demo import load
+
+    demo = load()
+    ex = Explorer.from_demo(demo, progress=False, background=False)
+    assert list(ex.views) == ["barlow", "prime", "ces", "directions"] and ex.unavailable == {}
+    # the Explorer's rows: val and test plus a sample of train, mapped back to the demo
+    rows = ex.source_indices
+    assert ex.evalset.n == len(rows) < demo.evalset.n
+    np.testing.assert_array_equal(ex.evalset.labels, demo.evalset.labels[rows])
+    assert (demo.evalset.split[rows] == "train").sum() == 2000
+    # it opens on the planted conjunction; at a = 0.5 PRIME keeps exactly the planted triple
+    (conjunction,) = [f for f in demo.failures if f.kind == "conjunction"]
+    assert ex.class_name == conjunction.class_name
+    ex.set_threshold("prime", "a", 0.5)
+    prime = ex.failure_modes(conjunction.class_name).query("method == 'prime'")
+    triple = " + ".join(f"{k}={v}" for k, v in conjunction.attributes.items())
+    assert prime["description"].tolist() == [triple]
+    (members,) = prime["members"]
+    planted = conjunction.members(demo.world.attributes)[rows]
+    assert planted[members].all() and prime["heldout_drop"].iloc[0] > 0.3
+    # every method reports modes; the agreement compares them on the test images
+    assert set(ex.failure_modes()["method"]) == {"barlow", "prime", "ces", "directions"}
+    agreement = ex.agreement()
+    assert len({label.split(":")[0] for label in agreement.index}) >= 2
+    ex.close()

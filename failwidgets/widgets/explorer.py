@@ -202,6 +202,8 @@ class Explorer(widgets.VBox):
         self._evalset = evalset
         for name, value in views.items():
             self._check_view_value(name, value)
+        if class_name is not None:  # before any factory runs
+            class_name = evalset.class_names[self._class_arg(class_name)]
         if grid is not None:
             if not isinstance(grid, ImageGrid):
                 raise TypeError(f"grid: expected an ImageGrid, got {type(grid).__name__}")
@@ -407,11 +409,7 @@ class Explorer(widgets.VBox):
     def _initial_class(self, class_name) -> str:
         names = list(self._evalset.class_names)
         if class_name is not None:
-            try:
-                return names[self._evalset.class_index(class_name)]
-            except (TypeError, ValueError) as error:
-                message = str(error)
-                raise type(error)(f"class_name: {message}") from None
+            return names[self._class_arg(class_name)]
         for view in self.views.values():
             value = getattr(view, "class_name", None)
             if isinstance(value, str) and value in names:
@@ -657,7 +655,7 @@ class Explorer(widgets.VBox):
         try:
             return self._evalset.class_index(value)
         except (TypeError, ValueError) as error:
-            raise type(error)(f"class_name: {error}") from None
+            raise type(error)(str(error).replace("cls:", "class_name:", 1)) from None
 
     @traitlets.validate("class_name")
     def _valid_class_name(self, proposal):
