@@ -25,7 +25,7 @@ def execute_to_html(notebook: Path, out_html: Path, timeout: int = 600) -> None:
 
     nb = nbformat.read(notebook, as_version=4)
     NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={
-        "metadata": {"path": str(notebook.parent)}
+        "metadata": {"path": str(out_html.parent)}
     }).execute()  # fmt: skip
     body, _ = HTMLExporter().from_notebook_node(nb)
     out_html.write_text(body)
@@ -42,7 +42,7 @@ def screenshot_live(notebook: Path, out_dir: Path, ready_selector: str = READY) 
     shots = []
     with LabServer(root) as server, lab_page(server, notebook.name) as page:
         run_all(page)
-        page.wait_for_selector(ready_selector, timeout=120_000)
+        page.wait_for_selector(ready_selector, state="attached", timeout=120_000)
         for theme, suffix in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
             set_theme(page, theme)
             page.wait_for_timeout(500)
