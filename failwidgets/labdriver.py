@@ -161,6 +161,7 @@ def lab_page(
         )
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
+            page._failwidgets_log = server.log_path  # read by run_all's diagnostics
             page.set_default_timeout(60_000)
             page.goto(server.url(f"lab/tree/{notebook}"))
             page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started")
@@ -209,18 +210,61 @@ def set_theme(page, theme: str) -> None:
     )
 
 
+_CELL_STATE_JS = """() => {
+  const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+    .map(p => p.textContent.trim());
+  const errors = [...document.querySelectorAll(
+      '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+    .map(e => e.textContent).filter(t => t.includes('Traceback') || /\\w+Error\\b/.test(t));
+  const dialogs = [...document.querySelectorAll('.jp-Dialog')].map(d => d.textContent);
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return {prompts, errors, dialogs, kernel: k ? k.status : null,
+          done: prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p))};
+}"""
+
+
+class NotebookRunError(RuntimeError):
+    """A notebook run in JupyterLab failed or did not finish; the message says what was seen."""
+
+
+def notebook_state(page) -> dict:
+    """Prompts, error outputs, open dialogs and kernel status of the current notebook."""
+    return page.evaluate(_CELL_STATE_JS)
+
+
+def _describe(state: dict, log_path: Path | None) -> str:
+    lines = [f"kernel status: {state.get('kernel')}", f"prompts: {state.get('prompts')}"]
+    for text in state.get("dialogs") or []:
+        lines.append(f"dialog: {text[:500]}")
+    for text in state.get("errors") or []:
+        lines.append(f"error output:\n{text[-2500:]}")
+    if log_path and Path(log_path).exists():
+        lines.append(f"server log tail ({log_path}):\n{Path(log_path).read_text()[-2500:]}")
+    return "\n".join(lines)
+
+
 def run_all(page, timeout_ms: int = 180_000) -> None:
-    """Run all cells of the current notebook and wait until every cell has finished."""
+    """Run all cells of the current notebook and wait until every cell has finished.
+
+    Raises NotebookRunError at once when a cell fails (with its traceback), and on timeout
+    with the prompts, dialogs, kernel status and the server log's tail.
+    """
+    log_path = getattr(page, "_failwidgets_log", None)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(
-        """() => {
-          const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
-          return prompts.length > 0 &&
-                 prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-        }""",
-        timeout=timeout_ms,
-    )
-    wait_kernel_idle(page, timeout_ms)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        state = notebook_state(page)
+        if state["errors"]:
+            raise NotebookRunError("a cell failed:\n" + _describe(state, log_path))
+        if state["done"] and state["kernel"] == "idle":
+            return
+        if time.monotonic() > deadline:
+            raise NotebookRunError(
+                f"cells did not finish within {timeout_ms / 1000:.0f} s:\n"
+                + _describe(state, log_path)
+            )
+        page.wait_for_timeout(250)
 
 
 def cell_output_text(page, cell_index: int) -> str:
