@@ -163,7 +163,10 @@ def lab_page(
             page = browser.new_page(viewport={"width": width, "height": height})
             page._failwidgets_log = server.log_path  # read by run_all's diagnostics
             page.set_default_timeout(60_000)
-            page.goto(server.url(f"lab/tree/{notebook}"))
+            # a fresh workspace per page: JupyterLab would otherwise restore the notebooks that
+            # earlier pages opened on this server, and their cells would share the DOM
+            workspace = f"fw-{secrets.token_hex(6)}"
+            page.goto(server.url(f"lab/workspaces/{workspace}/tree/{notebook}"))
             page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started")
             page.evaluate("() => window.jupyterapp.started")
             page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
@@ -211,13 +214,14 @@ def set_theme(page, theme: str) -> None:
 
 
 _CELL_STATE_JS = """() => {
-  const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const root = (w && w.node) || document;
+  const prompts = [...root.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
     .map(p => p.textContent.trim());
-  const errors = [...document.querySelectorAll(
+  const errors = [...root.querySelectorAll(
       '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
     .map(e => e.textContent).filter(t => t.includes('Traceback') || /\\w+Error\\b/.test(t));
   const dialogs = [...document.querySelectorAll('.jp-Dialog')].map(d => d.textContent);
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
   return {prompts, errors, dialogs, kernel: k ? k.status : null,
           done: prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p))};
