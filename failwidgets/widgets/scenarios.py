@@ -1,0 +1,1028 @@
+"""ScenarioView: review Defuse's failure scenarios, label them, and correct the classifier.
+
+A thin layer over :mod:`failwidgets.methods.defuse` (anywidget + ipywidgets):
+
+- one row per scenario (a kept component of the Dirichlet-process mixture over misclassified
+  latent codes): its weight, member codes and source images, the majority label of the source
+  images, a strip of decoded samples ``z ~ N(mean, tau * cov)`` with the classifier's prediction
+  on each, and the labeling controls (failure / not a failure, correct label);
+- a ``tau`` slider (and a "new samples" button) that resamples every strip; each resampling
+  bumps a version number and the browser drops strips of older versions, so the last value
+  wins and no stale strip stays on screen;
+- labels are written at once (atomically) to ``labels_path`` through
+  :class:`~failwidgets.methods.scenario_labels.ScenarioLabels`; a view opened later on the
+  same file and the same scenario set shows them again; a file of another scenario set is
+  refused, never overwritten;
+- "Correct classifier" (or :meth:`ScenarioView.correct`) finetunes copies of the classifier on
+  the labelled failure scenarios and shows the before/after table and the trade-off chart.
+
+Decoded samples travel as PNG bytes in binary buffers of a custom message, answering the
+browser's request (as in :class:`~failwidgets.widgets.grid.ImageGrid`), so no image is stored in
+the notebook's widget state.
+"""
+
+from __future__ import annotations
+
+import html
+import numbers
+import os
+import pathlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import anywidget
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+
+from ..data import EvalSet
+from .grid import ImageGrid
+
+__all__ = ["ScenarioView", "ScenarioCanvas", "DEFAULT_FIT_SETTINGS", "DEFAULT_MAX_IMAGES"]
+
+_STATIC = pathlib.Path(__file__).parent.parent / "static"
+#: Defuse settings used when the view fits (the view favours speed; the paper's Q is 100).
+DEFAULT_FIT_SETTINGS = {"n_samples": 20}
+#: At most this many images of the split are identified around when the view fits.
+DEFAULT_MAX_IMAGES = 500
+TAU_RANGE = (0.01, 0.5)  # the slider's range (the paper's); tau itself may be any value in (0, 1]
+MAX_SAMPLES_SHOWN = 64
+MAX_THUMB_PIXELS = 128  # decoded samples larger than this are shrunk for the strip
+_UNSET = object()
+_DEFAULT_SPLIT = object()
+
+
+# ---------------------------------------------------------------------- validation
+def _check_tau(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"tau: expected a number in (0, 1], got {type(value).__name__}")
+    value = float(value)
+    if not 0.0 < value <= 1.0:  # NaN fails too
+        raise ValueError(f"tau: must lie in (0, 1] (the slider spans 0.01 to 0.5), got {value}")
+    return value
+
+
+def _check_count(value, name: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        bounds = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name}: must be {bounds}, got {value}")
+    return value
+
+
+def _check_labels_path(labels_path) -> Path:
+    if isinstance(labels_path, (bytes, bytearray)) or not isinstance(labels_path, (str, os.PathLike)):
+        raise TypeError(f"labels_path: expected a file path, got {type(labels_path).__name__}")
+    path = Path(labels_path)
+    if path.is_dir():
+        raise ValueError(
+            f"labels_path: {str(path)!r} is a folder; pass a file name such as "
+            f"{str(path / 'defuse_labels.json')!r}"
+        )
+    return path
+
+
+def _label_store(path: Path, scenarios, class_names):
+    """Open the label file of this scenario set; its errors name ``labels_path``."""
+    from ..methods.scenario_labels import ScenarioLabels
+
+    try:
+        return ScenarioLabels(
+            path,
+            n_classes=len(class_names),
+            scenario_ids=scenarios.ids,
+            class_names=class_names,
+            scenario_set=scenarios.fingerprint,
+        )
+    except (TypeError, ValueError) as error:
+        message = str(error)
+        message = message[len("path: ") :] if message.startswith("path: ") else message
+        raise ValueError(f"labels_path: {message}") from None
+
+
+def _percent(value: float, digits: int = 1) -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{100 * value:.{digits}f}%"
+
+
+# ---------------------------------------------------------------------- the drawing
+class ScenarioCanvas(anywidget.AnyWidget):
+    """The scenario rows (browser side: ``js/src/scenarios.js``).
+
+    ``view_model`` is built by :meth:`ScenarioView.view_model`; ``selected`` is the highlighted
+    scenario id (-1: none). The browser sends ``{"type": "select", "id"}``,
+    ``{"type": "label", "id", "is_failure"?, "correct_label"?}`` and
+    ``{"type": "strips", "ids", "request_id"}``; the last is answered with
+    ``{"type": "strips", "request_id", "version", "mime", "strips": [{"id", "buffers"}]}``
+    and one PNG buffer per decoded sample. A label that cannot be stored is answered with
+    ``{"type": "label_refused", "id", "error"}``.
+    """
+
+    _esm = _STATIC / "scenarios.js"
+
+    view_model = traitlets.Dict({}).tag(sync=True)
+    selected = traitlets.Int(-1).tag(sync=True)
+
+    def __init__(self, view: ScenarioView | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self._view = view
+        self.on_msg(self._on_message)
+
+    def _on_message(self, widget, content, buffers) -> None:
+        view = self._view
+        if view is None or not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        scenario_id = content.get("id")
+        if kind == "strips":
+            ids = content.get("ids")
+            if not isinstance(ids, list):
+                return
+            ids = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+            reply, data = view.strips_payload(ids, request_id=content.get("request_id"))
+            self.send(reply, buffers=data)
+        elif kind == "select":
+            if isinstance(scenario_id, int) and not isinstance(scenario_id, bool):
+                view._select_from_browser(scenario_id)
+        elif kind == "label":
+            if isinstance(scenario_id, int) and not isinstance(scenario_id, bool):
+                fields = {k: content[k] for k in ("is_failure", "correct_label") if k in content}
+                view._label_from_browser(scenario_id, fields)
+
+
+# ---------------------------------------------------------------------- the view
+class ScenarioView(widgets.VBox):
+    """Defuse's failure scenarios of a classifier, one row each, with labeling and correction.
+
+    Parameters
+    ----------
+    evalset : EvalSet
+        The evaluated samples; Defuse identifies failures around the images of ``split``.
+    classifier : torch module
+        The classifier under inspection (logits ``(N, C)``; ``C`` = the EvalSet's classes).
+    vae : BetaVAE
+        A beta-VAE trained on images like the EvalSet's (same image size).
+    defuse : Defuse, optional
+        An already fitted :class:`~failwidgets.methods.defuse.Defuse` (with this ``vae`` and
+        ``classifier``) fitted on ``evalset.images_at(rows)``, ``rows`` being ``indices`` or
+        the split's indices. Default: the view fits one (seconds to a minute; a progress bar
+        shows), on at most ``max_images`` images of the split with ``fit_kwargs``.
+    labels_path : str or path
+        JSON file of the annotator's labels; reloaded when it exists (it must belong to this
+        scenario set), rewritten atomically at every change.
+    preprocess : callable, optional
+        The classifier's own transform of [0, 1] float images (default: the given Defuse's).
+    grid : ImageGrid, optional
+        Where a selected scenario's source images are shown; default: the view's own grid.
+    n_samples_shown : int
+        Decoded samples per strip (1..64).
+    tau : float in (0, 1]
+        Sample spread: ``z ~ N(mean, tau * cov)`` (the slider spans 0.01 to 0.5).
+    split : str or None
+        Split whose images Defuse identifies around. Default: ``"val"`` when the EvalSet has
+        a val split, else all images; None: all images.
+    class_name : str, optional
+        Show only scenarios whose majority label is this class (None: all).
+    fit_kwargs : dict, optional
+        Settings of the :class:`Defuse` the view fits (``n_samples``, ``a``, ``b``,
+        ``max_per_image``, ``max_components``, ``seed``, ...), over
+        :data:`DEFAULT_FIT_SETTINGS` (``n_samples=20``; the paper uses 100).
+    indices : array-like of int, optional
+        EvalSet indices of the images to identify around (instead of ``split``).
+    max_images : int or None
+        When the view fits: identify around a seeded random subset of at most this many of
+        the images (None: all). Not applied to a given ``defuse``.
+
+    Attributes
+    ----------
+    tau, class_name : observable; setting ``tau`` resamples every strip, ``class_name``
+        filters the rows.
+    defuse : the fitted :class:`Defuse`; ``scenarios`` its :class:`ScenarioSet`.
+    labels : the :class:`~failwidgets.methods.scenario_labels.ScenarioLabels` store.
+    rows : EvalSet indices of the images Defuse identified around (``identification_``
+        image ``i`` is EvalSet sample ``rows[i]``).
+    selected_scenario : id of the selected scenario, or None.
+    selected_members : EvalSet indices of the selected scenario's source images.
+    correction_ : the last :class:`CorrectionResult` (after :meth:`correct`).
+
+    Notes
+    -----
+    :meth:`failure_modes` lists every scenario the annotator has not marked "not a failure"
+    (each scenario is made of misclassified codes, so it is a failure candidate until
+    reviewed); ``confirmed_only=True`` keeps only those marked failures. A mode's members are
+    the scenario's source images; its accuracy is the classifier's accuracy on them and its
+    drop the class accuracy (over ``rows``) minus it.
+    """
+
+    tau = traitlets.Any(0.1)
+    class_name = traitlets.Any(None)
+
+    def __init__(
+        self,
+        evalset: EvalSet,
+        classifier,
+        vae,
+        *,
+        defuse=None,
+        labels_path="defuse_labels.json",
+        preprocess: Callable | None = None,
+        grid: ImageGrid | None = None,
+        n_samples_shown: int = 8,
+        tau: float = 0.1,
+        split=_DEFAULT_SPLIT,
+        class_name: str | None = None,
+        fit_kwargs: Mapping | None = None,
+        indices=None,
+        max_images: int | None = DEFAULT_MAX_IMAGES,
+        **kwargs,
+    ):
+        from ..methods.defuse import Defuse
+
+        if not isinstance(evalset, EvalSet):
+            raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
+        if not callable(classifier):
+            raise TypeError(
+                f"classifier: expected a callable torch module, got {type(classifier).__name__}"
+            )
+        for attribute in ("encode", "decode", "config"):
+            if not hasattr(vae, attribute):
+                raise TypeError(
+                    f"vae: expected a BetaVAE (with encode, decode, config), got {type(vae).__name__}"
+                )
+        if preprocess is not None and not callable(preprocess):
+            raise TypeError(f"preprocess: expected a callable or None, got {type(preprocess).__name__}")
+        if grid is not None and not isinstance(grid, ImageGrid):
+            raise TypeError(f"grid: expected an ImageGrid or None, got {type(grid).__name__}")
+        if grid is not None and grid.evalset is not evalset:
+            raise ValueError("grid: the ImageGrid shows another EvalSet; pass one over `evalset`")
+        if defuse is not None and not isinstance(defuse, Defuse):
+            raise TypeError(f"defuse: expected a fitted Defuse or None, got {type(defuse).__name__}")
+        if fit_kwargs is not None:
+            if defuse is not None:
+                raise ValueError(
+                    "fit_kwargs: only used when the view fits Defuse; the given defuse is fitted"
+                )
+            if not isinstance(fit_kwargs, Mapping):
+                raise TypeError(
+                    f"fit_kwargs: expected a dict of Defuse settings, got {type(fit_kwargs).__name__}"
+                )
+        if max_images is not None:
+            max_images = _check_count(max_images, "max_images", 1)
+        self._n_shown = _check_count(n_samples_shown, "n_samples_shown", 1, MAX_SAMPLES_SHOWN)
+        tau = _check_tau(tau)
+        path = _check_labels_path(labels_path)
+        self._evalset = evalset
+        self._classifier = classifier
+        self._vae = vae
+        rows = self._fit_rows(evalset, split, indices)
+        self._check_image_size(evalset, rows, vae)
+        if class_name is not None:
+            self._check_class(class_name)
+
+        if defuse is None:
+            defuse, rows = self._fit(rows, preprocess, fit_kwargs, max_images)
+        else:
+            self._check_defuse(defuse, rows, preprocess)
+            if preprocess is None:
+                preprocess = defuse.preprocess
+        self._defuse = defuse
+        self._preprocess = preprocess
+        self._rows = rows
+        self._rows.flags.writeable = False
+        self._identification = defuse.identification_
+        self._scenarios = defuse.scenarios_
+        n_classes = self._identification.n_classes
+        if n_classes is not None and n_classes != evalset.n_classes:
+            raise ValueError(
+                f"classifier: it predicts {n_classes} classes, the EvalSet has {evalset.n_classes}"
+            )
+        self.labels = _label_store(path, self._scenarios, evalset.class_names)
+        self._seed = int(defuse.seed)
+        self._members = {s.id: self._member_rows(s) for s in self._scenarios}
+        self._class_accuracy = self._accuracy_by_class()
+        self._draw = 0  # bumped by resample(): a new random stream for the samples
+        self._version = 0  # bumped whenever the samples change (tau, resample)
+        self._samples: dict[int, object] = {}
+        self._thumbs: dict[int, list[bytes]] = {}
+        self._selected: int | None = None
+        self._selected_members = np.zeros(0, dtype=np.int64)
+        self._callbacks: list[Callable] = []
+        self._syncing = False
+        self._ready = False
+        self._status_text = ""
+        self.correction_ = None
+
+        super().__init__(**kwargs)
+        self.add_class("fw-scenario-view")
+        self._owns_grid = grid is None
+        self.grid = ImageGrid(evalset, [], page_size=50, thumb_size=80) if grid is None else grid
+        self.canvas = ScenarioCanvas(self)
+        self._build_controls()
+        self.set_trait("tau", tau)
+        self.set_trait("class_name", class_name)
+        self._sync_controls()
+        self._ready = True
+        self._refresh()
+        if self._owns_grid:
+            self.grid.show([], title="Click a scenario to see the source images of its failing codes")
+        children = [self._controls, self.canvas, self._correction_box]
+        if self._owns_grid:
+            children.append(self.grid)
+        self.children = children
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _fit_rows(evalset: EvalSet, split, indices) -> np.ndarray:
+        if indices is not None:
+            if split is not _DEFAULT_SPLIT:
+                raise ValueError("indices: pass either indices or split, not both")
+            if isinstance(indices, (str, bytes)) or np.isscalar(indices):
+                raise TypeError(
+                    f"indices: expected a sequence of sample indices, got {type(indices).__name__}"
+                )
+            rows = evalset.check_indices(indices, name="indices")
+        elif split is _DEFAULT_SPLIT:
+            has_val = evalset.split is not None and bool(np.any(evalset.split == "val"))
+            rows = evalset.split_indices("val") if has_val else np.arange(evalset.n)
+        elif split is None:
+            rows = np.arange(evalset.n)
+        else:
+            if not isinstance(split, str):
+                raise TypeError(f"split: expected a split name or None, got {type(split).__name__}")
+            if evalset.split is None:
+                raise ValueError("split: the EvalSet has no split column; pass split=None")
+            if not np.any(evalset.split == split):
+                present = sorted(set(evalset.split.tolist()))
+                raise ValueError(f"split: no samples in split {split!r}; splits present: {present}")
+            rows = evalset.split_indices(split)
+        if len(rows) == 0:
+            raise ValueError("indices: no images to identify failures around")
+        return np.asarray(rows, dtype=np.int64).copy()
+
+    @staticmethod
+    def _check_image_size(evalset: EvalSet, rows: np.ndarray, vae) -> None:
+        size = int(vae.config.image_size)
+        height, width = evalset.image(int(rows[0])).shape[:2]
+        if (height, width) != (size, size):
+            raise ValueError(
+                f"evalset: its images are {height}x{width} pixels but the VAE was built for "
+                f"{size}x{size} images (vae.config.image_size={size}); resize the images or "
+                f"train a VAE with image_size={height}"
+            )
+
+    def _fit(self, rows, preprocess, fit_kwargs, max_images):
+        from ..methods.defuse import Defuse
+
+        settings = {**DEFAULT_FIT_SETTINGS, **(dict(fit_kwargs) if fit_kwargs else {})}
+        try:
+            defuse = Defuse(self._vae, self._classifier, preprocess=preprocess, **settings)
+        except TypeError as error:
+            raise TypeError(f"fit_kwargs: {error}") from None
+        if max_images is not None and len(rows) > max_images:
+            rng = np.random.default_rng(int(settings.get("seed", 0)))
+            rows = np.sort(rng.choice(rows, size=max_images, replace=False))
+        images = self._evalset.images_at(rows)
+        defuse.fit(images, self._evalset.labels[rows])
+        return defuse, rows
+
+    def _check_defuse(self, defuse, rows, preprocess) -> None:
+        if not hasattr(defuse, "scenarios_"):
+            raise ValueError("defuse: the Defuse is not fitted; call fit(images, labels) first")
+        if defuse.vae is not self._vae:
+            raise ValueError("defuse: it was fitted with another VAE; pass the same `vae`")
+        if defuse.classifier is not self._classifier:
+            raise ValueError("defuse: it was fitted with another classifier; pass the same one")
+        if preprocess is not None and defuse.preprocess is not preprocess:
+            raise ValueError("preprocess: differs from the given defuse's preprocess")
+        identification = defuse.identification_
+        if identification.n_images != len(rows):
+            raise ValueError(
+                f"defuse: it was fitted on {identification.n_images} images but {len(rows)} are "
+                "selected; fit it on evalset.images_at(rows) of the same split (or pass indices=)"
+            )
+        expected = self._evalset.labels[rows][identification.image_index]
+        if not np.array_equal(identification.labels, expected):
+            raise ValueError(
+                "defuse: the labels it was fitted with differ from the EvalSet's at the selected "
+                "images; fit it on the same images, in the same order"
+            )
+
+    def _member_rows(self, scenario) -> np.ndarray:
+        positions = self._identification.image_index[scenario.member_index]
+        return np.unique(self._rows[positions])
+
+    def _accuracy_by_class(self) -> np.ndarray:
+        labels = self._evalset.labels[self._rows]
+        correct = self._evalset.correct[self._rows]
+        totals = np.bincount(labels, minlength=self._evalset.n_classes)
+        hits = np.bincount(labels, weights=correct, minlength=self._evalset.n_classes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(totals > 0, hits / np.maximum(totals, 1), np.nan)
+
+    def _build_controls(self) -> None:
+        names = self._evalset.class_names
+        self._class_dropdown = widgets.Dropdown(
+            options=[("all classes", "")] + [(name, name) for name in names],
+            description="class",
+            layout=widgets.Layout(width="220px"),
+            style={"description_width": "40px"},
+        )
+        self._class_dropdown.add_class("fw-scenarios-class")
+        self._class_dropdown.observe(self._dropdown_changed, names="value")
+        self._tau_slider = widgets.FloatSlider(
+            min=TAU_RANGE[0],
+            max=TAU_RANGE[1],
+            step=0.01,
+            readout_format=".2f",
+            description="τ",
+            tooltip="sample spread: z ~ N(mean, τ·cov)",
+            continuous_update=False,
+            layout=widgets.Layout(width="260px"),
+            style={"description_width": "20px"},
+        )
+        self._tau_slider.add_class("fw-scenarios-tau")
+        self._tau_slider.observe(self._slider_changed, names="value")
+        self._resample_button = widgets.Button(
+            description="New samples",
+            icon="refresh",
+            tooltip="draw new samples of every scenario (same τ)",
+            layout=widgets.Layout(width="auto"),
+        )
+        self._resample_button.add_class("fw-scenarios-resample")
+        self._resample_button.on_click(lambda _: self.resample())
+        self._correct_button = widgets.Button(
+            description="Correct classifier",
+            icon="wrench",
+            tooltip="finetune copies of the classifier on the labelled failure scenarios "
+            "(lambda sweep); shows test and scenario accuracy before and after",
+            layout=widgets.Layout(width="auto"),
+        )
+        self._correct_button.add_class("fw-scenarios-correct")
+        self._correct_button.on_click(self._on_correct_click)
+        self._status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
+        self._status.add_class("fw-scenarios-status")
+        self._controls = widgets.HBox(
+            [
+                self._class_dropdown,
+                self._tau_slider,
+                self._resample_button,
+                self._correct_button,
+                self._status,
+            ],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
+        self._log = widgets.Output(layout=widgets.Layout(max_height="120px", overflow="auto"))
+        self._correction_table = widgets.HTML()
+        self._correction_table.add_class("fw-scenarios-correction")
+        self._correction_box = widgets.VBox([self._log, self._correction_table])
+
+    # ------------------------------------------------------------------ validation
+    def _check_class(self, value) -> str:
+        if not isinstance(value, str):
+            raise TypeError(f"class_name: expected a class name or None, got {type(value).__name__}")
+        if value not in self._evalset.class_names:
+            raise ValueError(
+                f"class_name: unknown class {value!r}; known: {list(self._evalset.class_names)[:10]}"
+            )
+        return value
+
+    @traitlets.validate("tau")
+    def _valid_tau(self, proposal):
+        return _check_tau(proposal["value"])
+
+    @traitlets.validate("class_name")
+    def _valid_class(self, proposal):
+        value = proposal["value"]
+        return None if value is None else self._check_class(value)
+
+    # ------------------------------------------------------------------ reactions
+    @traitlets.observe("tau")
+    def _on_tau(self, change):
+        self._sync_controls()
+        if self._ready:
+            self._new_samples()
+
+    @traitlets.observe("class_name")
+    def _on_class_name(self, change):
+        self._sync_controls()
+        if not self._ready:
+            return
+        if self._selected is not None and self._selected not in self._shown_ids():
+            self._clear_selection()
+        self._refresh()
+
+    def _sync_controls(self) -> None:
+        if not hasattr(self, "_tau_slider"):
+            return
+        self._syncing = True
+        try:
+            slider = self._tau_slider
+            slider.min = min(TAU_RANGE[0], self.tau)
+            slider.max = max(TAU_RANGE[1], self.tau)
+            slider.value = self.tau
+            self._class_dropdown.value = self.class_name or ""
+        finally:
+            self._syncing = False
+
+    def _slider_changed(self, change):
+        if self._syncing:
+            return
+        try:
+            self.tau = change["new"]
+        except (TypeError, ValueError) as error:
+            self._set_status(str(error), error=True)
+
+    def _dropdown_changed(self, change):
+        if not self._syncing:
+            self.class_name = change["new"] or None
+
+    def _select_from_browser(self, scenario_id: int) -> None:
+        if scenario_id in self._members:
+            self.select(scenario_id)
+
+    def _label_from_browser(self, scenario_id: int, fields: dict) -> None:
+        if scenario_id not in self._members or not fields:
+            return
+        try:
+            self.set_label(scenario_id, **fields)
+        except (TypeError, ValueError, OSError) as error:
+            text = f"scenario {scenario_id}: label not saved ({error})"
+            self._set_status(text, error=True)
+            # the browser puts the stored label back on its controls and says why
+            self.canvas.send({"type": "label_refused", "id": scenario_id, "error": text})
+
+    def _on_correct_click(self, button) -> None:
+        self._correct_button.disabled = True
+        self._set_status("finetuning the classifier on the labelled failure scenarios…")
+        try:
+            with self._log:
+                self.correct()
+        except (TypeError, ValueError, RuntimeError) as error:
+            self._set_status(f"correction: {error}", error=True)
+        finally:
+            self._correct_button.disabled = False
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def evalset(self) -> EvalSet:
+        return self._evalset
+
+    @property
+    def defuse(self):
+        return self._defuse
+
+    @property
+    def scenarios(self):
+        """The :class:`~failwidgets.methods.defuse.ScenarioSet` shown."""
+        return self._scenarios
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self._rows
+
+    @property
+    def labels_path(self) -> Path:
+        return self.labels.path
+
+    @property
+    def n_samples_shown(self) -> int:
+        return self._n_shown
+
+    @property
+    def sample_version(self) -> int:
+        """Increases whenever the strips are resampled (``tau`` or :meth:`resample`)."""
+        return self._version
+
+    @property
+    def status(self) -> str:
+        """The status line (counts, or the last error)."""
+        return self._status_text
+
+    @property
+    def selected_scenario(self) -> int | None:
+        return self._selected
+
+    @property
+    def selected_members(self) -> np.ndarray:
+        view = self._selected_members.view()
+        view.flags.writeable = False
+        return view
+
+    def members(self, scenario_id: int) -> np.ndarray:
+        """EvalSet indices (ascending) of the source images of a scenario's member codes."""
+        return self._members[self._check_id(scenario_id)].copy()
+
+    def set_class(self, name: str | None) -> None:
+        """Show only scenarios whose majority label is ``name`` (None: all scenarios)."""
+        self.class_name = name
+
+    def on_select(self, callback: Callable) -> None:
+        """Call ``callback(FailureMode)`` whenever a scenario is selected."""
+        if not callable(callback):
+            raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
+        self._callbacks.append(callback)
+
+    def resample(self) -> None:
+        """Draw new samples of every scenario (a new random stream, the same ``tau``)."""
+        self._draw += 1
+        self._new_samples()
+
+    def samples(self, scenario_id: int):
+        """The :class:`ScenarioSamples` shown for a scenario at the current ``tau``."""
+        from ..methods.defuse import sample_scenario
+
+        scenario_id = self._check_id(scenario_id)
+        if scenario_id not in self._samples:
+            self._samples[scenario_id] = sample_scenario(
+                self._scenarios[scenario_id],
+                self._vae,
+                self._classifier,
+                n=self._n_shown,
+                tau=self.tau,
+                preprocess=self._preprocess,
+                seed=self._seed + self._draw,
+            )
+        return self._samples[scenario_id]
+
+    def set_label(self, scenario_id: int, *, is_failure=_UNSET, correct_label=_UNSET):
+        """Label a scenario and write the label file at once.
+
+        ``is_failure``: True, False or None (not reviewed); ``correct_label``: a class name,
+        a class index or None. Fields left out keep their value. Returns the stored label.
+        """
+        scenario_id = self._check_id(scenario_id)
+        fields = {}
+        if is_failure is not _UNSET:
+            fields["is_failure"] = is_failure
+        if correct_label is not _UNSET:
+            if isinstance(correct_label, str):
+                correct_label = self._evalset.class_index(self._check_class(correct_label))
+            fields["correct_label"] = correct_label
+        label = self.labels.set(scenario_id, **fields)
+        self._refresh()
+        return label
+
+    def clear_label(self, scenario_id: int) -> None:
+        """Forget a scenario's label (written at once)."""
+        self.labels.clear(self._check_id(scenario_id))
+        self._refresh()
+
+    def select(self, scenario_id: int) -> None:
+        """Select a scenario: highlight its row, show its source images in the grid (errors
+        first) and notify ``on_select`` with its :class:`~failwidgets.modes.FailureMode`."""
+        scenario_id = self._check_id(scenario_id)
+        mode = self._failure_mode(self._scenarios[scenario_id])
+        members = mode.members
+        self._selected = scenario_id
+        self._selected_members = members.copy()
+        self.canvas.selected = scenario_id
+        shown = members[np.argsort(self._evalset.correct[members], kind="stable")]
+        n_errors = int(np.count_nonzero(~self._evalset.correct[members]))
+        self.grid.show(
+            shown,
+            title=(
+                f"Defuse {mode.description} — {len(members)} source images of its failing codes, "
+                f"{n_errors} misclassified"
+            ),
+        )
+        for callback in self._callbacks:
+            callback(mode)
+
+    def failure_modes(self, class_name: str | None = None, *, confirmed_only: bool = False):
+        """One :class:`~failwidgets.modes.FailureMode` per scenario (see the class notes).
+
+        Scenarios marked "not a failure" are left out; with ``confirmed_only`` only those
+        marked failures are kept. All classes by default, or only ``class_name``.
+        """
+        if class_name is not None:
+            self._check_class(class_name)
+        modes = []
+        for scenario in self._scenarios:
+            verdict = self.labels.get(scenario.id).is_failure
+            if verdict is False or (confirmed_only and verdict is not True):
+                continue
+            mode = self._failure_mode(scenario)
+            if class_name is None or mode.class_name == class_name:
+                modes.append(mode)
+        return modes
+
+    def scenario_table(self):
+        """The scenarios as a DataFrame: the engine's columns, class names, source images,
+        the current samples' top prediction and the labels."""
+        import pandas as pd
+
+        frame = self._scenarios.to_frame()
+        names = self._evalset.class_names
+
+        def name(c):
+            return None if c is None or pd.isna(c) else names[int(c)]
+
+        frame["majority_class"] = [name(c) for c in frame["majority_label"]]
+        frame["top_prediction_class"] = [name(c) for c in frame["top_prediction"]]
+        frame["n_images"] = [len(self._members[i]) for i in frame.index]
+        frame["is_failure"] = [self.labels.get(int(i)).is_failure for i in frame.index]
+        frame["correct_label"] = [name(self.labels.get(int(i)).correct_label) for i in frame.index]
+        return frame
+
+    def correct(self, **kwargs):
+        """Finetune copies of the classifier on the labelled failure scenarios.
+
+        Calls :func:`~failwidgets.methods.defuse.correct_classifier` with the label store and
+        shows its before/after table and trade-off chart under the rows. Training, test and
+        validation images default to the EvalSet's ``train``, ``test`` and ``val`` splits;
+        ``preprocess``, ``tau`` and ``seed`` to the view's. Any keyword of
+        ``correct_classifier`` may be given. Returns the :class:`CorrectionResult`.
+        """
+        from ..methods.defuse import correct_classifier
+
+        data = {}
+        for role in ("train", "test", "val"):
+            images_key, labels_key = f"{role}_images", f"{role}_labels"
+            if images_key in kwargs or labels_key in kwargs:
+                continue
+            has = self._evalset.split is not None and bool(np.any(self._evalset.split == role))
+            if has:
+                rows = self._evalset.split_indices(role)
+                data[images_key] = self._evalset.images_at(rows)
+                data[labels_key] = self._evalset.labels[rows]
+            elif role != "val":
+                raise ValueError(
+                    f"correct: the EvalSet has no {role!r} split; pass {images_key}= and {labels_key}="
+                )
+        settings = {
+            "preprocess": self._preprocess,
+            "tau": self.tau,
+            "seed": self._seed,
+            "progress": True,
+        }
+        settings.update(data)
+        settings.update(kwargs)
+        result = correct_classifier(
+            self._classifier, self._vae, self._scenarios, self.labels, **settings
+        )
+        self.correction_ = result
+        self._show_correction(result)
+        self._set_status(
+            f"corrected with lambda = {result.best_lambda:g} on {result.n_scenarios} labelled "
+            "failure scenarios (table below)"
+        )
+        return result
+
+    # ------------------------------------------------------------------ the view model
+    def _check_id(self, scenario_id) -> int:
+        if isinstance(scenario_id, bool) or not isinstance(scenario_id, numbers.Integral):
+            raise TypeError(f"scenario_id: expected an integer, got {type(scenario_id).__name__}")
+        scenario_id = int(scenario_id)
+        if scenario_id not in self._members:
+            raise ValueError(
+                f"scenario_id: {scenario_id} is not one of the {len(self._members)} scenario ids"
+            )
+        return scenario_id
+
+    def _shown_ids(self) -> list[int]:
+        if self.class_name is None:
+            return [s.id for s in self._scenarios]
+        c = self._evalset.class_index(self.class_name)
+        return [s.id for s in self._scenarios if s.majority_label == c]
+
+    def _class_of(self, scenario) -> str:
+        c = scenario.majority_label
+        return self._evalset.class_names[c] if c is not None else "?"
+
+    def _failure_mode(self, scenario):
+        from ..modes import FailureMode
+
+        members = self._members[scenario.id]
+        top = scenario.top_prediction
+        predicted = self._evalset.class_names[top] if top is not None else "?"
+        accuracy = float(self._evalset.correct[members].mean()) if len(members) else float("nan")
+        c = scenario.majority_label
+        class_accuracy = float(self._class_accuracy[c]) if c is not None else float("nan")
+        return FailureMode(
+            method="defuse",
+            class_name=self._class_of(scenario),
+            description=f"scenario {scenario.id}: {self._class_of(scenario)} → predicted {predicted}",
+            members=members.copy(),
+            accuracy=accuracy,
+            drop=class_accuracy - accuracy,
+        )
+
+    def _row(self, scenario, max_weight: float) -> dict:
+        names = self._evalset.class_names
+        label = self.labels.get(scenario.id)
+        samples = self.samples(scenario.id)
+        predictions = samples.predictions.astype(int)
+        confidence = samples.probabilities[np.arange(len(predictions)), predictions]
+        reference = label.correct_label if label.correct_label is not None else scenario.majority_label
+        counts = np.bincount(predictions, minlength=len(names))
+        top = int(np.argmax(counts))  # ties: the lowest class index
+        n = len(predictions)
+        n_wrong = int(np.sum(predictions != reference)) if reference is not None else 0
+        code_top = scenario.top_prediction
+        return {
+            "id": scenario.id,
+            "weight": float(scenario.weight),
+            "weight_text": _percent(scenario.weight),
+            "weight_share": float(scenario.weight / max_weight) if max_weight > 0 else 0.0,
+            "n_codes": int(scenario.n_members),
+            "n_images": int(len(self._members[scenario.id])),
+            "majority_label": scenario.majority_label,
+            "majority_name": self._class_of(scenario),
+            "code_prediction": names[code_top] if code_top is not None else None,
+            "reference_name": names[reference] if reference is not None else None,
+            "samples": [
+                {
+                    "prediction": names[p],
+                    "confidence": round(float(q), 4),
+                    "wrong": reference is not None and p != reference,
+                }
+                for p, q in zip(predictions.tolist(), confidence.tolist())
+            ],
+            "top_prediction": names[top],
+            "top_count": int(counts[top]),
+            "n_wrong": n_wrong,
+            "predicted_text": f"predicted: {names[top]} {int(counts[top])}/{n}",
+            "is_failure": label.is_failure,
+            "correct_label": label.correct_label,
+        }
+
+    def view_model(self) -> dict:
+        """The browser's view model (JSON-ready): the shown rows and the view's settings.
+
+        Keys: ``rows`` (one dict per shown scenario: ``id``, ``weight``, ``weight_text``,
+        ``weight_share``, ``n_codes``, ``n_images``, ``majority_label``/``majority_name``,
+        ``code_prediction``, ``reference_name`` (the correct label when given, else the
+        majority label), ``samples`` (``prediction``, ``confidence``, ``wrong``),
+        ``top_prediction``, ``top_count``, ``n_wrong``, ``predicted_text``, ``is_failure``,
+        ``correct_label``), ``class_names``, ``class_name``, ``tau``, ``n_samples``,
+        ``sample_version``, ``image_size``, ``n_scenarios``, ``n_labelled``, ``n_failures``,
+        ``labels_path``, ``message``.
+        """
+        shown = self._shown_ids()
+        weights = [s.weight for s in self._scenarios]
+        max_weight = max(weights) if weights else 0.0
+        rows = [self._row(self._scenarios[i], max_weight) for i in shown]
+        labelled = self.labels.items()
+        if self._scenarios.is_empty:
+            message = self._scenarios.message
+        elif not rows:
+            message = (
+                f"No scenario has majority label {self.class_name!r}; "
+                f"{len(self._scenarios)} scenarios in other classes."
+            )
+        else:
+            message = ""
+        return {
+            "rows": rows,
+            "class_names": list(self._evalset.class_names),
+            "class_name": self.class_name,
+            "tau": self.tau,
+            "n_samples": self._n_shown,
+            "sample_version": self._version,
+            "image_size": int(self._vae.config.image_size),
+            "n_scenarios": len(self._scenarios),
+            "n_labelled": len(labelled),
+            "n_failures": sum(1 for _, label in labelled if label.is_failure),
+            "labels_path": str(self.labels.path),
+            "message": message,
+        }
+
+    def strips_payload(self, ids, request_id=None) -> tuple[dict, list[bytes]]:
+        """The message and PNG buffers answering the browser's request for ``ids``' strips.
+
+        Unknown ids are skipped. ``version`` is the current :attr:`sample_version`; the browser
+        drops answers of another version than the one it shows.
+        """
+        from ..thumbnails import encode_thumbnails
+
+        strips, buffers = [], []
+        for scenario_id in ids:
+            if scenario_id not in self._members:
+                continue
+            if scenario_id not in self._thumbs:
+                images = self.samples(scenario_id).images
+                self._thumbs[scenario_id] = encode_thumbnails(
+                    images, size=MAX_THUMB_PIXELS, format="png", n_jobs=1
+                )
+            thumbs = self._thumbs[scenario_id]
+            strips.append(
+                {"id": scenario_id, "buffers": list(range(len(buffers), len(buffers) + len(thumbs)))}
+            )
+            buffers.extend(thumbs)
+        content = {
+            "type": "strips",
+            "request_id": request_id,
+            "version": self._version,
+            "mime": "image/png",
+            "strips": strips,
+        }
+        return content, buffers
+
+    def _new_samples(self) -> None:
+        self._samples.clear()
+        self._thumbs.clear()
+        self._version += 1
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if not self._ready:
+            return
+        model = self.view_model()
+        with self.canvas.hold_sync():
+            self.canvas.view_model = model
+            self.canvas.selected = -1 if self._selected is None else self._selected
+        self._set_status(
+            f"{len(model['rows'])} of {model['n_scenarios']} scenarios shown · "
+            f"{model['n_labelled']} labelled, {model['n_failures']} failures · "
+            f"labels saved to {model['labels_path']}"
+        )
+
+    def _clear_selection(self) -> None:
+        self._selected = None
+        self._selected_members = np.zeros(0, dtype=np.int64)
+        self.canvas.selected = -1
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        colour = "var(--jp-error-color1, #d32f2f)" if error else "var(--jp-ui-font-color1, #444)"
+        self._status_text = text
+        self._status.value = f'<span style="color: {colour}">{html.escape(text)}</span>'
+
+    # ------------------------------------------------------------------ correction display
+    def _show_correction(self, result) -> None:
+        names = self._evalset.class_names
+        table = result.table()
+        per_scenario = result.per_scenario.copy()
+        per_scenario["correct_label"] = [names[int(c)] for c in per_scenario["correct_label"]]
+        for column in ("accuracy_before", "accuracy_after"):
+            per_scenario[column] = (100 * per_scenario[column]).round(1)
+        self._correction_table.value = (
+            "<div style='color: var(--jp-ui-font-color1)'>"
+            "<b>Correction</b> (accuracies in %; held-out samples of each labelled scenario; "
+            f"{html.escape(result.selection)})"
+            f"{table.to_html(escape=True, na_rep='')}"
+            "<b>Per scenario</b> (held-out samples, before / after)"
+            f"{per_scenario.to_html(escape=True)}</div>"
+        )
+        chart = self._tradeoff_chart(result)
+        self._correction_box.children = [self._log, self._correction_table] + (
+            [chart] if chart is not None else []
+        )
+
+    @staticmethod
+    def _tradeoff_chart(result):
+        try:
+            import bqplot
+        except ImportError:  # the table says it all
+            return None
+        points = result.tradeoff()
+        before = points[points["model"] == "before"]
+        after = points[points["model"] == "finetuned"].sort_values("lambda")
+        x_scale, y_scale = bqplot.LinearScale(), bqplot.LinearScale()
+        scales = {"x": x_scale, "y": y_scale}
+        line = bqplot.Lines(
+            x=100 * after["test_accuracy"].to_numpy(),
+            y=100 * after["scenario_accuracy"].to_numpy(),
+            scales=scales,
+            colors=["#1976d2"],
+            marker="circle",
+            labels=["finetuned (lambda sweep)"],
+            display_legend=True,
+        )
+        labels = bqplot.Label(
+            x=100 * after["test_accuracy"].to_numpy(),
+            y=100 * after["scenario_accuracy"].to_numpy(),
+            text=[f"λ={value:g}" for value in after["lambda"]],
+            scales=scales,
+            x_offset=6,
+            y_offset=-6,
+            default_size=11,
+            colors=["#607d8b"],
+        )
+        start = bqplot.Scatter(
+            x=100 * before["test_accuracy"].to_numpy(),
+            y=100 * before["scenario_accuracy"].to_numpy(),
+            scales=scales,
+            colors=["#d32f2f"],
+            default_size=80,
+            labels=["before"],
+            display_legend=True,
+        )
+        return bqplot.Figure(
+            marks=[line, labels, start],
+            axes=[
+                bqplot.Axis(scale=x_scale, label="test accuracy (%)"),
+                bqplot.Axis(
+                    scale=y_scale,
+                    side="left",
+                    label="failure-scenario accuracy (%)",
+                    label_offset="40px",
+                ),
+            ],
+            title="Trade-off: test vs failure-scenario accuracy",
+            title_style={"font-size": "14px"},
+            legend_location="bottom-right",
+            fig_margin={"top": 40, "bottom": 45, "left": 60, "right": 20},
+            animation_duration=0,
+            layout=widgets.Layout(width="min(100%, 480px)", height="320px"),
+        )

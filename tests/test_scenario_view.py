@@ -1,0 +1,452 @@
+"""ScenarioView: rows, resampling, labeling persisted to JSON, filtering, selection, correction
+and bad input, on a tiny synthetic world (a random-weight beta-VAE and a colour classifier)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from failwidgets.data import EvalSet
+from failwidgets.methods.defuse import Defuse
+from failwidgets.methods.scenario_labels import ScenarioLabels
+from failwidgets.methods.vae import BetaVAE, VAEConfig
+from failwidgets.modes import FailureMode
+from failwidgets.widgets import ImageGrid
+from failwidgets.widgets.scenarios import ScenarioView
+
+torch.set_num_threads(1)
+
+EVIL = "<img src=x onerror=alert(1)>"
+CLASS_NAMES = ["red", "green", EVIL]
+
+
+class MeanColour(torch.nn.Module):
+    """Linear in the mean colour, biased towards red: dim or grey images are called red."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 3)
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.eye(3) * 20)
+            self.linear.bias.copy_(torch.tensor([12.0, 0.0, 0.0]))
+
+    def forward(self, x):
+        return self.linear(x.mean(dim=(2, 3)))
+
+
+def colour_world(n: int = 90, size: int = 8, seed: int = 0):
+    """One bright channel per image (the class); ``val``, ``train`` and ``test`` splits."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 3
+    images = np.zeros((n, size, size, 3), np.float32)
+    images[np.arange(n), :, :, labels] = rng.uniform(0.2, 1.0, n)[:, None, None]
+    images = np.clip(images + rng.normal(0, 0.03, images.shape), 0, 1)
+    return (images * 255).round().astype(np.uint8), labels
+
+
+@pytest.fixture(scope="module")
+def world():
+    images, labels = colour_world()
+    classifier = MeanColour().eval()
+    with torch.no_grad():
+        x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+        predictions = classifier(x).argmax(1).numpy()
+    split = np.array(["val"] * 45 + ["train"] * 30 + ["test"] * 15)
+    evalset = EvalSet.from_arrays(images, labels, predictions, CLASS_NAMES, split=split)
+    torch.manual_seed(0)
+    # random weights: decodes are near-grey images, which the classifier calls red
+    vae = BetaVAE(VAEConfig(image_size=8, latent_dim=3, channels=8, hidden=16))
+    return evalset, classifier, vae
+
+
+@pytest.fixture(scope="module")
+def fitted(world):
+    evalset, classifier, vae = world
+    rows = evalset.split_indices("val")
+    defuse = Defuse(
+        vae, classifier, n_samples=10, max_per_image=3, max_components=10, progress=False
+    )
+    defuse.fit(evalset.images_at(rows), evalset.labels[rows])
+    assert len(defuse.scenarios_) >= 2
+    return defuse
+
+
+@pytest.fixture
+def view(world, fitted, tmp_path):
+    evalset, classifier, vae = world
+    return ScenarioView(
+        evalset, classifier, vae, defuse=fitted, labels_path=tmp_path / "labels.json"
+    )
+
+
+def read_labels(path) -> dict:
+    return json.loads(path.read_text())["labels"]
+
+
+def test_rows_are_serialised_one_per_scenario(view, fitted, world):
+    evalset = world[0]
+    model = view.view_model()
+    json.dumps(model)  # JSON-ready
+    assert model == view.canvas.view_model
+    scenarios = fitted.scenarios_
+    assert [row["id"] for row in model["rows"]] == scenarios.ids
+    assert model["n_scenarios"] == len(scenarios) and model["class_names"] == CLASS_NAMES
+    assert model["tau"] == 0.1 and model["n_samples"] == 8 and model["image_size"] == 8
+    for row, scenario in zip(model["rows"], scenarios):
+        assert row["weight"] == pytest.approx(scenario.weight)
+        assert row["n_codes"] == scenario.n_members
+        assert row["majority_name"] == CLASS_NAMES[scenario.majority_label]
+        # the classifier's view of the decoded samples
+        samples = view.samples(scenario.id)
+        assert samples.images.shape == (8, 8, 8, 3)
+        assert [s["prediction"] for s in row["samples"]] == [
+            CLASS_NAMES[p] for p in samples.predictions
+        ]
+        counts = np.bincount(samples.predictions, minlength=3)
+        top = int(counts.argmax())
+        assert row["predicted_text"] == f"predicted: {CLASS_NAMES[top]} {counts[top]}/8"
+        # samples differing from the majority label are flagged (no correct label yet)
+        wrong = samples.predictions != scenario.majority_label
+        assert [s["wrong"] for s in row["samples"]] == wrong.tolist()
+        assert row["n_wrong"] == int(wrong.sum())
+        assert row["is_failure"] is None and row["correct_label"] is None
+        # source images: EvalSet indices of the val images the member codes came from
+        positions = fitted.identification_.image_index[scenario.member_index]
+        expected = np.unique(evalset.split_indices("val")[positions])
+        np.testing.assert_array_equal(view.members(scenario.id), expected)
+        assert row["n_images"] == len(expected)
+    assert view.rows.tolist() == evalset.split_indices("val").tolist()
+    # the own grid is shown under the rows; the status escapes data
+    assert view.grid in view.children and view.canvas in view.children
+    assert "<img" not in view._status.value
+
+
+def test_strips_travel_as_png_buffers_and_tau_resamples(view, fitted):
+    ids = fitted.scenarios_.ids
+    content, buffers = view.strips_payload([ids[0], 999, ids[1]], request_id="r1")
+    assert content["type"] == "strips" and content["request_id"] == "r1"
+    assert content["mime"] == "image/png" and content["version"] == view.sample_version
+    assert [s["id"] for s in content["strips"]] == [ids[0], ids[1]]  # unknown ids skipped
+    assert content["strips"][1]["buffers"] == list(range(8, 16))
+    assert len(buffers) == 16 and all(b[:8] == b"\x89PNG\r\n\x1a\n" for b in buffers)
+
+    before = view.samples(ids[0]).codes.copy()
+    version = view.sample_version
+    view.tau = 0.4
+    assert view.sample_version == version + 1
+    assert view._tau_slider.value == pytest.approx(0.4)
+    after = view.samples(ids[0])
+    assert after.tau == 0.4 and not np.allclose(after.codes, before)
+    # same random stream, larger spread: deviations from the mean scale with sqrt(tau)
+    mean = fitted.scenarios_[ids[0]].mean
+    np.testing.assert_allclose(after.codes - mean, (before - mean) * 2, rtol=1e-3, atol=1e-4)
+    assert view.canvas.view_model["tau"] == 0.4
+    assert view.canvas.view_model["sample_version"] == version + 1
+    content, _ = view.strips_payload([ids[0]])
+    assert content["version"] == version + 1
+    # the slider drives tau the same way; the last value wins
+    view._tau_slider.value = 0.05
+    view._tau_slider.value = 0.2
+    assert view.tau == 0.2 and view.samples(ids[0]).tau == 0.2
+    assert view.sample_version == version + 3
+    # a new random stream at the same tau
+    codes = view.samples(ids[0]).codes.copy()
+    view.resample()
+    assert view.sample_version == version + 4 and view.tau == 0.2
+    assert not np.allclose(view.samples(ids[0]).codes, codes)
+
+
+def test_the_canvas_answers_strip_requests_from_the_browser(view, fitted, monkeypatch):
+    sent = []
+    monkeypatch.setattr(view.canvas, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    view.canvas._on_message(view.canvas, {"type": "strips", "ids": [0, "x", True], "request_id": "a"}, [])
+    (content, buffers), = sent
+    assert [s["id"] for s in content["strips"]] == [0] and len(buffers) == 8
+    view.canvas._on_message(view.canvas, {"type": "strips", "ids": "0"}, [])  # malformed: ignored
+    view.canvas._on_message(view.canvas, "nonsense", [])
+    assert len(sent) == 1
+
+
+def test_labels_are_written_to_the_json_file_at_once(view, tmp_path, monkeypatch):
+    sent = []
+    monkeypatch.setattr(view.canvas, "send", lambda content, buffers=None: sent.append(content))
+    path = tmp_path / "labels.json"
+    assert not path.exists()
+    view.set_label(0, is_failure=True)
+    assert read_labels(path) == {"0": {"is_failure": True, "correct_label": None}}
+    assert view.canvas.view_model["rows"][0]["is_failure"] is True
+    view.set_label(0, correct_label="green")  # a class name or an index
+    assert read_labels(path)["0"] == {"is_failure": True, "correct_label": 1}
+    row = view.canvas.view_model["rows"][0]
+    assert row["correct_label"] == 1 and row["reference_name"] == "green"
+    # the strip's "wrong" flags now compare with the correct label
+    predictions = view.samples(0).predictions
+    assert [s["wrong"] for s in row["samples"]] == (predictions != 1).tolist()
+
+    # the browser's messages go through the same store
+    canvas = view.canvas
+    canvas._on_message(canvas, {"type": "label", "id": 1, "is_failure": False}, [])
+    assert read_labels(path)["1"] == {"is_failure": False, "correct_label": None}
+    canvas._on_message(canvas, {"type": "label", "id": 1, "correct_label": 2}, [])
+    assert read_labels(path)["1"] == {"is_failure": False, "correct_label": 2}
+    canvas._on_message(canvas, {"type": "label", "id": 1, "is_failure": None}, [])
+    assert read_labels(path)["1"] == {"is_failure": None, "correct_label": 2}
+    assert view.canvas.view_model["n_labelled"] == 2 and view.canvas.view_model["n_failures"] == 1
+
+    # a bad label from the browser is refused with a message; the file is unchanged
+    text = path.read_text()
+    canvas._on_message(canvas, {"type": "label", "id": 0, "correct_label": 7}, [])
+    assert path.read_text() == text
+    assert "scenario 0: label not saved" in view.status and "outside the classes" in view.status
+    assert sent == [{"type": "label_refused", "id": 0, "error": view.status}]
+    canvas._on_message(canvas, {"type": "label", "id": 99, "is_failure": True}, [])
+    canvas._on_message(canvas, {"type": "label", "id": True, "is_failure": True}, [])
+    assert path.read_text() == text
+
+    view.clear_label(1)
+    assert "1" not in read_labels(path)
+    with pytest.raises(ValueError, match="correct_label: 5 is outside"):
+        view.set_label(0, correct_label=5)
+    with pytest.raises(ValueError, match="class_name: unknown class 'purple'"):
+        view.set_label(0, correct_label="purple")
+    with pytest.raises(ValueError, match="scenario_id: 99 is not one of"):
+        view.set_label(99, is_failure=True)
+    with pytest.raises(TypeError, match="is_failure: expected True, False or None"):
+        view.set_label(0, is_failure="yes")
+
+
+def test_labels_survive_a_restart_and_reload_in_a_new_view(world, fitted, tmp_path):
+    evalset, classifier, vae = world
+    path = tmp_path / "kept.json"
+    first = ScenarioView(evalset, classifier, vae, defuse=fitted, labels_path=path)
+    first.set_label(1, is_failure=True, correct_label="green")
+    first.set_label(0, is_failure=False)
+    del first  # "kernel restart": only the file remains
+    again = ScenarioView(evalset, classifier, vae, defuse=fitted, labels_path=str(path))
+    rows = {row["id"]: row for row in again.view_model()["rows"]}
+    assert rows[1]["is_failure"] is True and rows[1]["correct_label"] == 1
+    assert rows[0]["is_failure"] is False
+    assert again.labels.failure_labels() == {1: 1}
+
+
+def test_a_label_file_of_another_scenario_set_is_refused_not_overwritten(world, fitted, tmp_path):
+    evalset, classifier, vae = world
+    path = tmp_path / "other.json"
+    ScenarioLabels(path, n_classes=3, scenario_set="0123456789abcdef").set(0, is_failure=True)
+    text = path.read_text()
+    with pytest.raises(ValueError, match=r"labels_path: .*other\.json holds labels of another scenario set"):
+        ScenarioView(evalset, classifier, vae, defuse=fitted, labels_path=path)
+    assert path.read_text() == text
+    ScenarioLabels(tmp_path / "five.json", n_classes=5).set(0, is_failure=True)
+    with pytest.raises(ValueError, match="labels_path: .*five.json was written for 5 classes"):
+        ScenarioView(evalset, classifier, vae, defuse=fitted, labels_path=tmp_path / "five.json")
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(ValueError, match="labels_path: .*not a valid JSON label file"):
+        ScenarioView(evalset, classifier, vae, defuse=fitted, labels_path=tmp_path / "broken.json")
+
+
+def test_set_class_filters_rows_by_majority_label(view, fitted):
+    majority = {s.id: CLASS_NAMES[s.majority_label] for s in fitted.scenarios_}
+    name = majority[0]
+    view.set_class(name)
+    assert view.class_name == name and view._class_dropdown.value == name
+    rows = view.canvas.view_model["rows"]
+    assert [r["id"] for r in rows] == [i for i, c in majority.items() if c == name]
+    assert view.canvas.view_model["class_name"] == name
+    view.set_class("red")  # the classifier never misses red: no scenario has majority red
+    assert "red" not in majority.values()
+    assert view.canvas.view_model["rows"] == []
+    assert "No scenario has majority label 'red'" in view.canvas.view_model["message"]
+    view._class_dropdown.value = ""  # "all classes" in the dropdown
+    assert view.class_name is None and len(view.canvas.view_model["rows"]) == len(majority)
+    with pytest.raises(ValueError, match="class_name: unknown class 'purple'"):
+        view.set_class("purple")
+    with pytest.raises(TypeError, match="class_name: expected a class name"):
+        view.class_name = 3
+
+
+def test_selecting_a_scenario_fills_the_grid_and_notifies(world, fitted, tmp_path):
+    evalset, classifier, vae = world
+    grid = ImageGrid(evalset, [])
+    view = ScenarioView(
+        evalset, classifier, vae, defuse=fitted, grid=grid, labels_path=tmp_path / "l.json"
+    )
+    assert grid not in view.children  # the caller shows the shared grid
+    seen = []
+    view.on_select(seen.append)
+    scenario = fitted.scenarios_[1]
+    view.canvas._on_message(view.canvas, {"type": "select", "id": 1}, [])
+    members = view.members(1)
+    np.testing.assert_array_equal(view.selected_members, members)
+    assert view.selected_scenario == 1 and view.canvas.selected == 1
+    shown = grid.indices
+    assert sorted(shown.tolist()) == members.tolist()
+    correct = evalset.correct[shown]
+    assert (np.diff(correct.astype(int)) >= 0).all()  # errors first
+    assert grid.title.startswith("Defuse scenario 1: ")
+    (mode,) = seen
+    assert isinstance(mode, FailureMode) and mode.method == "defuse"
+    predicted = CLASS_NAMES[scenario.top_prediction]
+    majority = CLASS_NAMES[scenario.majority_label]
+    assert mode.class_name == majority
+    assert mode.description == f"scenario 1: {majority} → predicted {predicted}"
+    np.testing.assert_array_equal(mode.members, members)
+    assert mode.accuracy == pytest.approx(evalset.correct[members].mean())
+    val = evalset.split_indices("val")
+    in_class = val[evalset.labels[val] == scenario.majority_label]
+    assert mode.drop == pytest.approx(evalset.correct[in_class].mean() - mode.accuracy)
+    # filtering to another class drops the selection
+    other = next(n for n in CLASS_NAMES if n != majority)
+    view.set_class(other)
+    assert view.selected_scenario is None and len(view.selected_members) == 0
+    view.canvas._on_message(view.canvas, {"type": "select", "id": 42}, [])  # unknown: ignored
+    assert seen == [mode]
+    with pytest.raises(ValueError, match="scenario_id: 42 is not one of"):
+        view.select(42)
+
+
+def test_failure_modes_leave_out_scenarios_marked_not_a_failure(view, fitted):
+    n = len(fitted.scenarios_)
+    assert len(view.failure_modes()) == n  # unreviewed scenarios are failure candidates
+    assert view.failure_modes(confirmed_only=True) == []
+    view.set_label(0, is_failure=False)
+    view.set_label(1, is_failure=True, correct_label=1)
+    modes = view.failure_modes()
+    assert len(modes) == n - 1 and all(not m.description.startswith("scenario 0:") for m in modes)
+    (confirmed,) = view.failure_modes(confirmed_only=True)
+    assert confirmed.description.startswith("scenario 1:")
+    name = confirmed.class_name
+    assert all(m.class_name == name for m in view.failure_modes(name))
+    with pytest.raises(ValueError, match="class_name: unknown class"):
+        view.failure_modes("purple")
+
+
+def test_the_view_fits_defuse_on_the_val_split_when_none_is_given(world, tmp_path):
+    evalset, classifier, vae = world
+    fit = {"n_samples": 10, "max_per_image": 3, "max_components": 10, "progress": False}
+    view = ScenarioView(
+        evalset, classifier, vae, labels_path=tmp_path / "a.json", fit_kwargs=fit, max_images=30
+    )
+    assert view.defuse.n_samples == 10 and view.defuse.identification_.n_images == 30
+    assert len(view.rows) == 30 and set(view.rows) <= set(evalset.split_indices("val"))
+    assert np.all(np.diff(view.rows) > 0)
+    assert len(view.scenarios) >= 1
+    for scenario in view.scenarios:  # members map back through the subsample
+        assert set(view.members(scenario.id)) <= set(view.rows)
+
+
+def test_tau_and_other_bad_input_raise_clear_errors(world, fitted, tmp_path):
+    evalset, classifier, vae = world
+    args = (evalset, classifier, vae)
+    kw = {"defuse": fitted, "labels_path": tmp_path / "x.json"}
+    for bad in (0, 1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"tau: must lie in \(0, 1\]"):
+            ScenarioView(*args, tau=bad, **kw)
+    with pytest.raises(TypeError, match="tau: expected a number"):
+        ScenarioView(*args, tau="0.1", **kw)
+    view = ScenarioView(*args, tau=0.8, **kw)  # allowed, beyond the slider's 0.5
+    assert view._tau_slider.max == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="tau: must lie in"):
+        view.tau = 2
+    assert view.tau == 0.8
+    with pytest.raises(ValueError, match="labels_path: .* is a folder"):
+        ScenarioView(*args, defuse=fitted, labels_path=tmp_path)
+    with pytest.raises(TypeError, match="labels_path: expected a file path"):
+        ScenarioView(*args, defuse=fitted, labels_path=3)
+    big = BetaVAE(VAEConfig(image_size=16, latent_dim=3, channels=8, hidden=16))
+    with pytest.raises(ValueError, match=r"evalset: its images are 8x8 pixels but the VAE was built for 16x16"):
+        ScenarioView(evalset, classifier, big, labels_path=tmp_path / "y.json")
+    with pytest.raises(ValueError, match="n_samples_shown: must be in 1..64"):
+        ScenarioView(*args, n_samples_shown=0, **kw)
+    with pytest.raises(ValueError, match="split: no samples in split 'extra'"):
+        ScenarioView(*args, split="extra", **kw)
+    with pytest.raises(ValueError, match="defuse: it was fitted on 45 images but 90"):
+        ScenarioView(*args, split=None, **kw)
+    with pytest.raises(ValueError, match="defuse: the Defuse is not fitted"):
+        ScenarioView(*args, defuse=Defuse(vae, classifier), labels_path=tmp_path / "z.json")
+    with pytest.raises(ValueError, match="defuse: it was fitted with another VAE"):
+        ScenarioView(evalset, classifier, BetaVAE(fitted.vae.config), **kw)
+    with pytest.raises(ValueError, match="defuse: it was fitted with another classifier"):
+        ScenarioView(evalset, MeanColour(), vae, **kw)
+    with pytest.raises(ValueError, match="fit_kwargs: only used when the view fits"):
+        ScenarioView(*args, fit_kwargs={"n_samples": 5}, **kw)
+    with pytest.raises(TypeError, match="fit_kwargs: .*unexpected keyword"):
+        ScenarioView(*args, labels_path=tmp_path / "z.json", fit_kwargs={"bogus": 1})
+    with pytest.raises(ValueError, match="class_name: unknown class 'purple'"):
+        ScenarioView(*args, class_name="purple", **kw)
+    other = EvalSet.from_arrays(
+        evalset.images_at(range(5)), evalset.labels[:5], evalset.labels[:5], CLASS_NAMES
+    )
+    with pytest.raises(ValueError, match="grid: the ImageGrid shows another EvalSet"):
+        ScenarioView(*args, grid=ImageGrid(other), **kw)
+    with pytest.raises(TypeError, match="evalset: expected an EvalSet"):
+        ScenarioView(evalset.labels, classifier, vae, **kw)
+    with pytest.raises(TypeError, match="vae: expected a BetaVAE"):
+        ScenarioView(evalset, classifier, object(), **kw)
+
+
+def test_correct_finetunes_on_labelled_scenarios_and_shows_the_table(view, fitted):
+    with pytest.raises(ValueError, match="labels: no scenario is marked as a failure"):
+        view.correct(progress=False)
+    view.set_label(0, is_failure=True, correct_label=int(fitted.scenarios_[0].majority_label))
+    result = view.correct(
+        lambdas=[1.0], epochs=1, n_per_scenario=16, batch_size=16, lr=0.01, progress=False
+    )
+    assert view.correction_ is result and result.n_scenarios == 1
+    # the EvalSet's splits were used: val is the reference for selecting lambda
+    assert result.reference == "validation"
+    html = view._correction_table.value
+    assert "before finetuning" in html and "lambda=1" in html and "<b>Per scenario</b>" in html
+    import bqplot
+
+    assert isinstance(view._correction_box.children[-1], bqplot.Figure)
+    assert "corrected with lambda = 1" in view.status
+    # the button reports errors in the status line instead of raising
+    view.set_label(0, is_failure=False)
+    view._correct_button.click()
+    assert "correction: labels: no scenario is marked" in view.status
+    assert not view._correct_button.disabled
+
+
+def test_correct_needs_train_and_test_images_without_splits(world, tmp_path):
+    evalset, classifier, vae = world
+    plain = EvalSet.from_arrays(
+        evalset.images_at(range(45)), evalset.labels[:45], evalset.predictions[:45], CLASS_NAMES
+    )
+    defuse = Defuse(vae, classifier, n_samples=10, max_per_image=3, max_components=10, progress=False)
+    defuse.fit(plain.images_at(range(45)), plain.labels)
+    view = ScenarioView(plain, classifier, vae, defuse=defuse, labels_path=tmp_path / "p.json")
+    assert view.rows.tolist() == list(range(45))  # no split column: all images
+    view.set_label(0, is_failure=True, correct_label=1)
+    with pytest.raises(ValueError, match="correct: the EvalSet has no 'train' split; pass train_images="):
+        view.correct()
+
+
+def test_the_explorer_drives_class_and_tau(world, fitted, tmp_path):
+    from failwidgets.widgets.explorer import Explorer
+
+    evalset, classifier, vae = world
+
+    def factory(grid):
+        return ScenarioView(
+            evalset, classifier, vae, defuse=fitted, grid=grid, labels_path=tmp_path / "e.json"
+        )
+
+    explorer = Explorer(evalset, {"defuse": factory}, split="val", background=False)
+    view = explorer.views["defuse"]
+    assert explorer.unavailable == {}
+    explorer.set_class("green")
+    assert view.class_name == "green"
+    version = view.sample_version
+    explorer.set_threshold("defuse", "tau", 0.3)
+    assert view.tau == 0.3 and view.sample_version == version + 1
+    assert explorer.controls[("defuse", "tau")].value == pytest.approx(0.3)
+    frame = explorer.failure_modes()
+    assert set(frame["method"]) == {"defuse"} and len(frame) == len(fitted.scenarios_)
+    green = next(s.id for s in fitted.scenarios_ if CLASS_NAMES[s.majority_label] == "green")
+    view.select(green)
+    assert explorer.selected_mode.method == "defuse"
+    assert sorted(explorer.grid.indices.tolist()) == view.members(green).tolist()
