@@ -59,6 +59,12 @@ view
 """,
     "print('STATE', json.dumps({i: view.labels.get(i).to_dict() for i in view.scenarios.ids}), "
     "view.tau, view.selected_scenario, len(view.selected_members), view.grid.total)",
+    # run by run_all before anything is labelled (no-op), and again by the test
+    "if view.labels.failure_labels():\n"
+    "    result = view.correct(train_images=images, train_labels=labels, test_images=images,\n"
+    "        test_labels=labels, lambdas=[0.1, 1.0], epochs=1, n_per_scenario=16,\n"
+    "        batch_size=16, progress=False)\n"
+    "    print('CORRECTED', result.n_scenarios)",
 ]
 
 
@@ -84,6 +90,24 @@ def wait_strips(page, version: int) -> None:
         }""",
         arg=version,
     )
+
+
+def run_cell(page, index: int, marker: str) -> str:
+    """Run one cell and return its output once ``marker`` shows in it."""
+    page.evaluate(
+        """(i) => {
+            const nb = window.jupyterapp.shell.currentWidget.content;
+            nb.activeCellIndex = i;
+            return window.jupyterapp.commands.execute('notebook:run-cell');
+        }""",
+        index,
+    )
+    page.wait_for_function(
+        """([i, m]) => document.querySelectorAll('.jp-Notebook .jp-Cell')[i]
+                       .querySelector('.jp-OutputArea').innerText.includes(m)""",
+        arg=[index, marker],
+    )
+    return cell_output_text(page, index)
 
 
 def shoot(page, path) -> None:
@@ -154,19 +178,18 @@ def test_scenarios_render_and_labels_reach_the_json_file(lab_server, artifacts_d
         shoot(page, artifacts_dir / "scenarios-dark.png")
 
         # what Python holds: the labels, tau and the selection
-        page.evaluate(
-            """() => {
-                const nb = window.jupyterapp.shell.currentWidget.content;
-                nb.activeCellIndex = 1;
-                return window.jupyterapp.commands.execute('notebook:run-cell');
-            }"""
-        )
-        page.wait_for_function(
-            """() => document.querySelectorAll('.jp-Cell')[1]
-                     .querySelector('.jp-OutputArea').innerText.includes('STATE')"""
-        )
-        output = cell_output_text(page, 1)
+        output = run_cell(page, 1, "STATE")
         assert '"0": {"is_failure": true, "correct_label": 1}' in output
         assert '"1": {"is_failure": false, "correct_label": null}' in output
         assert " 0.3 1 " in output
+
+        # correction with the labelled scenario: the before/after table and the trade-off
+        assert run_cell(page, 2, "CORRECTED").strip().endswith("CORRECTED 1")
+        page.wait_for_selector(".fw-scenarios-correction table")
+        table = page.locator(".fw-scenarios-correction").inner_text()
+        assert "before finetuning" in table and "lambda=" in table
+        page.wait_for_selector(".fw-scenario-view .bqplot")
+        shoot(page, artifacts_dir / "scenarios-dark-corrected.png")
+        set_theme(page, "JupyterLab Light")
+        shoot(page, artifacts_dir / "scenarios-light-corrected.png")
     assert dialogs == [], "no script from data ran"

@@ -145,10 +145,6 @@ def test_train_robust_bad_input():
 
 
 # --------------------------------------------------------------------------- shipped weights
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped robust.pt was trained on an earlier version of the world (other class names); retrain with `make retrain` (issue 3 stays open)",
-)
 def test_shipped_robust_model_is_small_and_robust():
     for name in ("robust.pt", "robust.json"):
         assert (WEIGHTS_DIR / name).is_file(), f"missing shipped weights {name}"

@@ -4,6 +4,7 @@ and bad input, on a tiny synthetic world (a random-weight beta-VAE and a colour 
 from __future__ import annotations
 
 import json
+from html import escape
 
 import numpy as np
 import pytest
@@ -119,9 +120,8 @@ def test_rows_are_serialised_one_per_scenario(view, fitted, world):
         np.testing.assert_array_equal(view.members(scenario.id), expected)
         assert row["n_images"] == len(expected)
     assert view.rows.tolist() == evalset.split_indices("val").tolist()
-    # the own grid is shown under the rows; the status escapes data
+    # the own grid is shown under the rows
     assert view.grid in view.children and view.canvas in view.children
-    assert "<img" not in view._status.value
 
 
 def test_strips_travel_as_png_buffers_and_tau_resamples(view, fitted):
@@ -161,9 +161,13 @@ def test_strips_travel_as_png_buffers_and_tau_resamples(view, fitted):
 
 def test_the_canvas_answers_strip_requests_from_the_browser(view, fitted, monkeypatch):
     sent = []
-    monkeypatch.setattr(view.canvas, "send", lambda content, buffers=None: sent.append((content, buffers)))
-    view.canvas._on_message(view.canvas, {"type": "strips", "ids": [0, "x", True], "request_id": "a"}, [])
-    (content, buffers), = sent
+    monkeypatch.setattr(
+        view.canvas, "send", lambda content, buffers=None: sent.append((content, buffers))
+    )
+    view.canvas._on_message(
+        view.canvas, {"type": "strips", "ids": [0, "x", True], "request_id": "a"}, []
+    )
+    ((content, buffers),) = sent
     assert [s["id"] for s in content["strips"]] == [0] and len(buffers) == 8
     view.canvas._on_message(view.canvas, {"type": "strips", "ids": "0"}, [])  # malformed: ignored
     view.canvas._on_message(view.canvas, "nonsense", [])
@@ -202,6 +206,10 @@ def test_labels_are_written_to_the_json_file_at_once(view, tmp_path, monkeypatch
     assert path.read_text() == text
     assert "scenario 0: label not saved" in view.status and "outside the classes" in view.status
     assert sent == [{"type": "label_refused", "id": 0, "error": view.status}]
+    canvas._on_message(canvas, {"type": "label", "id": 0, "correct_label": "<b>x</b>"}, [])
+    assert "unknown class '<b>x</b>'" in view.status  # shown escaped
+    assert "<b>" not in view._status.value and "&lt;b&gt;x&lt;/b&gt;" in view._status.value
+    assert path.read_text() == text
     canvas._on_message(canvas, {"type": "label", "id": 99, "is_failure": True}, [])
     canvas._on_message(canvas, {"type": "label", "id": True, "is_failure": True}, [])
     assert path.read_text() == text
@@ -237,7 +245,9 @@ def test_a_label_file_of_another_scenario_set_is_refused_not_overwritten(world, 
     path = tmp_path / "other.json"
     ScenarioLabels(path, n_classes=3, scenario_set="0123456789abcdef").set(0, is_failure=True)
     text = path.read_text()
-    with pytest.raises(ValueError, match=r"labels_path: .*other\.json holds labels of another scenario set"):
+    with pytest.raises(
+        ValueError, match=r"labels_path: .*other\.json holds labels of another scenario set"
+    ):
         ScenarioView(evalset, classifier, vae, defuse=fitted, labels_path=path)
     assert path.read_text() == text
     ScenarioLabels(tmp_path / "five.json", n_classes=5).set(0, is_failure=True)
@@ -357,7 +367,9 @@ def test_tau_and_other_bad_input_raise_clear_errors(world, fitted, tmp_path):
     with pytest.raises(TypeError, match="labels_path: expected a file path"):
         ScenarioView(*args, defuse=fitted, labels_path=3)
     big = BetaVAE(VAEConfig(image_size=16, latent_dim=3, channels=8, hidden=16))
-    with pytest.raises(ValueError, match=r"evalset: its images are 8x8 pixels but the VAE was built for 16x16"):
+    with pytest.raises(
+        ValueError, match=r"evalset: its images are 8x8 pixels but the VAE was built for 16x16"
+    ):
         ScenarioView(evalset, classifier, big, labels_path=tmp_path / "y.json")
     with pytest.raises(ValueError, match="n_samples_shown: must be in 1..64"):
         ScenarioView(*args, n_samples_shown=0, **kw)
@@ -399,7 +411,12 @@ def test_correct_finetunes_on_labelled_scenarios_and_shows_the_table(view, fitte
     # the EvalSet's splits were used: val is the reference for selecting lambda
     assert result.reference == "validation"
     html = view._correction_table.value
-    assert "before finetuning" in html and "lambda=1" in html and "<b>Per scenario</b>" in html
+    assert "<td>before finetuning</td><td>—</td>" in html and "lambda=1" in html
+    assert "<th>validation</th>" in html and "Per labelled scenario" in html
+    row = result.per_scenario.iloc[0]
+    name = escape(CLASS_NAMES[int(row["correct_label"])])
+    assert f"<td>#0</td><td>{name}</td>" in html
+    assert f"<td>{100 * row['accuracy_after']:.1f}</td>" in html
     import bqplot
 
     assert isinstance(view._correction_box.children[-1], bqplot.Figure)
@@ -416,12 +433,16 @@ def test_correct_needs_train_and_test_images_without_splits(world, tmp_path):
     plain = EvalSet.from_arrays(
         evalset.images_at(range(45)), evalset.labels[:45], evalset.predictions[:45], CLASS_NAMES
     )
-    defuse = Defuse(vae, classifier, n_samples=10, max_per_image=3, max_components=10, progress=False)
+    defuse = Defuse(
+        vae, classifier, n_samples=10, max_per_image=3, max_components=10, progress=False
+    )
     defuse.fit(plain.images_at(range(45)), plain.labels)
     view = ScenarioView(plain, classifier, vae, defuse=defuse, labels_path=tmp_path / "p.json")
     assert view.rows.tolist() == list(range(45))  # no split column: all images
     view.set_label(0, is_failure=True, correct_label=1)
-    with pytest.raises(ValueError, match="correct: the EvalSet has no 'train' split; pass train_images="):
+    with pytest.raises(
+        ValueError, match="correct: the EvalSet has no 'train' split; pass train_images="
+    ):
         view.correct()
 
 
@@ -450,3 +471,23 @@ def test_the_explorer_drives_class_and_tau(world, fitted, tmp_path):
     view.select(green)
     assert explorer.selected_mode.method == "defuse"
     assert sorted(explorer.grid.indices.tolist()) == view.members(green).tolist()
+
+
+def test_no_failures_found_is_an_explicit_empty_view(world, tmp_path):
+    evalset, classifier, vae = world
+    red = np.flatnonzero(evalset.labels == 0)  # grey decodes are called red: never a failure
+    defuse = Defuse(vae, classifier, n_samples=5, progress=False)
+    defuse.fit(evalset.images_at(red), evalset.labels[red])
+    view = ScenarioView(
+        evalset, classifier, vae, defuse=defuse, indices=red, labels_path=tmp_path / "e.json"
+    )
+    model = view.view_model()
+    assert model["rows"] == [] and model["n_scenarios"] == 0
+    assert model["message"].startswith("no failures found: 30 images x Q=5 draws")
+    assert view.failure_modes() == []
+    with pytest.raises(ValueError, match="scenario_id: 0 is not one of the 0 scenario ids"):
+        view.select(0)
+    view.tau = 0.3  # nothing to resample, nothing breaks
+    assert view.strips_payload([0])[0]["strips"] == []
+    with pytest.raises(ValueError, match="indices: pass either indices or split"):
+        ScenarioView(evalset, classifier, vae, defuse=defuse, indices=red, split="val")

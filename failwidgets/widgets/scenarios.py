@@ -73,7 +73,9 @@ def _check_count(value, name: str, low: int, high: int | None = None) -> int:
 
 
 def _check_labels_path(labels_path) -> Path:
-    if isinstance(labels_path, (bytes, bytearray)) or not isinstance(labels_path, (str, os.PathLike)):
+    if isinstance(labels_path, (bytes, bytearray)) or not isinstance(
+        labels_path, (str, os.PathLike)
+    ):
         raise TypeError(f"labels_path: expected a file path, got {type(labels_path).__name__}")
     path = Path(labels_path)
     if path.is_dir():
@@ -251,13 +253,17 @@ class ScenarioView(widgets.VBox):
                     f"vae: expected a BetaVAE (with encode, decode, config), got {type(vae).__name__}"
                 )
         if preprocess is not None and not callable(preprocess):
-            raise TypeError(f"preprocess: expected a callable or None, got {type(preprocess).__name__}")
+            raise TypeError(
+                f"preprocess: expected a callable or None, got {type(preprocess).__name__}"
+            )
         if grid is not None and not isinstance(grid, ImageGrid):
             raise TypeError(f"grid: expected an ImageGrid or None, got {type(grid).__name__}")
         if grid is not None and grid.evalset is not evalset:
             raise ValueError("grid: the ImageGrid shows another EvalSet; pass one over `evalset`")
         if defuse is not None and not isinstance(defuse, Defuse):
-            raise TypeError(f"defuse: expected a fitted Defuse or None, got {type(defuse).__name__}")
+            raise TypeError(
+                f"defuse: expected a fitted Defuse or None, got {type(defuse).__name__}"
+            )
         if fit_kwargs is not None:
             if defuse is not None:
                 raise ValueError(
@@ -325,7 +331,9 @@ class ScenarioView(widgets.VBox):
         self._ready = True
         self._refresh()
         if self._owns_grid:
-            self.grid.show([], title="Click a scenario to see the source images of its failing codes")
+            self.grid.show(
+                [], title="Click a scenario to see the source images of its failing codes"
+            )
         children = [self._controls, self.canvas, self._correction_box]
         if self._owns_grid:
             children.append(self.grid)
@@ -475,12 +483,15 @@ class ScenarioView(widgets.VBox):
         self._log = widgets.Output(layout=widgets.Layout(max_height="120px", overflow="auto"))
         self._correction_table = widgets.HTML()
         self._correction_table.add_class("fw-scenarios-correction")
-        self._correction_box = widgets.VBox([self._log, self._correction_table])
+        # the log (tqdm of the button's correction) is shown only once a correction runs
+        self._correction_box = widgets.VBox([self._correction_table])
 
     # ------------------------------------------------------------------ validation
     def _check_class(self, value) -> str:
         if not isinstance(value, str):
-            raise TypeError(f"class_name: expected a class name or None, got {type(value).__name__}")
+            raise TypeError(
+                f"class_name: expected a class name or None, got {type(value).__name__}"
+            )
         if value not in self._evalset.class_names:
             raise ValueError(
                 f"class_name: unknown class {value!r}; known: {list(self._evalset.class_names)[:10]}"
@@ -555,6 +566,8 @@ class ScenarioView(widgets.VBox):
     def _on_correct_click(self, button) -> None:
         self._correct_button.disabled = True
         self._set_status("finetuning the classifier on the labelled failure scenarios…")
+        if self._log not in self._correction_box.children:
+            self._correction_box.children = [self._log, *self._correction_box.children]
         try:
             with self._log:
                 self.correct()
@@ -814,7 +827,9 @@ class ScenarioView(widgets.VBox):
         samples = self.samples(scenario.id)
         predictions = samples.predictions.astype(int)
         confidence = samples.probabilities[np.arange(len(predictions)), predictions]
-        reference = label.correct_label if label.correct_label is not None else scenario.majority_label
+        reference = (
+            label.correct_label if label.correct_label is not None else scenario.majority_label
+        )
         counts = np.bincount(predictions, minlength=len(names))
         top = int(np.argmax(counts))  # ties: the lowest class index
         n = len(predictions)
@@ -907,7 +922,10 @@ class ScenarioView(widgets.VBox):
                 )
             thumbs = self._thumbs[scenario_id]
             strips.append(
-                {"id": scenario_id, "buffers": list(range(len(buffers), len(buffers) + len(thumbs)))}
+                {
+                    "id": scenario_id,
+                    "buffers": list(range(len(buffers), len(buffers) + len(thumbs))),
+                }
             )
             buffers.extend(thumbs)
         content = {
@@ -932,11 +950,7 @@ class ScenarioView(widgets.VBox):
         with self.canvas.hold_sync():
             self.canvas.view_model = model
             self.canvas.selected = -1 if self._selected is None else self._selected
-        self._set_status(
-            f"{len(model['rows'])} of {model['n_scenarios']} scenarios shown · "
-            f"{model['n_labelled']} labelled, {model['n_failures']} failures · "
-            f"labels saved to {model['labels_path']}"
-        )
+        self._set_status("")  # the rows' header shows the counts; errors show here
 
     def _clear_selection(self) -> None:
         self._selected = None
@@ -952,20 +966,44 @@ class ScenarioView(widgets.VBox):
     def _show_correction(self, result) -> None:
         names = self._evalset.class_names
         table = result.table()
-        per_scenario = result.per_scenario.copy()
-        per_scenario["correct_label"] = [names[int(c)] for c in per_scenario["correct_label"]]
-        for column in ("accuracy_before", "accuracy_after"):
-            per_scenario[column] = (100 * per_scenario[column]).round(1)
+        reference = table.columns[1]
+        main_rows = [
+            [
+                str(label),
+                "—" if _isna(row["scenarios"]) else str(int(row["scenarios"])),
+                _number(row[reference]),
+                _number(row["test"]),
+                _number(row["failure scenario"]),
+            ]
+            for label, row in table.iterrows()
+        ]
+        scenario_rows = [
+            [
+                f"#{int(scenario_id)}",
+                names[int(row["correct_label"])],
+                _number(100 * row["accuracy_before"]),
+                _number(100 * row["accuracy_after"]),
+            ]
+            for scenario_id, row in result.per_scenario.iterrows()
+        ]
         self._correction_table.value = (
-            "<div style='color: var(--jp-ui-font-color1)'>"
-            "<b>Correction</b> (accuracies in %; held-out samples of each labelled scenario; "
-            f"{html.escape(result.selection)})"
-            f"{table.to_html(escape=True, na_rep='')}"
-            "<b>Per scenario</b> (held-out samples, before / after)"
-            f"{per_scenario.to_html(escape=True)}</div>"
+            f"<style>{_TABLE_CSS}</style><div class='fw-scn-correction'>"
+            "<div class='fw-scn-correction-title'>Correction: accuracy (%) before and after "
+            "finetuning on the labelled failure scenarios</div>"
+            + _html_table(
+                ["", "scenarios", str(reference), "test", "failure scenario (held out)"],
+                main_rows,
+            )
+            + "<div class='fw-scn-correction-note'>"
+            + html.escape(f"λ selection: {result.selection}.")
+            + "</div><div class='fw-scn-correction-title'>Per labelled scenario (held-out "
+            "samples)</div>"
+            + _html_table(["scenario", "correct label", "before", "after"], scenario_rows)
+            + "</div>"
         )
         chart = self._tradeoff_chart(result)
-        self._correction_box.children = [self._log, self._correction_table] + (
+        log = [self._log] if self._log in self._correction_box.children else []
+        self._correction_box.children = [*log, self._correction_table] + (
             [chart] if chart is not None else []
         )
 
@@ -978,38 +1016,52 @@ class ScenarioView(widgets.VBox):
         points = result.tradeoff()
         before = points[points["model"] == "before"]
         after = points[points["model"] == "finetuned"].sort_values("lambda")
-        x_scale, y_scale = bqplot.LinearScale(), bqplot.LinearScale()
+        x_all = 100 * points["test_accuracy"].to_numpy(dtype=float)
+        y_all = 100 * points["scenario_accuracy"].to_numpy(dtype=float)
+
+        def padded(values):  # a readable domain even when every point coincides
+            low, high = float(np.nanmin(values)), float(np.nanmax(values))
+            pad = max(2.0, 0.1 * (high - low))
+            return max(0.0, low - pad), min(100.0, high + pad)
+
+        x_min, x_max = padded(x_all)
+        y_min, y_max = padded(y_all)
+        x_scale = bqplot.LinearScale(min=x_min, max=x_max)
+        y_scale = bqplot.LinearScale(min=y_min, max=y_max)
         scales = {"x": x_scale, "y": y_scale}
-        line = bqplot.Lines(
-            x=100 * after["test_accuracy"].to_numpy(),
-            y=100 * after["scenario_accuracy"].to_numpy(),
-            scales=scales,
-            colors=["#1976d2"],
-            marker="circle",
-            labels=["finetuned (lambda sweep)"],
-            display_legend=True,
+        x_after = 100 * after["test_accuracy"].to_numpy(dtype=float)
+        y_after = 100 * after["scenario_accuracy"].to_numpy(dtype=float)
+        sweep = bqplot.Lines(
+            x=x_after, y=y_after, scales=scales, colors=["#1976d2"], marker="circle"
         )
-        labels = bqplot.Label(
-            x=100 * after["test_accuracy"].to_numpy(),
-            y=100 * after["scenario_accuracy"].to_numpy(),
+        lambdas = bqplot.Label(
+            x=x_after,
+            y=y_after,
             text=[f"λ={value:g}" for value in after["lambda"]],
             scales=scales,
-            x_offset=6,
-            y_offset=-6,
+            x_offset=7,
+            y_offset=-7,
             default_size=11,
-            colors=["#607d8b"],
+            colors=["#1976d2"],
         )
+        x_before = 100 * before["test_accuracy"].to_numpy(dtype=float)
+        y_before = 100 * before["scenario_accuracy"].to_numpy(dtype=float)
         start = bqplot.Scatter(
-            x=100 * before["test_accuracy"].to_numpy(),
-            y=100 * before["scenario_accuracy"].to_numpy(),
+            x=x_before, y=y_before, scales=scales, colors=["#d32f2f"], default_size=90
+        )
+        start_label = bqplot.Label(
+            x=x_before,
+            y=y_before,
+            text=["before"],
             scales=scales,
+            align="end",
+            x_offset=-7,
+            y_offset=-7,
+            default_size=11,
             colors=["#d32f2f"],
-            default_size=80,
-            labels=["before"],
-            display_legend=True,
         )
         return bqplot.Figure(
-            marks=[line, labels, start],
+            marks=[sweep, lambdas, start, start_label],
             axes=[
                 bqplot.Axis(scale=x_scale, label="test accuracy (%)"),
                 bqplot.Axis(
@@ -1019,10 +1071,41 @@ class ScenarioView(widgets.VBox):
                     label_offset="40px",
                 ),
             ],
-            title="Trade-off: test vs failure-scenario accuracy",
+            title="Trade-off over the λ sweep",
             title_style={"font-size": "14px"},
-            legend_location="bottom-right",
-            fig_margin={"top": 40, "bottom": 45, "left": 60, "right": 20},
+            fig_margin={"top": 40, "bottom": 45, "left": 60, "right": 30},
             animation_duration=0,
             layout=widgets.Layout(width="min(100%, 480px)", height="320px"),
         )
+
+
+_TABLE_CSS = """
+.fw-scn-correction { color: var(--jp-ui-font-color1); font-size: var(--jp-ui-font-size1); }
+.fw-scn-correction-title { font-weight: 600; margin: 8px 0 4px; }
+.fw-scn-correction-note { color: var(--jp-ui-font-color2); font-size: var(--jp-ui-font-size0); }
+.fw-scn-correction table { border-collapse: collapse; margin-bottom: 4px; }
+.fw-scn-correction th, .fw-scn-correction td {
+  padding: 3px 10px; border-bottom: 1px solid var(--jp-border-color2); text-align: right;
+}
+.fw-scn-correction th { font-weight: 600; border-bottom-color: var(--jp-border-color1); }
+.fw-scn-correction th:first-child, .fw-scn-correction td:first-child { text-align: left; }
+"""
+
+
+def _isna(value) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def _number(value) -> str:
+    return "—" if _isna(value) else f"{float(value):.1f}"
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    """A small HTML table; every cell is escaped."""
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

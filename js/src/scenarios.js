@@ -64,11 +64,14 @@ export const SCENARIOS_CSS = `
 .fw-scn-line b { color: var(--fw-fg); font-weight: 600; }
 .fw-scn-predicted { font-weight: 600; color: var(--fw-fg); }
 .fw-scn-row[data-mostly-wrong="true"] .fw-scn-predicted { color: var(--fw-bad); }
-.fw-scn-strip { display: flex; gap: 4px; overflow-x: auto; min-width: 0; padding-bottom: 2px; }
+.fw-scn-strip {
+  display: grid; grid-template-columns: repeat(var(--fw-scn-n, 8), minmax(36px, var(--fw-scn-thumb)));
+  gap: 4px; overflow-x: auto; min-width: 0; padding-bottom: 2px;
+}
 .fw-scn-strip[aria-busy="true"] .fw-scn-frame { opacity: 0.5; }
-.fw-scn-sample { display: flex; flex-direction: column; gap: 1px; flex: 0 0 var(--fw-scn-thumb); width: var(--fw-scn-thumb); }
+.fw-scn-sample { display: flex; flex-direction: column; gap: 1px; min-width: 0; }
 .fw-scn-frame {
-  width: var(--fw-scn-thumb); height: var(--fw-scn-thumb); display: flex; align-items: center;
+  width: 100%; aspect-ratio: 1 / 1; display: flex; align-items: center;
   justify-content: center; overflow: hidden; border: 1px solid var(--fw-border); border-radius: 2px;
   background: var(--fw-bg);
 }
@@ -90,7 +93,10 @@ export const SCENARIOS_CSS = `
 .fw-scenarios button:hover { background: var(--fw-bg-hover); }
 .fw-scn-fail[aria-pressed="true"] { background: var(--fw-bad); border-color: var(--fw-bad); color: var(--fw-on-badge); }
 .fw-scn-ok[aria-pressed="true"] { background: var(--fw-good); border-color: var(--fw-good); color: var(--fw-on-badge); }
-.fw-scn-label-control { display: flex; align-items: center; gap: 6px; color: var(--fw-fg-muted); font-size: var(--fw-font-size-small); }
+.fw-scn-label-control {
+  display: flex; align-items: center; gap: 6px; white-space: nowrap;
+  color: var(--fw-fg-muted); font-size: var(--fw-font-size-small);
+}
 .fw-scn-label { flex: 1 1 auto; min-width: 0; }
 .fw-scn-hint { min-height: 1.2em; font-size: var(--fw-font-size-small); color: var(--fw-fg-muted); }
 .fw-scn-row[data-needs-label="true"] .fw-scn-hint { color: var(--fw-bad); }
@@ -211,7 +217,8 @@ export function createScenarioView(container, options = {}) {
     const parts = [n === total ? `${formatCount(total)} scenarios` : `${formatCount(n)} of ${formatCount(total)} scenarios`];
     if (data.tau != null) parts.push(`τ = ${Number(data.tau).toFixed(2)}`);
     if (data.n_samples != null) parts.push(`${data.n_samples} samples each`);
-    parts.push(`${formatCount(data.n_labelled ?? 0)} labelled, ${formatCount(data.n_failures ?? 0)} failures`);
+    const failures = data.n_failures ?? 0;
+    parts.push(`${formatCount(data.n_labelled ?? 0)} labelled, ${formatCount(failures)} ${failures === 1 ? "failure" : "failures"}`);
     summary.textContent = parts.join(" · ");
     message.textContent = data.message || "";
     root.setAttribute("data-rows", String(n));
@@ -318,7 +325,7 @@ export function createScenarioView(container, options = {}) {
     parts.weight.textContent = row.weight_text;
     parts.fill.style.width = `${Math.max(2, Math.round(100 * (row.weight_share ?? 0)))}%`;
     parts.counts.textContent = `${formatCount(row.n_codes)} codes · ${formatCount(row.n_images)} source images`;
-    parts.majority.replaceChildren("label: ", Object.assign(make(doc, "b"), { textContent: row.majority_name }));
+    parts.majority.replaceChildren("majority label: ", Object.assign(make(doc, "b"), { textContent: row.majority_name }));
     parts.predicted.textContent = row.predicted_text;
     const samples = Array.isArray(row.samples) ? row.samples : [];
     el.setAttribute("data-mostly-wrong", samples.length && row.n_wrong * 2 > samples.length ? "true" : "false");
@@ -326,6 +333,7 @@ export function createScenarioView(container, options = {}) {
     el.setAttribute("data-label", row.correct_label == null ? "" : String(row.correct_label));
     el.setAttribute("data-needs-label", row.is_failure === true && row.correct_label == null ? "true" : "false");
     parts.strip.setAttribute("aria-label", `${samples.length} decoded samples of scenario ${row.id}`);
+    parts.strip.style.setProperty("--fw-scn-n", String(Math.max(1, samples.length)));
     parts.labeling.setAttribute("aria-label", `Label scenario ${row.id}`);
 
     while (parts.samples.length < samples.length) {

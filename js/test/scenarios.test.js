@@ -114,7 +114,7 @@ describe("rendering", () => {
     expect(first.querySelector(".fw-scn-id").textContent).toBe("#0");
     expect(first.querySelector(".fw-scn-weight").textContent).toBe("30.0%");
     expect(first.querySelector(".fw-scn-counts").textContent).toBe("100 codes · 40 source images");
-    expect(first.querySelector(".fw-scn-majority").textContent).toBe("label: circle");
+    expect(first.querySelector(".fw-scn-majority").textContent).toBe("majority label: circle");
     expect(first.querySelector(".fw-scn-predicted").textContent).toBe("predicted: hexagon 2/3");
     expect(first.dataset.mostlyWrong).toBe("true");
     expect(first.querySelectorAll(".fw-scn-sample")).toHaveLength(3);
@@ -132,7 +132,7 @@ describe("rendering", () => {
     const options = [...first.querySelectorAll(".fw-scn-label option")].map((o) => o.textContent);
     expect(options).toEqual(["—", ...NAMES]);
     expect(container.querySelector(".fw-scn-summary").textContent).toBe(
-      "3 scenarios · τ = 0.10 · 3 samples each · 2 labelled, 1 failures",
+      "3 scenarios · τ = 0.10 · 3 samples each · 2 labelled, 1 failure",
     );
     expect(container.querySelector(".fw-scn-status").textContent).toContain("defuse_labels.json");
   });
