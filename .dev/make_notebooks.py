@@ -586,6 +586,27 @@ labels.to_frame()
     (
         "md",
         """
+The same review in the **ScenarioView** widget: one row per scenario with its weight, the
+classifier's predictions on decoded samples and a strip of them; the τ slider resamples every
+strip. Mark each scenario *failure* / *not a failure* and pick its correct label: every click is
+written to the JSON file at once, and the view reloads it when it opens again on the same file
+(after a kernel restart, too). Clicking a row shows the scenario's source images in the grid;
+**Correct classifier** runs the correction below with the labelled scenarios.
+""",
+    ),
+    (
+        "code",
+        """
+from failwidgets.widgets import ScenarioView
+
+view = ScenarioView(evalset, demo.classifier, demo.vae, defuse=defuse, indices=rows,
+                    labels_path=labels.path)
+view
+""",
+    ),
+    (
+        "md",
+        """
 Correction finetunes one copy of the classifier per λ on the training images plus the labelled
 scenarios' samples, and reports test accuracy and held-out scenario accuracy before and after
 (minutes on a CPU, so not run here):

@@ -195,3 +195,22 @@ def test_the_file_is_always_valid_when_the_writer_is_killed(tmp_path):
         assert document["format"] == "failwidgets.scenario_labels"
         store = ScenarioLabels(path, n_classes=10)
         assert len(store) > 0 and len(store) == len(document["labels"])
+
+
+def test_two_stores_on_one_file_never_overwrite_each_others_labels(tmp_path):
+    # e.g. the notebook's store and a ScenarioView's store, or two kernels on one file
+    path = tmp_path / "labels.json"
+    first = ScenarioLabels(path, n_classes=3, scenario_set="fp")
+    second = ScenarioLabels(path, n_classes=3, scenario_set="fp")
+    first.set(0, is_failure=True, correct_label=1)
+    second.set(1, is_failure=False)  # second reloads first's label before writing
+    first.set(2, is_failure=True, correct_label=0)  # and first reloads second's
+    assert read(path)["labels"] == {
+        "0": {"is_failure": True, "correct_label": 1},
+        "1": {"is_failure": False, "correct_label": None},
+        "2": {"is_failure": True, "correct_label": 0},
+    }
+    assert second.get(2) == ScenarioLabel(True, 0)  # readers see the other store's change
+    assert second.failure_labels() == {0: 1, 2: 0}
+    second.clear(0)
+    assert 0 not in first and len(first) == 2

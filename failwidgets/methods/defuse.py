@@ -855,6 +855,7 @@ def correct_classifier(
     lr: float = 1e-3,
     max_accuracy_drop: float = 0.02,
     seed: int = 0,
+    freeze_batchnorm: bool = True,
     keep_models: bool = False,
     progress: bool = True,
 ) -> CorrectionResult:
@@ -885,6 +886,9 @@ def correct_classifier(
     epochs, max_steps_per_epoch, batch_size, lr : finetuning settings (Adam).
     max_accuracy_drop : tolerated drop of reference accuracy when selecting lambda.
     seed : seeds sampling, batching and the finetuning.
+    freeze_batchnorm : keep batch-norm running statistics fixed while finetuning (default).
+        Decoded scenario samples have other pixel statistics than real images; letting them
+        update the running means and variances miscalibrates the model on real data.
     keep_models : keep every finetuned copy in ``models``.
     """
     from tqdm.auto import tqdm
@@ -989,6 +993,10 @@ def correct_classifier(
                 order_generator = torch.Generator().manual_seed(seed + i)
                 model = copy.deepcopy(classifier)
                 model.train()
+                if freeze_batchnorm:
+                    for module in model.modules():
+                        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                            module.eval()
                 optimizer = torch.optim.Adam(model.parameters(), lr=lr)
                 for _ in range(epochs):
                     order = torch.randperm(len(train_y), generator=order_generator)

@@ -1,5 +1,9 @@
 """Annotator labels of Defuse failure scenarios, persisted to a JSON file at every change.
 
+Several stores may share one file (a notebook and a view, or two kernels): each reloads the
+file before it reads or changes a label when another store rewrote it since, so no store writes
+back a stale copy over another's labels.
+
 Each scenario carries two labels: ``is_failure`` (True / False / None = not reviewed) and
 ``correct_label`` (a class index, or None). Every change rewrites the whole file atomically
 (a temporary file in the same folder, flushed and fsync'ed, then ``os.replace``), so the file
@@ -106,24 +110,31 @@ class ScenarioLabels:
             )
         self.scenario_set = scenario_set
         self._labels: dict[int, ScenarioLabel] = {}
+        self._stamp = None  # identity of the file version held in memory
         if self.path.exists():
             self._load()
 
     # -- reading ----------------------------------------------------------------------------------
     def __len__(self) -> int:
+        self._sync()
         return len(self._labels)
 
     def __contains__(self, scenario_id) -> bool:
+        self._sync()
         return _is_int(scenario_id) and int(scenario_id) in self._labels
 
     def __iter__(self):
+        self._sync()
         return iter(sorted(self._labels))
 
     def get(self, scenario_id) -> ScenarioLabel:
         """The label of a scenario (an empty ``ScenarioLabel`` when it was never labelled)."""
-        return self._labels.get(self._check_id(scenario_id), ScenarioLabel())
+        scenario_id = self._check_id(scenario_id)
+        self._sync()
+        return self._labels.get(scenario_id, ScenarioLabel())
 
     def items(self):
+        self._sync()
         return [(i, self._labels[i]) for i in sorted(self._labels)]
 
     def failure_labels(self) -> dict[int, int]:
@@ -152,6 +163,7 @@ class ScenarioLabels:
         both None is dropped from the file. Returns the new label.
         """
         scenario_id = self._check_id(scenario_id)
+        self._sync()
         current = self._labels.get(scenario_id, ScenarioLabel())
         if is_failure is _UNSET:
             is_failure = current.is_failure
@@ -173,6 +185,7 @@ class ScenarioLabels:
             raise TypeError(
                 f"labels: expected a mapping of scenario id to label, got {type(labels).__name__}"
             )
+        self._sync()
         updated = dict(self._labels)
         for scenario_id, value in labels.items():
             scenario_id = self._check_id(scenario_id)
@@ -193,6 +206,7 @@ class ScenarioLabels:
 
     def clear(self, scenario_id=None) -> None:
         """Remove one scenario's label (or all labels when ``scenario_id`` is None)."""
+        self._sync()
         if scenario_id is None:
             updated = {}
         else:
@@ -253,6 +267,7 @@ class ScenarioLabels:
                 pass
             raise
         _fsync_directory(self.path.parent)
+        self._stamp = self._file_stamp()
 
     def _load(self) -> None:
         where = f"path: {self.path}"
@@ -300,6 +315,20 @@ class ScenarioLabels:
             except (TypeError, ValueError) as error:
                 raise ValueError(f"{where}: scenario {key}: {error}") from None
         self._labels = labels
+        self._stamp = self._file_stamp()
+
+    def _file_stamp(self):
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+    def _sync(self) -> None:
+        """Reload when another store (another view, another kernel) rewrote the file."""
+        stamp = self._file_stamp()
+        if stamp is not None and stamp != self._stamp:
+            self._load()
 
     def __repr__(self) -> str:
         n_failures = sum(1 for _, label in self.items() if label.is_failure)

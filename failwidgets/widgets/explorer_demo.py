@@ -247,7 +247,11 @@ def _factories(demo, evalset, methods, cache: Path, progress: _Progress, timings
     def defuse(grid):
         from .scenarios import ScenarioView
 
-        return ScenarioView(evalset, demo.classifier, demo.vae, grid=grid)
+        # labels are user data: kept beside the notebook (not in the cache), in a file named
+        # after the inputs, so another classifier or VAE never meets labels of other scenarios
+        key = _digest(_state_digest(demo.classifier), _state_digest(demo.vae), evalset.n)
+        labels_path = Path(f"defuse_labels_demo_{key[:10]}.json")
+        return ScenarioView(evalset, demo.classifier, demo.vae, grid=grid, labels_path=labels_path)
 
     makers: dict[str, Callable] = {
         "barlow": barlow,
