@@ -40,13 +40,18 @@ def screenshot_live(notebook: Path, out_dir: Path, ready_selector: str = READY) 
     root.mkdir(parents=True)
     shutil.copy(notebook, root / notebook.name)
     shots = []
-    with LabServer(root) as server, lab_page(server, notebook.name) as page:
+    # a tall window, so the whole Explorer fits in one screenshot
+    with LabServer(root) as server, lab_page(server, notebook.name, height=2000) as page:
         run_all(page)
         page.wait_for_selector(ready_selector, state="attached", timeout=120_000)
+        target = page.locator(".fw-explorer").first
         for theme, suffix in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
             set_theme(page, theme)
             page.wait_for_timeout(500)
             path = out_dir / f"{notebook.stem}-{suffix}.png"
+            if target.count():  # the Explorer at the top of the window
+                target.evaluate("e => e.scrollIntoView({block: 'start'})")
+                page.wait_for_timeout(300)
             page.screenshot(path=str(path), full_page=False)
             shots.append(path)
     return shots
