@@ -421,11 +421,19 @@ def test_correct_finetunes_on_labelled_scenarios_and_shows_the_table(view, fitte
 
     assert isinstance(view._correction_box.children[-1], bqplot.Figure)
     assert "corrected with lambda = 1" in view.status
-    # the button reports errors in the status line instead of raising
+    # the button runs on a worker thread (the kernel keeps serving the view) and reports
+    # errors in the status line instead of raising
     view.set_label(0, is_failure=False)
     view._correct_button.click()
+    view.wait_correction(timeout=60)
+    assert not view.correcting
     assert "correction: labels: no scenario is marked" in view.status
     assert not view._correct_button.disabled
+    view.set_label(0, is_failure=True)
+    view.correction_ = None
+    view._correct_button.click()
+    assert view.wait_correction(timeout=120) is not None
+    assert "corrected with lambda" in view.status and not view._correct_button.disabled
 
 
 def test_correct_needs_train_and_test_images_without_splits(world, tmp_path):

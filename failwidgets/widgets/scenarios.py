@@ -27,6 +27,7 @@ import html
 import numbers
 import os
 import pathlib
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -318,6 +319,7 @@ class ScenarioView(widgets.VBox):
         self._ready = False
         self._status_text = ""
         self.correction_ = None
+        self._correction_thread: threading.Thread | None = None
 
         super().__init__(**kwargs)
         self.add_class("fw-scenario-view")
@@ -480,10 +482,8 @@ class ScenarioView(widgets.VBox):
             ],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
-        self._log = widgets.Output(layout=widgets.Layout(max_height="120px", overflow="auto"))
         self._correction_table = widgets.HTML()
         self._correction_table.add_class("fw-scenarios-correction")
-        # the log (tqdm of the button's correction) is shown only once a correction runs
         self._correction_box = widgets.VBox([self._correction_table])
 
     # ------------------------------------------------------------------ validation
@@ -564,17 +564,40 @@ class ScenarioView(widgets.VBox):
             self.canvas.send({"type": "label_refused", "id": scenario_id, "error": text})
 
     def _on_correct_click(self, button) -> None:
+        """Run the correction on a worker thread: the kernel keeps answering the view meanwhile."""
+        if self.correcting:
+            return
         self._correct_button.disabled = True
-        self._set_status("finetuning the classifier on the labelled failure scenarios…")
-        if self._log not in self._correction_box.children:
-            self._correction_box.children = [self._log, *self._correction_box.children]
-        try:
-            with self._log:
-                self.correct()
-        except (TypeError, ValueError, RuntimeError) as error:
-            self._set_status(f"correction: {error}", error=True)
-        finally:
-            self._correct_button.disabled = False
+        self._set_status(
+            "finetuning the classifier on the labelled failure scenarios (minutes on a CPU; "
+            "the view stays usable)…"
+        )
+
+        def work() -> None:
+            try:
+                self.correct(progress=False)
+            except (TypeError, ValueError, RuntimeError) as error:
+                self._set_status(f"correction: {error}", error=True)
+            except Exception as error:  # noqa: BLE001 - a worker thread must report, not die
+                self._set_status(f"correction failed: {type(error).__name__}: {error}", error=True)
+            finally:
+                self._correct_button.disabled = False
+
+        self._correction_thread = threading.Thread(
+            target=work, name="fw-defuse-correction", daemon=True
+        )
+        self._correction_thread.start()
+
+    @property
+    def correcting(self) -> bool:
+        """True while a correction started by the button is running."""
+        return self._correction_thread is not None and self._correction_thread.is_alive()
+
+    def wait_correction(self, timeout: float | None = None):
+        """Wait for a correction started by the button; return its result (None if none ran)."""
+        if self._correction_thread is not None:
+            self._correction_thread.join(timeout)
+        return self.correction_
 
     # ------------------------------------------------------------------ public API
     @property
@@ -1002,8 +1025,7 @@ class ScenarioView(widgets.VBox):
             + "</div>"
         )
         chart = self._tradeoff_chart(result)
-        log = [self._log] if self._log in self._correction_box.children else []
-        self._correction_box.children = [*log, self._correction_table] + (
+        self._correction_box.children = [self._correction_table] + (
             [chart] if chart is not None else []
         )
 
