@@ -187,10 +187,6 @@ def test_train_clip_bad_input(small_world):
 
 
 # --------------------------------------------------------------------------- shipped weights
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped clip.pt predates the current DEFAULT_CLIP_CONFIG; retrain with `make retrain` (issue 3 stays open)",
-)
 def test_shipped_clip_zero_shot_well_above_chance():
     for name in ("clip.pt", "clip.json"):
         assert (WEIGHTS_DIR / name).is_file(), f"missing shipped weights {name}"
