@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..checks import check_fraction as _check_fraction
+from ..checks import check_int as _check_int
 from ..features.tags import TagMatrix, as_tag_matrix, tags_from_metadata
 
 __all__ = [
@@ -58,25 +60,6 @@ DEFAULT_MAX_CANDIDATES = 5_000_000
 
 
 # ---------------------------------------------------------------------- validation
-
-
-def _check_fraction(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a number in [0, 1], got {type(value).__name__}")
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name}: must lie in [0, 1], got {value}")
-    return value
-
-
-def _check_int(value, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        bounds = f"in {low}..{high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name}: must be {bounds}, got {value}")
-    return value
 
 
 def necessity_thresholds(b: Mapping[int, float] | None = None) -> np.ndarray:

@@ -16,7 +16,6 @@ strongest other drops (non-minimal or below ``a``) with their subsets, as long a
 from __future__ import annotations
 
 import math
-import numbers
 import pathlib
 from collections.abc import Callable, Mapping
 
@@ -25,6 +24,8 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from ..checks import check_fraction as _check_fraction
+from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.prime import MAX_SET_SIZE, Prime, PrimeResult, search
 from .grid import ImageGrid
@@ -37,23 +38,6 @@ _CONTEXT_SCAN = 2000  # candidate sets examined when filling the drawing with ot
 
 
 # ---------------------------------------------------------------------- validation
-def _check_fraction(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a number in [0, 1], got {type(value).__name__}")
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name}: must lie in [0, 1], got {value}")
-    return value
-
-
-def _check_int(value, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        bounds = f"in {low}..{high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name}: must be {bounds}, got {value}")
-    return value
 
 
 def _finite_or_none(value) -> float | None:

@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from ..checks import check_fraction as _check_fraction
+from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.barlow import NODE_COLUMNS, Barlow, BarlowResult
 from ..thumbnails import THUMBNAIL_FORMATS, encode_thumbnails
@@ -49,23 +51,6 @@ VISUAL_MAX_SIZE = 160  # longest side of the images sent to the feature panel
 
 
 # ---------------------------------------------------------------------- validation
-def _check_fraction(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a number in [0, 1], got {type(value).__name__}")
-    value = float(value)
-    if not 0.0 <= value <= 1.0:  # NaN fails too
-        raise ValueError(f"{name}: must lie in [0, 1], got {value}")
-    return value
-
-
-def _check_int(value, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        bounds = f"in {low}..{high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name}: must be {bounds}, got {value}")
-    return value
 
 
 def _check_features(features, n: int) -> np.ndarray:
