@@ -145,9 +145,18 @@ def write_notebook(
 
 @contextmanager
 def lab_page(
-    server: LabServer, notebook: str, *, width=1400, height=1000, theme: str | None = None
+    server: LabServer,
+    notebook: str,
+    *,
+    width=1400,
+    height=1000,
+    theme: str | None = "JupyterLab Light",
 ):
-    """Open ``notebook`` (relative to the server root) in headless Chromium; yield the page."""
+    """Open ``notebook`` (relative to the server root) in headless Chromium; yield the page.
+
+    The theme is set on every page (light by default): it is a user setting, so a theme that
+    an earlier page chose on the same server would otherwise carry over.
+    """
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
