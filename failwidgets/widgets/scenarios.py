@@ -36,6 +36,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from ..checks import check_int
 from ..data import EvalSet
 from .grid import ImageGrid
 
@@ -60,16 +61,6 @@ def _check_tau(value) -> float:
     value = float(value)
     if not 0.0 < value <= 1.0:  # NaN fails too
         raise ValueError(f"tau: must lie in (0, 1] (the slider spans 0.01 to 0.5), got {value}")
-    return value
-
-
-def _check_count(value, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        bounds = f"in {low}..{high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name}: must be {bounds}, got {value}")
     return value
 
 
@@ -275,8 +266,8 @@ class ScenarioView(widgets.VBox):
                     f"fit_kwargs: expected a dict of Defuse settings, got {type(fit_kwargs).__name__}"
                 )
         if max_images is not None:
-            max_images = _check_count(max_images, "max_images", 1)
-        self._n_shown = _check_count(n_samples_shown, "n_samples_shown", 1, MAX_SAMPLES_SHOWN)
+            max_images = check_int(max_images, "max_images", 1)
+        self._n_shown = check_int(n_samples_shown, "n_samples_shown", 1, MAX_SAMPLES_SHOWN)
         tau = _check_tau(tau)
         path = _check_labels_path(labels_path)
         self._evalset = evalset
