@@ -17,7 +17,8 @@
 //                 rank, labelled, has_examples}],
 //     positive: [{index, name, score, score_text, val_accuracy_text}], negative: [...] }
 
-import { THEME_VARS, ensureStyle } from "./theme.js";
+import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
+import { listenerSet } from "./events.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const STYLE_ID = "fw-concept-map-style";
@@ -40,12 +41,7 @@ export const CONCEPT_MAP_CSS = `
   --fw-cmap-pos: #2f74d0;
   --fw-cmap-neg: #e06a12;
   --fw-cmap-zero: var(--jp-ui-font-color3, #9e9e9e);
-  font-family: var(--fw-font);
-  font-size: var(--fw-font-size);
-  color: var(--fw-fg);
-  background: var(--fw-bg);
-  border: 1px solid var(--fw-border);
-  border-radius: 6px;
+  ${PANEL_STYLE}
   padding: 8px 10px;
   box-sizing: border-box;
   max-width: 100%;
@@ -234,7 +230,8 @@ export function createConceptMap(container, options = {}) {
   let destroyed = false;
   let model = null;
   let busy = false;
-  const listeners = [];
+  const listeners = listenerSet();
+  const listen = listeners.listen;
 
   const root = make(doc, "div", "fw-cmap", { "data-state": "empty", "data-busy": "false" });
   const header = make(doc, "div", "fw-cmap-header");
@@ -264,11 +261,6 @@ export function createConceptMap(container, options = {}) {
     "Hover a point for its score and CAV accuracy; click a point or a bar to see the concept's examples.";
   root.append(header, message, note, body, hint);
   container.appendChild(root);
-
-  function listen(target, type, handler) {
-    target.addEventListener(type, handler);
-    listeners.push([target, type, handler]);
-  }
 
   function concept(index) {
     return model && model.concepts ? model.concepts[index] : undefined;
@@ -548,8 +540,7 @@ export function createConceptMap(container, options = {}) {
   function destroy() {
     if (destroyed) return;
     destroyed = true;
-    for (const [target, type, handler] of listeners) target.removeEventListener(type, handler);
-    listeners.length = 0;
+    listeners.removeAll();
     root.remove();
   }
 

@@ -14,7 +14,8 @@
 //     tail_selected: bool,
 //   }
 
-import { THEME_VARS, ensureStyle } from "./theme.js";
+import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
+import { listenerSet } from "./events.js";
 
 const STYLE_ID = "fw-directions-style";
 export const SIDES = [
@@ -25,12 +26,7 @@ export const SIDES = [
 export const DIRECTIONS_CSS = `
 .fw-directions {
   ${THEME_VARS}
-  font-family: var(--fw-font);
-  font-size: var(--fw-font-size);
-  color: var(--fw-fg);
-  background: var(--fw-bg);
-  border: 1px solid var(--fw-border);
-  border-radius: 6px;
+  ${PANEL_STYLE}
   padding: 8px 10px;
   box-sizing: border-box;
   min-width: 280px;
@@ -119,15 +115,11 @@ export function createDirectionsView(container, options = {}) {
   ensureStyle(doc, STYLE_ID, DIRECTIONS_CSS);
   let destroyed = false;
   let model = null;
-  const listeners = [];
+  const listeners = listenerSet();
+  const listen = listeners.listen;
 
   const root = make(doc, "div", "fw-directions", { "data-state": "empty" });
   container.appendChild(root);
-
-  function listen(target, type, handler) {
-    target.addEventListener(type, handler);
-    listeners.push([target, type, handler]);
-  }
 
   function captionItem(side, rank, entry) {
     const li = make(doc, "li");
@@ -243,8 +235,7 @@ export function createDirectionsView(container, options = {}) {
   function destroy() {
     if (destroyed) return;
     destroyed = true;
-    for (const [target, type, handler] of listeners) target.removeEventListener(type, handler);
-    listeners.length = 0;
+    listeners.removeAll();
     root.remove();
   }
 

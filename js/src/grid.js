@@ -5,7 +5,8 @@
 // the selection with setSelected(), page data with receivePage(), and hears back through the
 // callbacks. All text from data goes through textContent or attributes, never innerHTML.
 
-import { THEME_VARS, ensureStyle } from "./theme.js";
+import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
+import { listenerSet } from "./events.js";
 
 export const PAGE_SIZES = [25, 50, 100, 200, 500, 1000];
 export const SORT_OPTIONS = [
@@ -20,12 +21,7 @@ export const GRID_CSS = `
 .fw-grid {
   ${THEME_VARS}
   --fw-thumb-size: 96px;
-  font-family: var(--fw-font);
-  font-size: var(--fw-font-size);
-  color: var(--fw-fg);
-  background: var(--fw-bg);
-  border: 1px solid var(--fw-border);
-  border-radius: 6px;
+  ${PANEL_STYLE}
   padding: 6px 8px;
   box-sizing: border-box;
   max-width: 100%;
@@ -189,7 +185,8 @@ export function createGridView(container, options = {}) {
   let requestCounter = 0;
   let loadScheduled = false;
   let destroyed = false;
-  const listeners = [];
+  const listeners = listenerSet();
+  const listen = listeners.listen;
 
   // ------------------------------------------------------------------ DOM skeleton
   const root = make(doc, "div", "fw-grid", { "data-state": "empty" });
@@ -472,10 +469,6 @@ export function createGridView(container, options = {}) {
   }
 
   // ------------------------------------------------------------------ events
-  function listen(target, type, handler) {
-    target.addEventListener(type, handler);
-    listeners.push([target, type, handler]);
-  }
 
   function tileOf(target) {
     const tile = target && target.closest ? target.closest(".fw-thumb") : null;
@@ -588,8 +581,7 @@ export function createGridView(container, options = {}) {
   function destroy() {
     if (destroyed) return;
     destroyed = true;
-    for (const [target, type, handler] of listeners) target.removeEventListener(type, handler);
-    listeners.length = 0;
+    listeners.removeAll();
     clearCache();
     pending = null;
     tiles = [];

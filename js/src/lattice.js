@@ -10,7 +10,8 @@
 // setSelected(), the search text with setQuery(), and hears back through onSelect / onQuery.
 // All text from data goes through textContent or attributes, never innerHTML.
 
-import { THEME_VARS, ensureStyle } from "./theme.js";
+import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
+import { listenerSet } from "./events.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const STYLE_ID = "fw-lattice-style";
@@ -39,12 +40,7 @@ export const LATTICE_CSS = `
   ${THEME_VARS}
   --fw-mode: #f59e0b;
   --fw-node-stroke: var(--jp-ui-font-color2, rgba(0, 0, 0, 0.54));
-  font-family: var(--fw-font);
-  font-size: var(--fw-font-size);
-  color: var(--fw-fg);
-  background: var(--fw-bg);
-  border: 1px solid var(--fw-border);
-  border-radius: 6px;
+  ${PANEL_STYLE}
   padding: 6px 8px;
   box-sizing: border-box;
   max-width: 100%;
@@ -312,7 +308,8 @@ export function createLatticeView(container, options = {}) {
   let nodeElements = new Map(); // row -> <g>
   let edgeElements = []; // [{edge, line, label}]
   let geometry = null;
-  const listeners = [];
+  const listeners = listenerSet();
+  const listen = listeners.listen;
 
   // ------------------------------------------------------------------ DOM skeleton
   const root = make(doc, "div", "fw-lattice", { "data-state": "empty" });
@@ -511,10 +508,6 @@ export function createLatticeView(container, options = {}) {
   }
 
   // ------------------------------------------------------------------ events
-  function listen(target, type, handler) {
-    target.addEventListener(type, handler);
-    listeners.push([target, type, handler]);
-  }
 
   function nodeOf(target) {
     const g = target && target.closest ? target.closest(".fw-node") : null;
@@ -584,8 +577,7 @@ export function createLatticeView(container, options = {}) {
   function destroy() {
     if (destroyed) return;
     destroyed = true;
-    for (const [target, type, handler] of listeners) target.removeEventListener(type, handler);
-    listeners.length = 0;
+    listeners.removeAll();
     nodeElements = new Map();
     edgeElements = [];
     root.remove();
@@ -601,7 +593,7 @@ export function createLatticeView(container, options = {}) {
     destroy,
     /** Listeners currently attached (for tests). */
     get listenerCount() {
-      return listeners.length;
+      return listeners.size;
     },
     get layout() {
       return geometry;

@@ -7,7 +7,8 @@
 // for another version than the one shown is dropped, so the last resampling always wins.
 // All text from data goes through textContent or attributes, never innerHTML.
 
-import { THEME_VARS, ensureStyle } from "./theme.js";
+import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
+import { listenerSet } from "./events.js";
 
 const STYLE_ID = "fw-scenarios-style";
 const numberFormat = new Intl.NumberFormat("en-US");
@@ -16,12 +17,7 @@ export const SCENARIOS_CSS = `
 .fw-scenarios {
   ${THEME_VARS}
   --fw-scn-thumb: 64px;
-  font-family: var(--fw-font);
-  font-size: var(--fw-font-size);
-  color: var(--fw-fg);
-  background: var(--fw-bg);
-  border: 1px solid var(--fw-border);
-  border-radius: 6px;
+  ${PANEL_STYLE}
   padding: 6px 8px;
   box-sizing: border-box;
   max-width: 100%;
@@ -179,7 +175,8 @@ export function createScenarioView(container, options = {}) {
   let pending = null; // {requestId, version, ids: Set}
   const strips = new Map(); // id -> {version, urls}
   const rowElements = new Map(); // id -> row element
-  const listeners = [];
+  const listeners = listenerSet();
+  const listen = listeners.listen;
 
   // ------------------------------------------------------------------ DOM skeleton
   const root = make(doc, "div", "fw-scenarios", { "data-state": "empty" });
@@ -465,10 +462,6 @@ export function createScenarioView(container, options = {}) {
   }
 
   // ------------------------------------------------------------------ events
-  function listen(target, type, handler) {
-    target.addEventListener(type, handler);
-    listeners.push([target, type, handler]);
-  }
 
   function rowOf(target) {
     const el = target && target.closest ? target.closest(".fw-scn-row") : null;
@@ -550,8 +543,7 @@ export function createScenarioView(container, options = {}) {
   function destroy() {
     if (destroyed) return;
     destroyed = true;
-    for (const [target, type, handler] of listeners) target.removeEventListener(type, handler);
-    listeners.length = 0;
+    listeners.removeAll();
     for (const strip of strips.values()) for (const url of strip.urls) if (url) revokeObjectURL(url);
     strips.clear();
     rowElements.clear();
@@ -570,7 +562,7 @@ export function createScenarioView(container, options = {}) {
     destroy,
     /** Listeners currently attached (for tests). */
     get listenerCount() {
-      return listeners.length;
+      return listeners.size;
     },
     /** Ids whose strips (object URLs) are alive, with their versions (for tests). */
     get stripVersions() {

@@ -23,6 +23,16 @@ export const THEME_VARS = `
   --fw-radius: 4px;
 `;
 
+// The look every view's outer panel shares (font, colours, border); padding stays per view.
+export const PANEL_STYLE = `
+  font-family: var(--fw-font);
+  font-size: var(--fw-font-size);
+  color: var(--fw-fg);
+  background: var(--fw-bg);
+  border: 1px solid var(--fw-border);
+  border-radius: 6px;
+`;
+
 /**
  * Insert a <style> element with `css` into `doc` once (keyed by `id`); later calls are no-ops.
  * Styles are static strings written by us, never data, so textContent is safe.

@@ -10,7 +10,8 @@
 // through onSelect(nodeId) and onFeature(featureIndex). Text from data goes through textContent
 // or attributes only, never innerHTML.
 
-import { THEME_VARS, ensureStyle } from "./theme.js";
+import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
+import { listenerSet } from "./events.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const STYLE_ID = "fw-tree-style";
@@ -37,12 +38,7 @@ export const TREE_CSS = `
   ${THEME_VARS}
   --fw-pass: #f59e0b;
   --fw-node-stroke: var(--jp-ui-font-color2, rgba(0, 0, 0, 0.54));
-  font-family: var(--fw-font);
-  font-size: var(--fw-font-size);
-  color: var(--fw-fg);
-  background: var(--fw-bg);
-  border: 1px solid var(--fw-border);
-  border-radius: 6px;
+  ${PANEL_STYLE}
   padding: 6px 8px;
   box-sizing: border-box;
   max-width: 100%;
@@ -288,7 +284,8 @@ export function createTreeView(container, options = {}) {
   let edgeElements = new Map(); // child id -> {line, label}
   let visualToken = -1;
   let urls = [];
-  const listeners = [];
+  const listeners = listenerSet();
+  const listen = listeners.listen;
 
   // ------------------------------------------------------------------ DOM skeleton
   const root = make(doc, "div", "fw-tree", { "data-state": "empty" });
@@ -615,10 +612,6 @@ export function createTreeView(container, options = {}) {
   }
 
   // ------------------------------------------------------------------ events
-  function listen(target, type, handler) {
-    target.addEventListener(type, handler);
-    listeners.push([target, type, handler]);
-  }
 
   function nodeOf(target) {
     const g = target && target.closest ? target.closest(".fw-tree-node") : null;
@@ -696,8 +689,7 @@ export function createTreeView(container, options = {}) {
   function destroy() {
     if (destroyed) return;
     destroyed = true;
-    for (const [target, type, handler] of listeners) target.removeEventListener(type, handler);
-    listeners.length = 0;
+    listeners.removeAll();
     revokeAll();
     nodeElements = new Map();
     edgeElements = new Map();
@@ -715,7 +707,7 @@ export function createTreeView(container, options = {}) {
     destroy,
     /** Listeners currently attached (for tests). */
     get listenerCount() {
-      return listeners.length;
+      return listeners.size;
     },
     /** Object URLs currently alive (for tests). */
     get liveUrls() {
