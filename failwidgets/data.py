@@ -175,28 +175,56 @@ class EvalSet:
         metadata=None,
         split=None,
         progress: bool = True,
+        autocast=None,
+        mean=None,
+        std=None,
+        num_workers: int | None = None,
+        pin_memory: bool | None = None,
+        input_key: str | None = None,
+        label_key: str | None = None,
     ) -> EvalSet:
         """Run ``model`` over a torch Dataset or DataLoader and keep predictions and probabilities.
 
-        Batched under ``torch.inference_mode`` with the model in eval mode, on CUDA when available
-        (or ``device``). ``images`` sets what the grid shows (default: the dataset's own items,
-        converted to uint8 RGB; pass the untransformed dataset or an array for faithful pictures).
+        Batched under ``torch.inference_mode`` with the model in eval mode, on CUDA when
+        available (or ``device``); see :func:`failwidgets.inference.predict_dataset` for the
+        batch formats (tuples ``(inputs, labels, ...)`` or dicts with ``"pixel_values"`` and
+        ``"labels"``), the uint8 fast path, ``autocast``, ``mean``/``std`` and the loader
+        settings. A DataLoader must keep the dataset's order (no shuffling or custom sampler,
+        no ``drop_last``), so that every label and prediction stays with its image.
+
+        ``images`` sets what the grid shows (default: the dataset's own inputs, converted to
+        uint8 RGB; pass the untransformed dataset or an array for faithful pictures).
+        ``class_names`` defaults to the dataset's ``.classes``.
         """
+        from torch.utils.data import DataLoader
+
         from .inference import predict_dataset
 
-        dataset, labels, predictions, probabilities = predict_dataset(
-            model, data, batch_size=batch_size, device=device, progress=progress
-        )
         if class_names is None:
-            class_names = getattr(dataset, "classes", None)
+            source = data.dataset if isinstance(data, DataLoader) else data
+            class_names = getattr(source, "classes", None)
             if class_names is None:
                 raise ValueError("class_names: not given and the dataset has no .classes")
+        result = predict_dataset(
+            model,
+            data,
+            batch_size=batch_size,
+            device=device,
+            progress=progress,
+            autocast=autocast,
+            mean=mean,
+            std=std,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            input_key=input_key,
+            label_key=label_key,
+        )
         return cls(
-            images if images is not None else dataset,
-            labels,
-            predictions,
+            images if images is not None else result.images,
+            result.labels,
+            result.predictions,
             class_names,
-            probabilities=probabilities,
+            probabilities=result.probabilities,
             metadata=metadata,
             split=split,
         )

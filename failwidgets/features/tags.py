@@ -3,8 +3,9 @@
 A tag matrix is a boolean array with one row per image and one column per tag, together with
 the tag names (:class:`TagMatrix`). Tags come from
 
-- the metadata of an EvalSet (:func:`tags_from_metadata`): one tag per boolean column and one
-  per value of a categorical column;
+- the metadata of an EvalSet (:func:`tags_from_metadata`): one tag ``"column=value"`` per
+  value of a boolean or categorical column (``"thick=True"``, ``"thick=False"``,
+  ``"colour=red"``);
 - any object following the :class:`Tagger` protocol, ``tag(images) -> (matrix, names)``; the
   package ships :class:`ClipZeroShotTagger` (open_clip zero-shot tagging over a vocabulary),
   and e.g. a Recognize Anything Model wrapper plugs in the same way.
@@ -12,6 +13,7 @@ the tag names (:class:`TagMatrix`). Tags come from
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from importlib import resources
 from typing import NamedTuple, Protocol, runtime_checkable
@@ -29,6 +31,7 @@ __all__ = [
     "tags_from_metadata",
     "class_tag_counts",
     "load_vocabulary",
+    "unknown_names_message",
 ]
 
 DEFAULT_TEMPLATES: tuple[str, ...] = (
@@ -54,11 +57,37 @@ class TagMatrix(NamedTuple):
         return len(self.names)
 
     def index(self, name: str) -> int:  # type: ignore[override]
-        """Column of tag ``name``."""
+        """Column of tag ``name``; an unknown name raises a ValueError listing the valid tags."""
         try:
             return self.names.index(name)
         except ValueError:
-            raise ValueError(f"name: unknown tag {name!r}") from None
+            raise ValueError(unknown_names_message("name", [name], self.names)) from None
+
+
+def unknown_names_message(
+    argument: str, unknown: Sequence[str], valid: Sequence[str], kind: str = "tag", limit: int = 20
+) -> str:
+    """The error text for names that are not among ``valid``: the argument, the unknown
+    names, then the valid names, closest matches first (``"column=..."`` tags of a column
+    named like an unknown name, then :func:`difflib.get_close_matches`), up to ``limit``.
+
+    >>> unknown_names_message("tags", ["thick"], ["colour=red", "thick=False", "thick=True"])
+    "tags: unknown tag 'thick'; valid tags (closest first): 'thick=False', 'thick=True', 'colour=red'"
+    """
+    unknown = [str(u) for u in unknown]
+    valid = [str(v) for v in valid]
+    close: list[str] = []
+    for name in unknown:
+        close += [v for v in valid if v.startswith(f"{name}=")]
+        close += difflib.get_close_matches(name, valid, n=5, cutoff=0.6)
+    ordered = list(dict.fromkeys(close + valid))
+    shown = ", ".join(repr(v) for v in ordered[:limit])
+    more = f", ... ({len(ordered) - limit} more)" if len(ordered) > limit else ""
+    what = f"{kind} {unknown[0]!r}" if len(unknown) == 1 else f"{kind}s {unknown}"
+    if not valid:
+        return f"{argument}: unknown {what}; there are no {kind}s"
+    order = " (closest first)" if close else ""
+    return f"{argument}: unknown {what}; valid {kind}s{order}: {shown}{more}"
 
 
 @runtime_checkable
@@ -175,6 +204,8 @@ def _category_values(series: pd.Series) -> list:
 def tags_from_metadata(metadata, columns: Sequence[str] | None = None, *, max_values: int = 50):
     """Tag matrix from the boolean and categorical columns of a metadata DataFrame.
 
+    Every tag is named ``"column=value"``, booleans included: ``members(cls, ("thick=True",))``.
+
     Parameters
     ----------
     metadata : DataFrame (one row per image) or an EvalSet (its ``metadata`` is used).
@@ -187,9 +218,12 @@ def tags_from_metadata(metadata, columns: Sequence[str] | None = None, *, max_va
     Returns
     -------
     TagMatrix
-        A boolean column ``name`` per boolean column (True = tag present; missing = absent),
-        and one column ``"name=value"`` per distinct value of a categorical column
-        (category order for pandas categoricals, else sorted by value; missing = no tag).
+        One column ``"column=value"`` per distinct value of each column, named the same way
+        for every column type: a boolean column ``thick`` gives ``"thick=False"`` and
+        ``"thick=True"`` (like any two-valued categorical), ``colour`` gives
+        ``"colour=red"``, ... Values come in category order for pandas categoricals, else
+        sorted; a value that never occurs gives no tag, and a missing value gives no tag of
+        its column.
     """
     if not isinstance(metadata, pd.DataFrame) and hasattr(metadata, "metadata"):
         metadata = metadata.metadata
@@ -220,17 +254,20 @@ def tags_from_metadata(metadata, columns: Sequence[str] | None = None, *, max_va
         series = metadata[column]
         label = str(column)
         if _is_boolean(series):
-            blocks.append(series.fillna(False).astype(bool).to_numpy()[:, None])
-            names.append(label)
-            continue
-        if not explicit and not _is_categorical(series):
-            continue
-        values = _category_values(series)
-        if not explicit and len(values) > max_values:
-            continue
+            flags = series.astype("boolean")  # missing values stay <NA>: no tag
+            known = flags.notna().to_numpy()
+            raw = flags.to_numpy(dtype=bool, na_value=False)
+            values = [v for v in (False, True) if (known & (raw == v)).any()]
+            raw = np.where(known, raw, None)
+        else:
+            if not explicit and not _is_categorical(series):
+                continue
+            values = _category_values(series)
+            if not explicit and len(values) > max_values:
+                continue
+            raw = series.to_numpy()
         if not values:
             continue
-        raw = series.to_numpy()
         blocks.append(np.stack([(raw == value) for value in values], axis=1).astype(bool))
         names.extend(f"{label}={value}" for value in values)
     if not names:
@@ -249,9 +286,14 @@ def class_tag_counts(matrix: np.ndarray, labels: np.ndarray, n_classes: int) -> 
     """
     matrix = np.asarray(matrix, dtype=bool)
     labels = np.asarray(labels)
-    if matrix.ndim != 2 or labels.shape != (matrix.shape[0],):
+    if matrix.ndim != 2:
+        raise ValueError(f"matrix: expected a 2-D (images, tags) matrix, got shape {matrix.shape}")
+    if labels.ndim != 1:
+        raise ValueError(f"labels: expected a 1-D array, got shape {labels.shape}")
+    if labels.shape[0] != matrix.shape[0]:
         raise ValueError(
-            f"labels: shape {labels.shape} does not match the tag matrix {matrix.shape}"
+            f"matrix: the tag matrix has {matrix.shape[0]} rows but labels has "
+            f"{labels.shape[0]} entries (one row per image)"
         )
     counts = np.zeros((n_classes, matrix.shape[1]), dtype=np.int64)
     for c in range(n_classes):

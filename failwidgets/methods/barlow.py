@@ -32,6 +32,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
+from .answers import AnswerFrame, AnswerList, answer_frame, answer_list
 from .mutual_info import _mutual_info_codes, _n_workers, _noise_for
 
 __all__ = [
@@ -289,10 +290,13 @@ class BarlowResult:
     def __repr__(self) -> str:
         if self.nothing_to_explain:
             return f"BarlowResult(n={self.n}, no errors: nothing to explain)"
+        n_passing = int(self._passes(self._leaf_ids(), self.delta, self.tau).sum())
+        why = f"; none because {self.empty_reason()}" if n_passing == 0 else ""
         return (
             f"BarlowResult(n={self.n}, errors={self.n_errors}, BER={self.base_error_rate:.3f}, "
             f"ALER={self.aler:.3f}, leaves={int(self.table['is_leaf'].sum())}, "
-            f"k={self.params['k']}, depth={self.params['depth']})"
+            f"k={self.params['k']}, depth={self.params['depth']}, "
+            f"failure_leaves={n_passing}{why})"
         )
 
     @property
@@ -332,10 +336,43 @@ class BarlowResult:
         frame["passes"] = self._passes(ids, delta, tau)
         return frame
 
-    def failure_leaves(self, delta: float | None = None, tau: float | None = None) -> pd.DataFrame:
-        """The leaves that pass ``delta``/``tau`` (the paper's Algorithm 1 output)."""
+    def failure_leaves(self, delta: float | None = None, tau: float | None = None) -> AnswerFrame:
+        """The leaves that pass ``delta``/``tau`` (the paper's Algorithm 1 output).
+
+        When none passes, the frame's ``reason`` (shown in its repr) says why
+        (:meth:`empty_reason`).
+        """
         leaves = self.leaves(delta, tau)
-        return leaves[leaves["passes"].to_numpy()].reset_index(drop=True)
+        frame = leaves[leaves["passes"].to_numpy()].reset_index(drop=True)
+        return answer_frame(frame, lambda: self.empty_reason(delta, tau))
+
+    def empty_reason(self, delta: float | None = None, tau: float | None = None) -> str | None:
+        """Why no leaf is a failure leaf at ``delta``/``tau`` (None when one is).
+
+        E.g. ``"no leaf has ER > BER + δ = 0.22 and EC > τ = 0.20 (BER 0.12, δ 0.10);
+        best leaf (highest IV): ER 0.19, EC 0.64; highest ER: ..."``.
+        """
+        delta = self.delta if delta is None else _check_unit(delta, "delta")
+        tau = self.tau if tau is None else _check_unit(tau, "tau")
+        if self.nothing_to_explain:
+            return f"no errors among the {self.n} samples of the group: nothing to explain"
+        ids = self._leaf_ids()
+        if self._passes(ids, delta, tau).any():
+            return None
+        er, ec = self.table["error_rate"], self.table["error_coverage"]
+        ber = self.base_error_rate
+
+        def leaf(node: int) -> str:
+            return f"ER {er[node]:.3f}, EC {ec[node]:.3f}, {self.table['size'][node]} samples"
+
+        text = (
+            f"no leaf has ER > BER + δ = {ber + delta:.3f} and EC > τ = {tau:.3f} "
+            f"(BER {ber:.3f}, δ {delta:g}); best leaf (highest IV = ER × EC): {leaf(ids[0])}"
+        )
+        worst = int(ids[np.argmax(er[ids])])
+        if worst != ids[0]:
+            text += f"; highest ER: {leaf(worst)}"
+        return text
 
     @property
     def top_leaf(self) -> int:
@@ -392,11 +429,13 @@ class BarlowResult:
 
     def to_failure_modes(
         self, delta: float | None = None, tau: float | None = None, class_name: str = ""
-    ) -> list:
-        """Passing leaves as :class:`failwidgets.modes.FailureMode` objects."""
+    ) -> AnswerList:
+        """Passing leaves as :class:`failwidgets.modes.FailureMode` objects; when none passes,
+        the list's ``reason`` says why."""
         from ..modes import FailureMode
 
-        return [
+        leaves = self.failure_leaves(delta, tau)
+        modes = [
             FailureMode(
                 method="barlow",
                 class_name=class_name,
@@ -405,8 +444,9 @@ class BarlowResult:
                 accuracy=1.0 - float(row.error_rate),
                 drop=float(row.error_rate) - self.base_error_rate,
             )
-            for row in self.failure_leaves(delta, tau).itertuples(index=False)
+            for row in leaves.itertuples(index=False)
         ]
+        return answer_list(modes, lambda: leaves.reason)
 
 
 # --------------------------------------------------------------------------- survey

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .answers import AnswerFrame, answer_frame
 from .caption_words import CaptionWords
 from .linear_svm import DEFAULT_CS, check_Cs, fit_balanced_svms_cv
 
@@ -428,6 +429,20 @@ class FailureDirectionsResult:
             val_split=val_split,
         )
 
+    def __repr__(self) -> str:
+        skipped = self.skipped
+        n_classes = len(self.class_names)
+        text = (
+            f"FailureDirectionsResult(classes={n_classes}, "
+            f"directions={n_classes - len(skipped)}, "
+            f"captions={'yes' if self.text_encoder is not None else 'no (no text encoder)'}"
+        )
+        if skipped:
+            shown = "; ".join(f"{name!r}: {why}" for name, why in list(skipped.items())[:5])
+            more = f"; ... ({len(skipped) - 5} more)" if len(skipped) > 5 else ""
+            text += f", skipped: {shown}{more}"
+        return text + ")"
+
     # ------------------------------------------------------------------ summary
     @property
     def summary(self) -> pd.DataFrame:
@@ -537,18 +552,42 @@ class FailureDirectionsResult:
             self._caption_scores[c] = table.sort_values("score", kind="stable", ignore_index=True)
         return self._caption_scores[c].copy()
 
-    def captions(self, cls, side: str = "hard", k: int = 5) -> pd.DataFrame:
+    def caption_reason(self, cls) -> str | None:
+        """Why the class has no captions (None when it has): no failure direction (the
+        skip reason), no text encoder, or no candidate caption in the word lists."""
+        c = self.class_index(cls)
+        name = self.class_names[c]
+        if c in self.model.skipped_:
+            return f"class {name!r} has no failure direction: {self.model.skipped_[c]}"
+        if self.text_encoder is None:
+            return (
+                "no text encoder: captions need one (e.g. a ClipEncoder); pass encoder=... "
+                "to find_failure_directions"
+            )
+        if not self.caption_words.candidates(name):
+            return f"the caption words give no candidate caption for class {name!r}"
+        return None
+
+    def captions(self, cls, side: str = "hard", k: int = 5) -> AnswerFrame:
         """The ``k`` captions most aligned with the failure direction (columns caption, score).
 
         ``side="hard"``: most negative scores first; ``"easy"``: most positive first.
+        A class without a failure direction (or without candidate captions) gets an empty
+        table whose ``reason`` (shown in its repr) says why; without a text encoder this
+        raises.
         """
         k = _check_k(k)
-        table = self.caption_scores(cls)
-        if side == "hard":
-            return table.iloc[:k].reset_index(drop=True)
+        if side not in ("hard", "easy"):
+            raise ValueError(f"side: expected 'hard' or 'easy', got {side!r}")
+        c = self.class_index(cls)
+        if c in self.model.skipped_:
+            table = pd.DataFrame({"caption": pd.Series([], dtype=object), "score": []})
+        else:
+            table = self.caption_scores(c)
         if side == "easy":
-            return table.iloc[::-1].iloc[:k].reset_index(drop=True)
-        raise ValueError(f"side: expected 'hard' or 'easy', got {side!r}")
+            table = table.iloc[::-1]
+        table = table.iloc[:k].reset_index(drop=True)
+        return answer_frame(table, lambda: self.caption_reason(c))
 
     def caption_subpopulation(
         self, caption: str, cls=None, k: int = 50, split: str = "test"

@@ -38,7 +38,8 @@ import pandas as pd
 
 from ..checks import check_fraction as _check_fraction
 from ..checks import check_int as _check_int
-from ..features.tags import TagMatrix, as_tag_matrix, tags_from_metadata
+from ..features.tags import TagMatrix, as_tag_matrix, tags_from_metadata, unknown_names_message
+from .answers import AnswerFrame, AnswerList, answer_frame, answer_list
 
 __all__ = [
     "Prime",
@@ -234,9 +235,12 @@ class PrimeResult:
         return int(len(self._size))
 
     def __repr__(self) -> str:
+        n_modes = int(self.failure_mode_mask().sum())
+        why = self.empty_reason() if n_modes == 0 else None
         return (
             f"PrimeResult(classes={len(self.class_names)}, tags={len(self.tag_names)}, "
-            f"candidates={self.n_candidates}, l={self.max_size}, s={self.min_support})"
+            f"candidates={self.n_candidates}, l={self.max_size}, s={self.min_support}, "
+            f"failure_modes={n_modes}" + (f"; none because {why})" if why else ")")
         )
 
     def class_index(self, class_) -> int:
@@ -267,7 +271,7 @@ class PrimeResult:
             raise ValueError("tags: a tag set needs at least one tag")
         unknown = [t for t in tags if t not in self._tag_index]
         if unknown:
-            raise ValueError(f"tags: unknown tags {unknown[:5]}")
+            raise ValueError(unknown_names_message("tags", unknown, self.tag_names))
         ids = np.unique([self._tag_index[t] for t in tags])
         if len(ids) != len(tags):
             raise ValueError(f"tags: repeated tag in {tags}")
@@ -326,7 +330,14 @@ class PrimeResult:
             max_size,
         )
 
-    def failure_modes(self, a=None, s=None, b=None, max_size=None, classes=None) -> pd.DataFrame:
+    def _class_ids(self, classes) -> list[int]:
+        if classes is None:
+            return list(range(len(self.class_names)))
+        if isinstance(classes, (str, numbers.Integral)):
+            classes = [classes]
+        return sorted({self.class_index(c) for c in classes})
+
+    def failure_modes(self, a=None, s=None, b=None, max_size=None, classes=None) -> AnswerFrame:
         """Failure modes for the given thresholds, as a DataFrame (no new search).
 
         Columns: ``row`` (candidate id), ``class``, ``tags`` (tuple, in the order of the
@@ -334,17 +345,70 @@ class PrimeResult:
         ``n_images``, ``n_errors``, ``accuracy``, ``class_accuracy``, ``drop``,
         ``accuracy_without`` (tuple: accuracy of the set without ``tags[j]``) and
         ``min_gain`` (smallest ``A_{S minus t} - A_S``). Sorted by class, then by drop.
+        When empty, its ``reason`` (shown in its repr) says why: see :meth:`empty_reason`.
         """
         mask = self.failure_mode_mask(a, s, b, max_size)
         if classes is not None:
-            if isinstance(classes, (str, numbers.Integral)):
-                classes = [classes]
             wanted = np.zeros(len(self.class_names), dtype=bool)
-            wanted[[self.class_index(c) for c in classes]] = True
+            wanted[self._class_ids(classes)] = True
             mask &= wanted[self._class_id]
         rows = np.flatnonzero(mask)
         order = np.lexsort((self._size[rows], -self._drop[rows], self._class_id[rows]))
-        return self._frame(rows[order])
+        frame = self._frame(rows[order])
+        return answer_frame(frame, lambda: self.empty_reason(a, s, b, max_size, classes))
+
+    def empty_reason(self, a=None, s=None, b=None, max_size=None, classes=None) -> str | None:
+        """Why there is no failure mode at these thresholds (None when there is one).
+
+        The sentence says which condition nothing met, with numbers: how many tag sets
+        had support ``>= s``, the largest drop found against ``a``, or, when some sets
+        drop enough, that none of them is minimal (necessity thresholds ``b``).
+        """
+        a, s, b_values, max_size = self._check_filter(a, s, b, max_size)
+        class_ids = self._class_ids(classes)
+        in_classes = np.zeros(len(self.class_names), dtype=bool)
+        in_classes[class_ids] = True
+        in_classes = in_classes[self._class_id]
+        if (self._mode_mask(a, s, b_values, max_size, slice(None)) & in_classes).any():
+            return None
+        names = [self.class_names[c] for c in class_ids]
+        where = "" if classes is None else f" of {', '.join(map(repr, names[:5]))}"
+        n_images = sum(len(self._class_images[c]) for c in class_ids)
+        if n_images == 0:
+            return f"no images{where} were searched"
+        sized = in_classes & (self._size >= 1) & (self._size <= max_size)
+        support = sized & (self._n >= s)
+        if not support.any():
+            n_tags = len(np.unique(np.concatenate([self._class_kept[c] for c in class_ids])))
+            return (
+                f"no tag set{where} has at least s = {s} images ({n_images} images searched; "
+                f"{n_tags} tags occur in at least min_count = {self.min_count} images of a "
+                "class); lower s (and min_support) or use more images"
+            )
+        drops = np.where(support, self._drop, -np.inf)
+        best = int(np.argmax(drops))
+        if drops[best] < a - TOLERANCE:
+            return (
+                f"{int(support.sum())} tag sets{where} have at least s = {s} images, but the "
+                f"largest accuracy drop is {drops[best]:.3f} ({self._describe_row(best)}), "
+                f"below a = {a:g}"
+            )
+        dropping = support & (self._drop >= a - TOLERANCE)
+        used = {k: float(b_values[k]) for k in np.unique(self._size[dropping]).tolist()}
+        return (
+            f"{int(dropping.sum())} tag sets{where} have at least s = {s} images and drop by "
+            f"at least a = {a:g} (largest: {drops[best]:.3f}, {self._describe_row(best)}), "
+            "but none is minimal: removing one of its tags raises the accuracy by less than "
+            f"b_|S| ({', '.join(f'b_{k} = {v:g}' for k, v in used.items())})"
+        )
+
+    def _describe_row(self, row: int) -> str:
+        k = int(self._size[row])
+        tags = " + ".join(self._names_array[self._tags[row, :k]].tolist())
+        return (
+            f"{tags} in {self.class_names[int(self._class_id[row])]!r}: {int(self._n[row])} "
+            f"images, accuracy {self._accuracy[row]:.3f}"
+        )
 
     select = failure_modes
 
@@ -476,12 +540,13 @@ class PrimeResult:
             return out.copy()
         return self.members(c, self._names_array[self._tags[row, :k]].tolist(), errors_first)
 
-    def to_failure_modes(self, a=None, s=None, b=None, max_size=None) -> list:
-        """Failure modes in the package's shared shape (:class:`failwidgets.modes.FailureMode`)."""
+    def to_failure_modes(self, a=None, s=None, b=None, max_size=None) -> AnswerList:
+        """Failure modes in the package's shared shape (:class:`failwidgets.modes.FailureMode`);
+        when empty, its ``reason`` says why."""
         from ..modes import FailureMode
 
         frame = self.failure_modes(a, s, b, max_size)
-        return [
+        modes = [
             FailureMode(
                 method="prime",
                 class_name=row["class"],
@@ -492,6 +557,7 @@ class PrimeResult:
             )
             for _, row in frame.iterrows()
         ]
+        return answer_list(modes, lambda: frame.reason)
 
     # ------------------------------------------------------------------ lattice
     def _down_closure(self, rows: np.ndarray) -> np.ndarray:
@@ -617,6 +683,7 @@ class PrimeResult:
                     "tags/labels/correct: all three are needed without heldout_indices"
                 )
             h_matrix, h_names = as_tag_matrix(tags, name="tags")
+            _check_row_counts(h_matrix.shape[0], np.asarray(labels), np.asarray(correct))
             h_labels = _check_labels(labels, len(self.class_names), h_matrix.shape[0])
             h_correct = _check_correct(correct, h_matrix.shape[0])
         name_to_col = {name: i for i, name in enumerate(h_names)}
@@ -792,6 +859,32 @@ def _check_indices(indices, n: int, name: str) -> np.ndarray:
     return unique
 
 
+def _check_row_counts(n_rows: int, labels, correct, tags_name: str = "tags") -> None:
+    """One tag-matrix row, one label and one ``correct`` flag per image.
+
+    When the lengths disagree, the input that differs from the two others is named; when
+    all three differ, the tag matrix is measured against ``labels``. Inputs that are not
+    1-D are left to their own checks.
+    """
+    if np.ndim(labels) != 1 or np.ndim(correct) != 1:
+        return
+    lengths = {tags_name: n_rows, "labels": len(labels), "correct": len(correct)}
+    if len(set(lengths.values())) == 1:
+        return
+    odd, expected = tags_name, lengths["labels"]
+    for name, length in lengths.items():
+        a, b = (v for k, v in lengths.items() if k != name)
+        if a == b:
+            odd, expected = name, a
+            break
+    unit = "rows" if odd == tags_name else "entries"
+    detail = ", ".join(f"{k}: {v}" for k, v in lengths.items())
+    raise ValueError(
+        f"{odd}: {lengths[odd]} {unit} for {expected} images; every input needs one per "
+        f"image ({detail})"
+    )
+
+
 def _check_labels(labels, n_classes: int, n: int) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.shape != (n,):
@@ -871,6 +964,7 @@ def search(
         else:
             n_cls = 1
         class_names = [str(i) for i in range(max(n_cls, 1))]
+    _check_row_counts(n, labels_arr, np.asarray(correct))
     if isinstance(class_names, str):
         raise TypeError("class_names: expected a sequence of names, got a single string")
     class_names = tuple(str(c) for c in class_names)

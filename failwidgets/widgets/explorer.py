@@ -975,7 +975,113 @@ class Explorer(widgets.VBox):
                 self.table.busy = False
             self.timings["table"] = time.perf_counter() - start
 
-    # ------------------------------------------------------------------ the demo
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_evalset(
+        cls,
+        evalset: EvalSet,
+        *,
+        classifier=None,
+        robust_model=None,
+        clip=None,
+        tagger=None,
+        concepts=None,
+        vae=None,
+        features=None,
+        embeddings=None,
+        tags=None,
+        results=None,
+        split: str | None = None,
+        heldout_split: str | None = None,
+        methods=None,
+        preprocess=None,
+        bottleneck: str | None = None,
+        labels_path=None,
+        options=None,
+        cache_dir=None,
+        progress: bool = True,
+        **kwargs,
+    ) -> Explorer:
+        """An Explorer with every method that the given assets allow.
+
+        Precomputed arrays stand in for the models that compute them, and fitted results
+        stand in for everything (see :mod:`failwidgets.widgets.explorer_assets` for which
+        asset each method needs). A method whose assets are missing is not built: the
+        Explorer shows one line saying what to pass (:attr:`unavailable`), and nothing raises.
+
+        Parameters
+        ----------
+        evalset : EvalSet
+        classifier : torch module, optional
+            The model under inspection (CES's bottleneck, Defuse's identification).
+        robust_model : torch module with ``forward_features``, optional
+            Barlow's feature extractor (features computed once and cached).
+        clip : ClipEncoder or open_clip's ``(model, preprocess, tokenizer)``, optional
+            Failure directions (embeddings and captions); PRIME's zero-shot tags when no
+            other tags are given.
+        tagger : object with ``tag(evalset) -> TagMatrix``, optional
+        concepts : ConceptSet, ConceptBank or ConceptExplainer, optional
+            CES; default: concepts from the EvalSet's tag-like metadata columns.
+        vae : module with ``encode``/``decode``, optional
+            Defuse (built only when given: its identification is slow).
+        features, embeddings : (N, D) arrays, optional
+            Robust-model features (Barlow) and CLIP image embeddings (directions).
+        tags : boolean DataFrame or TagMatrix, optional
+            PRIME's tags; default: the EvalSet's tag-like metadata columns.
+        results : fitted results, optional
+            A ``PrimeResult``, ``FailureDirectionsResult``, ``ConceptExplainer`` or fitted
+            ``Defuse`` (a sequence or mapping), shown as they are.
+        split : str or None
+            The rows every method analyses: no method fits on, or reports members from, other
+            rows. None: all rows.
+        heldout_split : str or None
+            Rows on which failure modes are re-applied to measure ``heldout_drop``.
+        methods : sequence of str, optional
+            Methods to try among ``"barlow", "prime", "ces", "directions", "defuse"``.
+            Default: all (Defuse only when ``vae`` is given).
+        preprocess : callable, optional
+            uint8 images (n, H, W, 3) -> the classifier's input tensor (CES, Defuse);
+            default: scale to [0, 1].
+        bottleneck : str, optional
+            CES's layer (a module name of ``classifier``); default: the bank's layer, else
+            the last cut point before the classifier's head.
+        labels_path : path, optional
+            Defuse's labels file (default: named after the classifier, VAE and images).
+        options : mapping method -> keyword arguments, optional
+            Passed to each method's view (e.g. ``{"prime": {"a": 0.3}}``); a ``"fit"`` entry
+            goes to the method's fit (CES's bank, the failure directions).
+        cache_dir : path, optional
+            Where features, embeddings and concept banks are cached (default:
+            :func:`failwidgets.features.cache.cache_directory`).
+        progress : bool
+            One progress display across the build (in a notebook).
+        **kwargs : passed to :class:`Explorer` (``class_name``, ``background``...).
+        """
+        from .explorer_assets import build_from_evalset
+
+        return build_from_evalset(
+            cls,
+            evalset,
+            methods=methods,
+            options=options,
+            progress=progress,
+            cache_dir=cache_dir,
+            explorer_kwargs={"split": split, "heldout_split": heldout_split, **kwargs},
+            classifier=classifier,
+            robust_model=robust_model,
+            clip=clip,
+            tagger=tagger,
+            concepts=concepts,
+            vae=vae,
+            features=features,
+            embeddings=embeddings,
+            tags=tags,
+            results=results,
+            preprocess=preprocess,
+            bottleneck=bottleneck,
+            labels_path=labels_path,
+        )
+
     @classmethod
     def from_demo(
         cls,
@@ -987,23 +1093,14 @@ class Explorer(widgets.VBox):
         train_sample: int | None = 2000,
         **kwargs,
     ) -> Explorer:
-        """An Explorer over the demo world (:func:`failwidgets.demo.load`), engines built.
-
-        - ``"prime"``: PRIME over the world's metadata tags, searched on the test split
-          (held-out drops measured on val);
-        - ``"directions"``: failure directions of the demo CLIP's embeddings;
-        - ``"barlow"``: Barlow trees on the demo robust model's features;
-        - ``"ces"``: a concept bank of the world's tags at the classifier's bottleneck;
-        - ``"defuse"``: scenarios from the demo beta-VAE (slow; not built by default).
-
-        Embeddings, features and the concept bank are cached on disk (``cache_dir``; default
-        :func:`failwidgets.widgets.explorer_demo.cache_directory`), keyed by a hash of the
-        images and of the weights. A method whose weights or view are missing is left out
-        with the reason in ``unavailable``.
+        """An Explorer over the demo world (:func:`failwidgets.demo.load`): a thin call of
+        :meth:`from_evalset` with the demo's models (see :mod:`failwidgets.demo.explorer`).
 
         The Explorer's EvalSet is ``demo.evalset`` restricted to its val and test images plus
         ``train_sample`` training images (what the methods need from train: whitening
         statistics, concept examples); ``explorer.source_indices`` maps its rows back.
+        Methods search the test split; held-out drops are measured on val. Defuse is not
+        built by default (slow).
 
         Parameters
         ----------
@@ -1017,11 +1114,11 @@ class Explorer(widgets.VBox):
             Where features are cached.
         train_sample : int or None
             Training images kept (None: all).
-        **kwargs : passed to :class:`Explorer` (``class_name``, ``background``...).
+        **kwargs : passed to :meth:`from_evalset` and :class:`Explorer`.
         """
-        from . import explorer_demo
+        from ..demo.explorer import build_demo_explorer
 
-        return explorer_demo.build(
+        return build_demo_explorer(
             cls,
             demo,
             methods,

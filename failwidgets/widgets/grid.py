@@ -8,6 +8,7 @@ thumbnail, so nothing image-like is stored in the notebook.
 
 from __future__ import annotations
 
+import functools
 import math
 import pathlib
 
@@ -18,7 +19,17 @@ import traitlets
 from ..data import EvalSet
 from ..thumbnails import THUMBNAIL_FORMATS, ThumbnailCache
 
-__all__ = ["ImageGrid", "format_score"]
+__all__ = [
+    "BrowserMessageError",
+    "GuardedState",
+    "ImageGrid",
+    "TraitTypeError",
+    "TraitValueError",
+    "answer_errors",
+    "format_score",
+    "is_int",
+    "validator",
+]
 
 _STATIC = pathlib.Path(__file__).parent.parent / "static"
 SORT_MODES = ("none", "asc", "desc")
@@ -36,10 +47,162 @@ def format_score(value: float) -> str:
     return f"{value:.3g}"
 
 
+def is_int(value) -> bool:
+    """True for a Python or numpy integer; False for a bool (``True`` is an int in Python)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_int(value):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
     return int(value)
+
+
+# ---------------------------------------------------------------------- guards shared by views
+# Every view's anywidget receives state and custom messages from the browser. Two rules keep
+# the kernel's state valid whatever arrives:
+# - validators raise ``TraitError`` (the subclasses below), so traitlets rolls back a refused
+#   ``set_state`` (a ValueError would be kept); ``GuardedState`` also refuses traits the browser
+#   may not set at all and shows the kept values in the browser again;
+# - custom-message handlers check every field (``is_int`` refuses bools) and answer a message
+#   they cannot apply with ``{"type": "error", ...}`` instead of raising inside the kernel.
+
+
+class TraitValueError(traitlets.TraitError, ValueError):
+    """A value refused by a trait validator.
+
+    A ``TraitError``, so traitlets rolls back a refused ``set_state`` from the browser, and a
+    ``ValueError``, as the constructors' argument checks raise. The message names the trait.
+    """
+
+
+class TraitTypeError(traitlets.TraitError, TypeError):
+    """A value of the wrong type refused by a trait validator (see :class:`TraitValueError`)."""
+
+
+def validator(*names: str):
+    """``traitlets.validate`` for checks that raise TypeError/ValueError naming the trait.
+
+    The errors are re-raised as :class:`TraitTypeError` / :class:`TraitValueError` (same
+    message), so a refused value from the browser is rolled back rather than kept.
+    """
+
+    def decorate(check):
+        @functools.wraps(check)
+        def validate(self, proposal):
+            try:
+                return check(self, proposal)
+            except traitlets.TraitError:
+                raise
+            except TypeError as error:
+                raise TraitTypeError(str(error)) from None
+            except ValueError as error:
+                raise TraitValueError(str(error)) from None
+
+        return traitlets.validate(*names)(validate)
+
+    return decorate
+
+
+class BrowserMessageError(ValueError):
+    """A custom message from the browser that cannot be applied (answered, never raised)."""
+
+
+def _message_kind(content) -> str | None:
+    kind = content.get("type") if isinstance(content, dict) else None
+    return kind[:100] if isinstance(kind, str) else None
+
+
+def answer_errors(handler):
+    """Wrap a custom-message handler ``handler(self, widget, content, buffers)``.
+
+    A message that is not a JSON object, or whose handler raises :class:`BrowserMessageError`,
+    is answered with ``{"type": "error", "request": <its type>, "request_id", "error"}`` on
+    ``widget`` (the browser's adapters ignore it; it shows in the message log) and changes
+    nothing.
+    """
+
+    @functools.wraps(handler)
+    def handle(self, widget, content, buffers):
+        try:
+            if not isinstance(content, dict):
+                raise BrowserMessageError(
+                    f"message: expected a JSON object, got {type(content).__name__}"
+                )
+            handler(self, widget, content, buffers)
+        except BrowserMessageError as error:
+            request_id = content.get("request_id") if isinstance(content, dict) else None
+            widget.send(
+                {
+                    "type": "error",
+                    "request": _message_kind(content),
+                    "request_id": request_id if _is_request_id(request_id) else None,
+                    "error": str(error),
+                }
+            )
+
+    return handle
+
+
+def _is_request_id(value) -> bool:
+    return value is None or is_int(value) or (isinstance(value, str) and len(value) <= 200)
+
+
+def message_int(content: dict, key: str) -> int:
+    """``content[key]`` as an int; BrowserMessageError naming ``key`` when it is not one."""
+    value = content.get(key)
+    if not is_int(value):
+        raise BrowserMessageError(f"{key}: expected an integer, got {type(value).__name__}")
+    return int(value)
+
+
+def message_request_id(content: dict):
+    """The message's ``request_id`` (str, int or None), echoed in the answer."""
+    value = content.get("request_id")
+    if not _is_request_id(value):
+        raise BrowserMessageError(
+            "request_id: expected a string (at most 200 characters), an integer or null, "
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+_ANYWIDGET_KEYS = frozenset(anywidget.AnyWidget.class_trait_names(sync=True))
+
+
+class GuardedState:
+    """Mixin for an anywidget: the browser may set only the traits in ``_browser_traits``.
+
+    An update from the browser (``set_state``, as the comm delivers it) that names another of
+    the widget's own synced traits, or that a validator refuses, raises ``TraitError`` with
+    nothing changed (traitlets rolls the held changes back), and the kept values are sent to
+    the browser again so its copy does not drift. Traits of the anywidget base class are left
+    to ipywidgets.
+    """
+
+    _browser_traits: frozenset[str] = frozenset()
+
+    def set_state(self, sync_data):
+        if not isinstance(sync_data, dict):
+            raise traitlets.TraitError(
+                f"state: expected a dict of trait values, got {type(sync_data).__name__}"
+            )
+        names = [name for name in sync_data if name in self.keys]
+        kernel_only = sorted(
+            name
+            for name in names
+            if name not in _ANYWIDGET_KEYS and name not in self._browser_traits
+        )
+        try:
+            if kernel_only:
+                raise traitlets.TraitError(
+                    f"{kernel_only[0]}: set by the kernel only; the browser may set "
+                    f"{sorted(self._browser_traits)}"
+                )
+            super().set_state(sync_data)
+        except traitlets.TraitError:
+            self.send_state(names)  # the browser shows the kept values again
+            raise
 
 
 class _IndexList(traitlets.List):
@@ -48,7 +211,7 @@ class _IndexList(traitlets.List):
     _cast_types = (tuple, range, np.ndarray)
 
 
-class ImageGrid(anywidget.AnyWidget):
+class ImageGrid(GuardedState, anywidget.AnyWidget):
     """Paged thumbnails of a subset of an :class:`~failwidgets.data.EvalSet`.
 
     Each tile shows the image, its label and (when wrong) its prediction, a ✓/✗ badge with a
@@ -85,9 +248,18 @@ class ImageGrid(anywidget.AnyWidget):
         The shown sample indices in the given order (read-only).
     scores : np.ndarray or None
         The scores (read-only).
+
+    Notes
+    -----
+    The browser may set ``page``, ``page_size``, ``sort``, ``thumb_size`` and ``selected``
+    (validated; a refused update changes nothing); the other synced traits are the kernel's.
+    Its custom messages ``{"type": "page", "page", "request_id"}`` and ``{"type": "select",
+    "mode", "position", "index"}`` are answered with the page, or with ``{"type": "error"}``
+    when a field is missing or of the wrong type, or the click is stale.
     """
 
     _esm = _STATIC / "grid.js"
+    _browser_traits = frozenset({"page", "page_size", "sort", "thumb_size", "selected"})
 
     total = traitlets.Int(0, read_only=True).tag(sync=True)
     page = traitlets.Int(0).tag(sync=True)
@@ -169,7 +341,9 @@ class ImageGrid(anywidget.AnyWidget):
 
     @property
     def n_pages(self) -> int:
-        return max(1, math.ceil(self.total / self.page_size))
+        # page_size >= 1 once validated; the guard covers a page validated in the same held
+        # update as a page_size that is about to be refused
+        return max(1, math.ceil(self.total / max(1, self.page_size)))
 
     def display_indices(self) -> np.ndarray:
         """Sample indices in display order (after sorting)."""
@@ -242,21 +416,21 @@ class ImageGrid(anywidget.AnyWidget):
         values.flags.writeable = False
         return idx, values
 
-    @traitlets.validate("page_size")
+    @validator("page_size")
     def _valid_page_size(self, proposal):
         value = _check_int(proposal["value"], "page_size")
         if not 1 <= value <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size: must be in 1..{MAX_PAGE_SIZE}, got {value}")
         return value
 
-    @traitlets.validate("page")
+    @validator("page")
     def _valid_page(self, proposal):
         value = _check_int(proposal["value"], "page")
         if value < 0:
             raise ValueError(f"page: must be >= 0, got {value}")
         return min(value, self.n_pages - 1)  # past the end: the last page
 
-    @traitlets.validate("thumb_size")
+    @validator("thumb_size")
     def _valid_thumb_size(self, proposal):
         value = _check_int(proposal["value"], "thumb_size")
         if not MIN_THUMB_SIZE <= value <= MAX_THUMB_SIZE:
@@ -265,7 +439,7 @@ class ImageGrid(anywidget.AnyWidget):
             )
         return value
 
-    @traitlets.validate("sort")
+    @validator("sort")
     def _valid_sort(self, proposal):
         value = proposal["value"]
         if value not in SORT_MODES:
@@ -276,28 +450,31 @@ class ImageGrid(anywidget.AnyWidget):
             )
         return value
 
-    @traitlets.validate("title")
+    @validator("title")
     def _valid_title(self, proposal):
         value = proposal["value"]
         if not isinstance(value, str):
             raise TypeError(f"title: expected a string, got {type(value).__name__}")
         return value
 
-    @traitlets.validate("selected")
+    @validator("selected")
     def _valid_selected(self, proposal):
-        values = np.asarray(proposal["value"])
-        if values.size == 0:
+        items = list(proposal["value"])
+        if not items:
             return []
-        if values.ndim != 1 or not np.issubdtype(values.dtype, np.integer):
-            raise TypeError(
-                f"selected: expected a list of integer sample indices, got dtype {values.dtype}"
-            )
-        bad = (values < 0) | (values >= self._evalset.n)
-        if bad.any():
+        if not all(type(v) is int for v in items):  # the common case, checked fast
+            wrong = [v for v in items if not is_int(v)]
+            if wrong:
+                raise TypeError(
+                    "selected: expected a list of integer sample indices, got "
+                    f"{type(wrong[0]).__name__}"
+                )
+        low, high = min(items), max(items)  # Python ints: no overflow before the range check
+        if low < 0 or high >= self._evalset.n:
             raise ValueError(
-                f"selected: index {int(values[bad][0])} outside 0..{self._evalset.n - 1}"
+                f"selected: index {int(low if low < 0 else high)} outside 0..{self._evalset.n - 1}"
             )
-        return _unique_in_order(values).tolist()
+        return _unique_in_order(np.asarray(items, dtype=np.int64)).tolist()
 
     # ------------------------------------------------------------------ reactions
     @traitlets.observe("page_size")
@@ -447,24 +624,28 @@ class ImageGrid(anywidget.AnyWidget):
         self._anchor = position
         return True
 
+    @answer_errors
     def _on_message(self, widget, content, buffers) -> None:
-        if not isinstance(content, dict):
-            return
         kind = content.get("type")
         if kind == "page":
-            page = content.get("page", 0)
-            if isinstance(page, bool) or not isinstance(page, int):
-                return
-            reply, thumbs = self.page_payload(page, request_id=content.get("request_id"))
+            page = message_int(content, "page")
+            reply, thumbs = self.page_payload(page, request_id=message_request_id(content))
             self.send(reply, buffers=thumbs)
         elif kind == "select":
             mode = content.get("mode")
             if mode not in SELECT_MODES:
+                raise BrowserMessageError(f"mode: expected one of {SELECT_MODES}, got {mode!r}")
+            if mode == "clear":
+                self.apply_click(mode)
                 return
-            position, index = content.get("position"), content.get("index")
-            if mode != "clear" and not (isinstance(position, int) and isinstance(index, int)):
-                return
-            self.apply_click(mode, position, index)
+            position, index = message_int(content, "position"), message_int(content, "index")
+            if not self.apply_click(mode, position, index):
+                raise BrowserMessageError(
+                    f"position: {position} does not show sample {index} (the grid changed "
+                    "since the click); the click was ignored"
+                )
+        else:
+            raise BrowserMessageError(f"type: expected 'page' or 'select', got {kind!r}")
 
 
 def _unique_in_order(values: np.ndarray) -> np.ndarray:

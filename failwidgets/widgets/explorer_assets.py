@@ -1,0 +1,466 @@
+"""``Explorer.from_evalset``: every method that a user's assets allow, in one call.
+
+Each method needs some assets; precomputed arrays stand in for the models that would compute
+them, and a fitted result stands in for everything:
+
+========== ================================================================================
+method     what it needs (first match wins)
+========== ================================================================================
+barlow     ``features`` (N, D), or ``robust_model`` (``forward_features``)
+prime      a :class:`~failwidgets.methods.prime.PrimeResult` in ``results``; ``tags``;
+           ``tagger`` (``.tag(evalset)``); ``clip`` (zero-shot tags); or tag-like metadata
+ces        a ``ConceptExplainer`` (``concepts`` or ``results``); or ``classifier`` with
+           ``concepts`` (a ``ConceptBank`` or ``ConceptSet``) or tag-like metadata
+directions a ``FailureDirectionsResult`` in ``results``; or ``embeddings`` (N, D) or ``clip``
+           (a ``ClipEncoder`` or open_clip's ``(model, preprocess, tokenizer)``); a split column
+defuse     a fitted ``Defuse`` in ``results`` with ``classifier`` and ``vae``; or ``classifier``
+           and ``vae``
+========== ================================================================================
+
+A method whose assets are missing is not built: the Explorer shows one line saying what to
+pass (:attr:`Explorer.unavailable`). Every method analyses only the rows of ``split`` (None:
+all rows) and the Explorer re-applies failure modes on ``heldout_split`` where it can.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data import EvalSet
+from ..features.cache import cache_directory, digest, state_digest
+from .build_progress import BuildProgress
+
+__all__ = ["ALL_METHODS", "build_from_evalset"]
+
+ALL_METHODS = ("barlow", "prime", "ces", "directions", "defuse")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one method is built: ``make(grid) -> view``, or why it cannot be."""
+
+    make: Callable | None = None
+    missing: str | None = None
+
+
+class _Assets:
+    """The user's assets, validated once, with the derived ones computed lazily (and cached)."""
+
+    def __init__(self, evalset: EvalSet, *, split, heldout_split, cache, progress, **assets):
+        self.evalset = evalset
+        self.split = split
+        self.heldout_split = heldout_split
+        self.cache = cache
+        self.progress = progress
+        self.__dict__.update(assets)
+        self.results = _results_by_method(assets.get("results"))
+        self._encoder = None
+        if self.clip is not None:
+            self.encoder()  # a bad clip= raises now
+
+    # ------------------------------------------------------------------ rows
+    def rows(self) -> np.ndarray | None:
+        """The rows every method analyses (None: all)."""
+        return None if self.split is None else self.evalset.split_indices(self.split)
+
+    def example_rows(self) -> np.ndarray:
+        """Rows that may serve as concept examples: ``train`` when there is such a split
+        (other than ``split``), else every row outside ``heldout_split``."""
+        split = self.evalset.split
+        if split is None:
+            return np.arange(self.evalset.n)
+        if self.split != "train" and np.any(split == "train"):
+            return np.flatnonzero(split == "train")
+        if self.heldout_split is not None:
+            return np.flatnonzero(split != self.heldout_split)
+        return np.arange(self.evalset.n)
+
+    # ------------------------------------------------------------------ encoders
+    def encoder(self):
+        """``clip`` as a ClipEncoder (built once from open_clip's triple)."""
+        if self._encoder is None:
+            from ..features.clip import ClipEncoder
+
+            clip = self.clip
+            if isinstance(clip, ClipEncoder):
+                self._encoder = clip
+            elif isinstance(clip, (tuple, list)) and len(clip) == 3:
+                model, preprocess, tokenizer = clip
+                self._encoder = ClipEncoder(
+                    model, preprocess, tokenizer, cache_dir=self.cache / "clip", progress=False
+                )
+            else:
+                raise TypeError(
+                    "clip: expected a ClipEncoder or open_clip's (model, preprocess, tokenizer), "
+                    f"got {type(clip).__name__}"
+                )
+        return self._encoder
+
+
+def _results_by_method(results) -> dict:
+    """Fitted results keyed by the method they belong to (by type)."""
+    if results is None:
+        return {}
+    if isinstance(results, Mapping):
+        items = list(results.values())
+    elif isinstance(results, (list, tuple)):
+        items = list(results)
+    else:
+        items = [results]
+    kinds = {
+        "BarlowResult": "barlow",
+        "BarlowSurvey": "barlow",
+        "PrimeResult": "prime",
+        "Prime": "prime",
+        "ConceptExplainer": "ces",
+        "FailureDirectionsResult": "directions",
+        "Defuse": "defuse",
+    }
+    found: dict = {}
+    for item in items:
+        method = next((kinds[t.__name__] for t in type(item).__mro__ if t.__name__ in kinds), None)
+        if method is None:
+            raise TypeError(
+                f"results: {type(item).__name__} is not a fitted result of a method; expected "
+                "one of " + ", ".join(sorted(kinds))
+            )
+        if method in found:
+            raise ValueError(f"results: two results for {method}")
+        found[method] = item
+    return found
+
+
+def _check_rows_array(value, name: str, n: int) -> np.ndarray:
+    array = np.asarray(value)
+    if array.ndim != 2 or array.shape[0] != n:
+        raise ValueError(f"{name}: expected an (N, D) array with N = {n} rows, got {array.shape}")
+    if not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{name}: expected numbers, got dtype {array.dtype}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return array
+
+
+# ---------------------------------------------------------------------- one plan per method
+def _plan_barlow(a: _Assets, options: dict) -> _Plan:
+    if "barlow" in a.results:
+        raise ValueError(
+            "results: a fitted Barlow result cannot be shown yet; pass features= (the tree is "
+            "refitted per class at the view's thresholds)"
+        )
+    if a.features is None and a.robust_model is None:
+        return _Plan(missing="pass features= (N, D robust-model features) or robust_model=")
+    features = (
+        None if a.features is None else _check_rows_array(a.features, "features", a.evalset.n)
+    )
+
+    def make(grid):
+        from .tree import TreeView
+
+        nonlocal features
+        if features is None:
+            from ..features.model_features import model_features
+
+            features = model_features(a.robust_model, a.evalset, cache_dir=a.cache)
+        kwargs = {"model": a.robust_model, **options}
+        if a.split is not None:
+            kwargs.setdefault("split", a.split)
+        return TreeView(a.evalset, features, grid=grid, **kwargs)
+
+    return _Plan(make)
+
+
+def _tags(a: _Assets):
+    """The tag matrix from ``tags``, ``tagger``, ``clip`` or the metadata (None: no source)."""
+    from ..features.tags import ClipZeroShotTagger, as_tag_matrix, tags_from_metadata
+
+    if a.tags is not None:
+        return as_tag_matrix(a.tags, n_rows=a.evalset.n, name="tags")
+    if a.tagger is not None:
+        return as_tag_matrix(a.tagger.tag(a.evalset), n_rows=a.evalset.n, name="tagger")
+    if a.clip is not None:
+        return ClipZeroShotTagger(a.encoder(), max_tags_per_image=8).tag(a.evalset)
+    if a.evalset.metadata is not None:
+        try:
+            return tags_from_metadata(a.evalset)
+        except ValueError:
+            return None
+    return None
+
+
+def _plan_prime(a: _Assets, options: dict) -> _Plan:
+    from .lattice import LatticeView
+
+    if "prime" in a.results:
+        return _Plan(
+            lambda grid: LatticeView(a.evalset, result=a.results["prime"], grid=grid, **options)
+        )
+    has_metadata = a.evalset.metadata is not None and len(a.evalset.metadata.columns) > 0
+    if a.tags is None and a.tagger is None and a.clip is None and not has_metadata:
+        return _Plan(
+            missing="pass tags= (a boolean DataFrame or TagMatrix), tagger=, clip= "
+            "(zero-shot tags) or metadata columns in the EvalSet"
+        )
+    if a.tags is not None:  # bad tags raise now, not later inside the factory
+        from ..features.tags import as_tag_matrix
+
+        as_tag_matrix(a.tags, n_rows=a.evalset.n, name="tags")
+    if a.tagger is not None and not callable(getattr(a.tagger, "tag", None)):
+        raise TypeError(f"tagger: needs a tag(evalset) method, got {type(a.tagger).__name__}")
+
+    def make(grid):
+        tags = _tags(a)
+        if tags is None or tags.n_tags == 0:
+            raise ValueError("the EvalSet's metadata has no boolean or categorical column")
+        return LatticeView(a.evalset, tags, indices=a.rows(), grid=grid, **options)
+
+    return _Plan(make)
+
+
+def _plan_ces(a: _Assets, options: dict) -> _Plan:
+    from ..methods.ces import ConceptBank, ConceptExplainer, ConceptSet
+
+    explainer = a.results.get("ces")
+    if explainer is None and isinstance(a.concepts, ConceptExplainer):
+        explainer = a.concepts
+    fit = dict(options.pop("fit", {}))
+    if explainer is None:
+        if a.classifier is None:
+            return _Plan(
+                missing="pass classifier= with concepts= (a ConceptSet or ConceptBank) or "
+                "tag-like metadata, or a ConceptExplainer"
+            )
+        if a.concepts is not None and not isinstance(a.concepts, (ConceptBank, ConceptSet)):
+            raise TypeError(
+                "concepts: expected a ConceptSet, ConceptBank or ConceptExplainer, got "
+                f"{type(a.concepts).__name__}"
+            )
+        if a.concepts is None and a.evalset.metadata is None:
+            return _Plan(missing="pass concepts= (a ConceptSet or ConceptBank) or tag metadata")
+
+    def make(grid):
+        from .concept_map import ConceptMapView
+
+        nonlocal explainer
+        if explainer is None:
+            explainer = _learn_explainer(a, fit)
+        return ConceptMapView(a.evalset, explainer, grid=grid, split=a.split, **options)
+
+    return _Plan(make)
+
+
+def _learn_explainer(a: _Assets, fit: dict):
+    """A ConceptExplainer of ``classifier`` at ``bottleneck`` (or the bank's layer)."""
+    from ..features.split import split_model
+    from ..methods.ces import ConceptBank, ConceptExplainer, ConceptSet, learn_concept_bank
+
+    size = a.evalset.image(0).shape[:2]
+    bank = a.concepts if isinstance(a.concepts, ConceptBank) else None
+    layer = a.bottleneck or (bank.layer if bank is not None else None) or _guess_bottleneck(a)
+    split = split_model(a.classifier, layer, input_size=(3, *size))
+    if bank is None:
+        concepts = a.concepts
+        if concepts is None:
+            concepts = ConceptSet.from_evalset(a.evalset, indices=a.example_rows())
+        key = digest(
+            a.evalset.images.fingerprint(),
+            state_digest(a.classifier),
+            layer,
+            concepts.names,
+            sorted(fit.items()),
+        )
+        stem = a.cache / f"ces-bank-{key}"
+        if stem.with_name(stem.name + ".npz").is_file():
+            bank = ConceptBank.load(stem)
+        else:
+            bank = learn_concept_bank(split, concepts, transform=a.preprocess, **fit)
+            bank.save(stem)
+    return ConceptExplainer(split, bank, transform=a.preprocess)
+
+
+def _guess_bottleneck(a: _Assets) -> str:
+    """The last cut point before the classifier's head (its last module)."""
+    from ..features.split import split_points
+
+    points = split_points(a.classifier)
+    if len(points) < 2:
+        raise ValueError("bottleneck: cannot guess the layer; pass bottleneck='<module name>'")
+    return points[-2]
+
+
+def _plan_directions(a: _Assets, options: dict) -> _Plan:
+    from .directions import DirectionsView
+
+    view_options = {"heldout_split": a.heldout_split, **options}
+    fit = dict(view_options.pop("fit", {}))
+    if a.split is not None:
+        view_options.setdefault("split", a.split)
+    if "directions" in a.results:
+        result = a.results["directions"]
+        return _Plan(lambda grid: DirectionsView(a.evalset, result, grid=grid, **view_options))
+    if a.embeddings is None and a.clip is None:
+        return _Plan(missing="pass embeddings= (N, D CLIP image embeddings) or clip=")
+    if a.evalset.split is None or a.split is None:
+        return _Plan(
+            missing="failure directions fit their SVMs on one split: give the EvalSet a split "
+            "column and pass split="
+        )
+    embeddings = (
+        None if a.embeddings is None else _check_rows_array(a.embeddings, "embeddings", a.evalset.n)
+    )
+    has_train = a.split != "train" and bool(np.any(a.evalset.split == "train"))
+
+    def make(grid):
+        from ..methods.directions import find_failure_directions
+
+        encoder = a.encoder() if a.clip is not None else None
+        result = find_failure_directions(
+            a.evalset,
+            embeddings,
+            encoder,
+            train_split="train" if has_train else a.split,
+            val_split=a.split,
+            **fit,
+        )
+        return DirectionsView(a.evalset, result, grid=grid, **view_options)
+
+    return _Plan(make)
+
+
+def _plan_defuse(a: _Assets, options: dict) -> _Plan:
+    defuse = a.results.get("defuse")
+    if a.classifier is None or a.vae is None:
+        return _Plan(missing="pass classifier= and vae= (a VAE with encode/decode)")
+    view_options = {"labels_path": a.labels_path, "preprocess": a.preprocess, **options}
+    if view_options["labels_path"] is None:
+        key = digest(
+            state_digest(a.classifier), state_digest(a.vae), a.evalset.images.fingerprint()
+        )
+        view_options["labels_path"] = Path(f"defuse_labels_{key[:10]}.json")
+    if defuse is not None:
+        view_options["defuse"] = defuse
+    elif a.split is not None:
+        view_options.setdefault("split", a.split)
+
+    def make(grid):
+        from .scenarios import ScenarioView
+
+        return ScenarioView(a.evalset, a.classifier, a.vae, grid=grid, **view_options)
+
+    return _Plan(make)
+
+
+_PLANNERS = {
+    "barlow": _plan_barlow,
+    "prime": _plan_prime,
+    "ces": _plan_ces,
+    "directions": _plan_directions,
+    "defuse": _plan_defuse,
+}
+
+
+# ---------------------------------------------------------------------- the build
+def _check_methods(methods, vae, results) -> tuple[str, ...]:
+    """The methods to try (default: all)."""
+    if methods is None:
+        return ALL_METHODS
+    if isinstance(methods, str):
+        methods = (methods,)
+    if not isinstance(methods, Sequence):
+        raise TypeError(
+            f"methods: expected a sequence of method names, got {type(methods).__name__}"
+        )
+    methods = tuple(methods)
+    unknown = [m for m in methods if m not in ALL_METHODS]
+    if unknown:
+        raise ValueError(f"methods: unknown {unknown}; choose from {list(ALL_METHODS)}")
+    return methods
+
+
+def _check_options(options, methods) -> dict[str, dict]:
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(
+            f"options: expected a mapping method -> keyword arguments, got {type(options).__name__}"
+        )
+    checked = {}
+    for method, values in options.items():
+        if method not in ALL_METHODS:
+            raise ValueError(f"options: unknown method {method!r}; choose from {list(ALL_METHODS)}")
+        if not isinstance(values, Mapping):
+            raise TypeError(f"options[{method!r}]: expected a mapping of keyword arguments")
+        checked[method] = dict(values)
+    return checked
+
+
+def build_from_evalset(
+    cls, evalset, *, methods, options, progress, cache_dir, explorer_kwargs, **assets
+):
+    """``Explorer.from_evalset``: see its docstring."""
+    if not isinstance(evalset, EvalSet):
+        raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
+    split = explorer_kwargs.get("split")
+    heldout_split = explorer_kwargs.get("heldout_split")
+    for name, value in (("split", split), ("heldout_split", heldout_split)):
+        if value is not None:
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"{name}: expected a split name or None, got {type(value).__name__}"
+                )
+            if evalset.split is None:
+                raise ValueError(f"{name}: the EvalSet has no split column; pass {name}=None")
+            if not np.any(evalset.split == value):
+                present = sorted(set(evalset.split.tolist()))
+                raise ValueError(
+                    f"{name}: no samples in split {value!r}; splits present: {present}"
+                )
+    if split is not None and split == heldout_split:
+        raise ValueError(f"heldout_split: must differ from split ({split!r})")
+    a = _Assets(
+        evalset,
+        split=split,
+        heldout_split=heldout_split,
+        cache=cache_directory(cache_dir),
+        progress=progress,
+        **assets,
+    )
+    names = _check_methods(methods, assets.get("vae"), a.results)
+    options = _check_options(options, names)
+    plans = {name: _PLANNERS[name](a, dict(options.get(name, {}))) for name in names}
+    timings: dict[str, float] = {}
+    bar = BuildProgress(sum(p.make is not None for p in plans.values()), progress)
+
+    def timed(name: str, make: Callable) -> Callable:
+        def factory(grid):
+            bar.step(f"building {name}")
+            start = time.perf_counter()
+            try:
+                return make(grid)
+            finally:
+                timings[name] = time.perf_counter() - start
+                bar.advance()
+
+        return factory
+
+    views = {}
+    missing = {}
+    for name, plan in plans.items():
+        if plan.make is not None:
+            views[name] = timed(name, plan.make)
+        else:
+            missing[name] = plan.missing
+    start = time.perf_counter()
+    explorer = cls(evalset, views, **explorer_kwargs)
+    for name, reason in missing.items():
+        explorer.unavailable[name] = reason
+    explorer._render_status()
+    timings["total"] = time.perf_counter() - start
+    explorer.timings.update(timings)
+    bar.finish({k: v for k, v in timings.items() if k != "total"}, explorer.unavailable)
+    return explorer
