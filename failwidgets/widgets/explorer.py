@@ -113,8 +113,9 @@ def _errors_first(evalset: EvalSet, indices: np.ndarray) -> np.ndarray:
     return indices[np.argsort(evalset.correct[indices], kind="stable")]
 
 
-class _Unavailable(Exception):
-    """A view that cannot be shown (missing module, missing input, failed construction)."""
+class ViewUnavailable(Exception):
+    """Raised by a view factory to leave its view out; the message says why (and what to
+    pass), and the Explorer shows it."""
 
 
 # ---------------------------------------------------------------------- the widget
@@ -391,9 +392,9 @@ class Explorer(widgets.VBox):
             try:
                 view = value(self.grid)
                 if view is None:
-                    raise _Unavailable("its factory returned None")
+                    raise ViewUnavailable("its factory returned None")
                 self._check_view(name, view)
-            except _Unavailable as reason:
+            except ViewUnavailable as reason:
                 self.unavailable[name] = str(reason)
                 return
             except ImportError as error:  # a view or engine not installed / not written yet

@@ -399,6 +399,16 @@ def _check_options(options, methods) -> dict[str, dict]:
     return checked
 
 
+def _missing(reason: str) -> Callable:
+    """A factory that leaves its view out with ``reason`` (shown by the Explorer)."""
+    from .explorer import ViewUnavailable
+
+    def factory(grid):
+        raise ViewUnavailable(reason)
+
+    return factory
+
+
 def build_from_evalset(
     cls, evalset, *, methods, options, progress, cache_dir, explorer_kwargs, **assets
 ):
@@ -448,18 +458,12 @@ def build_from_evalset(
 
         return factory
 
-    views = {}
-    missing = {}
-    for name, plan in plans.items():
-        if plan.make is not None:
-            views[name] = timed(name, plan.make)
-        else:
-            missing[name] = plan.missing
+    views = {
+        name: timed(name, plan.make) if plan.make is not None else _missing(plan.missing)
+        for name, plan in plans.items()
+    }
     start = time.perf_counter()
     explorer = cls(evalset, views, **explorer_kwargs)
-    for name, reason in missing.items():
-        explorer.unavailable[name] = reason
-    explorer._render_status()
     timings["total"] = time.perf_counter() - start
     explorer.timings.update(timings)
     bar.finish({k: v for k, v in timings.items() if k != "total"}, explorer.unavailable)

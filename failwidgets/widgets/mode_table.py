@@ -19,6 +19,14 @@ import pandas as pd
 import traitlets
 
 from ..modes import FailureMode, modes_to_frame
+from .grid import (
+    BrowserMessageError,
+    GuardedState,
+    answer_errors,
+    is_int,
+    message_int,
+    validator,
+)
 
 __all__ = ["ModeTable", "SORT_COLUMNS", "sort_frame"]
 
@@ -45,7 +53,7 @@ def sort_frame(frame: pd.DataFrame, by: str, ascending: bool) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-class ModeTable(anywidget.AnyWidget):
+class ModeTable(GuardedState, anywidget.AnyWidget):
     """Sortable failure-mode table with a cross-method agreement matrix.
 
     Attributes
@@ -66,9 +74,17 @@ class ModeTable(anywidget.AnyWidget):
     agreement : dict
         ``{"class_name", "modes": [{method, description, size}], "values": [[float]]}`` or
         ``{}`` for none (see :meth:`set_agreement`).
+
+    Notes
+    -----
+    The browser may set ``sort_by`` and ``ascending`` (validated; a refused update changes
+    nothing); the other synced traits are the kernel's. A row click arrives as
+    ``{"type": "select", "id"}``; a message that cannot be applied is answered with
+    ``{"type": "error", ...}``.
     """
 
     _esm = _STATIC / "mode_table.js"
+    _browser_traits = frozenset({"sort_by", "ascending"})
 
     rows = traitlets.List([]).tag(sync=True)
     sort_by = traitlets.Unicode("drop").tag(sync=True)
@@ -80,9 +96,9 @@ class ModeTable(anywidget.AnyWidget):
     agreement = traitlets.Dict({}).tag(sync=True)
 
     def __init__(self, modes: Sequence[FailureMode] = (), **kwargs):
-        super().__init__(**kwargs)
-        self._modes: list[FailureMode] = []
+        self._modes: list[FailureMode] = []  # before the traits: selected_id's check reads it
         self._callbacks: list[Callable[[FailureMode], None]] = []
+        super().__init__(**kwargs)
         self.on_msg(self._on_message)
         self.set_modes(modes)
 
@@ -117,7 +133,7 @@ class ModeTable(anywidget.AnyWidget):
 
     def select(self, row_id: int) -> FailureMode:
         """Select row ``row_id`` and tell the ``on_select`` callbacks."""
-        if isinstance(row_id, bool) or not isinstance(row_id, (int, np.integer)):
+        if not is_int(row_id):
             raise TypeError(f"row_id: expected an integer, got {type(row_id).__name__}")
         if not 0 <= row_id < len(self._modes):
             raise ValueError(f"row_id: expected 0..{len(self._modes) - 1}, got {row_id}")
@@ -161,21 +177,35 @@ class ModeTable(anywidget.AnyWidget):
         }
 
     # ------------------------------------------------------------------ validation
-    @traitlets.validate("sort_by")
+    @validator("sort_by")
     def _valid_sort_by(self, proposal):
         value = proposal["value"]
         if value not in SORT_COLUMNS:
             raise ValueError(f"sort_by: expected one of {list(SORT_COLUMNS)}, got {value!r}")
         return value
 
+    @validator("selected_id")
+    def _valid_selected_id(self, proposal):
+        value = proposal["value"]
+        if not -1 <= value < len(self._modes):
+            raise ValueError(
+                f"selected_id: expected -1 (none) or a row id 0..{len(self._modes) - 1}, "
+                f"got {value}"
+            )
+        return value
+
+    @answer_errors
     def _on_message(self, widget, content, buffers) -> None:
-        if not isinstance(content, dict) or content.get("type") != "select":
-            return
-        row_id = content.get("id")
-        if isinstance(row_id, bool) or not isinstance(row_id, int):
-            return
-        if 0 <= row_id < len(self._modes):
-            self.select(row_id)
+        kind = content.get("type")
+        if kind != "select":
+            raise BrowserMessageError(f"type: expected 'select', got {kind!r}")
+        row_id = message_int(content, "id")
+        if not 0 <= row_id < len(self._modes):
+            raise BrowserMessageError(
+                f"id: no row {row_id} (the table has {len(self._modes)} rows; it changed since "
+                "the click?)"
+            )
+        self.select(row_id)
 
 
 def _row(i: int, mode: FailureMode) -> dict:

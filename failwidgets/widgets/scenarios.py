@@ -38,7 +38,16 @@ import traitlets
 
 from ..checks import check_int
 from ..data import EvalSet
-from .grid import ImageGrid
+from .grid import (
+    BrowserMessageError,
+    GuardedState,
+    ImageGrid,
+    answer_errors,
+    is_int,
+    message_int,
+    message_request_id,
+    validator,
+)
 
 __all__ = ["ScenarioView", "ScenarioCanvas", "DEFAULT_FIT_SETTINGS", "DEFAULT_MAX_IMAGES"]
 
@@ -96,21 +105,26 @@ def _label_store(path: Path, scenarios, class_names):
         raise ValueError(f"labels_path: {message}") from None
 
 
+def _status_colour(error: bool) -> str:
+    return "var(--jp-error-color1, #d32f2f)" if error else "var(--jp-ui-font-color1, #444)"
+
+
 def _percent(value: float, digits: int = 1) -> str:
     return "—" if value is None or not np.isfinite(value) else f"{100 * value:.{digits}f}%"
 
 
 # ---------------------------------------------------------------------- the drawing
-class ScenarioCanvas(anywidget.AnyWidget):
+class ScenarioCanvas(GuardedState, anywidget.AnyWidget):
     """The scenario rows (browser side: ``js/src/scenarios.js``).
 
     ``view_model`` is built by :meth:`ScenarioView.view_model`; ``selected`` is the highlighted
-    scenario id (-1: none). The browser sends ``{"type": "select", "id"}``,
-    ``{"type": "label", "id", "is_failure"?, "correct_label"?}`` and
-    ``{"type": "strips", "ids", "request_id"}``; the last is answered with
-    ``{"type": "strips", "request_id", "version", "mime", "strips": [{"id", "buffers"}]}``
-    and one PNG buffer per decoded sample. A label that cannot be stored is answered with
-    ``{"type": "label_refused", "id", "error"}``.
+    scenario id (-1: none); both are the kernel's (the browser may set no trait). The browser
+    sends ``{"type": "select", "id"}``, ``{"type": "label", "id", "is_failure"?,
+    "correct_label"?}`` and ``{"type": "strips", "ids", "request_id"}``; the last is answered
+    with ``{"type": "strips", "request_id", "version", "mime", "strips": [{"id", "buffers"}]}``
+    and one PNG buffer per decoded sample (each id once; at most one id per scenario). A label
+    that cannot be stored is answered with ``{"type": "label_refused", "id", "error"}``; any
+    other message that cannot be applied with ``{"type": "error", "request", "error"}``.
     """
 
     _esm = _STATIC / "scenarios.js"
@@ -123,26 +137,45 @@ class ScenarioCanvas(anywidget.AnyWidget):
         self._view = view
         self.on_msg(self._on_message)
 
+    @answer_errors
     def _on_message(self, widget, content, buffers) -> None:
         view = self._view
-        if view is None or not isinstance(content, dict):
-            return
+        if view is None:
+            raise BrowserMessageError("message: this canvas belongs to no ScenarioView")
         kind = content.get("type")
-        scenario_id = content.get("id")
         if kind == "strips":
             ids = content.get("ids")
-            if not isinstance(ids, list):
-                return
-            ids = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
-            reply, data = view.strips_payload(ids, request_id=content.get("request_id"))
+            if not isinstance(ids, list) or not all(is_int(i) for i in ids):
+                raise BrowserMessageError("ids: expected a list of scenario ids (integers)")
+            request_id = message_request_id(content)
+            try:
+                reply, data = view.strips_payload(ids, request_id=request_id)
+            except ValueError as error:
+                raise BrowserMessageError(str(error)) from None
             self.send(reply, buffers=data)
         elif kind == "select":
-            if isinstance(scenario_id, int) and not isinstance(scenario_id, bool):
-                view._select_from_browser(scenario_id)
+            view._select_from_browser(view._message_id(content))
         elif kind == "label":
-            if isinstance(scenario_id, int) and not isinstance(scenario_id, bool):
-                fields = {k: content[k] for k in ("is_failure", "correct_label") if k in content}
-                view._label_from_browser(scenario_id, fields)
+            scenario_id = view._message_id(content)
+            fields = {k: content[k] for k in ("is_failure", "correct_label") if k in content}
+            if not fields:
+                raise BrowserMessageError("label: give is_failure and/or correct_label")
+            is_failure = fields.get("is_failure")
+            if not (is_failure is None or isinstance(is_failure, bool)):
+                raise BrowserMessageError(
+                    f"is_failure: expected true, false or null, got {type(is_failure).__name__}"
+                )
+            correct_label = fields.get("correct_label")
+            if not (correct_label is None or is_int(correct_label) or isinstance(correct_label, str)):
+                raise BrowserMessageError(
+                    "correct_label: expected a class name, a class index or null, got "
+                    f"{type(correct_label).__name__}"
+                )
+            view._label_from_browser(scenario_id, fields)
+        else:
+            raise BrowserMessageError(
+                f"type: expected 'strips', 'select' or 'label', got {kind!r}"
+            )
 
 
 # ---------------------------------------------------------------------- the view
@@ -308,7 +341,11 @@ class ScenarioView(widgets.VBox):
         self._callbacks: list[Callable] = []
         self._syncing = False
         self._ready = False
-        self._status_text = ""
+        # the status line has two parts: the correction's ("finetuning…", "corrected with…"),
+        # kept until the next correction, and a note on the last action (an error), which a
+        # refresh clears
+        self._status_parts = {"task": ("", False), "note": ("", False)}
+        self._status_lock = threading.Lock()
         self.correction_ = None
         self._correction_thread: threading.Thread | None = None
 
@@ -489,11 +526,11 @@ class ScenarioView(widgets.VBox):
             )
         return value
 
-    @traitlets.validate("tau")
+    @validator("tau")
     def _valid_tau(self, proposal):
         return _check_tau(proposal["value"])
 
-    @traitlets.validate("class_name")
+    @validator("class_name")
     def _valid_class(self, proposal):
         value = proposal["value"]
         return None if value is None else self._check_class(value)
@@ -539,13 +576,19 @@ class ScenarioView(widgets.VBox):
         if not self._syncing:
             self.class_name = change["new"] or None
 
+    def _message_id(self, content: dict) -> int:
+        """The scenario id of a browser message; BrowserMessageError when it names none."""
+        scenario_id = message_int(content, "id")
+        if scenario_id not in self._members:
+            raise BrowserMessageError(
+                f"id: {scenario_id} is not one of the {len(self._members)} scenario ids"
+            )
+        return scenario_id
+
     def _select_from_browser(self, scenario_id: int) -> None:
-        if scenario_id in self._members:
-            self.select(scenario_id)
+        self.select(scenario_id)
 
     def _label_from_browser(self, scenario_id: int, fields: dict) -> None:
-        if scenario_id not in self._members or not fields:
-            return
         try:
             self.set_label(scenario_id, **fields)
         except (TypeError, ValueError, OSError) as error:
@@ -561,16 +604,19 @@ class ScenarioView(widgets.VBox):
         self._correct_button.disabled = True
         self._set_status(
             "finetuning the classifier on the labelled failure scenarios (minutes on a CPU; "
-            "the view stays usable)…"
+            "the view stays usable)…",
+            task=True,
         )
 
         def work() -> None:
             try:
                 self.correct(progress=False)
             except (TypeError, ValueError, RuntimeError) as error:
-                self._set_status(f"correction: {error}", error=True)
+                self._set_status(f"correction: {error}", error=True, task=True)
             except Exception as error:  # noqa: BLE001 - a worker thread must report, not die
-                self._set_status(f"correction failed: {type(error).__name__}: {error}", error=True)
+                self._set_status(
+                    f"correction failed: {type(error).__name__}: {error}", error=True, task=True
+                )
             finally:
                 self._correct_button.disabled = False
 
@@ -623,8 +669,9 @@ class ScenarioView(widgets.VBox):
 
     @property
     def status(self) -> str:
-        """The status line (counts, or the last error)."""
-        return self._status_text
+        """The status line: the correction's state and the note on the last action (an error)."""
+        with self._status_lock:
+            return " · ".join(text for text, _ in self._status_parts.values() if text)
 
     @property
     def selected_scenario(self) -> int | None:
@@ -792,7 +839,8 @@ class ScenarioView(widgets.VBox):
         self._show_correction(result)
         self._set_status(
             f"corrected with lambda = {result.best_lambda:g} on {result.n_scenarios} labelled "
-            "failure scenarios (table below)"
+            "failure scenarios (table below)",
+            task=True,
         )
         return result
 
@@ -920,13 +968,22 @@ class ScenarioView(widgets.VBox):
     def strips_payload(self, ids, request_id=None) -> tuple[dict, list[bytes]]:
         """The message and PNG buffers answering the browser's request for ``ids``' strips.
 
-        Unknown ids are skipped. ``version`` is the current :attr:`sample_version`; the browser
+        Each id is answered once (repeats are dropped) and unknown ids are skipped. A request
+        may name at most one id per scenario: a longer one raises ValueError naming ``ids``
+        (nothing is decoded). ``version`` is the current :attr:`sample_version`; the browser
         drops answers of another version than the one it shows.
         """
         from ..thumbnails import encode_thumbnails
 
+        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
+            raise TypeError(f"ids: expected a list of scenario ids, got {type(ids).__name__}")
+        limit = len(self._members)
+        if len(ids) > limit:
+            raise ValueError(
+                f"ids: {len(ids)} ids in one request; at most {limit} (one per scenario)"
+            )
         strips, buffers = [], []
-        for scenario_id in ids:
+        for scenario_id in dict.fromkeys(ids):  # each id once, in order
             if scenario_id not in self._members:
                 continue
             if scenario_id not in self._thumbs:
@@ -964,17 +1021,23 @@ class ScenarioView(widgets.VBox):
         with self.canvas.hold_sync():
             self.canvas.view_model = model
             self.canvas.selected = -1 if self._selected is None else self._selected
-        self._set_status("")  # the rows' header shows the counts; errors show here
+        self._set_status("")  # the last action worked: its note goes; the correction's stays
 
     def _clear_selection(self) -> None:
         self._selected = None
         self._selected_members = np.zeros(0, dtype=np.int64)
         self.canvas.selected = -1
 
-    def _set_status(self, text: str, error: bool = False) -> None:
-        colour = "var(--jp-error-color1, #d32f2f)" if error else "var(--jp-ui-font-color1, #444)"
-        self._status_text = text
-        self._status.value = f'<span style="color: {colour}">{html.escape(text)}</span>'
+    def _set_status(self, text: str, error: bool = False, *, task: bool = False) -> None:
+        """Set the correction's part of the status line (``task``) or the note on the last
+        action; the line shows both."""
+        with self._status_lock:  # the correction's worker thread writes here too
+            self._status_parts["task" if task else "note"] = (text, error)
+            parts = [part for part in self._status_parts.values() if part[0]]
+            self._status.value = " · ".join(
+                f'<span style="color: {_status_colour(is_error)}">{html.escape(part)}</span>'
+                for part, is_error in parts
+            )
 
     # ------------------------------------------------------------------ correction display
     def _show_correction(self, result) -> None:

@@ -17,10 +17,17 @@ the feature of the condition that leads to it): the top activating images of the
 heatmaps and the feature attack (:mod:`failwidgets.features.visualize`). The images travel as
 binary PNG buffers in a custom message, never in the widget state. The attack is computed on
 a worker thread with a modest number of steps and sent when ready.
+
+``indices=`` / ``split=`` restrict the view to some EvalSet rows (e.g. the test split): every
+tree is fitted on, and every member reported from, those rows of the class only.
+
+Every trait validator raises :class:`traitlets.TraitError` (a subclass that is also a
+ValueError or TypeError), so traitlets rolls back a bad ``set_state`` from the browser.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import pathlib
@@ -79,6 +86,70 @@ def _check_features(features, n: int) -> np.ndarray:
     array = np.ascontiguousarray(array)
     array.flags.writeable = False
     return array
+
+
+class TreeTraitValueError(traitlets.TraitError, ValueError):
+    """A refused trait value (a ValueError that traitlets rolls back)."""
+
+
+class TreeTraitTypeError(traitlets.TraitError, TypeError):
+    """A trait value of the wrong type (a TypeError that traitlets rolls back)."""
+
+
+def _trait_errors(check):
+    """Make a validator raise TraitError subclasses: traitlets rolls a bad ``set_state`` back
+    only on TraitError, and callers catching ValueError/TypeError still catch them."""
+
+    @functools.wraps(check)
+    def validator(self, proposal):
+        try:
+            return check(self, proposal)
+        except traitlets.TraitError:
+            raise
+        except TypeError as error:
+            raise TreeTraitTypeError(str(error)) from None
+        except ValueError as error:
+            raise TreeTraitValueError(str(error)) from None
+
+    return validator
+
+
+def _split_rows(evalset: EvalSet, name, argument: str) -> np.ndarray:
+    if not isinstance(name, str):
+        raise TypeError(f"{argument}: expected a split name, got {type(name).__name__}")
+    if evalset.split is None:
+        raise ValueError(f"{argument}: the EvalSet has no split column")
+    rows = np.flatnonzero(evalset.split == name)
+    if rows.size == 0:
+        raise ValueError(
+            f"{argument}: no samples in split {name!r}; splits: {sorted(set(evalset.split))}"
+        )
+    return rows
+
+
+def _analysed_rows(evalset: EvalSet, indices, split) -> tuple[np.ndarray | None, str]:
+    """The rows a TreeView analyses (None: all) and a phrase naming them for messages."""
+    if indices is None and split is None:
+        return None, ""
+    rows, where = None, ""
+    if split is not None:
+        rows, where = _split_rows(evalset, split, "split"), f" in split {split!r}"
+    if isinstance(indices, str):  # a split name, as LatticeView takes
+        chosen, where = _split_rows(evalset, indices, "indices"), f" in split {indices!r}"
+    elif indices is not None:
+        chosen = evalset.check_indices(indices, "indices")
+        if np.unique(chosen).size != chosen.size:
+            raise ValueError("indices: contains repeated indices")
+        if chosen.size == 0:
+            raise ValueError("indices: no rows to analyse (empty)")
+        where = where or f" in the {chosen.size} given rows"
+    else:
+        chosen = rows
+    rows = np.unique(chosen) if rows is None else np.intersect1d(rows, chosen)
+    if rows.size == 0:
+        raise ValueError(f"indices: none of the given rows is in split {split!r}")
+    rows.flags.writeable = False
+    return rows, where
 
 
 def _finite_or_none(value) -> float | None:
@@ -217,12 +288,39 @@ class TreeCanvas(anywidget.AnyWidget):
     ``{"type": "feature", "feature": j}`` when a feature of the selected rule is chosen and
     ``{"type": "visual-request"}`` when it (re)draws; the feature panel's content comes back
     as a ``{"type": "visual", ...}`` message with one binary PNG buffer per image.
+
+    The validators refuse a ``tree`` that is not a view model and a ``selected_node`` that is
+    not a node of the drawn tree (TraitError: a bad ``set_state`` is rolled back).
     """
 
     _esm = _STATIC / "tree.js"
 
     tree = traitlets.Dict({}).tag(sync=True)
     selected_node = traitlets.Int(-1).tag(sync=True)
+
+    @traitlets.validate("tree")
+    @_trait_errors
+    def _valid_tree(self, proposal):
+        value = proposal["value"]
+        if value.get("status") not in ("ok", "no_errors", "error"):
+            raise ValueError(
+                f"tree: expected a view model with status 'ok', 'no_errors' or 'error', got "
+                f"{str(value.get('status'))[:40]!r}"
+            )
+        nodes = value.get("nodes")
+        if not isinstance(nodes, list) or not all(
+            isinstance(node, dict) and isinstance(node.get("id"), int) for node in nodes
+        ):
+            raise ValueError("tree: expected 'nodes', a list of node dicts with integer ids")
+        return value
+
+    @traitlets.validate("selected_node")
+    @_trait_errors
+    def _valid_selected_node(self, proposal):
+        value = proposal["value"]
+        if value != -1 and value not in {node["id"] for node in self.tree.get("nodes", ())}:
+            raise ValueError(f"selected_node: {value} is not a node of the tree (-1: none)")
+        return value
 
     def __init__(
         self,
@@ -284,6 +382,11 @@ class TreeView(widgets.VBox):
     grid : ImageGrid, optional
         Where a clicked node's images are shown (errors first). Default: the view makes its
         own grid and shows it below the tree.
+    indices : indices, boolean mask or split name, optional
+        The EvalSet rows the view analyses (default: all): each tree is fitted on, and
+        reports members from, only the class's images among them.
+    split : str, optional
+        A split name: analyse its rows (with ``indices``: the rows in both).
     model : feature-map model, optional
         Anything :meth:`FeatureMapModel.from_any <failwidgets.features.visualize.FeatureMapModel.from_any>`
         accepts (e.g. the demo's ``RobustCNN``) whose pooled features are ``features``;
@@ -316,6 +419,7 @@ class TreeView(widgets.VBox):
     class_name, grouping, delta, tau, depth, k : observable; setting ``delta``/``tau``
         re-filters the leaves (no refit), the others fit (or reuse a cached) tree.
     result : the current :class:`BarlowResult`, or None when the group cannot be fitted.
+    indices : the analysed EvalSet rows (ascending, read-only).
     selected_node : id of the selected node, or None.
     selected_members : EvalSet indices of the selected node (ascending; empty when none).
     passing_leaves : DataFrame of the leaves passing ``delta``/``tau``, by decreasing IV.
@@ -335,6 +439,8 @@ class TreeView(widgets.VBox):
         features,
         *,
         grid: ImageGrid | None = None,
+        indices=None,
+        split: str | None = None,
         model=None,
         class_name: str | int | None = None,
         grouping: str = "label",
@@ -353,6 +459,7 @@ class TreeView(widgets.VBox):
             raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
         self._evalset = evalset
         self._features = _check_features(features, evalset.n)
+        self._rows, self._where = _analysed_rows(evalset, indices, split)
         n_features = self._features.shape[1]
         if grid is not None and not isinstance(grid, ImageGrid):
             raise TypeError(f"grid: expected an ImageGrid or None, got {type(grid).__name__}")
@@ -437,9 +544,17 @@ class TreeView(widgets.VBox):
         return adapter
 
     def _default_class(self) -> str:
-        values = self._evalset.labels if self.grouping == "label" else self._evalset.predictions
-        wrong = np.bincount(values[~self._evalset.correct], minlength=self._evalset.n_classes)
-        return self._evalset.class_names[int(np.argmax(wrong))]
+        es = self._evalset
+        values = es.labels if self.grouping == "label" else es.predictions
+        rows = self.indices
+        wrong = rows[~es.correct[rows]]
+        counts = np.bincount(values[wrong], minlength=es.n_classes)
+        return es.class_names[int(np.argmax(counts))]
+
+    def _group(self, class_name, grouping: str) -> np.ndarray:
+        """The class's grouping among the analysed rows (ascending EvalSet indices)."""
+        group = self._evalset.group(self._evalset.class_index(class_name), by=grouping)
+        return group if self._rows is None else np.intersect1d(group, self._rows)
 
     def _build_controls(self) -> None:
         es = self._evalset
@@ -503,6 +618,7 @@ class TreeView(widgets.VBox):
 
     # ------------------------------------------------------------------ validation
     @traitlets.validate("class_name")
+    @_trait_errors
     def _valid_class(self, proposal):
         value = proposal["value"]
         if isinstance(value, bool) or not isinstance(value, (str, numbers.Integral)):
@@ -520,6 +636,7 @@ class TreeView(widgets.VBox):
         return value
 
     @traitlets.validate("grouping")
+    @_trait_errors
     def _valid_grouping(self, proposal):
         value = proposal["value"]
         if value not in GROUPINGS:
@@ -527,14 +644,17 @@ class TreeView(widgets.VBox):
         return value
 
     @traitlets.validate("delta", "tau")
+    @_trait_errors
     def _valid_fraction(self, proposal):
         return _check_fraction(proposal["value"], proposal["trait"].name)
 
     @traitlets.validate("depth")
+    @_trait_errors
     def _valid_depth(self, proposal):
         return _check_int(proposal["value"], "depth", 1, MAX_DEPTH)
 
     @traitlets.validate("k")
+    @_trait_errors
     def _valid_k(self, proposal):
         n_features = self._features.shape[1]
         value = _check_int(proposal["value"], "k", 1)
@@ -599,11 +719,10 @@ class TreeView(widgets.VBox):
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        c = self._evalset.class_index(class_name)
-        group = self._evalset.group(c, by=grouping)
+        group = self._group(class_name, grouping)
         if group.size == 0:
             who = "labelled" if grouping == "label" else "predicted as"
-            cached = f"No images {who} {class_name}: nothing to fit."
+            cached = f"No images {who} {class_name}{self._where}: nothing to fit."
         else:
             estimator = Barlow(
                 k=k, depth=depth, delta=self.delta, tau=self.tau, random_state=self._random_state
@@ -677,14 +796,15 @@ class TreeView(widgets.VBox):
     def _show_group_in_own_grid(self) -> None:
         if not self._owns_grid:
             return
-        c = self._evalset.class_index(self.class_name)
-        group = self._evalset.group(c, by=self.grouping)
+        group = self._group(self.class_name, self.grouping)
         group = group[np.argsort(self._evalset.correct[group], kind="stable")]
         n_errors = int((~self._evalset.correct[group]).sum())
         who = "labelled" if self.grouping == "label" else "predicted as"
         errors = f"{n_errors} errors first" if n_errors else "no errors"
         hint = " — click a node to see its images" if self.canvas.tree["status"] == "ok" else ""
-        self.grid.show(group, title=f"{len(group)} images {who} {self.class_name}, {errors}{hint}")
+        self.grid.show(
+            group, title=f"{len(group)} images {who} {self.class_name}{self._where}, {errors}{hint}"
+        )
 
     # ------------------------------------------------------------------ public API
     @property
@@ -694,6 +814,15 @@ class TreeView(widgets.VBox):
     @property
     def features(self) -> np.ndarray:
         return self._features
+
+    @property
+    def indices(self) -> np.ndarray:
+        """The EvalSet rows the view analyses (ascending, read-only)."""
+        if self._rows is None:
+            rows = np.arange(self._evalset.n)
+            rows.flags.writeable = False
+            return rows
+        return self._rows
 
     @property
     def result(self) -> BarlowResult | None:
@@ -828,8 +957,12 @@ class TreeView(widgets.VBox):
         self._visualize(feature)
 
     def _on_feature_click(self, feature: int) -> None:
-        if self._result is not None and 0 <= feature < self._features.shape[1]:
-            self._visualize(feature)
+        """A feature chosen in the browser: drawn only when it is on the selected rule (the
+        only features the panel offers); anything else is refused."""
+        r, node = self._result, self._selected_node
+        if r is None or node is None or feature not in _rule_features(r, node):
+            return
+        self._visualize(feature)
 
     def _clear_selection(self) -> None:
         self._selected_node = None
