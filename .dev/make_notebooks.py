@@ -282,7 +282,7 @@ failure modes are outlined with their necessity edges. Clicking a node shows its
     LOAD_DEMO,
     (
         "md",
-        "Tags from the world's metadata: one per value of colour, texture and background, plus the booleans occluder, distractor and has_part. The search runs on the test split:",
+        "Tags from the world's metadata, named `column=value` for every column: one per value of colour, texture and background, and `=True` / `=False` for the booleans occluder, distractor and has_part (so the missing part, `has_part=False`, is a tag too). The search runs on the test split:",
     ),
     (
         "code",

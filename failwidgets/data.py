@@ -8,29 +8,84 @@ column. It validates everything at construction, so methods can trust it.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from pathlib import Path
+import sys
+import warnings
+from collections.abc import Mapping, Sequence, Set
 
 import numpy as np
 import pandas as pd
 
 from .images import ImageSource, PathImages, as_image_source
 
-__all__ = ["EvalSet"]
+__all__ = ["EvalSet", "check_class_names"]
 
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+#: Probabilities this close to a row's maximum count as tied with it.
+_ARGMAX_TOLERANCE = 1e-6
 
 
 def _as_int_vector(values, name: str) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D sequence, got shape {array.shape}")
+    if array.dtype == np.bool_:
+        raise TypeError(f"{name}: expected integer class indices, got booleans")
     if array.size and not np.issubdtype(array.dtype, np.integer):
         if np.issubdtype(array.dtype, np.floating) and np.all(np.isfinite(array)):
             if np.all(array == np.round(array)):
                 return array.astype(np.int64)
         raise TypeError(f"{name}: expected integer class indices, got dtype {array.dtype}")
     return array.astype(np.int64)
+
+
+def _outside_stacklevel() -> int:
+    """``stacklevel`` of a warning issued here that points at the first caller outside the
+    package (what the user wrote), however deep the package's own calls go."""
+    package = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+def check_class_names(class_names, argument: str = "class_names") -> list[str]:
+    """Class names as a list of distinct strings.
+
+    Accepts any ordered collection of names: a list, tuple, 1-D array, ``pd.Index`` or
+    ``pd.Series``. Each name must be a non-empty string or an integer (kept as its decimal
+    string); a single string, a set, a mapping, ``None`` or float names are refused.
+    """
+    if isinstance(class_names, (str, bytes, Mapping, Set)) or not isinstance(
+        class_names, Sequence | np.ndarray | pd.Index | pd.Series
+    ):
+        raise TypeError(
+            f"{argument}: expected an ordered list of class names, got {type(class_names).__name__}"
+        )
+    values = np.asarray(class_names, dtype=object)
+    if values.ndim != 1:
+        raise ValueError(f"{argument}: expected a 1-D list of names, got shape {values.shape}")
+    names = []
+    for position, name in enumerate(values.tolist()):
+        if isinstance(name, (bool, np.bool_)) or not isinstance(name, (str, int, np.integer)):
+            raise TypeError(
+                f"{argument}: name {position} is a {type(name).__name__} ({name!r}); "
+                "expected a string"
+            )
+        if isinstance(name, str) and not name.strip():
+            raise ValueError(f"{argument}: name {position} is empty")
+        names.append(str(name))
+    if not names:
+        raise ValueError(f"{argument}: at least one class name is needed")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{argument}: duplicate class name {name!r}")
+        seen.add(name)
+    return names
 
 
 class EvalSet:
@@ -41,10 +96,18 @@ class EvalSet:
     images : uint8 array (N, H, W, 3), list of image paths (loaded lazily), torch Dataset,
         or an :class:`~failwidgets.images.ImageSource`.
     labels, predictions : int arrays (N,) with values in ``range(len(class_names))``.
-    class_names : distinct class names.
-    probabilities : optional float array (N, C); rows must be finite and sum to 1.
+    class_names : distinct class names (a list, tuple, array or ``pd.Index``).
+    probabilities : optional float array (N, C); rows must be finite and sum to 1. A prediction
+        that is not the argmax of its row (ties allowed) gives a ``UserWarning`` that counts them
+        and names the first row, not an error: thresholded, calibrated or ensemble decisions
+        differ from the argmax on purpose; otherwise the two come from different models or
+        class orders.
     metadata : optional DataFrame with N rows (tags/attributes per sample).
     split : optional sequence of N split names (e.g. "train", "val", "test").
+
+    ``labels``, ``predictions``, ``probabilities``, ``split`` and ``correct`` are read-only
+    arrays (copies of what was passed), so ``correct`` cannot go stale; build a new EvalSet
+    (e.g. with :meth:`subset`) to change them.
     """
 
     def __init__(
@@ -59,8 +122,8 @@ class EvalSet:
     ):
         self.class_names = self._check_class_names(class_names)
         n_classes = len(self.class_names)
-        self.labels = _as_int_vector(labels, "labels")
-        self.predictions = _as_int_vector(predictions, "predictions")
+        self.labels = _read_only(_as_int_vector(labels, "labels"))
+        self.predictions = _read_only(_as_int_vector(predictions, "predictions"))
         n = len(self.labels)
         if n == 0:
             raise ValueError("labels: an EvalSet needs at least one sample, got 0")
@@ -77,6 +140,8 @@ class EvalSet:
                     f"class range 0..{n_classes - 1} ({n_classes} class names)"
                 )
         self.probabilities = self._check_probabilities(probabilities, n, n_classes)
+        if self.probabilities is not None:
+            self._warn_if_not_argmax()
         self.images: ImageSource = as_image_source(images)
         if len(self.images) != n:
             raise ValueError(f"images: {len(self.images)} images for {n} labels")
@@ -84,29 +149,44 @@ class EvalSet:
             self.images.check_readable()
         self.metadata = self._check_metadata(metadata, n)
         self.split = self._check_split(split, n)
-        self.correct = self.labels == self.predictions
-        self.correct.setflags(write=False)
+        self.correct = _read_only(self.labels == self.predictions)
 
     # ------------------------------------------------------------------ validation
     @staticmethod
     def _check_class_names(class_names) -> list[str]:
-        if isinstance(class_names, str) or not isinstance(class_names, Sequence | np.ndarray):
-            raise TypeError("class_names: expected a list of strings")
-        names = [str(c) for c in class_names]
-        if not names:
-            raise ValueError("class_names: at least one class name is needed")
-        seen: set[str] = set()
-        for name in names:
-            if name in seen:
-                raise ValueError(f"class_names: duplicate class name {name!r}")
-            seen.add(name)
-        return names
+        return check_class_names(class_names)
+
+    @staticmethod
+    def _as_float_matrix(probabilities) -> np.ndarray:
+        try:
+            probs = np.asarray(probabilities)
+        except ValueError:
+            raise ValueError(
+                "probabilities: rows have different lengths; expected one value per class"
+            ) from None
+        if probs.dtype.kind == "O":
+            flat = probs.ravel()
+            bad = next((v for v in flat if isinstance(v, (str, bytes))), None)
+            if bad is not None:
+                raise TypeError(f"probabilities: expected numbers, got the string {bad!r}")
+            try:
+                probs = probs.astype(np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    "probabilities: expected numbers (an (N, C) float array), got objects such "
+                    f"as {type(flat[0]).__name__}"
+                ) from None
+        if probs.dtype.kind not in "iuf":
+            raise TypeError(
+                f"probabilities: expected numbers (an (N, C) float array), got dtype {probs.dtype}"
+            )
+        return probs.astype(np.float64)
 
     @staticmethod
     def _check_probabilities(probabilities, n: int, n_classes: int):
         if probabilities is None:
             return None
-        probs = np.asarray(probabilities, dtype=np.float64)
+        probs = EvalSet._as_float_matrix(probabilities)
         if probs.shape != (n, n_classes):
             raise ValueError(
                 f"probabilities: expected shape ({n}, {n_classes}) (samples, classes), "
@@ -124,7 +204,27 @@ class EvalSet:
                 f"probabilities: row {first} sums to {sums[first]:.4f}, not 1 "
                 "(pass softmax outputs, not logits)"
             )
-        return probs.astype(np.float32)
+        return _read_only(probs.astype(np.float32))
+
+    def _warn_if_not_argmax(self) -> None:
+        rows = np.arange(self.n)
+        chosen = self.probabilities[rows, self.predictions]
+        best = self.probabilities.max(axis=1)
+        off = chosen < best - _ARGMAX_TOLERANCE
+        if not off.any():
+            return
+        first = int(np.flatnonzero(off)[0])
+        top = int(np.argmax(self.probabilities[first]))
+        warnings.warn(
+            f"predictions: {int(off.sum())} of {self.n} predictions are not the argmax of "
+            f"probabilities (first: row {first}, predicted "
+            f"{self.class_names[self.predictions[first]]!r} with p={chosen[first]:.3f}, but "
+            f"{self.class_names[top]!r} has p={best[first]:.3f}); fine for thresholded or "
+            "calibrated decisions, otherwise check that both come from the same model and "
+            "class order",
+            UserWarning,
+            stacklevel=_outside_stacklevel(),
+        )
 
     @staticmethod
     def _check_metadata(metadata, n: int):
@@ -145,7 +245,7 @@ class EvalSet:
             raise ValueError(f"split: expected {n} split names, got shape {values.shape}")
         if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in values):
             raise ValueError("split: contains missing values")
-        return values.astype(str)
+        return _read_only(values.astype(str))
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -238,65 +338,133 @@ class EvalSet:
         path_column: str = "path",
         prediction_column: str = "prediction",
         split_column: str = "split",
+        follow_external_symlinks: bool = False,
     ) -> EvalSet:
         """ImageFolder-style directory (``root/<class>/<image>``) plus a CSV of predictions.
 
         The CSV has one row per image: ``path`` (relative to ``root``), ``prediction`` (class
-        name or index), optional ``prob_<class>`` columns (all classes), optional ``split``;
-        other columns become metadata. Labels come from the folder names.
+        name or index; a column whose values are all class names is read as names, even when
+        the names are numbers), optional ``prob_<class>`` columns (one per class), optional
+        ``split``; other columns become metadata. Labels come from the folder names, sorted;
+        hidden folders (``.ipynb_checkpoints``, any name starting with ``.``) are not classes.
+
+        Paths must stay inside ``root``: absolute paths and ``..`` that lead out are refused.
+        Symbolic links are followed only while they resolve inside ``root``; a linked file or
+        folder that leads outside is refused unless ``follow_external_symlinks=True``. Every
+        problem with the CSV (missing, empty, not CSV, not UTF-8, bad rows) is a ValueError that
+        names ``predictions_csv``.
         """
-        root = Path(root)
-        if not root.is_dir():
-            raise ValueError(f"root: not a directory: {root}")
-        class_names = sorted(p.name for p in root.iterdir() if p.is_dir())
-        if not class_names:
-            raise ValueError(f"root: no class sub-folders in {root}")
-        table = pd.read_csv(predictions_csv)
-        for column in (path_column, prediction_column):
-            if column not in table.columns:
-                raise ValueError(f"predictions_csv: missing column {column!r}")
-        if table.empty:
-            raise ValueError(f"predictions_csv: no rows in {predictions_csv}")
-        rel_paths = table[path_column].astype(str).tolist()
-        labels = []
-        index_of = {name: i for i, name in enumerate(class_names)}
-        for rel in rel_paths:
-            parts = Path(rel).parts
-            if len(parts) < 2 or parts[0] not in index_of:
-                raise ValueError(
-                    f"predictions_csv: path {rel!r} is not inside a class folder of {root}"
-                )
-            if Path(rel).suffix.lower() not in _IMAGE_SUFFIXES:
-                raise ValueError(f"predictions_csv: {rel!r} is not an image file name")
-            labels.append(index_of[parts[0]])
-        raw_pred = table[prediction_column]
-        if pd.api.types.is_integer_dtype(raw_pred):
-            predictions = raw_pred.to_numpy()
-        else:
-            unknown = sorted(set(raw_pred.astype(str)) - set(class_names))
-            if unknown:
-                raise ValueError(f"predictions_csv: unknown predicted class names {unknown[:5]}")
-            predictions = raw_pred.astype(str).map(index_of).to_numpy()
-        prob_columns = [f"prob_{name}" for name in class_names]
-        present = [c for c in prob_columns if c in table.columns]
-        probabilities = None
-        if present:
-            if len(present) != len(prob_columns):
-                missing = sorted(set(prob_columns) - set(present))
-                raise ValueError(f"predictions_csv: missing probability columns {missing[:5]}")
-            probabilities = table[prob_columns].to_numpy(dtype=np.float64)
-        split = table[split_column].to_numpy() if split_column in table.columns else None
-        used = {path_column, prediction_column, split_column, *prob_columns}
-        extra = [c for c in table.columns if c not in used]
-        metadata = table[extra].reset_index(drop=True) if extra else None
-        return cls(
-            PathImages(rel_paths, root=root),
-            labels,
-            predictions,
-            class_names,
+        from .ingest.folder import evalset_from_folder
+
+        return evalset_from_folder(
+            cls,
+            root,
+            predictions_csv,
+            path_column=path_column,
+            prediction_column=prediction_column,
+            split_column=split_column,
+            follow_external_symlinks=follow_external_symlinks,
+        )
+
+    @classmethod
+    def from_dataframe(
+        cls,
+        df: pd.DataFrame,
+        *,
+        image="image",
+        label="label",
+        prediction="prediction",
+        probabilities=None,
+        split=None,
+        metadata=None,
+        root: str | os.PathLike | None = None,
+        class_names=None,
+        follow_external_symlinks: bool = False,
+    ) -> EvalSet:
+        """One sample per row of a pandas DataFrame.
+
+        Parameters
+        ----------
+        df : the table, one row per sample (its index is ignored).
+        image : name of the image column. Its values are all file paths (relative to ``root``
+            when given, which they must not leave; see :meth:`from_folder` for the symlink
+            policy) or all in-memory images: uint8 arrays (H, W, 3) or (H, W), float arrays in
+            [0, 1], PIL images, encoded bytes (PNG, JPEG, ...) or ``{"bytes": ..., "path": ...}``
+            dicts as Hugging Face exports them. Files are read lazily.
+        label, prediction : column name, or one value per row: class names or integer indices.
+        probabilities : optional; a column of per-row lists/arrays (class order), a prefix
+            naming one column per class (``"prob_"`` -> ``prob_cat``, ``prob_dog``; an exact
+            column name wins over a prefix), a list of columns in class order, or an (N, C)
+            array.
+        split : optional column name or one split name per row.
+        metadata : columns kept as metadata. Default (None): every column not used for image,
+            label, prediction, probabilities or split; ``[]`` for none.
+        root : folder that relative image paths are under.
+        class_names : class names in index order. Inferred when not given: the sorted names
+            found in label, prediction and probability column names. Required with indices.
+        follow_external_symlinks : allow links under ``root`` that lead outside it.
+
+        Every error names the argument it is about (``label: ...``, ``probabilities: ...``).
+        """
+        from .ingest.dataframe import evalset_from_dataframe
+
+        return evalset_from_dataframe(
+            cls,
+            df,
+            image=image,
+            label=label,
+            prediction=prediction,
             probabilities=probabilities,
-            metadata=metadata,
             split=split,
+            metadata=metadata,
+            root=root,
+            class_names=class_names,
+            follow_external_symlinks=follow_external_symlinks,
+        )
+
+    @classmethod
+    def from_huggingface(
+        cls,
+        dataset,
+        *,
+        image="image",
+        label="label",
+        prediction,
+        probabilities=None,
+        split=None,
+        metadata=None,
+        class_names=None,
+    ) -> EvalSet:
+        """One sample per row of a Hugging Face ``datasets.Dataset`` (pick one split).
+
+        Images are decoded lazily, one row at a time, from the ``image`` column (an ``Image()``
+        feature, arrays or file paths). Class names come from the ``ClassLabel`` feature of the
+        label column (or of the prediction column); without one, as in :meth:`from_dataframe`.
+
+        Parameters
+        ----------
+        dataset : a ``datasets.Dataset`` (not a ``DatasetDict`` nor a streaming dataset).
+        image : name of the image column.
+        label, prediction : column name, or one value per row (class names or indices), e.g.
+            ``prediction=model_predictions``.
+        probabilities, split, class_names : as in :meth:`from_dataframe`.
+        metadata : columns kept as metadata. Default (None): every other column with a scalar
+            feature (``Value`` or ``ClassLabel``, shown by name); ``[]`` for none.
+
+        Needs the optional ``datasets`` package (``pip install failwidgets[hf]``).
+        """
+        from .ingest.huggingface import evalset_from_huggingface
+
+        return evalset_from_huggingface(
+            cls,
+            dataset,
+            image=image,
+            label=label,
+            prediction=prediction,
+            probabilities=probabilities,
+            split=split,
+            metadata=metadata,
+            class_names=class_names,
         )
 
     # ------------------------------------------------------------------ access
@@ -403,14 +571,20 @@ class EvalSet:
             return self.prediction_group(cls)
         raise ValueError(f"by: expected 'label' or 'prediction', got {by!r}")
 
-    def split_indices(self, name: str) -> np.ndarray:
-        """Indices of the samples in split ``name``."""
+    def split_indices(self, name: str, *, argument: str = "split") -> np.ndarray:
+        """Indices of the samples in split ``name``.
+
+        ``argument`` is the caller's argument that errors name (e.g. ``"heldout_split"``).
+        """
         if self.split is None:
-            raise ValueError("split: this EvalSet has no split column")
+            raise ValueError(f"{argument}: this EvalSet has no split column")
+        if not isinstance(name, str):
+            raise TypeError(f"{argument}: expected a split name (str), got {type(name).__name__}")
         mask = self.split == name
         if not mask.any():
             raise ValueError(
-                f"name: no samples in split {name!r}; splits: {sorted(set(self.split))}"
+                f"{argument}: no samples in split {name!r}; "
+                f"splits: {sorted(set(self.split.tolist()))}"
             )
         return np.flatnonzero(mask)
 
@@ -429,12 +603,16 @@ class EvalSet:
         from .images import SubsetImages
 
         idx = self.check_indices(indices)
-        return EvalSet(
-            SubsetImages(self.images, idx),
-            self.labels[idx],
-            self.predictions[idx],
-            self.class_names,
-            probabilities=None if self.probabilities is None else self.probabilities[idx],
-            metadata=None if self.metadata is None else self.metadata.iloc[idx],
-            split=None if self.split is None else self.split[idx],
-        )
+        if idx.size == 0:
+            raise ValueError("indices: empty selection; an EvalSet needs at least one sample")
+        with warnings.catch_warnings():  # the parent already warned about argmax mismatches
+            warnings.filterwarnings("ignore", message=r"predictions: .* not the argmax")
+            return EvalSet(
+                SubsetImages(self.images, idx),
+                self.labels[idx],
+                self.predictions[idx],
+                self.class_names,
+                probabilities=None if self.probabilities is None else self.probabilities[idx],
+                metadata=None if self.metadata is None else self.metadata.iloc[idx],
+                split=None if self.split is None else self.split[idx],
+            )

@@ -1,15 +1,15 @@
 """Batched model inference over a torch Dataset or DataLoader, fast on a GPU.
 
 :func:`predict_dataset` runs a classifier over every sample, in dataset order, and returns
-labels, predictions and float32 softmax probabilities. What makes it fast on a GPU:
+labels, predictions and softmax probabilities (computed in float32). What makes it fast on a GPU:
 
 - uint8 images travel to the device as uint8 (a quarter of the bytes of float32), from pinned
   memory with non-blocking copies, and are converted (``/ 255``) and normalised (``mean`` /
   ``std``) there;
 - a ``TensorDataset`` is sliced into batches (no per-item indexing, no collation), and the next
   batch is pinned in a background thread while the device works on the current one;
-- probabilities stay on the device until a non-blocking copy into one pinned host buffer: the
-  loop never waits for the device, which is synchronised once at the end;
+- probabilities stay on the device and come to the host in one copy at the end (one per
+  512 MiB of results): the loop never waits for the device;
 - ``autocast="bf16"`` (or ``"fp16"``) runs the model under :func:`torch.autocast`; the softmax
   is always computed in float32.
 """
@@ -40,7 +40,12 @@ INPUT_KEYS = ("pixel_values", "image", "img")
 LABEL_KEYS = ("labels", "label")
 """Keys tried, in order, for a dict batch's labels."""
 
-_AUTOCAST_NAMES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16"}
+_AUTOCAST_NAMES = {
+    "bf16": "bfloat16",
+    "bfloat16": "bfloat16",
+    "fp16": "float16",
+    "float16": "float16",
+}
 
 
 class Predictions(NamedTuple):
@@ -55,8 +60,8 @@ class Predictions(NamedTuple):
     probabilities: np.ndarray
     """(N, C) float64 softmax probabilities (computed in float32, rows renormalised)."""
     images: Any
-    """A dataset whose item ``i`` is sample ``i``'s input: ``dataset`` itself for tuple items,
-    a view of the input key for dict items (what :class:`~failwidgets.data.EvalSet` shows)."""
+    """A dataset whose item ``i`` shows sample ``i``'s input (what an EvalSet shows):
+    ``dataset`` itself, or a view of ``input_key`` for dict items under another key."""
 
 
 def default_device() -> str:
@@ -86,7 +91,8 @@ def default_num_workers(device) -> int:
 
 
 def resolve_autocast(autocast):
-    """``None`` or the torch dtype meant by ``autocast`` (``"bf16"``, ``"fp16"``, a dtype).
+    """``None`` or the torch dtype meant by ``autocast`` (None/False, ``"bf16"``, ``"fp16"``,
+    ``torch.bfloat16`` or ``torch.float16``).
 
     Raises
     ------
@@ -99,7 +105,7 @@ def resolve_autocast(autocast):
         return None
     if isinstance(autocast, str) and autocast.lower() in _AUTOCAST_NAMES:
         return getattr(torch, _AUTOCAST_NAMES[autocast.lower()])
-    if autocast in (torch.bfloat16, torch.float16):
+    if isinstance(autocast, torch.dtype) and autocast in (torch.bfloat16, torch.float16):
         return autocast
     raise ValueError(
         f"autocast: expected None, 'bf16', 'fp16', torch.bfloat16 or torch.float16, "
@@ -148,21 +154,56 @@ def pin(tensor, device):
     return tensor
 
 
-def host_buffer(shape, device):
-    """A float32 host array to collect device results in (pinned when the device is CUDA)."""
-    import torch
+class DeviceRows:
+    """Collects (B, D) float32 result rows on the device and copies them to the host rarely.
 
-    return torch.empty(shape, dtype=torch.float32, pin_memory=device.type == "cuda")
+    Rows stay on the device until ``flush_bytes`` of them are pending (or :meth:`result` is
+    called); then one copy brings them into a host array. The loop that adds rows thus never
+    waits for the device, except once per ``flush_bytes`` of results.
 
+    Parameters
+    ----------
+    n : total number of rows expected.
+    flush_bytes : pending device bytes that trigger a copy to the host.
+    """
 
-def finish_copies(device) -> None:
-    """Wait for the non-blocking device-to-host copies queued on ``device``."""
-    import torch
+    def __init__(self, n: int, flush_bytes: int = 512 * 2**20):
+        self.n, self.flush_bytes = int(n), int(flush_bytes)
+        self.out: np.ndarray | None = None
+        self.pending: list = []
+        self.pending_bytes = 0
+        self.filled = 0  # rows already on the host
+        self.added = 0  # rows added so far
 
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":  # pragma: no cover - Apple silicon
-        torch.mps.synchronize()
+    def add(self, rows) -> None:
+        """Queue (B, D) rows (a float tensor on any device) after those already added."""
+        if self.added + len(rows) > self.n:
+            raise ValueError(f"data: more than the {self.n} samples expected")
+        if self.out is None:
+            self.out = np.empty((self.n, rows.shape[1]), dtype=np.float32)
+        self.pending.append(rows.float())
+        self.pending_bytes += rows.numel() * 4
+        self.added += len(rows)
+        if self.pending_bytes >= self.flush_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        """Copy the pending rows to the host (waits for the device)."""
+        import torch
+
+        if not self.pending:
+            return
+        block = torch.cat(self.pending).cpu().numpy()
+        self.out[self.filled : self.filled + len(block)] = block
+        self.filled += len(block)
+        self.pending, self.pending_bytes = [], 0
+
+    def result(self) -> np.ndarray:
+        """The (n, D) float32 host array of every row added (all ``n`` must have been)."""
+        self.flush()
+        if self.out is None or self.filled != self.n:
+            raise ValueError(f"data: {self.filled} of the {self.n} expected samples were produced")
+        return self.out
 
 
 def _normaliser(mean, std, device):
@@ -343,7 +384,9 @@ def _logits_of(output):
 
     if isinstance(output, torch.Tensor):
         return output
-    logits = output.get("logits") if isinstance(output, Mapping) else getattr(output, "logits", None)
+    logits = (
+        output.get("logits") if isinstance(output, Mapping) else getattr(output, "logits", None)
+    )
     if isinstance(logits, torch.Tensor):
         return logits
     raise TypeError(
@@ -380,6 +423,11 @@ class _ItemKey:
     def __getitem__(self, index: int):
         item = self.dataset[index]
         return item[self.key] if isinstance(item, Mapping) else item
+
+    @property
+    def transform(self):
+        """The dataset's transform (part of an image source's fingerprint)."""
+        return getattr(self.dataset, "transform", None)
 
 
 # ---------------------------------------------------------------------- main loop
@@ -451,7 +499,7 @@ def predict_dataset(
         model = model.to(device)
     if hasattr(model, "eval"):
         model.eval()
-    labels, used_key, probabilities, start = [], None, None, 0
+    labels, used_key, rows = [], None, DeviceRows(n)
     bar = tqdm(total=n, desc="predicting", unit="img", disable=not progress)
     try:
         with torch.inference_mode(), autocast_context(device, amp_dtype):
@@ -472,23 +520,16 @@ def predict_dataset(
                         f"model: expected logits ({size}, classes) for a batch of {size}, "
                         f"got {tuple(logits.shape)}"
                     )
-                if start + size > n:
-                    raise ValueError(f"data: the loader yields more than the dataset's {n} samples")
-                if probabilities is None:
-                    probabilities = host_buffer((n, logits.shape[1]), device)
-                probs = torch.softmax(logits.float(), dim=1)
-                probabilities[start : start + size].copy_(probs, non_blocking=True)
-                start += size
+                rows.add(torch.softmax(logits.float(), dim=1))
                 bar.update(size)
-            finish_copies(device)
+            probabilities = rows.result()
     finally:
         bar.close()
         if was_training and hasattr(model, "train"):
             model.train()
-    if start != n:
-        raise ValueError(f"data: the loader yielded {start} samples for a dataset of {n}")
-    probs = probabilities.numpy().astype(np.float64)
+    probs = probabilities.astype(np.float64)
     probs /= probs.sum(axis=1, keepdims=True)
     label_array = torch.cat([t.reshape(-1).cpu() for t in labels]).numpy().astype(np.int64)
-    images = dataset if used_key is None else _ItemKey(dataset, used_key)
+    # Image sources read the default input keys of dict items themselves.
+    images = dataset if used_key in (None, *INPUT_KEYS) else _ItemKey(dataset, used_key)
     return Predictions(dataset, label_array, probs.argmax(axis=1), probs, images)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "COLUMNS",
     "FailureMode",
     "modes_to_frame",
     "frame_to_modes",
@@ -75,54 +76,184 @@ def modes_to_frame(modes) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+TEXT_COLUMNS = ("method", "class_name", "description")
+FLOAT_COLUMNS = ("accuracy", "drop", "heldout_drop")
+PARQUET_INSTALL = 'pip install "failwidgets[parquet]"'
+
+
 def frame_to_modes(frame: pd.DataFrame) -> list[FailureMode]:
-    """Inverse of :func:`modes_to_frame`."""
+    """Inverse of :func:`modes_to_frame`; every value is checked, nothing is coerced.
+
+    Text columns must hold strings, float columns numbers (``heldout_drop`` NaN/None: not
+    measured), ``members`` a list or 1-D array of non-negative integers (or its JSON text),
+    and ``size``, when present, the number of members.
+
+    Raises
+    ------
+    ValueError, TypeError : naming the row and the column of the first bad value.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame: expected a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in COLUMNS if c not in frame.columns and c != "size"]
     if missing:
         raise ValueError(f"frame: missing columns {missing}")
     modes = []
-    for row in frame.itertuples(index=False):
-        members = row.members
-        if isinstance(members, str):
-            members = json.loads(members)
-        heldout = None if pd.isna(row.heldout_drop) else float(row.heldout_drop)
+    has_size = "size" in frame.columns
+    for row, values in enumerate(frame.to_dict("records")):
+        text = {}
+        for column in TEXT_COLUMNS:
+            value = values[column]
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"{column}: row {row}: expected text, got {type(value).__name__} {value!r}"
+                )
+            text[column] = value
+        numbers = {column: _float_cell(values[column], row, column) for column in FLOAT_COLUMNS}
+        members = _members_cell(values["members"], row)
+        if has_size and _size_cell(values["size"], row) != len(members):
+            raise ValueError(
+                f"size: row {row}: says {values['size']!r} members, but members lists "
+                f"{len(members)}"
+            )
+        heldout = numbers["heldout_drop"]
         modes.append(
             FailureMode(
-                method=str(row.method),
-                class_name=str(row.class_name),
-                description=str(row.description),
-                members=np.asarray(list(members), dtype=np.int64),
-                accuracy=float(row.accuracy),
-                drop=float(row.drop),
-                heldout_drop=heldout,
+                members=members,
+                accuracy=numbers["accuracy"],
+                drop=numbers["drop"],
+                heldout_drop=None if np.isnan(heldout) else heldout,
+                **text,
             )
         )
     return modes
 
 
+def _float_cell(value, row: int, column: str) -> float:
+    if value is None:
+        return float("nan")
+    if isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(
+        value, (bool, np.bool_)
+    ):
+        return float(value)
+    raise TypeError(f"{column}: row {row}: expected a number, got {type(value).__name__} {value!r}")
+
+
+def _size_cell(value, row: int) -> int:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    raise TypeError(f"size: row {row}: expected an integer, got {type(value).__name__} {value!r}")
+
+
+def _members_cell(value, row: int) -> np.ndarray:
+    """A member list as int64 indices; an error naming ``members`` and the row otherwise."""
+    where = f"members: row {row}"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{where}: not a JSON list of indices ({error})") from None
+        if not isinstance(value, list):
+            raise ValueError(f"{where}: expected a JSON list of indices, got {value!r}")
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise ValueError(f"{where}: expected a 1-D list of indices, got shape {value.shape}")
+        if value.size and not np.issubdtype(value.dtype, np.integer):
+            raise TypeError(f"{where}: expected integer indices, got dtype {value.dtype}")
+        items = value.tolist()
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise TypeError(f"{where}: expected a list of indices, got {type(value).__name__}")
+    for item in items:
+        if not isinstance(item, (int, np.integer)) or isinstance(item, (bool, np.bool_)):
+            raise TypeError(f"{where}: {item!r} is not an integer index")
+        if item < 0:
+            raise ValueError(f"{where}: index {item} is negative")
+    return np.asarray(items, dtype=np.int64)
+
+
 def export_modes(modes, path: str | os.PathLike) -> Path:
-    """Write failure modes to ``.csv`` or ``.parquet`` (chosen by the suffix)."""
-    path = Path(path)
+    """Write failure modes to ``.csv`` or ``.parquet`` (chosen by the suffix).
+
+    CSV holds ``members`` as JSON lists and floats in their shortest exact form, so
+    :func:`import_modes` gives back the same modes; Parquet needs ``pyarrow``
+    (``pip install "failwidgets[parquet]"``).
+    """
+    path = _check_path(path)
     frame = modes_to_frame(modes)
     if path.suffix == ".csv":
-        frame.assign(members=frame["members"].map(json.dumps)).to_csv(path, index=False)
-    elif path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
+        frame = frame.assign(members=frame["members"].map(json.dumps))
+        frame.to_csv(path, index=False, encoding="utf-8")
     else:
-        raise ValueError(f"path: expected a .csv or .parquet file name, got {path.name!r}")
+        _require_pyarrow()
+        frame.to_parquet(path, index=False, engine="pyarrow")
     return path
 
 
 def import_modes(path: str | os.PathLike) -> list[FailureMode]:
-    """Read failure modes written by :func:`export_modes`."""
-    path = Path(path)
+    """Read failure modes written by :func:`export_modes`, exactly as they were written.
+
+    CSV text columns are read as text (``"NA"``, ``"None"``, ``""`` and ``"007"`` stay as they
+    are), floats are parsed explicitly, and members must be lists of non-negative integers.
+    """
+    path = _check_path(path)
     if path.suffix == ".csv":
-        frame = pd.read_csv(path)
-    elif path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
+        frame = _read_csv(path)
     else:
-        raise ValueError(f"path: expected a .csv or .parquet file name, got {path.name!r}")
+        _require_pyarrow()
+        frame = pd.read_parquet(path, engine="pyarrow")
     return frame_to_modes(frame)
+
+
+def _check_path(path) -> Path:
+    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file path, got {type(path).__name__}")
+    path = Path(path)
+    if path.suffix not in (".csv", ".parquet"):
+        raise ValueError(f"path: expected a .csv or .parquet file name, got {path.name!r}")
+    return path
+
+
+def _require_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            f"path: Parquet files need the optional dependency pyarrow; install it with "
+            f"{PARQUET_INSTALL}, or use a .csv file"
+        ) from None
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Every column as text (no NA guessing, no type inference), then floats parsed explicitly."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ValueError(f"path: {path} is not a failure-mode CSV file ({error})") from None
+    for column in FLOAT_COLUMNS:
+        if column in frame.columns:
+            cells = enumerate(frame[column])
+            frame[column] = np.array([_parse_float(text, row, column) for row, text in cells])
+    if "size" in frame.columns:
+        cells = enumerate(frame["size"])
+        frame["size"] = [_parse_int(text, row, "size") for row, text in cells]
+    return frame
+
+
+def _parse_float(text: str, row: int, column: str) -> float:
+    if text == "":
+        return float("nan")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{column}: row {row}: {text!r} is not a number") from None
+
+
+def _parse_int(text: str, row: int, column: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{column}: row {row}: {text!r} is not an integer") from None
 
 
 def jaccard_matrix(modes) -> pd.DataFrame:

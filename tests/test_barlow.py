@@ -176,6 +176,57 @@ def test_nothing_to_explain_and_no_correct_samples():
         Barlow(k=3).fit(features, (labels, predictions), np.flatnonzero(labels != predictions))
 
 
+def test_no_failure_leaf_says_why_with_the_best_leaf():
+    features, labels, predictions = planted()
+    result = Barlow(k=5, depth=1, tau=1.0).fit(features, (labels, predictions))
+    ber = result.base_error_rate
+    leaves = result.failure_leaves()  # EC > 1 is impossible: nothing passes
+    assert leaves.empty
+    assert leaves.reason == result.empty_reason() == result.empty_reason(0.1, 1.0)
+    assert leaves.reason.startswith(
+        f"no leaf has ER > BER + δ = {ber + 0.1:.3f} and EC > τ = 1.000 (BER {ber:.3f}, δ 0.1)"
+    )
+    top = result.top_leaf  # the pure error leaf: ER 1, EC 1
+    size = int(result.table["size"][top])
+    assert f"best leaf (highest IV = ER × EC): ER 1.000, EC 1.000, {size} samples" in leaves.reason
+    assert "highest ER" not in leaves.reason  # the best leaf has the highest ER too
+    assert "Why empty: no leaf has" in repr(leaves)
+    modes = result.to_failure_modes()
+    assert modes == [] and modes.reason == leaves.reason
+    assert "failure_leaves=0; none because no leaf has" in repr(result)
+    # at the paper's thresholds the pure leaf passes: no reason
+    assert result.empty_reason(0.1, 0.2) is None and result.failure_leaves(0.1, 0.2).reason is None
+    assert len(result.to_failure_modes(0.1, 0.2)) == 1
+    with pytest.raises(ValueError, match="tau"):
+        result.empty_reason(tau=2.0)
+
+
+def test_no_failure_leaf_names_the_highest_error_rate_when_it_is_another_leaf():
+    rng = np.random.default_rng(3)
+    features = rng.gamma(1.0, size=(600, 30)).astype(np.float32)
+    p = 1 / (1 + np.exp(-(features[:, 2] - features[:, 9])))
+    wrong = rng.random(600) < p * 0.6
+    result = Barlow(k=8, depth=3).fit(features, (np.zeros(600, int), wrong.astype(int)))
+    leaves = result.leaves()
+    top, highest = (
+        int(leaves["node_id"].iloc[0]),
+        int(leaves.loc[leaves["error_rate"].idxmax(), "node_id"]),
+    )
+    assert top != highest  # the highest IV is not the highest ER here
+    reason = result.empty_reason(delta=1.0)
+    er, ec = result.table["error_rate"], result.table["error_coverage"]
+    assert f"best leaf (highest IV = ER × EC): ER {er[top]:.3f}, EC {ec[top]:.3f}" in reason
+    assert f"highest ER: ER {er[highest]:.3f}, EC {ec[highest]:.3f}" in reason
+
+
+def test_nothing_to_explain_is_the_reason_of_an_error_free_group():
+    features, labels, predictions = planted(n=200)
+    correct_group = np.flatnonzero(labels == predictions)
+    result = Barlow(k=3).fit(features, (labels, predictions), correct_group)
+    expected = f"no errors among the {len(correct_group)} samples of the group: nothing to explain"
+    assert result.failure_leaves().reason == expected == result.to_failure_modes().reason
+
+
 def test_bad_inputs_raise_clear_errors():
     features, labels, predictions = planted(n=100, d=10, feature=3)
     outcomes = (labels, predictions)

@@ -37,7 +37,7 @@ labels[rng.random(n) < 0.2] = 1
 predictions = np.where(correct, labels, 1 - labels)
 images = rng.integers(0, 256, size=(n, 24, 24, 3), dtype=np.uint8)
 es = EvalSet.from_arrays(images, labels, predictions, ["square", "circle"], metadata=meta)
-view = LatticeView(es, min_support=10, a=0.3, class_name="square")
+view = LatticeView(es, meta, min_support=10, a=0.3, class_name="square")  # boolean columns as tags
 view
 """,
     "print('SELECTED', view.selected_tags, len(view.selected_members), view.grid.total, "

@@ -433,3 +433,197 @@ def test_callables_split_works_with_scores():
     result = concept_scores(split, bank, np.zeros((1, 6), np.float32), 2, delta=1.0)
     expected = torch.softmax(torch.from_numpy(weight[:, :2].T * 5.0), 1)[:, 2] - 1 / 3
     np.testing.assert_allclose(result.per_sample[0], expected.double().numpy(), rtol=1e-5)
+
+
+# ------------------------------------------------ bad data where it enters (issue 14)
+def _toy():
+    rng = np.random.default_rng(3)
+    weight = rng.standard_normal((N_CLASSES, DIM)).astype(np.float32)
+    bank = _bank(rng.standard_normal((3, DIM)))
+    return _linear_top(weight), bank, rng.standard_normal((4, DIM)).astype(np.float32)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e300])
+def test_nan_or_infinite_activations_are_refused(bad):
+    top, bank, h = _toy()
+    h = h.astype(np.float64)
+    h[2, 5] = bad  # 1e300 is finite in float64 but inf in the model's float32
+    for call in (
+        lambda: concept_scores(top, bank, h, 0),
+        lambda: concept_scores(top, bank, torch.from_numpy(h), 0),
+        lambda: conceptual_counterfactual(top, bank, h, 0, n_steps=1),
+        lambda: bank.decision_function(h),
+    ):
+        with pytest.raises(ValueError, match=r"activations: 1 of 4 samples have NaN or infinite"):
+            call()
+
+
+@pytest.mark.parametrize("field", ["vectors", "intercepts", "margin_min", "margin_max"])
+def test_nan_concept_vectors_are_refused(field):
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3, DIM))
+    overrides = {"intercepts": np.zeros(3), "margin_min": -np.ones(3), "margin_max": np.ones(3)}
+    if field == "vectors":
+        vectors[1, 3] = np.nan
+    else:
+        overrides[field] = overrides[field].copy()
+        overrides[field][1] = np.nan
+    with pytest.raises(ValueError, match=rf"{field}: concept 'c1' has NaN or infinite values"):
+        _bank(vectors, **overrides)
+
+
+@pytest.mark.parametrize(
+    ("delta", "error", "match"),
+    [
+        ("big", TypeError, r"delta: expected a positive number, got str 'big'"),
+        (None, TypeError, r"delta: expected a positive number, got NoneType"),
+        (True, TypeError, r"delta: expected a positive number, got bool"),
+        (np.array([1.0, 2.0]), TypeError, r"delta: expected a positive number"),
+        (0, ValueError, r"delta: expected a finite positive step, got 0"),
+        (float("nan"), ValueError, r"delta: expected a finite positive step, got nan"),
+    ],
+)
+def test_bad_delta_names_delta(delta, error, match):
+    top, bank, h = _toy()
+    with pytest.raises(error, match=match):
+        concept_scores(top, bank, h, 0, delta=delta)
+
+
+def test_a_step_that_overflows_the_top_is_refused():
+    top, bank, h = _toy()
+    with pytest.raises(ValueError, match=r"delta: the step delta=1e\+38 .*try a smaller delta"):
+        concept_scores(top, bank, h, 0, delta=1e38)
+
+
+@pytest.mark.parametrize(
+    "empty",
+    [np.zeros((0, DIM), np.float32), np.zeros((0, 2, 12)), np.zeros(0), [], torch.zeros(0, DIM)],
+)
+def test_zero_samples_give_the_intended_message(empty):
+    top, _, _ = _toy()
+    bank = _bank(np.ones((2, DIM)), activation_shape=(2, 12))
+    with pytest.raises(ValueError, match="activations: no samples to explain"):
+        concept_scores(top, bank, empty, 0)
+    with pytest.raises(ValueError, match="activations: no samples to explain"):
+        conceptual_counterfactual(top, bank, empty, 0)
+    assert bank.decision_function(empty).shape == (0, 2)
+    with pytest.raises(TypeError, match="activations: expected a numeric array"):
+        concept_scores(top, bank, np.array([["a"] * DIM]), 0)
+
+
+def test_counterfactual_settings_are_checked():
+    top, bank, h = _toy()
+    with pytest.raises(TypeError, match="n_steps: expected an integer"):
+        conceptual_counterfactual(top, bank, h, 0, n_steps="10")
+    with pytest.raises(TypeError, match="alpha: expected a number"):
+        conceptual_counterfactual(top, bank, h, 0, alpha="0.1")
+    with pytest.raises(ValueError, match="lr: expected a finite number >= 0"):
+        conceptual_counterfactual(top, bank, h, 0, lr=float("nan"))
+
+
+def test_a_truncated_or_foreign_bank_file_names_the_path(planted_bank, tmp_path):
+    npz, js = planted_bank.save(tmp_path / "bank")
+    data = npz.read_bytes()
+    npz.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"path: .*bank\.npz is truncated or not a concept bank"):
+        ConceptBank.load(tmp_path / "bank")
+    npz.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"path: .*bank\.npz is truncated"):
+        ConceptBank.load(tmp_path / "bank")
+    np.savez(npz, vectors=np.zeros((1, 2)))
+    with pytest.raises(ValueError, match=r"path: .*bank\.npz lacks the arrays \['intercepts'"):
+        ConceptBank.load(tmp_path / "bank")
+    np.savez(npz, vectors=np.array([object()]))  # pickled data is refused, with the path
+    with pytest.raises(ValueError, match=r"path: .*bank\.npz is truncated or not"):
+        ConceptBank.load(tmp_path / "bank")
+    planted_bank.save(tmp_path / "bank")
+    js.write_text("{broken")
+    with pytest.raises(ValueError, match=r"path: .*bank\.json is not valid JSON"):
+        ConceptBank.load(tmp_path / "bank")
+    meta = {"format": "failwidgets.ConceptBank", "names": planted_bank.names}
+    js.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"path: .*bank\.json lacks the field 'activation_shape'"):
+        ConceptBank.load(tmp_path / "bank")
+
+
+# ------------------------------------------------- empty answers say why (issue 12)
+def test_a_step_too_small_to_change_anything_says_so():
+    """The issue-12 case: every score ties at 0 because the step is lost in the activations."""
+    top, _, h = _toy()
+    bank = _bank(np.full((3, DIM), 1e-12))  # delta * v is far below float32 resolution of h
+    # |h| >= 1: h + delta * v == h, so p_y cannot change; batches of other shapes than the
+    # unperturbed one's used to round differently and give +-1 scores out of that noise
+    result = concept_scores(top, bank, np.abs(h) + 1.0, 0, delta=1e2)
+    assert np.array_equal(result.scores, np.zeros(3))
+    positive, negative = result.top(1)
+    assert positive == [] and negative == []
+    reason = "no concept changes p(class 0) at delta=100: every score is 0; try a larger delta"
+    assert positive.reason.startswith(reason) and "(the paper uses 10000)" in positive.reason
+    assert negative.reason == positive.reason
+    assert repr(positive) == f"[]  # empty: {positive.reason}"
+    assert reason in repr(result)
+
+
+def test_no_concept_raising_p_y_says_so_and_non_empty_answers_have_no_reason():
+    rng = np.random.default_rng(1)
+    weight = rng.standard_normal((N_CLASSES, DIM)).astype(np.float32)
+    v = weight[0] - weight[1:].mean(axis=0)
+    bank = _bank(np.stack([-v, -2 * v]), names=["hurts", "hurts more"])
+    h = rng.standard_normal((5, DIM)).astype(np.float32)
+    result = concept_scores(_linear_top(weight), bank, h, 0, delta=0.3)
+    positive, negative = result.top(2)
+    assert positive == [] and [name for name, _ in negative] == ["hurts more", "hurts"]
+    assert positive.reason == (
+        "no concept raises p(class 0) at delta=0.3: adding any of the 2 concepts lowers it "
+        "or leaves it unchanged"
+    )
+    assert negative.reason is None and repr(negative) == repr(list(negative))
+    removed = concept_scores(_linear_top(weight), bank, h, 0, delta=0.3, direction="remove")
+    assert removed.top_negative(1).reason == (
+        "no concept lowers p(class 0) at delta=0.3: removing any of the 2 concepts raises it "
+        "or leaves it unchanged"
+    )
+    with pytest.raises(ValueError, match="k: expected a positive integer, got 0"):
+        result.top_positive(0)
+    with pytest.raises(TypeError, match="k: expected a positive integer"):
+        result.top_negative(1.5)
+
+
+def test_a_saturated_probability_says_so():
+    weight = np.zeros((2, DIM), np.float32)
+    weight[0, 0] = 1.0  # logit 0 = h[0]
+    h = np.zeros((3, DIM), np.float32)
+    h[:, 0] = 1e4  # p(class 0) == 1.0 exactly in float64
+    bank = _bank(np.eye(DIM)[1:3])  # steps along other axes: no change
+    result = concept_scores(_linear_top(weight), bank, h, 0, delta=1.0)
+    reason = result.top_positive(1).reason
+    assert reason.startswith("p(class 0) is exactly 1 for every explained sample")
+
+
+def test_tied_saturated_scores_say_so():
+    """The reference step (1e4) along concepts that all point away from class 0."""
+    weight = np.zeros((2, DIM), np.float32)
+    weight[1, :3] = 1.0
+    h = np.zeros((2, DIM), np.float32)
+    bank = _bank(np.eye(DIM)[:3])  # each raises logit 1 by 1e4: p(class 0) -> 0 for all
+    result = concept_scores(_linear_top(weight), bank, h, 0)
+    assert np.array_equal(result.scores, -np.ones(3))
+    reason = result.top_positive(1).reason
+    assert reason.startswith("no concept raises p(class 0) at delta=10000")
+    assert reason.endswith(
+        "all scores tie at -1, as the step saturates the softmax: a smaller delta separates them"
+    )
+
+
+def test_a_step_that_changes_no_input_scores_exactly_zero():
+    """No score out of rounding noise: batches of other shapes round differently in BLAS.
+
+    Here the unperturbed batch (4 rows) and the perturbed one (12 rows) give logits that
+    differ by ~2e-6 for identical inputs; the scores used to be +-1 out of that noise.
+    """
+    weight = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    h = (np.abs(np.random.default_rng(2).standard_normal((4, 8))) + 1).astype(np.float32)
+    bank = _bank(np.full((3, 8), 1e-12))  # h + delta * v == h in float32
+    result = concept_scores(_linear_top(weight), bank, h, 0, delta=1.0)
+    assert np.array_equal(result.per_sample, np.zeros((4, 3)))
+    assert result.top_positive(1) == [] and "every score is 0" in result.top_positive(1).reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
@@ -208,3 +209,175 @@ def test_from_pretrained_loads_a_local_checkpoint(tmp_path):
     np.testing.assert_allclose(
         enc.encode_texts(["a cat"]), direct.encode_texts(["a cat"]), atol=1e-5
     )
+
+
+# ---------------------------------------------------------------------- cache keys and speed paths
+
+
+def write_pngs(folder, images) -> list:
+    paths = []
+    for i, image in enumerate(images):
+        path = folder / f"im{i}.png"
+        Image.fromarray(image).save(path)
+        paths.append(path)
+    return paths
+
+
+def path_evalset(paths):
+    from failwidgets.data import EvalSet
+
+    n = len(paths)
+    return EvalSet.from_arrays(
+        [str(p) for p in paths], np.arange(n) % 2, np.arange(n) % 2, ["a", "b"]
+    )
+
+
+def forbid_model(monkeypatch, enc):
+    def boom(*args, **kwargs):
+        raise AssertionError("the model was called for cached images")
+
+    monkeypatch.setattr(enc.model, "encode_image", boom)
+
+
+def test_cache_hit_reads_no_image_and_a_changed_file_is_a_miss(tmp_path, monkeypatch):
+    import failwidgets.images
+
+    paths = write_pngs(tmp_path, smooth_images(4))
+    evalset = path_evalset(paths)
+    enc = tiny_encoder()
+    first = enc.encode_images(evalset)
+    with monkeypatch.context() as patch:
+        forbid_model(patch, enc)
+        patch.setattr(failwidgets.images, "_load_rgb", lambda *a: pytest.fail("pixels read"))
+        assert enc.encode_images(path_evalset(paths)) is first  # found by paths, sizes, mtimes
+    Image.fromarray(smooth_images(1, seed=7)[0]).save(paths[2])
+    os.utime(paths[2], ns=(1, 1))
+    changed = enc.encode_images(path_evalset(paths))
+    np.testing.assert_array_equal(changed[[0, 1, 3]], first[[0, 1, 3]])
+    assert not np.allclose(changed[2], first[2])
+
+
+def test_indices_and_settings_are_part_of_the_key(tmp_path, monkeypatch):
+    from failwidgets.data import EvalSet
+
+    images = smooth_images(6)
+    evalset = EvalSet.from_arrays(images, np.arange(6) % 2, np.arange(6) % 2, ["a", "b"])
+    enc = tiny_encoder(cache_dir=tmp_path, model_id="tiny")
+    some = enc.encode_images(evalset, indices=[4, 0])
+    with monkeypatch.context() as patch:
+        forbid_model(patch, enc)
+        assert enc.encode_images(evalset, indices=np.array([4, 0])) is some
+        with pytest.raises(AssertionError, match="cached"):
+            enc.encode_images(evalset, indices=[0, 4])
+    tiny_encoder(cache_dir=tmp_path, model_id="tiny", autocast="bf16").encode_images(
+        evalset, indices=[4, 0]
+    )
+    tiny_encoder(cache_dir=tmp_path, model_id="tiny", normalize=False).encode_images(
+        evalset, indices=[4, 0]
+    )
+    assert len(list(tmp_path.glob("clip-*.npy"))) == 3
+
+
+def test_weights_are_hashed_once_per_encoder(tmp_path, monkeypatch):
+    import failwidgets.features.clip as clip
+
+    calls = []
+    real = clip.state_digest
+    monkeypatch.setattr(clip, "state_digest", lambda m: calls.append(1) or real(m))
+    enc = tiny_encoder(cache_dir=tmp_path)
+    for seed in range(3):
+        enc.encode_images(smooth_images(2, seed=seed))
+    assert len(calls) == 1
+    tiny_encoder(cache_dir=tmp_path, model_id="given").encode_images(smooth_images(2))
+    tiny_encoder().encode_images(smooth_images(2))  # memory cache: keyed by the model object
+    assert len(calls) == 1
+
+
+def test_results_are_read_only_cached_arrays(tmp_path):
+    enc = tiny_encoder(cache_dir=tmp_path, model_id="tiny")
+    images = smooth_images(3)
+    first = enc.encode_images(images)
+    assert not first.flags.writeable
+    assert enc.encode_images(images) is first
+    from_disk = tiny_encoder(cache_dir=tmp_path, model_id="tiny").encode_images(images)
+    assert not from_disk.flags.writeable
+    np.testing.assert_array_equal(from_disk, first)
+    enc.clear_cache()
+    again = enc.encode_images(images)
+    assert again is not first  # read back from disk after clear_cache
+    np.testing.assert_array_equal(again, first)
+
+
+def test_clear_cache_recomputes(monkeypatch):
+    enc = tiny_encoder()
+    images = smooth_images(3)
+    enc.encode_images(images)
+    enc.clear_cache()
+    forbid_model(monkeypatch, enc)
+    with pytest.raises(AssertionError, match="cached"):
+        enc.encode_images(images)
+
+
+def test_bf16_autocast_on_cpu_gives_close_embeddings():
+    images = smooth_images(6)
+    full = tiny_encoder().encode_images(images)
+    half = tiny_encoder(autocast="bf16").encode_images(images)
+    assert half.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(half, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(half, full, atol=3e-2)
+    assert not np.array_equal(half, full)
+    texts = tiny_encoder(autocast="bf16").encode_texts(["a cat"])
+    np.testing.assert_allclose(texts, tiny_encoder().encode_texts(["a cat"]), atol=3e-2)
+    with pytest.raises(ValueError, match="autocast"):
+        tiny_encoder(autocast="int4")
+
+
+def test_index_runs_ragged_images_and_batches_agree(tmp_path):
+    from failwidgets.data import EvalSet
+
+    images = smooth_images(9)
+    evalset = EvalSet.from_arrays(images, np.arange(9) % 2, np.arange(9) % 2, ["a", "b"])
+    enc = tiny_encoder(batch_size=2)
+    for indices in ([2, 3, 4], [8, 1, 5, 5], list(range(9))):
+        np.testing.assert_allclose(
+            enc.encode_images(evalset, indices=indices),
+            tiny_encoder().encode_images(images[indices]),
+            atol=1e-5,
+        )
+    small, large = smooth_images(1, h=20, w=22, seed=3), smooth_images(1, h=40, w=30, seed=4)
+    ragged = path_evalset(write_pngs(tmp_path, [small[0], large[0]]))
+    np.testing.assert_allclose(
+        enc.encode_images(ragged),
+        np.concatenate([enc.encode_images(small), enc.encode_images(large)]),
+        atol=1e-5,
+    )
+
+
+def test_a_failing_image_read_raises_from_the_prefetch_thread(tmp_path):
+    paths = write_pngs(tmp_path, smooth_images(5))
+    evalset = path_evalset(paths)
+    paths[3].unlink()
+    with pytest.raises(ValueError, match="im3.png"):
+        tiny_encoder(batch_size=2).encode_images(evalset)
+
+
+def test_progress_bar_counts_images(monkeypatch):
+    import tqdm.auto
+
+    bars = []
+
+    class Recorder:
+        def __init__(self, **kwargs):
+            self.kwargs, self.count = kwargs, 0
+            bars.append(self)
+
+        def update(self, k):
+            self.count += k
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recorder)
+    tiny_encoder(batch_size=4, progress=True).encode_images(smooth_images(10))
+    (bar,) = bars
+    assert bar.kwargs["unit"] == "img" and bar.kwargs["total"] == 10 and bar.count == 10

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import traitlets
 from torch import nn
 
 from failwidgets.data import EvalSet
@@ -212,9 +214,19 @@ def test_concept_click_fills_the_grid_and_notifies(setup):
     assert modes[0].method == "ces" and modes[0].size == len(positives)
     np.testing.assert_array_equal(view.explained, explained)  # the scores stay put
     # stale or malformed messages are ignored
-    view._on_panel_message(view.panel, {"type": "concept", "index": i, "name": "red"}, [])
-    view._on_panel_message(view.panel, {"type": "concept", "index": 99, "name": "red"}, [])
-    view._on_panel_message(view.panel, {"type": "concept", "index": True, "name": "red"}, [])
+    sent = []
+    view.panel.send = lambda content, buffers=None: sent.append(content)
+    for message, error in (
+        ({"type": "concept", "index": i, "name": "red"}, f"^index: concept {i} is not named"),
+        ({"type": "concept", "index": 99, "name": "red"}, "^index: concept 99"),
+        ({"type": "concept", "index": True, "name": "red"}, "^index: expected an integer"),
+        ({"type": "concept", "name": "red"}, "^index: expected an integer"),
+        ({"type": "zoom"}, "^type: expected 'concept' or 'show_explained'"),
+        ([1, 2], "^message: expected a JSON object"),
+    ):
+        view._on_panel_message(view.panel, message, [])
+        assert sent[-1]["type"] == "error" and re.match(error, sent[-1]["error"]), sent[-1]
+    assert len(sent) == 6
     assert view.selected_concept == "green" and len(modes) == 1
     # a concept whose examples are image files: a note, the grid left alone
     files = dataclasses.replace(
@@ -334,6 +346,37 @@ def test_embedding_and_label_counts(setup):
     assert len(view.panel.view_model["positive"]) + len(view.panel.view_model["negative"]) <= 5 * 2
     view._embedding_toggle.value = "pca"
     np.testing.assert_allclose(view.coordinates, pca)
+
+
+@pytest.mark.parametrize(
+    "target, error, message",
+    [
+        (99, ValueError, "^target: class index 99 outside 0..2"),
+        (-1, ValueError, "^target: class index -1 outside 0..2"),
+        ("zebra", ValueError, "^target: unknown class 'zebra'"),
+        (True, TypeError, "^target: expected a class name or index, got bool"),
+        (1.5, TypeError, "^target: expected a class name or index, got float"),
+    ],
+)
+def test_a_bad_target_is_named_in_the_error(setup, target, error, message):
+    """Validators raise TraitError: the held constructor settings roll back and the error
+    names ``target`` (it used to be "99 is not in list" from a later observer)."""
+    with pytest.raises(error, match=message) as info:
+        make_view(setup, target=target)
+    assert isinstance(info.value, traitlets.TraitError)
+    view = make_view(setup, target="class_1")
+    with pytest.raises(error, match=message):
+        view.target = target
+    assert view.target == "class_1" and view._target_dropdown.value == 1
+
+
+def test_the_panel_accepts_no_state_from_the_browser(setup):
+    view = make_view(setup)
+    model = view.panel.view_model
+    for state in ({"view_model": {}}, {"busy": True}, ["busy"]):
+        with pytest.raises(traitlets.TraitError, match="set by the kernel only|state: expected"):
+            view.panel.set_state(state)
+    assert view.panel.view_model == model and view.panel.busy is False
 
 
 def test_bad_inputs(setup):

@@ -57,8 +57,14 @@ def test_split_metadata_probabilities_subset():
     assert list(sub.metadata["bg"]) == ["b", "b"]
     assert sub.images_at([0, 1]).shape == (2, 8, 8, 3)
     assert "splits=test/train/val" in repr(es)
-    with pytest.raises(ValueError, match="name: no samples in split 'holdout'"):
+    with pytest.raises(
+        ValueError, match=r"^split: no samples in split 'holdout'; splits: \['test', 'train', 'val'\]$"
+    ):
         es.split_indices("holdout")
+    with pytest.raises(ValueError, match="^heldout_split: no samples in split 'tset'"):
+        es.split_indices("tset", argument="heldout_split")
+    with pytest.raises(TypeError, match="^split: expected a split name"):
+        es.split_indices(0)
 
 
 @pytest.mark.parametrize(

@@ -193,6 +193,11 @@ def test_identification_bad_inputs():
         identify_failures(torch.nn.Linear(2, 2), clf, images, labels, progress=False)
     with pytest.raises(ValueError, match="classifier: expected logits of shape"):
         identify_failures(vae, lambda x: x.sum(), images, labels, progress=False)
+    for empty in (images[:0], torch.from_numpy(images[:0])):
+        with pytest.raises(ValueError, match=r"images: no images to search .*\(got 0\)"):
+            identify_failures(vae, clf, empty, labels[:0], progress=False)
+        with pytest.raises(ValueError, match=r"images: no images to search .*\(got 0\)"):
+            Defuse(vae, clf, progress=False).fit(empty, labels[:0])
 
 
 # -- distillation and sampling on known clusters --------------------------------------------------

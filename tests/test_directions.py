@@ -243,6 +243,28 @@ def test_caption_candidates_follow_the_template():
         CaptionWords(adjectives="red")
 
 
+def test_captions_have_no_reason_and_the_result_says_what_it_holds(result):
+    assert result.caption_reason("bird") is None and result.caption_reason(0) is None
+    assert result.captions("bird", k=2).reason is None
+    assert repr(result) == "FailureDirectionsResult(classes=3, directions=3, captions=yes)"
+    bare = FailureDirectionsResult(
+        result.model, result.embeddings, result.labels, result.correct, result.split,
+        CLASS_NAMES, caption_words=CaptionWords(adjectives=(), prepositions=()),
+    )  # fmt: skip
+    assert bare.caption_reason("bird").startswith("no text encoder: captions need one")
+    words = CaptionWords(adjectives=(), prepositions=())  # only the reference caption
+    none = FailureDirectionsResult(
+        result.model, result.embeddings, result.labels, result.correct, result.split,
+        CLASS_NAMES, text_encoder=result.text_encoder, caption_words=words,
+    )  # fmt: skip
+    empty = none.captions("bird")
+    assert empty.empty and empty.reason == (
+        "the caption words give no candidate caption for class 'bird'"
+    )
+    with pytest.raises(ValueError, match="unknown class"):
+        result.caption_reason("zebra")
+
+
 def test_top_hard_and_easy_captions_name_the_planted_background(result):
     hard = result.captions("bird", side="hard", k=3)
     easy = result.captions("bird", side="easy", k=3)
@@ -354,6 +376,19 @@ def test_classes_with_too_few_errors_or_correct_samples_are_skipped():
         res.decision_values("bird")
     assert not res.upweight_mask().any()
     assert all(len(v) == 0 for v in res.select_from_pool(5).values())
+    # no caption for a skipped class: an empty answer that says why
+    captions = res.captions("bird")
+    assert captions.empty and list(captions.columns) == ["caption", "score"]
+    assert captions.reason == res.caption_reason("bird")
+    assert captions.reason == (
+        "class 'bird' has no failure direction: 3 errors in the validation split "
+        "(at least 4 needed)"
+    )
+    assert "Why empty: class 'bird' has no failure direction" in repr(captions)
+    assert res.captions("cat", side="easy").reason.startswith("class 'cat' has no failure")
+    text = repr(res)
+    assert text.startswith("FailureDirectionsResult(classes=3, directions=0, captions=no")
+    assert "'cat': 2 correct samples in the validation split" in text
 
 
 def test_all_skipped_warns():

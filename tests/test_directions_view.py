@@ -8,9 +8,11 @@ no validation errors and is skipped.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
+import traitlets
 
 from failwidgets.data import EvalSet
 from failwidgets.methods.caption_words import CaptionWords
@@ -201,6 +203,17 @@ def test_clicking_a_bar_selects_its_class(view):
     assert view.selected_members.size == 0
 
 
+@pytest.mark.parametrize("selected", [[7], [-1], [0.5], ["cat"]])
+def test_a_bar_selection_outside_the_chart_keeps_the_class(view, selected):
+    """The chart's selection comes from the browser: a bar that does not exist (or -1, which
+    used to pick the last class) changes nothing."""
+    view.set_class("cat")
+    bars = view.chart.marks[0]
+    bars.selected = selected
+    assert view.class_name == "cat" and list(bars.selected) == [1]
+    assert view.grid.total == 0
+
+
 def test_skipped_class_shows_its_reason_instead_of_strips(view, result):
     view.set_class("ship")
     model = view.view_model()
@@ -277,21 +290,32 @@ def test_caption_click_shows_nearest_images_with_accuracy(world, view, result):
     assert model["checked"][easy_caption]["accuracy"] > checked["accuracy"]
 
 
-def test_stale_or_malformed_caption_messages_are_ignored(view):
+def test_stale_or_malformed_caption_messages_are_refused_with_an_error(view, monkeypatch):
     view.set_class("bird")
     good = caption_message(view)
-    for bad in (
-        {**good, "caption": "a photo of something else"},  # the list changed meanwhile
-        {**good, "rank": 99},
-        {**good, "rank": True},
-        {**good, "rank": "0"},
-        {**good, "side": "sideways"},
-        {"type": "unknown"},
-        "not a dict",
+    sent = []
+    monkeypatch.setattr(view.panel, "send", lambda content, buffers=None: sent.append(content))
+    for bad, error in (
+        ({**good, "caption": "a photo of something else"}, "^rank: hard caption 0 is not"),
+        ({**good, "rank": 99}, "^rank: hard caption 99"),
+        ({**good, "rank": True}, "^rank: expected an integer, got bool"),
+        ({**good, "rank": "0"}, "^rank: expected an integer, got str"),
+        ({**good, "side": "sideways"}, "^side: expected 'hard' or 'easy'"),
+        ({"type": "unknown"}, "^type: expected 'caption' or 'tail'"),
+        ("not a dict", "^message: expected a JSON object"),
     ):
         view._on_panel_message(view.panel, bad, [])
+        assert sent[-1]["type"] == "error" and re.match(error, sent[-1]["error"]), sent[-1]
+    assert len(sent) == 7
     assert view.grid.total == 0 and view.selected_members.size == 0
     assert view.panel.view_model["checked"] == {}
+    view.set_class("ship")  # skipped: no direction, so no tail to show
+    view._on_panel_message(view.panel, {"type": "tail"}, [])
+    assert re.match("^tail: class 'ship' has no failure direction", sent[-1]["error"])
+    assert view.grid.total == 0
+    with pytest.raises(traitlets.TraitError, match="^view_model: set by the kernel only"):
+        view.panel.set_state({"view_model": {"class_name": "cat"}})
+    assert view.panel.view_model["class_name"] == "ship"
 
 
 def test_any_caption_can_be_checked_and_class_change_forgets_checks(view):

@@ -338,16 +338,16 @@ def test_a_rejected_threshold_is_reported_and_the_slider_restored(explorer):
 # ---------------------------------------------------------------------- linked selection
 def test_selecting_a_mode_in_a_view_shows_it_in_the_grid(explorer, world):
     lattice = explorer.views["prime"]
-    lattice.select(("green",))
+    lattice.select(("green=True",))
     expected = odd_of_class(world, 0)
     expected = expected[world["evalset"].metadata["green"].to_numpy()[expected]]
     np.testing.assert_array_equal(np.sort(explorer.grid.indices), np.sort(expected))
     mode = explorer.selected_mode
-    assert mode.method == "prime" and mode.description == "green"
+    assert mode.method == "prime" and mode.description == "green=True"
     np.testing.assert_array_equal(explorer.selected_members, lattice.selected_members)
-    assert "green" in explorer._selection_text.value
+    assert "green=True" in explorer._selection_text.value
     marked = explorer.table.selected_mode
-    assert marked is not None and marked.description == "green"
+    assert marked is not None and marked.description == "green=True"
     # a selection in another view replaces it: the tree's failure leaf
     tree = explorer.views["barlow"]
     leaf = int(tree.passing_leaves["node_id"].iloc[0])

@@ -2,9 +2,11 @@
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
+import traitlets
 from PIL import Image
 
 from failwidgets.data import EvalSet
@@ -333,12 +335,106 @@ def test_custom_messages_answer_pages_and_apply_clicks(evalset, monkeypatch):
     grid._on_message(grid, {"type": "select", "mode": "replace", "position": 5, "index": 5}, [])
     grid._on_message(grid, {"type": "select", "mode": "range", "position": 7, "index": 7}, [])
     assert grid.selected == [5, 6, 7]
-    # Malformed messages are ignored, not raised into the kernel.
-    grid._on_message(grid, {"type": "select", "mode": "replace", "position": "5", "index": 5}, [])
-    grid._on_message(grid, {"type": "page", "page": "x"}, [])
-    grid._on_message(grid, {"type": "unknown"}, [])
-    grid._on_message(grid, "nonsense", [])
-    assert grid.selected == [5, 6, 7] and len(sent) == 1
+    # Malformed messages change nothing and are answered with an error, not raised.
+    for message, error in (
+        ({"type": "select", "mode": "replace", "position": "5", "index": 5}, "^position:"),
+        ({"type": "page", "page": "x"}, "^page:"),
+        ({"type": "unknown"}, "^type:"),
+        ("nonsense", "^message:"),
+    ):
+        grid._on_message(grid, message, [])
+        content, buffers = sent[-1]
+        assert content["type"] == "error" and re.match(error, content["error"]), content
+        assert buffers is None
+    assert grid.selected == [5, 6, 7] and len(sent) == 5
+
+
+@pytest.mark.parametrize(
+    "message, error",
+    [
+        # bool is an int in Python: True must not pass for a position or an index
+        ({"type": "select", "mode": "replace", "position": True, "index": 1}, "^position:"),
+        ({"type": "select", "mode": "toggle", "position": 1, "index": False}, "^index:"),
+        ({"type": "select", "mode": "replace", "position": 1.0, "index": 1}, "^position:"),
+        ({"type": "select", "mode": "replace", "position": 1}, "^index:"),
+        ({"type": "select", "mode": "jump", "position": 1, "index": 1}, "^mode:"),
+        ({"type": "select", "mode": "replace", "position": 99, "index": 99}, "^position: 99"),
+        ({"type": "select", "mode": "replace", "position": 2, "index": 3}, "^position: 2"),
+        ({"type": "page", "page": True}, "^page:"),
+        ({"type": "page"}, "^page:"),
+        ({"type": "page", "page": 0, "request_id": {"a": 1}}, "^request_id:"),
+    ],
+)
+def test_select_and_page_messages_with_wrong_types_are_refused_by_the_check(
+    evalset, monkeypatch, message, error
+):
+    grid = ImageGrid(evalset, page_size=4, selected=[7])
+    sent = []
+    monkeypatch.setattr(grid, "send", lambda content, buffers=None: sent.append(content))
+    grid._on_message(grid, message, [])  # must not raise inside the handler
+    ((content,),) = [sent]
+    assert content["type"] == "error" and re.match(error, content["error"]), content
+    assert content["request"] == message["type"]
+    assert grid.selected == [7] and grid.page == 0
+
+
+# ---------------------------------------------------------------- state from the browser
+@pytest.mark.parametrize(
+    "state, error",
+    [
+        ({"selected": [-1]}, "^selected: index -1"),
+        ({"selected": [3, 30]}, "^selected: index 30"),
+        ({"selected": [1, True]}, "^selected: expected a list of integer"),
+        ({"selected": [1.5]}, "^selected: expected a list of integer"),
+        ({"page_size": 0}, "^page_size: must be in 1..1000"),
+        ({"page_size": 5000}, "^page_size: must be in 1..1000"),
+        ({"page": 1, "page_size": 0}, "^page_size:"),  # page is checked first, then rolled back
+        ({"page": -1}, "^page: must be >= 0"),
+        ({"thumb_size": 4}, "^thumb_size:"),
+        ({"sort": "asc"}, "^sort: 'asc' needs scores"),
+        ({"total": 5}, "^total: set by the kernel only"),
+        ({"n_incorrect": 0}, "^n_incorrect: set by the kernel only"),
+        ({"has_scores": True}, "^has_scores: set by the kernel only"),
+        ({"title": "x"}, "^title: set by the kernel only"),
+        ({"_data_version": 99}, "^_data_version: set by the kernel only"),
+        ({"page": 2, "total": 1000}, "^total: set by the kernel only"),
+        ({"page_size": "ten"}, "page_size"),  # traitlets' own type check names the trait
+    ],
+)
+def test_a_refused_browser_update_is_rolled_back_and_resent(evalset, monkeypatch, state, error):
+    """Validators raise TraitError, so set_state (what the comm calls) keeps nothing."""
+    grid = ImageGrid(evalset, page_size=10, selected=[4])
+    before = {name: getattr(grid, name) for name in grid.keys}
+    resent = []
+    monkeypatch.setattr(grid, "send_state", lambda key=None: resent.append(key))
+    with pytest.raises(traitlets.TraitError, match=error):
+        grid.set_state(state)
+    assert {name: getattr(grid, name) for name in grid.keys} == before
+    assert resent == [list(state)]  # the browser is shown the kept values again
+    # later syncs still work (page_size=0 used to make every later sync divide by zero)
+    assert grid.n_pages == 3 and len(grid.page_payload(1)[0]["items"]) == 10
+
+
+def test_a_valid_browser_update_is_applied(evalset):
+    grid = ImageGrid(evalset, page_size=10)
+    grid.set_state({"page_size": 5, "page": 4})
+    assert (grid.page_size, grid.page) == (5, 4)
+    grid.set_state({"page": 99})  # past the end: the last page, as for a Python assignment
+    assert grid.page == 5
+    grid.set_state({"selected": [5, 3, 5]})
+    assert grid.selected == [5, 3]
+
+
+def test_python_side_errors_are_still_value_and_type_errors_naming_the_trait(evalset):
+    grid = ImageGrid(evalset)
+    with pytest.raises(ValueError, match="^page_size:") as info:
+        grid.page_size = 0
+    assert isinstance(info.value, traitlets.TraitError)
+    with pytest.raises(TypeError, match="^thumb_size:") as info:
+        grid.thumb_size = True
+    assert isinstance(info.value, traitlets.TraitError)
+    with pytest.raises(ValueError, match="^page_size:"):
+        ImageGrid(evalset, page_size=0)
 
 
 # ---------------------------------------------------------------- escaping and notebook size

@@ -174,7 +174,9 @@ def test_dict_batches_give_the_same_result_as_tuples():
 
 def test_dict_batch_with_unknown_keys_lists_the_keys_found():
     dataset = DictDataset(uint8_images(4), torch.arange(4), "photo", "target")
-    with pytest.raises(ValueError, match=r"'pixel_values'.*input_key=.*\['photo', 'target', 'id'\]"):
+    with pytest.raises(
+        ValueError, match=r"'pixel_values'.*input_key=.*\['photo', 'target', 'id'\]"
+    ):
         run(small_net(), dataset)
     with pytest.raises(ValueError, match=r"'labels'.*label_key="):
         run(small_net(), dataset, input_key="photo")
@@ -270,7 +272,10 @@ def test_channels_last_uint8_equals_channels_first():
     images, labels = uint8_images(12), torch.arange(12) % 5
     first = run(small_net(), TensorDataset(images, labels), mean=MEAN, std=STD)
     last = run(
-        small_net(), TensorDataset(images.permute(0, 2, 3, 1).contiguous(), labels), mean=MEAN, std=STD
+        small_net(),
+        TensorDataset(images.permute(0, 2, 3, 1).contiguous(), labels),
+        mean=MEAN,
+        std=STD,
     )
     np.testing.assert_array_equal(first.probabilities, last.probabilities)
 
@@ -350,3 +355,34 @@ def test_progress_bar_counts_images(monkeypatch):
 def test_loader_defaults():
     assert default_num_workers(torch.device("cpu")) == 0
     assert 0 <= default_num_workers(torch.device("cuda")) <= 8
+
+
+def test_from_model_with_a_custom_input_key_shows_that_input():
+    images, labels = uint8_images(5), torch.arange(5) % 5
+    dataset = DictDataset(images, labels, "photo", "fine_label")
+    es = EvalSet.from_model(
+        small_net(),
+        dataset,
+        NAMES,
+        device="cpu",
+        progress=False,
+        input_key="photo",
+        label_key="fine_label",
+    )
+    np.testing.assert_array_equal(es.image(3), images[3].permute(1, 2, 0).numpy())
+
+
+def test_device_rows_flushes_in_order_and_checks_the_count():
+    from failwidgets.inference import DeviceRows
+
+    rows = DeviceRows(7, flush_bytes=3 * 2 * 4)  # flush every ~3 rows of 2 floats
+    data = torch.arange(14, dtype=torch.float32).view(7, 2)
+    for start in range(0, 7, 2):
+        rows.add(data[start : start + 2])
+    np.testing.assert_array_equal(rows.result(), data.numpy())
+    short = DeviceRows(3)
+    short.add(data[:2])
+    with pytest.raises(ValueError, match="2 of the 3 expected"):
+        short.result()
+    with pytest.raises(ValueError, match="more than the 3"):
+        short.add(data[:2])

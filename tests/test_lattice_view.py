@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
+import traitlets
 
 from failwidgets.data import EvalSet
 from failwidgets.methods.prime import Prime
@@ -75,7 +77,9 @@ def evalset():
 
 @pytest.fixture(scope="module")
 def result(evalset):
-    return Prime(min_support=10).fit(evalset).result_
+    # the boolean columns as a tag matrix: tags named "A", "B", ... (from metadata by default,
+    # tags are named "A=True", "A=False", ...; see test_search_from_metadata_and_split)
+    return Prime(min_support=10).fit(evalset, evalset.metadata).result_
 
 
 @pytest.fixture
@@ -305,14 +309,11 @@ def test_query_is_synced_with_the_drawing(view):
 
 def test_search_from_metadata_and_split(evalset):
     view = LatticeView(evalset, min_support=10, a=0.3)
-    assert view.result.min_support == 10 and view.result.tag_names == (
-        "A",
-        "B",
-        "C",
-        "noise",
-        "D",
+    # default tags: every value of each metadata column, named "column=value"
+    assert view.result.min_support == 10 and view.result.tag_names == tuple(
+        f"{column}={value}" for column in ("A", "B", "C", "noise", "D") for value in (False, True)
     )
-    assert mode_tags(view.canvas.graph) == {("A", "B", "C")}
+    assert mode_tags(view.canvas.graph) == {("A=True", "B=True", "C=True")}
     only_square = np.flatnonzero(evalset.labels == 0)
     narrow = LatticeView(evalset, indices=only_square, min_support=10, class_name="circle")
     graph = narrow.canvas.graph
@@ -333,7 +334,7 @@ def test_escaped_names_reach_the_view_model_as_plain_text():
     )
     view = LatticeView(evil, min_support=10, a=0.3, max_context=0)
     assert view.class_name == EVIL
-    assert mode_tags(view.canvas.graph) == {("A", "B", EVIL)}
+    assert mode_tags(view.canvas.graph) == {("A=True", "B=True", f"{EVIL}=True")}
     json.dumps(view.canvas.graph)
 
 
@@ -404,23 +405,38 @@ def test_bad_settings_leave_the_view_unchanged(view):
         view.query = None
 
 
-def test_malformed_messages_are_ignored(view):
+def test_malformed_messages_are_refused_with_an_error(view, monkeypatch):
     selections = []
     view.on_select(selections.append)
+    sent = []
+    monkeypatch.setattr(view.canvas, "send", lambda content, buffers=None: sent.append(content))
     top = node_row(view.canvas.graph, ("A", "B", "C"))
-    for message in (
-        None,
-        "select",
-        {"type": "zoom", "row": top},
-        {"type": "select"},
-        {"type": "select", "row": str(top)},
-        {"type": "select", "row": True},
-        {"type": "select", "row": 10**9},
-        {"type": "select", "row": -1},
+    circle_root = int(view.result.arrays("circle")["row"][0])
+    for message, error in (
+        (None, "^message: expected a JSON object"),
+        ("select", "^message: expected a JSON object"),
+        ({"type": "zoom", "row": top}, "^type: expected 'select'"),
+        ({"type": "select"}, "^row: expected an integer, got NoneType"),
+        ({"type": "select", "row": str(top)}, "^row: expected an integer, got str"),
+        ({"type": "select", "row": True}, "^row: expected an integer, got bool"),
+        ({"type": "select", "row": 10**9}, "^row: 1000000000 is not drawn"),
+        ({"type": "select", "row": -1}, "^row: -1 is not drawn"),
+        # a row of the other class is not in the drawing either
+        ({"type": "select", "row": circle_root}, f"^row: {circle_root} is not drawn"),
     ):
         view.canvas._on_message(view.canvas, message, [])
+        assert sent[-1]["type"] == "error" and re.match(error, sent[-1]["error"]), sent[-1]
+    assert len(sent) == 9
     assert selections == [] and view.grid.total == len(view.result.class_images("square"))
-    # a row of the other class is not in the drawing either
-    circle_root = int(view.result.arrays("circle")["row"][0])
-    click(view, circle_root)
-    assert selections == []
+
+
+def test_the_browser_may_set_the_query_only(view, monkeypatch):
+    graph = view.canvas.graph
+    view.canvas.set_state({"query": "noise"})
+    assert view.query == "noise"
+    monkeypatch.setattr(view.canvas, "send_state", lambda key=None: None)
+    for state in ({"graph": {"nodes": []}}, {"selected_row": 3}, {"query": "A", "graph": {}}):
+        with pytest.raises(traitlets.TraitError, match="set by the kernel only"):
+            view.canvas.set_state(state)
+    assert view.canvas.graph == graph and view.canvas.selected_row == -1
+    assert view.query == "noise"

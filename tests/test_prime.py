@@ -409,6 +409,10 @@ def test_caption_uses_metadata_values():
     assert caption("golden_retriever", ("colour=red", "on_grass")) == (
         "a photo of golden retriever red on grass"
     )
+    # a boolean column's tags read as its name or its absence, never "True" / "False"
+    assert caption("arrow", ("has_part=False", "occluder=True")) == (
+        "a photo of arrow no has part occluder"
+    )
 
 
 def test_estimator_on_an_evalset_with_metadata():
@@ -438,8 +442,12 @@ def test_estimator_on_an_evalset_with_metadata():
     )
     prime = Prime(min_support=8, a=0.3).fit(evalset)
     square = prime.failure_modes_[prime.failure_modes_["class"] == "square"]
-    # tags appear in the order of the tag matrix's columns
-    assert list(square["tags"]) == [("colour=red", "striped", "background=sand")]
+    # tags appear in the order of the tag matrix's columns; booleans are named column=value
+    assert list(square["tags"]) == [("colour=red", "striped=True", "background=sand")]
+    members = prime.result_.members("square", ("colour=red", "striped=True", "background=sand"))
+    assert len(members) == int(square["n_images"].iloc[0])
+    with pytest.raises(ValueError, match=r"tags: unknown tag 'striped'; valid tags \(closest"):
+        prime.result_.members("square", ("colour=red", "striped"))
     assert "size" not in " ".join(prime.result_.tag_names)
     val = Prime(min_support=4, a=0.3).fit(evalset, indices="val")
     assert set(val.result_.indices) == set(np.flatnonzero(split == "val"))
@@ -526,7 +534,7 @@ def test_bad_filter_arguments(small_result):
         r.failure_modes(b=0.1)
     with pytest.raises(ValueError, match="at least one tag"):
         r.members(0, [])
-    with pytest.raises(ValueError, match="unknown tags"):
+    with pytest.raises(ValueError, match="tags: unknown tag 'nope'; valid tags"):
         r.members(0, ["A", "nope"])
     with pytest.raises(ValueError, match="unknown class"):
         r.members("nope", ["A"])
@@ -564,6 +572,93 @@ def test_classes_without_errors_images_or_tags_give_explicit_empty_results():
     assert result.members("absent", ["t0"]).size == 0
     assert result.lattice("absent").nodes.empty
     assert result.find("faulty", ["t2"]) is None
+
+
+# ---------------------------------------------------------------------- empty answers say why
+
+
+def test_no_failure_mode_for_lack_of_support_says_so(small_result):
+    modes = small_result.failure_modes(s=10_000)
+    assert modes.empty and modes.reason.startswith("no tag set has at least s = 10000 images")
+    assert "Why empty: no tag set has at least s = 10000" in repr(modes)
+    assert "Why empty" in modes._repr_html_()
+    assert small_result.empty_reason(s=10_000) == modes.reason
+
+
+def test_no_failure_mode_for_lack_of_drop_names_the_best_drop(small_result):
+    r = small_result
+    candidates = r.candidates()
+    sets = candidates[candidates["size"] >= 1]
+    best = sets.loc[sets["drop"].idxmax()]
+    modes = r.failure_modes(a=0.99)
+    assert modes.empty
+    assert f"{len(sets)} tag sets with at least s = 10 images" in modes.reason
+    assert f"the largest accuracy drop is {best['drop']:.3f}" in modes.reason
+    assert " + ".join(best["tags"]) in modes.reason and "below a = 0.99" in modes.reason
+    as_list = r.to_failure_modes(a=0.99)
+    assert as_list == [] and as_list.reason == modes.reason
+    assert repr(as_list) == f"[]  # empty: {modes.reason}"
+
+
+def test_no_failure_mode_for_lack_of_minimality_names_b(small_result):
+    # the planted triple drops by > 0.3 but must gain 1.0 per removed tag: nothing is minimal
+    reason = small_result.empty_reason(a=0.3, b={3: 1.0})
+    assert small_result.failure_modes(a=0.3, b={3: 1.0}).reason == reason
+    assert "drop of at least a = 0.3" in reason and "none is minimal" in reason
+    assert "A + B + C" in reason and "b_3 = 1" in reason
+
+
+def test_a_result_with_modes_has_no_reason_and_its_repr_counts_them(small_result):
+    assert small_result.empty_reason() is None
+    modes = small_result.failure_modes()
+    assert not modes.empty and modes.reason is None and "Why empty" not in repr(modes)
+    assert repr(small_result).endswith("failure_modes=1)")
+    matrix, labels, correct, names = planted_problem()
+    strict = search(matrix, labels, correct, tag_names=names, min_support=10, a=0.99)
+    n_sets = len(strict.candidates()) - 1  # all but the empty set
+    assert f"failure_modes=0; none because {n_sets} tag sets with" in repr(strict)
+
+
+def test_a_class_without_searched_images_says_so():
+    matrix = np.ones((20, 1), bool)
+    result = search(matrix, np.zeros(20, int), np.ones(20, bool), tag_names=["t"],
+                    class_names=["here", "absent"], min_support=2)  # fmt: skip
+    assert result.failure_modes(classes="absent").reason == "no images of 'absent' were searched"
+    reason = result.failure_modes(classes="here").reason
+    assert "1 tag set of 'here' with at least s = 2 images" in reason  # accuracy 1: no drop
+
+
+def test_estimator_failure_modes_say_why_when_empty():
+    from failwidgets.data import EvalSet
+
+    matrix, labels, correct, names = planted_problem()
+    evalset = EvalSet.from_arrays(
+        np.zeros((len(labels), 2, 2, 3), np.uint8),
+        labels,
+        np.where(correct, labels, 1),
+        ["square", "other"],
+    )
+    prime = Prime(min_support=10, a=0.99).fit(evalset, (matrix, names))
+    assert prime.failure_modes_.empty and "below a = 0.99" in repr(prime.failure_modes_)
+
+
+# ---------------------------------------------------------------------- row counts
+
+
+def test_row_count_mismatches_name_the_input_that_differs():
+    matrix, labels, correct, names = planted_problem()
+    n = len(labels)
+    with pytest.raises(ValueError, match=rf"tags: {n - 3} rows for {n} images"):
+        search(matrix[:-3], labels, correct, tag_names=names)
+    with pytest.raises(ValueError, match=rf"labels: {n - 3} entries for {n} images"):
+        search(matrix, labels[:-3], correct, tag_names=names)
+    with pytest.raises(ValueError, match=rf"correct: {n - 3} entries for {n} images"):
+        search(matrix, labels, correct[:-3], tag_names=names)
+    with pytest.raises(ValueError, match=rf"tags: {n - 1} rows for {n - 2} images"):
+        search(matrix[:-1], labels[:-2], correct[:-3], tag_names=names)  # all differ
+    result = search(matrix, labels, correct, tag_names=names, min_support=10)
+    with pytest.raises(ValueError, match=rf"tags: {n - 1} rows for {n} images"):
+        result.generalization(tags=(matrix[:-1], names), labels=labels, correct=correct)
 
 
 def test_necessity_thresholds_defaults_follow_the_paper():

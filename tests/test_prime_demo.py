@@ -1,8 +1,9 @@
 """PRIME on the demo world with the shipped classifier: the planted 3-attribute conjunction.
 
-Tags come from the world's metadata: one tag per value of the categorical attributes
-``colour``, ``texture`` and ``background`` and one per boolean (``occluder``, ``distractor``,
-``has_part``); the continuous columns (size, position, blur...) are not tags.
+Tags come from the world's metadata: one tag ``column=value`` per value of the categorical
+attributes ``colour``, ``texture`` and ``background`` and of the booleans (``occluder=True``,
+``occluder=False``, ..., ``has_part=False``); the continuous columns (size, position, blur...)
+are not tags.
 
 Split searched: validation + test. The conjunction is planted so that the failing class never
 shows the full triple in train (it is a cue for another class there) and shows it in about
@@ -87,7 +88,9 @@ def triple_tags(failure) -> tuple[str, ...]:
 
 def test_metadata_tags_are_the_attribute_values(tags):
     assert "colour=red" in tags.names and "texture=stripes" in tags.names
-    assert {"occluder", "distractor", "has_part"} <= set(tags.names)
+    booleans = {f"{c}={v}" for c in ("occluder", "distractor", "has_part") for v in (True, False)}
+    assert booleans <= set(tags.names)
+    assert not {"occluder", "distractor", "has_part"} & set(tags.names)
     assert not any(name.startswith(("class_name", "size", "blur")) for name in tags.names)
 
 

@@ -20,6 +20,10 @@ def read(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def temporaries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
 def test_every_change_is_written_and_reloaded(tmp_path):
     path = tmp_path / "labels.json"
     store = ScenarioLabels(path, n_classes=4, class_names=list("abcd"), scenario_set="fp1")
@@ -156,7 +160,8 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
         store.set(1, is_failure=True, correct_label=0)
     monkeypatch.undo()
     assert path.read_text() == before  # still the complete previous document
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.json"]
+    # no temporary left; the lock file stays (an empty file, as with any flock-based lock)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.json", "labels.json.lock"]
     assert store.get(1) == ScenarioLabel()  # memory agrees with the file
     assert ScenarioLabels(path, n_classes=3).failure_labels() == {0: 2}
 
@@ -195,6 +200,8 @@ def test_the_file_is_always_valid_when_the_writer_is_killed(tmp_path):
         assert document["format"] == "failwidgets.scenario_labels"
         store = ScenarioLabels(path, n_classes=10)
         assert len(store) > 0 and len(store) == len(document["labels"])
+        store.set(0, is_failure=True)  # the next write removes a temporary the kill left behind
+        assert temporaries(tmp_path) == []
 
 
 def test_two_stores_on_one_file_never_overwrite_each_others_labels(tmp_path):
@@ -214,3 +221,155 @@ def test_two_stores_on_one_file_never_overwrite_each_others_labels(tmp_path):
     assert second.failure_labels() == {0: 1, 2: 0}
     second.clear(0)
     assert 0 not in first and len(first) == 2
+
+
+# -- two processes, killed writers, ambiguous files (issue 14) -------------------------------------
+_LABELLER = """
+import sys
+from failwidgets.methods.scenario_labels import ScenarioLabels
+path, first = sys.argv[1], int(sys.argv[2])
+store = ScenarioLabels(path, n_classes=5, scenario_set="fp")
+print("ready", flush=True)
+sys.stdin.readline()  # both processes start labelling together
+for i in range(first, first + 150):
+    store.set(i, is_failure=True, correct_label=i % 5)
+print("done", flush=True)
+"""
+
+
+def test_two_processes_labelling_at_once_lose_nothing(tmp_path):
+    path = tmp_path / "labels.json"
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _LABELLER, str(path), str(first)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for first in (0, 1000)
+    ]
+    try:
+        for child in children:
+            assert child.stdout.readline().strip() == "ready"
+        for child in children:
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        for child in children:
+            assert child.stdout.readline().strip() == "done"
+            assert child.wait(timeout=120) == 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            child.stdin.close()
+            child.stdout.close()
+    labels = read(path)["labels"]
+    expected = [*range(150), *range(1000, 1150)]
+    assert len(labels) == 300 and sorted(int(k) for k in labels) == expected
+    assert all(labels[str(i)] == {"is_failure": True, "correct_label": i % 5} for i in expected)
+    assert temporaries(tmp_path) == []
+
+
+_STUCK_WRITER = """
+import os, sys, time
+from failwidgets.methods.scenario_labels import ScenarioLabels
+store = ScenarioLabels(sys.argv[1], n_classes=3)
+def stuck(*args):  # the temporary is written; the process dies before the rename
+    print("writing", flush=True)
+    time.sleep(600)
+os.replace = stuck
+store.set(1, is_failure=True)
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_no_orphan_after_the_next_write(tmp_path):
+    path = tmp_path / "labels.json"
+    ScenarioLabels(path, n_classes=3).set(0, is_failure=False)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _STUCK_WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "writing"  # it holds the lock and a temporary
+        orphans = temporaries(tmp_path)
+        assert len(orphans) == 1 and orphans[0].startswith(f".labels.json.{child.pid}.")
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    store = ScenarioLabels(path, n_classes=3)
+    store.set(2, is_failure=True)  # the dead writer's lock is free; its temporary is removed
+    assert temporaries(tmp_path) == []
+    assert set(read(path)["labels"]) == {"0", "2"}  # the killed change is lost, nothing else
+
+
+def test_a_temporary_of_a_live_writer_is_kept_until_it_is_stale(tmp_path, monkeypatch):
+    from failwidgets.methods import scenario_labels
+
+    path = tmp_path / "labels.json"
+    live = tmp_path / f".labels.json.{os.getppid()}.abc12345.tmp"  # a live process (our parent)
+    live.write_text("{}")
+    other = tmp_path / ".other.json.1.abc12345.tmp"  # another file's temporary: never touched
+    other.write_text("{}")
+    ScenarioLabels(path, n_classes=3).set(0, is_failure=True)
+    assert live.exists() and other.exists()
+    monkeypatch.setattr(scenario_labels, "STALE_TEMP_SECONDS", 0.0)
+    time.sleep(0.01)
+    ScenarioLabels(path, n_classes=3).set(1, is_failure=True)
+    assert not live.exists() and other.exists()
+
+
+def _document(labels: dict, **extra) -> str:
+    doc = {"format": "failwidgets.scenario_labels", "version": 1, "n_classes": 4}
+    return json.dumps({**doc, **extra, "labels": labels})
+
+
+def test_keys_naming_one_scenario_twice_are_refused(tmp_path):
+    path = tmp_path / "labels.json"
+    label = {"is_failure": True, "correct_label": 1}
+    path.write_text(_document({"3": label, "03": {"is_failure": False}}))
+    with pytest.raises(ValueError, match="keys '3' and '03' both name scenario 3"):
+        ScenarioLabels(path, n_classes=4)
+    path.write_text(
+        '{"format": "failwidgets.scenario_labels", "version": 1, "n_classes": 4, '
+        '"labels": {"3": {"is_failure": true}, "3": {"is_failure": false}}}'
+    )
+    with pytest.raises(ValueError, match="repeats the key '3'"):
+        ScenarioLabels(path, n_classes=4)
+    for key in ("+3", " 3", "\u0663", "-1", "3.0"):  # "\u0663" is an Arabic-Indic 3
+        path.write_text(_document({key: label}))
+        with pytest.raises(ValueError, match="is not a non-negative integer"):
+            ScenarioLabels(path, n_classes=4)
+    path.write_text(_document({"03": label}))  # alone, a padded key is read as its scenario
+    store = ScenarioLabels(path, n_classes=4)
+    assert store.get(3) == ScenarioLabel(True, 1)
+    store.set(0, is_failure=False)
+    assert set(read(path)["labels"]) == {"0", "3"}  # and written back canonically
+
+
+def test_a_file_without_fingerprint_is_adopted_only_on_request(tmp_path):
+    path = tmp_path / "labels.json"
+    ScenarioLabels(path, n_classes=4).set(1, is_failure=True)  # no scenario_set given
+    before = path.read_text()
+    with pytest.raises(ValueError, match="no scenario-set fingerprint.*adopt=True"):
+        ScenarioLabels(path, n_classes=4, scenario_set="fp")
+    assert path.read_text() == before
+    with pytest.raises(TypeError, match="adopt"):
+        ScenarioLabels(path, n_classes=4, scenario_set="fp", adopt="yes")
+    store = ScenarioLabels(path, n_classes=4, scenario_set="fp", adopt=True)
+    assert store.get(1) == ScenarioLabel(True, None)
+    store.set(2, is_failure=False)
+    assert read(path)["scenario_set"] == "fp"  # stamped now
+    assert ScenarioLabels(path, n_classes=4, scenario_set="fp").get(1) == ScenarioLabel(True)
+    with pytest.raises(ValueError, match="another scenario set"):  # adopt never overrides
+        ScenarioLabels(path, n_classes=4, scenario_set="other", adopt=True)
+    empty = tmp_path / "empty.json"
+    empty.write_text(_document({}))  # nothing to misattribute: an empty file is taken as is
+    ScenarioLabels(empty, n_classes=4, scenario_set="fp").set(0, is_failure=True)
+    assert read(empty)["scenario_set"] == "fp"
+
+
+def test_a_store_in_a_new_folder_creates_it(tmp_path):
+    path = tmp_path / "new" / "deeper" / "labels.json"
+    ScenarioLabels(path, n_classes=2).set(0, is_failure=True)
+    assert read(path)["labels"] == {"0": {"is_failure": True, "correct_label": None}}

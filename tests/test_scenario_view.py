@@ -4,6 +4,8 @@ and bad input, on a tiny synthetic world (a random-weight beta-VAE and a colour 
 from __future__ import annotations
 
 import json
+import re
+import threading
 from html import escape
 
 import numpy as np
@@ -126,12 +128,14 @@ def test_rows_are_serialised_one_per_scenario(view, fitted, world):
 
 def test_strips_travel_as_png_buffers_and_tau_resamples(view, fitted):
     ids = fitted.scenarios_.ids
-    content, buffers = view.strips_payload([ids[0], 999, ids[1]], request_id="r1")
+    content, buffers = view.strips_payload([ids[1], ids[0]], request_id="r1")
     assert content["type"] == "strips" and content["request_id"] == "r1"
     assert content["mime"] == "image/png" and content["version"] == view.sample_version
-    assert [s["id"] for s in content["strips"]] == [ids[0], ids[1]]  # unknown ids skipped
+    assert [s["id"] for s in content["strips"]] == [ids[1], ids[0]]
     assert content["strips"][1]["buffers"] == list(range(8, 16))
     assert len(buffers) == 16 and all(b[:8] == b"\x89PNG\r\n\x1a\n" for b in buffers)
+    content, buffers = view.strips_payload([999, ids[1]])
+    assert [s["id"] for s in content["strips"]] == [ids[1]]  # unknown ids skipped
 
     before = view.samples(ids[0]).codes.copy()
     version = view.sample_version
@@ -164,14 +168,88 @@ def test_the_canvas_answers_strip_requests_from_the_browser(view, fitted, monkey
     monkeypatch.setattr(
         view.canvas, "send", lambda content, buffers=None: sent.append((content, buffers))
     )
-    view.canvas._on_message(
-        view.canvas, {"type": "strips", "ids": [0, "x", True], "request_id": "a"}, []
-    )
+    view.canvas._on_message(view.canvas, {"type": "strips", "ids": [0], "request_id": "a"}, [])
     ((content, buffers),) = sent
     assert [s["id"] for s in content["strips"]] == [0] and len(buffers) == 8
-    view.canvas._on_message(view.canvas, {"type": "strips", "ids": "0"}, [])  # malformed: ignored
-    view.canvas._on_message(view.canvas, "nonsense", [])
-    assert len(sent) == 1
+    # malformed requests are answered with an error naming the field; nothing is decoded
+    for message, error in (
+        ({"type": "strips", "ids": [0, "x"], "request_id": "b"}, "^ids: expected a list"),
+        ({"type": "strips", "ids": [0, True], "request_id": "b"}, "^ids: expected a list"),
+        ({"type": "strips", "ids": "0", "request_id": "b"}, "^ids: expected a list"),
+        ({"type": "strips", "ids": [0], "request_id": [1]}, "^request_id:"),
+        ("nonsense", "^message:"),
+    ):
+        view.canvas._on_message(view.canvas, message, [])
+        content, buffers = sent[-1]
+        assert content["type"] == "error" and re.match(error, content["error"]) and buffers is None
+    assert len(sent) == 6
+
+
+def test_strip_requests_are_deduplicated_and_capped(view, fitted, monkeypatch):
+    ids = fitted.scenarios_.ids
+    sent = []
+    monkeypatch.setattr(
+        view.canvas, "send", lambda content, buffers=None: sent.append((content, buffers))
+    )
+    canvas = view.canvas
+    canvas._on_message(canvas, {"type": "strips", "ids": [ids[0]] * 20000, "request_id": "x"}, [])
+    ((content, buffers),) = sent  # one clear error, not 160,000 PNG buffers
+    assert content == {
+        "type": "error",
+        "request": "strips",
+        "request_id": "x",
+        "error": f"ids: 20000 ids in one request, but the view has {len(ids)} scenarios; "
+        "ask for each scenario at most once",
+    }
+    assert buffers is None
+    # within the cap, each id is answered once
+    canvas._on_message(canvas, {"type": "strips", "ids": [ids[1], ids[1]], "request_id": 1}, [])
+    content, buffers = sent[-1]
+    assert [s["id"] for s in content["strips"]] == [ids[1]] and len(buffers) == 8
+    with pytest.raises(ValueError, match=f"^ids: {len(ids) + 1} ids in one request"):
+        view.strips_payload([ids[0]] * (len(ids) + 1))
+
+
+def test_the_status_of_a_correction_survives_label_clicks_and_refreshes(view, monkeypatch):
+    """A refresh clears only its own note: "finetuning…" and "corrected with…" stay."""
+    from types import SimpleNamespace
+
+    from failwidgets.methods import defuse as defuse_module
+
+    started, release = threading.Event(), threading.Event()
+
+    def fake_correction(classifier, vae, scenarios, labels, **settings):
+        started.set()
+        assert release.wait(30)
+        return SimpleNamespace(best_lambda=0.5, n_scenarios=1)
+
+    monkeypatch.setattr(defuse_module, "correct_classifier", fake_correction)
+    monkeypatch.setattr(view, "_show_correction", lambda result: None)
+    monkeypatch.setattr(view.canvas, "send", lambda content, buffers=None: None)
+    canvas = view.canvas
+    view.set_label(0, is_failure=True)
+    view._correct_button.click()
+    assert started.wait(30)
+    try:
+        assert view.status.startswith("finetuning the classifier")
+        canvas._on_message(canvas, {"type": "label", "id": 1, "is_failure": False}, [])
+        view.tau = 0.3  # resamples and refreshes
+        assert view.status.startswith("finetuning the classifier")
+        # a refused label adds its error; the next good click clears only that error
+        canvas._on_message(canvas, {"type": "label", "id": 1, "correct_label": 7}, [])
+        assert view.status.startswith("finetuning") and "label not saved" in view.status
+        canvas._on_message(canvas, {"type": "label", "id": 1, "correct_label": 1}, [])
+        assert view.status.startswith("finetuning") and "label not saved" not in view.status
+    finally:
+        release.set()
+    assert view.wait_correction(timeout=30) is not None
+    done = "corrected with lambda = 0.5 on 1 labelled failure scenarios (table below)"
+    assert view.status == done
+    canvas._on_message(canvas, {"type": "label", "id": 1, "is_failure": None}, [])
+    view.resample()
+    view.set_class("green")
+    assert view.status == done
+    assert "finetuning" not in view._status.value and "corrected with" in view._status.value
 
 
 def test_labels_are_written_to_the_json_file_at_once(view, tmp_path, monkeypatch):
@@ -496,6 +574,8 @@ def test_no_failures_found_is_an_explicit_empty_view(world, tmp_path):
     with pytest.raises(ValueError, match="scenario_id: 0 is not one of the 0 scenario ids"):
         view.select(0)
     view.tau = 0.3  # nothing to resample, nothing breaks
-    assert view.strips_payload([0])[0]["strips"] == []
+    assert view.strips_payload([])[0]["strips"] == []
+    with pytest.raises(ValueError, match="^ids: 1 ids in one request, but the view has 0"):
+        view.strips_payload([0])
     with pytest.raises(ValueError, match="indices: pass either indices or split"):
         ScenarioView(evalset, classifier, vae, defuse=defuse, indices=red, split="val")

@@ -40,24 +40,56 @@ def metadata_frame() -> pd.DataFrame:
 def test_tags_from_metadata_booleans_and_categories():
     tags = tags_from_metadata(metadata_frame(), max_values=3)
     assert isinstance(tags, TagMatrix)
+    # one naming for every column type: column=value, booleans included
     assert tags.names == (
-        "night",
+        "night=False",
+        "night=True",
         "colour=blue",
         "colour=green",
         "colour=red",
         "background=sky",
         "background=sand",  # category order; the unused "water" makes no tag
-        "occluded",
-        "flag",
+        "occluded=False",
+        "occluded=True",
+        "flag=False",
+        "flag=True",
     )
     m = tags.matrix
-    assert m.dtype == bool and m.shape == (5, 8)
-    np.testing.assert_array_equal(m[:, tags.index("night")], [1, 0, 1, 0, 0])
+    assert m.dtype == bool and m.shape == (5, 11)
+    np.testing.assert_array_equal(m[:, tags.index("night=True")], [1, 0, 1, 0, 0])
+    np.testing.assert_array_equal(m[:, tags.index("night=False")], [0, 1, 0, 1, 1])
     np.testing.assert_array_equal(m[:, tags.index("colour=red")], [1, 0, 0, 1, 0])
-    assert not m[2, 1:4].any()  # missing colour: no colour tag
+    assert not m[2, 2:5].any()  # missing colour: no colour tag
     np.testing.assert_array_equal(m[:, tags.index("background=sand")], [0, 1, 1, 0, 0])
-    np.testing.assert_array_equal(m[:, tags.index("occluded")], [1, 0, 0, 1, 0])
-    np.testing.assert_array_equal(m[:, tags.index("flag")], [1, 0, 0, 0, 1])
+    # missing booleans (pandas <NA>, None in an object column) give neither tag
+    np.testing.assert_array_equal(m[:, tags.index("occluded=True")], [1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(m[:, tags.index("occluded=False")], [0, 0, 1, 0, 1])
+    np.testing.assert_array_equal(m[:, tags.index("flag=True")], [1, 0, 0, 0, 1])
+    np.testing.assert_array_equal(m[:, tags.index("flag=False")], [0, 0, 1, 1, 0])
+
+
+def test_boolean_tags_are_named_like_a_two_valued_categorical():
+    thick = [True, False, False, True]
+    as_bool = tags_from_metadata(pd.DataFrame({"thick": thick}))
+    as_text = tags_from_metadata(pd.DataFrame({"thick": [str(v) for v in thick]}))
+    assert as_bool.names == as_text.names == ("thick=False", "thick=True")
+    np.testing.assert_array_equal(as_bool.matrix, as_text.matrix)
+    # a value that never occurs gives no tag, as for a categorical
+    always = tags_from_metadata(pd.DataFrame({"thick": [True, True, None]}))
+    assert always.names == ("thick=True",)
+    np.testing.assert_array_equal(always.matrix[:, 0], [True, True, False])
+
+
+def test_an_unknown_tag_lists_the_valid_ones_closest_first():
+    tags = tags_from_metadata(metadata_frame(), max_values=3)
+    with pytest.raises(ValueError, match="name: unknown tag 'night'") as info:
+        tags.index("night")
+    message = str(info.value)
+    assert "valid tags (closest first): 'night=False', 'night=True', " in message
+    assert "'flag=True'" in message  # then the rest
+    many = TagMatrix(np.zeros((1, 30), bool), tuple(f"t{i:02d}" for i in range(30)))
+    with pytest.raises(ValueError, match=r"'t17'.*\(10 more\)"):
+        many.index("t17x")
 
 
 def test_tags_from_metadata_column_choice():
@@ -74,9 +106,10 @@ def test_tags_from_metadata_column_choice():
         "brightness=0.5",
         "brightness=0.7",
         "brightness=0.9",
-        "night",
+        "night=False",
+        "night=True",
     )
-    assert tags_from_metadata(frame, columns="night").names == ("night",)
+    assert tags_from_metadata(frame, columns="night").names == ("night=False", "night=True")
 
 
 def test_tags_from_an_evalset():
@@ -161,8 +194,11 @@ def test_class_tag_counts():
     m = np.array([[1, 0], [1, 1], [0, 1], [1, 1]], dtype=bool)
     counts = class_tag_counts(m, np.array([0, 0, 1, 2]), 4)
     np.testing.assert_array_equal(counts, [[2, 1], [0, 1], [1, 1], [0, 0]])
-    with pytest.raises(ValueError, match="labels"):
+    # a wrong row count is blamed on the tag matrix, with both lengths
+    with pytest.raises(ValueError, match="matrix: the tag matrix has 4 rows but labels has 2"):
         class_tag_counts(m, np.array([0, 1]), 2)
+    with pytest.raises(ValueError, match="labels: expected a 1-D"):
+        class_tag_counts(m, np.zeros((4, 1), int), 2)
 
 
 # ---------------------------------------------------------------------- vocabulary

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import traitlets
 
 from failwidgets.data import EvalSet
 from failwidgets.features.visualize import top_activating
@@ -351,6 +352,154 @@ def test_default_class_is_the_one_with_most_errors(data):
     evalset, features = data
     view = TreeView(evalset, features, k=D)
     assert view.class_name == "cat"
+
+
+# ---------------------------------------------------------------------- a row subset
+@pytest.fixture(scope="module")
+def split_data(data):
+    """The planted EvalSet with a train/test split (every third image of each class is
+    train): the failure exists in both, so a view that ignored the split would report
+    train images among its members."""
+    evalset, features = data
+    split = np.where(np.arange(evalset.n) % 9 < 3, "train", "test")
+    images = evalset.images_at(np.arange(evalset.n))
+    names = list(evalset.class_names)
+    split_set = EvalSet.from_arrays(images, evalset.labels, evalset.predictions, names, split=split)
+    return split_set, features
+
+
+def test_split_rows_are_the_only_rows_fitted_and_reported(split_data):
+    evalset, features = split_data
+    test = evalset.split_indices("test")
+    view = TreeView(evalset, features, split="test", class_name="cat", k=D, background=False)
+    np.testing.assert_array_equal(view.indices, test)
+    np.testing.assert_array_equal(
+        np.sort(view.result.group), np.intersect1d(evalset.label_group("cat"), test)
+    )
+    modes = view.failure_modes("all")
+    assert {m.class_name for m in modes} >= {"cat"}
+    for mode in modes:
+        assert np.isin(mode.members, test).all(), mode.description
+    view.grouping = "prediction"
+    for mode in view.failure_modes("all"):
+        assert np.isin(mode.members, test).all(), mode.description
+    view.grouping = "label"
+    for node in range(view.result.n_nodes):
+        view.select(node)
+        assert np.isin(view.selected_members, test).all()
+        assert np.isin(view.grid.indices, test).all()
+        assert np.isin([item["index"] for item in view.visual["items"]], test).all()
+    # the grid of the class lists the split's images only, and says so
+    own = TreeView(evalset, features, split="test", class_name="cat", k=D, background=False)
+    assert (
+        sorted(own.grid.indices.tolist())
+        == np.intersect1d(evalset.label_group("cat"), test).tolist()
+    )
+    assert "in split 'test'" in own.grid.title
+    # the same rows given as indices, as a split name, or as a mask give the same tree
+    for rows in (test, "test", evalset.split == "test"):
+        other = TreeView(evalset, features, indices=rows, class_name="cat", k=D)
+        np.testing.assert_array_equal(other.result.group, view.result.group)
+        assert [m.members.tolist() for m in other.failure_modes()] == [
+            m.members.tolist() for m in view.failure_modes()
+        ]
+
+
+def test_indices_and_split_together_keep_the_rows_in_both(split_data):
+    evalset, features = split_data
+    train = evalset.split_indices("train")
+    some = np.arange(0, evalset.n, 2)
+    view = TreeView(evalset, features, indices=some, split="train", class_name="cat", k=D)
+    np.testing.assert_array_equal(view.indices, np.intersect1d(some, train))
+    assert np.isin(view.result.group, np.intersect1d(some, train)).all()
+
+
+def test_a_class_without_images_in_the_rows_says_so(split_data):
+    evalset, features = split_data
+    dogs = evalset.label_group("dog")
+    view = TreeView(evalset, features, indices=dogs, k=D)
+    assert view.class_name == "dog"  # the default class counts errors in the rows only
+    view.set_class("cat")
+    assert view.result is None
+    assert view.canvas.tree["message"] == (
+        f"No images labelled cat in the {len(dogs)} given rows: nothing to fit."
+    )
+
+
+def test_bad_rows(split_data, data):
+    evalset, features = split_data
+    with pytest.raises(ValueError, match="split: no samples in split 'val'"):
+        TreeView(evalset, features, split="val", k=D)
+    with pytest.raises(TypeError, match="split: expected a split name"):
+        TreeView(evalset, features, split=3, k=D)
+    with pytest.raises(ValueError, match="indices: no rows to analyse"):
+        TreeView(evalset, features, indices=[], k=D)
+    with pytest.raises(ValueError, match="indices: contains repeated"):
+        TreeView(evalset, features, indices=[1, 1, 2], k=D)
+    with pytest.raises(ValueError, match="indices: index 600 outside"):
+        TreeView(evalset, features, indices=[600], k=D)
+    with pytest.raises(ValueError, match="indices: none of the given rows is in split 'test'"):
+        TreeView(evalset, features, indices=evalset.split_indices("train"), split="test", k=D)
+    with pytest.raises(ValueError, match="split: the EvalSet has no split column"):
+        TreeView(data[0], features, split="test", k=D)
+
+
+# ---------------------------------------------------------------------- browser messages
+def test_a_feature_message_off_the_selected_rule_is_refused(view):
+    leaf = next(n for n in view.canvas.tree["nodes"] if n["leaf"] and n["depth"] == 2)
+    view.select(leaf["id"])
+    rule = view.visual["rule_features"]
+    assert len(rule) == 2 and view.visual["feature"] == rule[-1]
+    off_rule = next(f for f in range(D) if f not in rule)
+    token = view.visual["token"]
+    view.canvas._on_message(view.canvas, {"type": "feature", "feature": off_rule}, [])
+    assert view.visual["feature"] == rule[-1] and view.visual["token"] == token  # not drawn
+    view.canvas._on_message(view.canvas, {"type": "feature", "feature": rule[0]}, [])
+    assert view.visual["feature"] == rule[0]  # a feature of the rule is drawn
+    view.visualize(off_rule)  # the Python API still shows any column
+    assert view.visual["feature"] == off_rule
+    view.depth = 1  # a refit clears the selection: no rule, so no feature message is drawn
+    view.canvas._on_message(view.canvas, {"type": "feature", "feature": PLANTED}, [])
+    assert view.visual["state"] == "none"
+
+
+def test_bad_state_from_the_browser_is_rolled_back(view):
+    top = view.result.top_leaf
+    view.select(top)
+    for state in ({"selected_node": 999}, {"selected_node": -2}, {"tree": {"status": "x"}},
+                  {"tree": {"status": "ok", "nodes": [{"id": "0"}]}}):  # fmt: skip
+        before = dict(view.canvas.tree), view.canvas.selected_node
+        with pytest.raises(traitlets.TraitError):
+            view.canvas.set_state(state)
+        assert (view.canvas.tree, view.canvas.selected_node) == before
+    view.canvas.set_state({"selected_node": -1})  # a valid state is kept
+    assert view.canvas.selected_node == -1
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [("delta", 1.5, ValueError), ("tau", "0.2", TypeError), ("depth", 9, ValueError),
+     ("k", D + 1, ValueError), ("grouping", "labels", ValueError),
+     ("class_name", "bird", ValueError), ("class_name", 2.5, TypeError)],
+)  # fmt: skip
+def test_trait_validators_raise_trait_errors_and_roll_back(view, name, value, error):
+    before = getattr(view, name)
+    with pytest.raises(traitlets.TraitError) as info:
+        with view.hold_trait_notifications():  # how set_state applies a browser's state
+            setattr(view, name, value)
+    assert isinstance(info.value, error) and str(info.value).startswith(f"{name}: ")
+    assert getattr(view, name) == before
+
+
+def test_the_status_says_why_no_leaf_passes(view):
+    view.tau = 0.99
+    model = view.canvas.tree
+    assert model["n_passing"] == 0
+    assert model["reason"] == view.result.empty_reason(view.delta, 0.99)
+    assert model["reason"].startswith("no leaf has ER > BER + δ")
+    assert view.status.endswith(model["reason"]) and "0 of" in view.status
+    view.tau = 0.2
+    assert view.canvas.tree["reason"] == "" and view.canvas.tree["n_passing"] >= 1
 
 
 # ---------------------------------------------------------------------- bad input

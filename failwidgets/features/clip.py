@@ -1,14 +1,17 @@
-"""CLIP image and text embeddings through open_clip, batched and cached.
+"""CLIP image and text embeddings through open_clip, batched, fast on a GPU and cached.
 
 :class:`ClipEncoder` wraps any open_clip model (a pretrained one, or a small demo model)
-with its image preprocessing and tokenizer. Images are preprocessed as batched tensor
-operations (resize, centre crop, normalise) when the preprocessing pipeline consists of
-torchvision transforms that accept batched tensors, which is much faster than
-open_clip's per-PIL-image pipeline; other pipelines fall back to one PIL image at a time.
+with its image preprocessing and tokenizer.
 
-Embeddings are cached by a content hash of the images together with the model identity,
-the preprocessing and the normalisation: on disk when ``cache_dir`` is given, in memory
-otherwise.
+Speed: images travel to the device as uint8 (pinned, non-blocking; the next batch is
+prepared in a background thread), open_clip's resize / centre crop / normalise run there as
+batched tensor operations (other transforms fall back to one PIL image at a time on the
+host), the model runs under ``torch.inference_mode`` (and ``torch.autocast`` with
+``autocast="bf16"``), and embeddings stay on the device until one copy at the end.
+
+Cache: image embeddings are cached under a key made of the images' fingerprint (never every
+pixel; see :meth:`ClipEncoder.encode_images`), the model's identity, the preprocessing, the
+normalisation and the autocast precision: on disk when ``cache_dir`` is given, and in memory.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .cache import save_array_atomic, state_digest
+from .clip_inputs import BatchedPreprocess, ImageBatches
+
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["ClipEncoder"]
 
-_CACHE_VERSION = b"failwidgets-clip-embeddings-v1"
+_CACHE_VERSION = "failwidgets-clip-embeddings-v2"
 _OFFLINE_VALUES = {"1", "true", "yes", "on"}
 
 
@@ -36,12 +42,6 @@ def _offline() -> bool:
         if os.environ.get(var, "").strip().lower() in _OFFLINE_VALUES:
             return True
     return False
-
-
-def _hash_array(hasher, array: np.ndarray) -> None:
-    array = np.ascontiguousarray(array)
-    hasher.update(f"{array.dtype.str}{array.shape}".encode())
-    hasher.update(memoryview(array).cast("B"))
 
 
 class ClipEncoder:
@@ -56,12 +56,15 @@ class ClipEncoder:
     device : torch device; default "cuda" when available, else "cpu". The model is moved
         there and put in eval mode.
     batch_size : images (or texts) per forward pass.
-    cache_dir : folder for cached image embeddings (``.npy``); in memory when None.
+    cache_dir : folder for cached image embeddings (``.npy``); in memory only when None.
     normalize : L2-normalise the embeddings (CLIP's shared space is one of unit vectors).
-    model_id : stable identity of the model's weights for the disk cache (e.g.
-        ``"ViT-B-32:openai"``). Default: a hash of the model's state dict when ``cache_dir``
-        is given (computed once), the object's identity otherwise.
-    progress : show a tqdm progress bar over batches.
+    model_id : stable identity of the model's weights for the cache (e.g.
+        ``"ViT-B-32:openai"``). Default with ``cache_dir``: a hash of the model's state dict,
+        computed once per encoder (at its first call; about a second for ViT-B-32); without
+        ``cache_dir``: the model object itself.
+    progress : show a tqdm progress bar counting images (its rate reads img/s).
+    autocast : None (float32), ``"bf16"``, ``"fp16"`` or a torch dtype: run the model under
+        :func:`torch.autocast` (image and text passes); embeddings are returned as float32.
     """
 
     def __init__(
@@ -75,8 +78,11 @@ class ClipEncoder:
         normalize: bool = True,
         model_id: str | None = None,
         progress: bool = True,
+        autocast=None,
     ):
         import torch
+
+        from ..inference import resolve_autocast
 
         for name, fn in (
             ("model.encode_image", "encode_image"),
@@ -103,7 +109,9 @@ class ClipEncoder:
         self.normalize = bool(normalize)
         self.model_id = model_id
         self.progress = progress
-        self._batched_steps = self._tensor_steps(preprocess)
+        self.autocast = autocast
+        self._amp_dtype = resolve_autocast(autocast)
+        self._batched = BatchedPreprocess(preprocess, self.device)
         self._memory_cache: dict[str, np.ndarray] = {}
         self._text_cache: dict[str, np.ndarray] = {}
         self._state_hash: str | None = None
@@ -179,105 +187,92 @@ class ClipEncoder:
 
     # ------------------------------------------------------------------ images
     def encode_images(self, images, indices=None) -> np.ndarray:
-        """CLIP embeddings of images, (N, D) float32.
+        """CLIP embeddings of images, (N, D) float32, read-only.
+
+        The array returned is the cached one itself (memory-mapped when it comes from
+        ``cache_dir``), so a repeated call returns at once; ``.copy()`` it to modify it.
 
         Parameters
         ----------
         images : uint8 array (N, H, W, 3) (or (N, H, W, 1) grey), or an EvalSet-like object
             with ``images_at(indices)`` / ``image(i)`` / ``n``.
         indices : with an EvalSet, the samples to encode (default: all), in that order.
+
+        Notes
+        -----
+        The cache key never reads every pixel: it combines
+
+        - the images' fingerprint: for an EvalSet, its image source's ``fingerprint()``
+          (file paths, sizes and modification times; a ``datasets`` fingerprint; an array's
+          shape plus a sampled hash) and the ``indices``; for an array, its shape, dtype
+          and a sampled hash;
+        - the model's identity: ``model_id``, else a hash of its weights taken once per
+          encoder (with ``cache_dir``) or the model object (memory cache only);
+        - the preprocessing (its repr), ``normalize`` and ``autocast``.
+
+        So the cache is invalidated when an image file is replaced or touched, when images
+        are added, removed or re-ordered, when an array changes shape or in a sampled
+        pixel, or when any setting or ``model_id`` changes. It is *not* invalidated by edits
+        to unsampled pixels of an array in place, nor by changing the weights of this
+        encoder's model after its first cached call: call :meth:`clear_cache` and make a
+        new encoder (or pass a new ``model_id``) then.
         """
-        source = _ImageBatches(images, indices, self.batch_size)
+        source = ImageBatches(images, indices, self.batch_size)
         if source.n == 0:
             return np.zeros((0, self._embedding_dim()), dtype=np.float32)
         key = self._image_key(source)
         cached = self._load_cached(key)
         if cached is not None:
             return cached
-        import torch
-        from tqdm.auto import tqdm
-
-        chunks = []
-        with torch.inference_mode():
-            for batch in tqdm(
-                source.batches(),
-                total=source.n_batches,
-                desc="CLIP images",
-                disable=not self.progress,
-                leave=False,
-            ):
-                pixels = self.preprocess_batch(batch).to(self.device)
-                chunks.append(self._finish(self.model.encode_image(pixels)))
-        embeddings = np.concatenate(chunks)
+        embeddings = self._encode(source)
         self.embedding_dim = embeddings.shape[1]
         self._store_cached(key, embeddings)
         return embeddings
 
+    def _encode(self, source: ImageBatches) -> np.ndarray:
+        """Run the model over every batch; results come to the host once at the end."""
+        import torch
+        from tqdm.auto import tqdm
+
+        from ..inference import DeviceRows, autocast_context, prefetch
+
+        pin = self.device.type == "cuda"
+        rows = DeviceRows(source.n)
+        bar = tqdm(
+            total=source.n, desc="CLIP images", unit="img", disable=not self.progress, leave=False
+        )
+        try:
+            with torch.inference_mode(), autocast_context(self.device, self._amp_dtype):
+                for host in prefetch(source.batches(), lambda b: self._batched.to_host(b, pin)):
+                    with torch.autocast(self.device.type, enabled=False):
+                        pixels = self._batched.on_device(host)
+                    features = self.model.encode_image(pixels)
+                    rows.add(self._normalized(features))
+                    bar.update(len(pixels))
+                return rows.result()
+        finally:
+            bar.close()
+
     def preprocess_batch(self, batch) -> torch.Tensor:
-        """Apply the model's preprocessing to uint8 images, as (B, 3, S, S) float tensor.
+        """Apply the model's preprocessing to uint8 images: a (B, 3, S, S) float tensor.
 
         ``batch`` is a uint8 array (B, H, W, 3) or a list of uint8 (H, W, 3) arrays of
-        possibly different sizes.
+        possibly different sizes. The result is on the encoder's device.
         """
         import torch
 
-        if isinstance(batch, np.ndarray):
-            if self._batched_steps is not None:
-                return self._apply_tensor_steps(torch.from_numpy(np.ascontiguousarray(batch)))
-            batch = list(batch)
-        if self._batched_steps is not None:
-            return torch.cat(
-                [
-                    self._apply_tensor_steps(torch.from_numpy(np.ascontiguousarray(im[None])))
-                    for im in batch
-                ]
-            )
-        from PIL import Image
+        with torch.inference_mode():
+            return self._batched.on_device(self._batched.to_host(batch, pin=False))
 
-        return torch.stack([self.preprocess(Image.fromarray(im)) for im in batch])
+    @property
+    def _batched_steps(self) -> list | None:
+        """The batched tensor steps of the preprocessing, or None (per-PIL-image fallback)."""
+        return self._batched.steps
 
-    @staticmethod
-    def _tensor_steps(preprocess) -> list | None:
-        """The preprocessing as batched tensor steps, or None when it must run per PIL image."""
-        from torchvision.transforms import CenterCrop, Compose, Normalize, Resize, ToTensor
-
-        try:
-            from torchvision.transforms import v2
-        except ImportError:  # pragma: no cover - old torchvision
-            v2 = None
-        transforms = preprocess.transforms if isinstance(preprocess, Compose) else [preprocess]
-        geometric = (Resize, CenterCrop) + ((v2.Resize, v2.CenterCrop) if v2 else ())
-        normalize = (Normalize,) + ((v2.Normalize,) if v2 else ())
-        steps = []
-        for transform in transforms:
-            name = getattr(transform, "__name__", type(transform).__name__)
-            if isinstance(transform, geometric):
-                steps.append(("uint8", transform))
-            elif isinstance(transform, ToTensor):
-                steps.append(("to_float", None))
-            elif isinstance(transform, normalize):
-                steps.append(("float", transform))
-            elif name in ("MaybeConvertMode", "_convert_to_rgb"):
-                continue  # the images are RGB already
-            else:
-                return None
-        kinds = [kind for kind, _ in steps]
-        if kinds.count("to_float") != 1 or any(
-            kind == "uint8" for kind in kinds[kinds.index("to_float") :]
-        ):
-            return None
-        return steps
-
-    def _apply_tensor_steps(self, images_uint8):
-        # (B, H, W, 3) uint8 -> (B, 3, H, W); resizing uint8 tensors with antialias rounds
-        # and clamps like PIL does before ToTensor.
-        x = images_uint8.to(self.device).permute(0, 3, 1, 2).contiguous()
-        for kind, transform in self._batched_steps:
-            if kind == "to_float":
-                x = x.float().div_(255.0)
-            else:
-                x = transform(x)
-        return x
+    def clear_cache(self) -> None:
+        """Forget the embeddings cached in memory (image and text); files on disk stay."""
+        self._memory_cache.clear()
+        self._text_cache.clear()
 
     # ------------------------------------------------------------------ texts
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -292,11 +287,14 @@ class ClipEncoder:
         if missing:
             import torch
 
-            with torch.inference_mode():
+            from ..inference import autocast_context
+
+            with torch.inference_mode(), autocast_context(self.device, self._amp_dtype):
                 for start in range(0, len(missing), self.batch_size):
                     chunk = missing[start : start + self.batch_size]
                     tokens = self.tokenizer(chunk).to(self.device)
-                    for text, row in zip(chunk, self._finish(self.model.encode_text(tokens))):
+                    features = self._normalized(self.model.encode_text(tokens)).cpu().numpy()
+                    for text, row in zip(chunk, features):
                         self._text_cache[text] = row
         if not texts:
             return np.zeros((0, self._embedding_dim()), dtype=np.float32)
@@ -305,11 +303,12 @@ class ClipEncoder:
         return out
 
     # ------------------------------------------------------------------ helpers
-    def _finish(self, features) -> np.ndarray:
+    def _normalized(self, features):
+        """float32 features, L2-normalised when ``normalize`` (on the device)."""
         features = features.float()
         if self.normalize:
             features = features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        return features.cpu().numpy().astype(np.float32, copy=False)
+        return features
 
     def _embedding_dim(self) -> int:
         if self.embedding_dim is None:
@@ -322,115 +321,50 @@ class ClipEncoder:
 
     def _model_identity(self) -> str:
         if self.model_id is not None:
-            return self.model_id
-        if self.cache_dir is None:
-            return f"object-{id(self.model)}"
+            return f"id:{self.model_id}"
+        if self.cache_dir is None:  # the memory cache lives no longer than this model object
+            return f"object:{id(self.model)}"
         if self._state_hash is None:
-            hasher = hashlib.blake2b(digest_size=16)
-            for name, tensor in sorted(self.model.state_dict().items()):
-                hasher.update(name.encode())
-                _hash_array(hasher, tensor.detach().float().cpu().numpy())
-            self._state_hash = "weights-" + hasher.hexdigest()
+            self._state_hash = "weights:" + state_digest(self.model)
         return self._state_hash
 
-    def _image_key(self, source: _ImageBatches) -> str:
-        hasher = hashlib.blake2b(digest_size=20)
-        hasher.update(_CACHE_VERSION)
-        hasher.update(self._model_identity().encode())
-        hasher.update(repr(self.preprocess).encode())
-        hasher.update(b"normalized" if self.normalize else b"raw")
-        for batch in source.batches():
-            for image in [batch] if isinstance(batch, np.ndarray) else batch:
-                _hash_array(hasher, image)
-        return hasher.hexdigest()
+    def _image_key(self, source: ImageBatches) -> str:
+        parts = (
+            _CACHE_VERSION,
+            self._model_identity(),
+            repr(self.preprocess),
+            "normalized" if self.normalize else "raw",
+            f"autocast:{self._amp_dtype}",
+            source.fingerprint(),
+        )
+        return hashlib.blake2b("\n".join(parts).encode(), digest_size=20).hexdigest()
 
     def _cache_path(self, key: str) -> Path:
         return self.cache_dir / f"clip-{key}.npy"
 
     def _load_cached(self, key: str) -> np.ndarray | None:
         if key in self._memory_cache:
-            return self._memory_cache[key].copy()
+            return self._memory_cache[key]
         if self.cache_dir is not None and self._cache_path(key).is_file():
-            embeddings = np.load(self._cache_path(key))
+            # Memory-mapped: pages are read when used, so finding the cache costs no read.
+            embeddings = np.load(self._cache_path(key), mmap_mode="r", allow_pickle=False)
             self._memory_cache[key] = embeddings
             self.embedding_dim = embeddings.shape[1]
-            return embeddings.copy()
+            return embeddings
         return None
 
     def _store_cached(self, key: str, embeddings: np.ndarray) -> None:
-        self._memory_cache[key] = embeddings.copy()
+        embeddings.setflags(write=False)
+        self._memory_cache[key] = embeddings
         if self.cache_dir is not None:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            path = self._cache_path(key)
-            partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
-            np.save(partial, embeddings)
-            os.replace(partial, path)
+            save_array_atomic(self._cache_path(key), embeddings)
 
     def __repr__(self) -> str:
         return (
             f"ClipEncoder(model_id={self.model_id!r}, device={str(self.device)!r}, "
-            f"batch_size={self.batch_size}, cache_dir={self.cache_dir!r})"
+            f"batch_size={self.batch_size}, cache_dir={self.cache_dir!r}, "
+            f"autocast={self.autocast!r})"
         )
-
-
-class _ImageBatches:
-    """Batches of uint8 RGB images from an array or an EvalSet-like object."""
-
-    def __init__(self, images, indices, batch_size: int):
-        self.batch_size = batch_size
-        if isinstance(images, np.ndarray):
-            if indices is not None:
-                raise ValueError("indices: only used with an EvalSet; index the array instead")
-            self.array = _check_image_array(images)
-            self.evalset = None
-            self.indices = None
-            self.n = len(self.array)
-        elif hasattr(images, "images_at") and hasattr(images, "n"):
-            self.array = None
-            self.evalset = images
-            if indices is None:
-                self.indices = np.arange(images.n)
-            elif hasattr(images, "check_indices"):
-                self.indices = images.check_indices(indices)
-            else:
-                self.indices = np.asarray(indices, dtype=np.int64)
-            self.n = len(self.indices)
-        else:
-            raise TypeError(
-                "images: expected a uint8 array (N, H, W, 3) or an EvalSet, "
-                f"got {type(images).__name__}"
-            )
-
-    @property
-    def n_batches(self) -> int:
-        return -(-self.n // self.batch_size)
-
-    def batches(self):
-        for start in range(0, self.n, self.batch_size):
-            stop = min(start + self.batch_size, self.n)
-            if self.array is not None:
-                yield self.array[start:stop]
-                continue
-            idx = self.indices[start:stop]
-            try:
-                batch = self.evalset.images_at(idx)
-            except ValueError:  # images of different sizes: one at a time
-                yield [_check_image_array(self.evalset.image(int(i))[None])[0] for i in idx]
-            else:
-                yield _check_image_array(batch)
-
-
-def _check_image_array(images: np.ndarray) -> np.ndarray:
-    if images.dtype != np.uint8:
-        raise TypeError(f"images: expected dtype uint8 (0..255), got {images.dtype}")
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = np.repeat(images, 3, axis=-1)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"images: expected shape (N, H, W, 3), got {images.shape}"
-            + ("; for one image use images[None]" if images.ndim == 3 else "")
-        )
-    return images
 
 
 def _resolve_pretrained_tag(name: str, tag: str, weights_cache_dir) -> str:

@@ -29,7 +29,9 @@ Everything here is UI-free; torch and scikit-learn are imported on first use.
 from __future__ import annotations
 
 import json
+import numbers
 import os
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,7 @@ __all__ = [
     "ConceptSet",
     "ConceptBank",
     "ConceptScores",
+    "ConceptRanking",
     "CounterfactualResult",
     "ConceptExplainer",
     "images_to_tensor",
@@ -63,6 +66,9 @@ __all__ = [
 
 MIN_EXAMPLES = 10
 """Fewest positive (and negative) examples a concept may have."""
+
+PAPER_DELTA = 1e4
+"""The CES step of the reference implementation (also this module's default)."""
 
 DEFAULT_C_GRID = (0.01, 0.1, 1.0, 10.0)
 """SVM regularisation values tried, relative to activations scaled to unit mean squared norm."""
@@ -503,6 +509,16 @@ class ConceptBank:
             if array.shape != (len(self.names),):
                 raise ValueError(f"{name}: expected shape ({len(self.names)},), got {array.shape}")
             setattr(self, name, array)
+        for name in ("vectors", "intercepts", "margin_min", "margin_max"):
+            finite = np.isfinite(np.asarray(getattr(self, name), dtype=np.float64))
+            if finite.ndim == 2:
+                finite = finite.all(axis=1)
+            if not finite.all():
+                bad = self.names[int(np.flatnonzero(~finite)[0])]
+                raise ValueError(
+                    f"{name}: concept {bad!r} has NaN or infinite values "
+                    f"({int((~finite).sum())} of {len(self.names)} concepts)"
+                )
 
     def __len__(self) -> int:
         return len(self.names)
@@ -591,22 +607,45 @@ class ConceptBank:
         for f in (npz, js):
             if not f.is_file():
                 raise ValueError(f"path: {f} not found (a bank is a .npz plus a .json file)")
-        meta = json.loads(js.read_text())
-        if meta.get("format") != "failwidgets.ConceptBank":
+        try:
+            meta = json.loads(js.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"path: {js} is not valid JSON ({error})") from None
+        if not isinstance(meta, dict) or meta.get("format") != "failwidgets.ConceptBank":
             raise ValueError(f"path: {js} is not a failwidgets concept bank")
+        arrays = _read_bank_arrays(npz, cls._ARRAYS)
+        try:
+            return cls(
+                names=meta["names"],
+                activation_shape=tuple(meta["activation_shape"]),
+                layer=meta["layer"],
+                input_shape=tuple(meta["input_shape"]) if meta["input_shape"] is not None else None,
+                dropped=meta["dropped"],
+                positive_ids=meta["positive_ids"],
+                source=meta["source"],
+                min_accuracy=meta["min_accuracy"],
+                **arrays,
+            )
+        except KeyError as error:
+            raise ValueError(f"path: {js} lacks the field {error.args[0]!r}") from None
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"path: {stem} is not a consistent concept bank ({error})") from None
+
+
+def _read_bank_arrays(npz: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The named arrays of a bank's ``.npz``; a truncated or foreign file names ``path``."""
+    try:
         with np.load(npz, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in cls._ARRAYS}
-        return cls(
-            names=meta["names"],
-            activation_shape=tuple(meta["activation_shape"]),
-            layer=meta["layer"],
-            input_shape=tuple(meta["input_shape"]) if meta["input_shape"] is not None else None,
-            dropped=meta["dropped"],
-            positive_ids=meta["positive_ids"],
-            source=meta["source"],
-            min_accuracy=meta["min_accuracy"],
-            **arrays,
-        )
+            missing = [name for name in names if name not in data.files]
+            arrays = {name: data[name] for name in names if name in data.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        raise ValueError(
+            f"path: {npz} is truncated or not a concept bank archive "
+            f"({type(error).__name__}: {error})"
+        ) from None
+    if missing:
+        raise ValueError(f"path: {npz} lacks the arrays {missing}")
+    return arrays
 
 
 def _stem(path: str | os.PathLike) -> Path:
@@ -875,6 +914,26 @@ def _fit_linear_svm_dual(
 # =============================================================================
 # Scores
 # =============================================================================
+class ConceptRanking(list):
+    """``(concept, score)`` pairs, best first: a list that says why when it is empty.
+
+    Attributes
+    ----------
+    reason : str or None
+        Why no concept qualifies (e.g. every score is 0 at this ``delta``); None when the
+        ranking is not empty. An empty ranking shows the reason in its repr.
+    """
+
+    def __init__(self, items=(), reason: str | None = None) -> None:
+        super().__init__(items)
+        self.reason = None if self else reason
+
+    def __repr__(self) -> str:
+        if not self and self.reason:
+            return f"[]  # empty: {self.reason}"
+        return super().__repr__()
+
+
 @dataclass
 class ConceptScores:
     """CES of every concept for one sample or a set of samples.
@@ -919,19 +978,91 @@ class ConceptScores:
         """Concept indices by descending score, ties broken by descending log-odds change."""
         return np.lexsort((-self.log_odds, -self.scores))
 
-    def top_positive(self, k: int = 5) -> list[tuple[str, float]]:
-        """The ``k`` highest positive scores: concepts whose addition raises ``p_y``."""
+    def top_positive(self, k: int = 5) -> ConceptRanking:
+        """The ``k`` highest positive scores: concepts whose step raises ``p_y``.
+
+        An empty answer carries its reason (:attr:`ConceptRanking.reason`, shown in the repr).
+        """
+        k = _check_k(k)
         positive = [i for i in self.order() if self.scores[i] > 0]
-        return [(self.names[i], float(self.scores[i])) for i in positive[:k]]
+        return ConceptRanking(
+            [(self.names[i], float(self.scores[i])) for i in positive[:k]],
+            self.empty_reason("positive"),
+        )
 
-    def top_negative(self, k: int = 5) -> list[tuple[str, float]]:
-        """The ``k`` most negative scores: concepts whose addition lowers ``p_y``."""
+    def top_negative(self, k: int = 5) -> ConceptRanking:
+        """The ``k`` most negative scores: concepts whose step lowers ``p_y``.
+
+        An empty answer carries its reason (:attr:`ConceptRanking.reason`, shown in the repr).
+        """
+        k = _check_k(k)
         negative = [i for i in self.order()[::-1] if self.scores[i] < 0]
-        return [(self.names[i], float(self.scores[i])) for i in negative[:k]]
+        return ConceptRanking(
+            [(self.names[i], float(self.scores[i])) for i in negative[:k]],
+            self.empty_reason("negative"),
+        )
 
-    def top(self, k: int = 5) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    def top(self, k: int = 5) -> tuple[ConceptRanking, ConceptRanking]:
         """``(top_positive(k), top_negative(k))``."""
         return self.top_positive(k), self.top_negative(k)
+
+    def target_text(self) -> str:
+        """``"p(class 3)"`` when every sample explains class 3, else ``"p(y)"``."""
+        targets = np.unique(np.asarray(self.target))
+        return f"p(class {int(targets[0])})" if len(targets) == 1 else "p(y)"
+
+    def empty_reason(self, side: str = "positive") -> str | None:
+        """Why no concept has a ``side`` ("positive" or "negative") score; None when some do.
+
+        The reasons: the bank has no concepts; every score is 0 (the step changes nothing:
+        ``delta`` too small, or ``p_y`` saturated at exactly 0 or 1); or every concept moves
+        ``p_y`` the other way.
+        """
+        if side not in ("positive", "negative"):
+            raise ValueError(f"side: expected 'positive' or 'negative', got {side!r}")
+        scores = np.asarray(self.scores, dtype=float)
+        if np.any(scores > 0 if side == "positive" else scores < 0):
+            return None
+        p = self.target_text()
+        if not len(self.names):
+            return "the concept bank has no concepts (all were dropped below min_accuracy)"
+        step = f"at delta={self.delta:g}"
+        if np.all(np.asarray(self.raw) == 0):
+            base = np.asarray(self.base_probability)
+            if base.size and (np.all(base == 1.0) or np.all(base == 0.0)):
+                return (
+                    f"{p} is exactly {base[0]:g} for every explained sample, so no step can "
+                    "change it; explain other samples or another target class"
+                )
+            hint = f" (the paper uses {PAPER_DELTA:g})" if self.delta < PAPER_DELTA else ""
+            return f"no concept changes {p} {step}: every score is 0; try a larger delta{hint}"
+        verb = "adding" if self.direction == "add" else "removing"
+        wanted, other = ("raises", "lowers") if side == "positive" else ("lowers", "raises")
+        reason = (
+            f"no concept {wanted} {p} {step}: {verb} any of the {len(self.names)} concepts "
+            f"{other} it or leaves it unchanged"
+        )
+        stepped = np.asarray(self.per_sample) + np.asarray(self.base_probability)[:, None]
+        saturated = np.all(np.minimum(stepped, 1.0 - stepped) < 1e-9)
+        if len(scores) > 1 and np.ptp(np.asarray(self.raw)) == 0 and saturated:
+            reason += (
+                f"; all scores tie at {scores[0]:g}, as the step saturates the softmax: "
+                "a smaller delta separates them"
+            )
+        return reason
+
+    def __repr__(self) -> str:
+        n = len(np.asarray(self.base_probability))
+        lines = [
+            f"ConceptScores({len(self.names)} concepts, {n} sample{'s' if n != 1 else ''}, "
+            f"direction={self.direction!r}, delta={self.delta:g})"
+        ]
+        p = self.target_text()
+        for side, verb in (("positive", "raise"), ("negative", "lower")):
+            ranking = self.top_positive(3) if side == "positive" else self.top_negative(3)
+            shown = ", ".join(f"{name} {score:+.2f}" for name, score in ranking)
+            lines.append(f"  {verb} {p} most: {shown or 'none (' + str(ranking.reason) + ')'}")
+        return "\n".join(lines)
 
     def rank(self, name: str) -> int:
         """0-based rank of a concept among all, in :meth:`order`."""
@@ -951,9 +1082,37 @@ class ConceptScores:
         return frame.iloc[self.order()]
 
 
+def _check_k(k) -> int:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, (bool, np.bool_)):
+        raise TypeError(f"k: expected a positive integer, got {k!r}")
+    if k < 1:
+        raise ValueError(f"k: expected a positive integer, got {k}")
+    return int(k)
+
+
+def _check_delta(delta) -> float:
+    """``delta`` as a finite positive float; TypeError/ValueError naming ``delta`` else."""
+    if not isinstance(delta, numbers.Real) or isinstance(delta, (bool, np.bool_)):
+        raise TypeError(f"delta: expected a positive number, got {type(delta).__name__} {delta!r}")
+    if not (np.isfinite(delta) and delta > 0):
+        raise ValueError(f"delta: expected a finite positive step, got {delta}")
+    return float(delta)
+
+
 def _flat_activations(activations, bank: ConceptBank) -> np.ndarray:
-    h = activations.detach().cpu().numpy() if hasattr(activations, "detach") else activations
-    h = np.asarray(h)
+    """Samples' activations as finite float32 (n, D); (0, D) when there are none."""
+    if hasattr(activations, "detach"):  # a torch tensor (bfloat16 has no numpy dtype)
+        activations = activations.detach().cpu()
+        if activations.is_floating_point():
+            activations = activations.float()
+        activations = activations.numpy()
+    h = np.asarray(activations)
+    if h.dtype.kind not in "iuf":
+        raise TypeError(f"activations: expected a numeric array, got dtype {h.dtype}")
+    if h.ndim == 0:
+        raise ValueError("activations: expected samples (n, ...), got a scalar")
+    if h.size == 0 and (h.ndim == 1 or len(h) == 0):
+        return np.zeros((0, bank.dim), dtype=np.float32)  # no samples: callers say so
     if h.ndim == 1:
         h = h[None]
     if h.shape[1:] != (bank.dim,) and tuple(h.shape[1:]) != bank.activation_shape:
@@ -962,7 +1121,15 @@ def _flat_activations(activations, bank: ConceptBank) -> np.ndarray:
             f"layer activations {bank.activation_shape}; images of another size than the "
             "concept images give other activation shapes"
         )
-    return np.ascontiguousarray(h.reshape(len(h), -1), dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf, refused below
+        flat = np.ascontiguousarray(h.reshape(len(h), -1), dtype=np.float32)
+    finite = np.isfinite(flat).all(axis=1)
+    if not finite.all():
+        raise ValueError(
+            f"activations: {int((~finite).sum())} of {len(flat)} samples have NaN or infinite "
+            f"values (first: sample {int(np.flatnonzero(~finite)[0])})"
+        )
+    return flat
 
 
 def _targets(target, n: int, n_classes: int) -> np.ndarray:
@@ -1016,7 +1183,8 @@ def concept_scores(
     target : int or int array (n,)
         Class ``y`` whose probability is explained (usually the true label).
     delta : float
-        Step length along the raw SVM coefficient vector (reference: 1e4).
+        Step length along the raw SVM coefficient vector (reference: 1e4). Too small a step
+        changes no prediction and every score is 0; the rankings then say so.
     direction : {"add", "remove"}
         ``"add"`` steps by ``+delta * v_c``, ``"remove"`` by ``-delta * v_c``.
     max_batch_elements : int
@@ -1026,18 +1194,24 @@ def concept_scores(
     Returns
     -------
     ConceptScores
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the argument: NaN or infinite activations, no samples, a non-numeric or
+        non-positive ``delta``, a step that makes ``top`` return NaN logits.
     """
     import torch
 
     if direction not in ("add", "remove"):
         raise ValueError(f"direction: expected 'add' or 'remove', got {direction!r}")
-    if not (np.isfinite(delta) and delta > 0):
-        raise ValueError(f"delta: expected a positive step, got {delta}")
+    delta = _check_delta(delta)
     top_fn, device = _top_and_device(top)
-    h = torch.from_numpy(_flat_activations(activations, bank)).to(device)
-    n, dim = h.shape
-    if n == 0:
+    flat = _flat_activations(activations, bank)
+    if len(flat) == 0:
         raise ValueError("activations: no samples to explain")
+    h = torch.from_numpy(flat).to(device)
+    n, dim = h.shape
     shape = bank.activation_shape
     sign = 1.0 if direction == "add" else -1.0
     step = torch.from_numpy(bank.vectors).to(device) * (sign * delta)
@@ -1050,28 +1224,38 @@ def concept_scores(
             raise ValueError(
                 f"top: expected logits (n, classes >= 2), got {tuple(base_logits.shape)}"
             )
+        if not torch.isfinite(base_logits).all():
+            raise ValueError("top: returned NaN or infinite logits for the given activations")
         y = _targets(target, n, n_classes)
         y_t = torch.from_numpy(y).to(device)
         base, base_odds = _probability_and_log_odds(base_logits, y_t)
         per_sample = torch.empty((n, n_concepts), dtype=torch.float64)
         odds = torch.empty((n, n_concepts), dtype=torch.float64)
         if n_concepts:
-            concepts_per_call = max(1, min(n_concepts, max_batch_elements // dim))
-            samples_per_call = max(1, max_batch_elements // (concepts_per_call * dim))
+            # Each call of t also runs the unperturbed rows (a zero step): the differences then
+            # compare outputs of one call, so a step that changes nothing scores exactly 0
+            # rather than the rounding noise between batches of different shapes.
+            zero = torch.zeros((1, dim), dtype=step.dtype, device=device)
+            concepts_per_call = max(1, min(n_concepts, max_batch_elements // dim - 1))
+            samples_per_call = max(1, max_batch_elements // ((concepts_per_call + 1) * dim))
             for s0 in range(0, n, samples_per_call):
                 hs = h[s0 : s0 + samples_per_call]
                 ys = y_t[s0 : s0 + samples_per_call]
                 for c0 in range(0, n_concepts, concepts_per_call):
-                    vs = step[c0 : c0 + concepts_per_call]
+                    vs = torch.cat([zero, step[c0 : c0 + concepts_per_call]])
                     perturbed = (hs[:, None, :] + vs[None]).reshape(-1, *shape)
                     p_y, odds_y = _probability_and_log_odds(
                         top_fn(perturbed), ys.repeat_interleave(len(vs))
                     )
-                    block = (slice(s0, s0 + len(hs)), slice(c0, c0 + len(vs)))
-                    per_sample[block] = p_y.reshape(len(hs), len(vs))
-                    odds[block] = odds_y.reshape(len(hs), len(vs))
-        per_sample -= base[:, None]
-        odds -= base_odds[:, None]
+                    if torch.isnan(p_y).any() or torch.isnan(odds_y).any():
+                        raise ValueError(
+                            f"delta: the step delta={delta:g} along the concept vectors makes "
+                            "top return NaN or infinite logits; try a smaller delta"
+                        )
+                    p_y, odds_y = p_y.reshape(len(hs), len(vs)), odds_y.reshape(len(hs), len(vs))
+                    block = (slice(s0, s0 + len(hs)), slice(c0, c0 + len(vs) - 1))
+                    per_sample[block] = p_y[:, 1:] - p_y[:, :1]
+                    odds[block] = odds_y[:, 1:] - odds_y[:, :1]
 
     per_sample_np = per_sample.numpy()
     raw = per_sample_np.sum(axis=0)
@@ -1085,7 +1269,7 @@ def concept_scores(
         base_probability=base.numpy(),
         target=y,
         direction=direction,
-        delta=float(delta),
+        delta=delta,
         val_accuracy=np.asarray(bank.val_accuracy, dtype=float),
         log_odds=odds.sum(dim=0).numpy(),
     )
@@ -1188,12 +1372,20 @@ def conceptual_counterfactual(
     """
     import torch
 
+    if not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, (bool, np.bool_)):
+        raise TypeError(f"n_steps: expected an integer, got {n_steps!r}")
     if n_steps < 1:
         raise ValueError(f"n_steps: expected >= 1, got {n_steps}")
-    if alpha < 0 or beta < 0:
-        raise ValueError(f"alpha, beta: penalties must be >= 0, got {alpha}, {beta}")
+    for name, value in (("alpha", alpha), ("beta", beta), ("lr", lr)):
+        if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name}: expected a finite number >= 0, got {value}")
     top_fn, device = _top_and_device(top)
-    h = torch.from_numpy(_flat_activations(activations, bank)).to(device)  # float32 (n, D)
+    flat = _flat_activations(activations, bank)
+    if len(flat) == 0:
+        raise ValueError("activations: no samples to explain")
+    h = torch.from_numpy(flat).to(device)  # float32 (n, D)
     n = len(h)
     shape = bank.activation_shape
 
@@ -1321,7 +1513,7 @@ class ConceptExplainer:
         uint8 images (n, H, W, 3) -> model input (n, 3, H, W); default
         :func:`images_to_tensor`. Must be the preprocessing the bank was learned with.
     delta : float
-        Default CES step.
+        Default CES step (a finite positive number).
     """
 
     def __init__(
@@ -1340,7 +1532,7 @@ class ConceptExplainer:
         self.split = split
         self.bank = bank
         self.transform = transform or images_to_tensor
-        self.delta = delta
+        self.delta = _check_delta(delta)
         self.batch_size = batch_size
         self._cached_evalset: EvalSet | None = None
         self._cache: dict[int, np.ndarray] = {}

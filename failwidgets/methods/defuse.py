@@ -309,8 +309,10 @@ def identify_failures(
         raise TypeError(
             f"images: expected a numpy array or torch tensor, got {type(images).__name__}"
         )
-    vae.check_images(images[:1])  # layout, dtype and size errors before any work
     n = len(images)
+    if n == 0:
+        raise ValueError("images: no images to search for failures around (got 0)")
+    vae.check_images(images[:1])  # layout, dtype and size errors before any work
     y_all = _labels_vector(labels, n)
     d = vae.config.latent_dim
     vae_device = module_device(vae)
@@ -1127,7 +1129,14 @@ class Defuse:
         self.progress = progress
 
     def fit(self, images, labels) -> Defuse:
-        """Identify failure codes around ``images`` and distill them into scenarios."""
+        """Identify failure codes around ``images`` and distill them into scenarios.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Naming the argument: no images, labels of another length or class range, images
+            of another size than the VAE's.
+        """
         self.identification_ = identify_failures(
             self.vae,
             self.classifier,

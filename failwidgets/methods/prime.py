@@ -86,19 +86,30 @@ def necessity_thresholds(b: Mapping[int, float] | None = None) -> np.ndarray:
 
 
 def _tag_words(tag: str) -> str:
-    value = tag.split("=", 1)[1] if "=" in tag else tag
-    return value.replace("_", " ").strip()
+    column, equals, value = tag.partition("=")
+    if equals and value in ("True", "False"):  # a boolean column: its name, or its absence
+        words = column if value == "True" else f"no {column}"
+    else:
+        words = value if equals else tag
+    return words.replace("_", " ").strip()
 
 
 def caption(class_name: str, tags: Sequence[str]) -> str:
     """The paper's bag-of-words description: ``"a photo of <class> <tag> <tag> ..."``.
 
-    Metadata tags ``"column=value"`` contribute their value; underscores become spaces.
+    Metadata tags ``"column=value"`` contribute their value, a boolean column's tags its
+    name (``"occluder=True"``: "occluder"; ``"occluder=False"``: "no occluder"); underscores
+    become spaces.
     """
     if isinstance(tags, str):
         tags = (tags,)
     words = [str(class_name).replace("_", " ")] + [_tag_words(t) for t in tags]
     return "a photo of " + " ".join(w for w in words if w)
+
+
+def _tag_sets(count) -> str:
+    count = int(count)
+    return f"{count} tag set" if count == 1 else f"{count} tag sets"
 
 
 # ---------------------------------------------------------------------- result objects
@@ -389,14 +400,14 @@ class PrimeResult:
         best = int(np.argmax(drops))
         if drops[best] < a - TOLERANCE:
             return (
-                f"{int(support.sum())} tag sets{where} have at least s = {s} images, but the "
+                f"{_tag_sets(support.sum())}{where} with at least s = {s} images, but the "
                 f"largest accuracy drop is {drops[best]:.3f} ({self._describe_row(best)}), "
                 f"below a = {a:g}"
             )
         dropping = support & (self._drop >= a - TOLERANCE)
         used = {k: float(b_values[k]) for k in np.unique(self._size[dropping]).tolist()}
         return (
-            f"{int(dropping.sum())} tag sets{where} have at least s = {s} images and drop by "
+            f"{_tag_sets(dropping.sum())}{where} with at least s = {s} images and a drop of "
             f"at least a = {a:g} (largest: {drops[best]:.3f}, {self._describe_row(best)}), "
             "but none is minimal: removing one of its tags raises the accuracy by less than "
             f"b_|S| ({', '.join(f'b_{k} = {v:g}' for k, v in used.items())})"
@@ -872,7 +883,7 @@ def _check_row_counts(n_rows: int, labels, correct, tags_name: str = "tags") -> 
     if len(set(lengths.values())) == 1:
         return
     odd, expected = tags_name, lengths["labels"]
-    for name, length in lengths.items():
+    for name in lengths:
         a, b = (v for k, v in lengths.items() if k != name)
         if a == b:
             odd, expected = name, a
@@ -1084,7 +1095,8 @@ class Prime:
     Attributes
     ----------
     result_ : :class:`PrimeResult` (filter it again with other thresholds for free).
-    failure_modes_ : DataFrame of the failure modes at ``a``, ``min_support``, ``b``.
+    failure_modes_ : DataFrame of the failure modes at ``a``, ``min_support``, ``b``; when
+        empty, its ``reason`` (shown in its repr) says why.
     """
 
     def __init__(

@@ -1,14 +1,26 @@
 """Annotator labels of Defuse failure scenarios, persisted to a JSON file at every change.
 
-Several stores may share one file (a notebook and a view, or two kernels): each reloads the
-file before it reads or changes a label when another store rewrote it since, so no store writes
-back a stale copy over another's labels.
+Several stores may share one file (a notebook and a view, or two kernels, or two processes).
+Every change runs reload -> change -> write while holding an inter-process lock on
+``<file>.lock`` (:class:`filelock.FileLock`, an OS ``flock``, released by the OS when a
+process dies), so concurrent writers never lose each other's labels. Readers reload the file
+when another store rewrote it since they last read it.
 
 Each scenario carries two labels: ``is_failure`` (True / False / None = not reviewed) and
 ``correct_label`` (a class index, or None). Every change rewrites the whole file atomically
-(a temporary file in the same folder, flushed and fsync'ed, then ``os.replace``), so the file
-on disk is always a complete, valid JSON document: a kernel that dies mid-session loses at most
-the change being written, never the file. Opening a store on an existing file reloads it.
+(a temporary file ``.<file name>.<pid>.<random>.tmp`` in the same folder, flushed and
+fsync'ed, then ``os.replace``), so the file on disk is always a complete, valid JSON document:
+a kernel that dies mid-session loses at most the change being written, never the file. The
+temporary file of a writer killed mid-write is removed by the next write (under the lock) once
+its process is gone or it is older than ``STALE_TEMP_SECONDS``.
+
+Scenario ids are stored as canonical decimal keys ("3"). A hand-edited key such as "03" is
+read as scenario 3; a file where two keys name the same scenario ("3" and "03") is refused.
+
+A file carries the fingerprint of the scenario set its labels belong to. A store opened with
+``scenario_set=`` refuses a file of another set, and also a file that holds labels but no
+fingerprint (written without ``scenario_set``), unless ``adopt=True`` says the labels are
+known to belong to this set; the file is then stamped with it at the next write.
 
 File layout::
 
@@ -21,18 +33,28 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 __all__ = ["ScenarioLabel", "ScenarioLabels", "check_class_label"]
 
 _FORMAT = "failwidgets.scenario_labels"
 _VERSION = 1
 _UNSET = object()
+_ID_KEY = re.compile(r"[0-9]+", re.ASCII)
+
+LOCK_TIMEOUT_SECONDS = 60.0
+"""How long a change waits for another process's write before it raises ``TimeoutError``."""
+
+STALE_TEMP_SECONDS = 600.0
+"""Age after which a temporary file is removed even when its process id is alive (pid reuse)."""
 
 
 def _is_int(value) -> bool:
@@ -70,11 +92,15 @@ class ScenarioLabels:
     class_names : optional names of the classes (stored in the file for readers).
     scenario_set : optional fingerprint of the scenario set the labels belong to (e.g.
         ``ScenarioSet.fingerprint``); opening a file made for another scenario set raises.
+    adopt : with ``scenario_set``, accept a file whose labels carry no fingerprint and stamp it
+        with ``scenario_set`` at the next write. Without it such a file is refused, since its
+        labels may belong to another distillation.
 
     Raises
     ------
     ValueError : the file is not a valid label file, or it disagrees with ``n_classes``,
         ``scenario_set`` or ``scenario_ids``.
+    TimeoutError : a change waited ``LOCK_TIMEOUT_SECONDS`` for another process's write.
     """
 
     def __init__(
@@ -85,6 +111,7 @@ class ScenarioLabels:
         scenario_ids: Iterable[int] | None = None,
         class_names: Sequence[str] | None = None,
         scenario_set: str | None = None,
+        adopt: bool = False,
     ):
         if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path: expected a file path, got {type(path).__name__}")
@@ -109,6 +136,10 @@ class ScenarioLabels:
                 f"scenario_set: expected a fingerprint string, got {type(scenario_set).__name__}"
             )
         self.scenario_set = scenario_set
+        if not isinstance(adopt, (bool, np.bool_)):
+            raise TypeError(f"adopt: expected True or False, got {adopt!r}")
+        self.adopt = bool(adopt)
+        self._lock = FileLock(self.path.with_name(self.path.name + ".lock"))
         self._labels: dict[int, ScenarioLabel] = {}
         self._stamp = None  # identity of the file version held in memory
         if self.path.exists():
@@ -163,21 +194,27 @@ class ScenarioLabels:
         both None is dropped from the file. Returns the new label.
         """
         scenario_id = self._check_id(scenario_id)
-        self._sync()
-        current = self._labels.get(scenario_id, ScenarioLabel())
-        if is_failure is _UNSET:
-            is_failure = current.is_failure
-        if correct_label is _UNSET:
-            correct_label = current.correct_label
-        label = self._check_label(is_failure, correct_label)
-        updated = dict(self._labels)
-        if label == ScenarioLabel():
-            updated.pop(scenario_id, None)
-        else:
-            updated[scenario_id] = label
-        self._write(updated)
-        self._labels = updated
-        return label
+        if is_failure is not _UNSET or correct_label is not _UNSET:  # fail before locking
+            self._check_label(
+                None if is_failure is _UNSET else is_failure,
+                None if correct_label is _UNSET else correct_label,
+            )
+        result = []
+
+        def change(labels: dict[int, ScenarioLabel]) -> None:
+            current = labels.get(scenario_id, ScenarioLabel())
+            label = self._check_label(
+                current.is_failure if is_failure is _UNSET else is_failure,
+                current.correct_label if correct_label is _UNSET else correct_label,
+            )
+            if label == ScenarioLabel():
+                labels.pop(scenario_id, None)
+            else:
+                labels[scenario_id] = label
+            result.append(label)
+
+        self._change(change)
+        return result[0]
 
     def update(self, labels: Mapping) -> None:
         """Set many labels in one write: ``{scenario_id: ScenarioLabel | dict}``."""
@@ -185,8 +222,7 @@ class ScenarioLabels:
             raise TypeError(
                 f"labels: expected a mapping of scenario id to label, got {type(labels).__name__}"
             )
-        self._sync()
-        updated = dict(self._labels)
+        checked = {}
         for scenario_id, value in labels.items():
             scenario_id = self._check_id(scenario_id)
             if isinstance(value, ScenarioLabel):
@@ -196,26 +232,49 @@ class ScenarioLabels:
                     f"labels[{scenario_id}]: expected a ScenarioLabel or a dict with keys "
                     f"'is_failure' and 'correct_label', got {value!r}"
                 )
-            label = self._check_label(value.get("is_failure"), value.get("correct_label"))
-            if label == ScenarioLabel():
-                updated.pop(scenario_id, None)
-            else:
-                updated[scenario_id] = label
-        self._write(updated)
-        self._labels = updated
+            checked[scenario_id] = self._check_label(
+                value.get("is_failure"), value.get("correct_label")
+            )
+
+        def change(current: dict[int, ScenarioLabel]) -> None:
+            for scenario_id, label in checked.items():
+                if label == ScenarioLabel():
+                    current.pop(scenario_id, None)
+                else:
+                    current[scenario_id] = label
+
+        self._change(change)
 
     def clear(self, scenario_id=None) -> None:
         """Remove one scenario's label (or all labels when ``scenario_id`` is None)."""
-        self._sync()
         if scenario_id is None:
-            updated = {}
+            self._change(dict.clear)
         else:
-            updated = dict(self._labels)
-            updated.pop(self._check_id(scenario_id), None)
-        self._write(updated)
-        self._labels = updated
+            scenario_id = self._check_id(scenario_id)
+            self._change(lambda labels: labels.pop(scenario_id, None))
 
     # -- internals --------------------------------------------------------------------------------
+    def _change(self, change) -> None:
+        """Reload, apply ``change`` to a copy of the labels, write: one step under the file lock."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # the lock file lives there too
+        try:
+            self._lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
+        except Timeout:
+            raise TimeoutError(
+                f"path: {self.path} is being written by another process; its lock "
+                f"{self._lock.lock_file} was not released within {LOCK_TIMEOUT_SECONDS:.0f} s"
+            ) from None
+        try:
+            if self.path.exists():
+                self._load()  # always from disk: the stamp may miss a same-size rewrite
+            updated = dict(self._labels)
+            change(updated)
+            _remove_stale_temporaries(self.path)
+            self._write(updated)
+            self._labels = updated
+        finally:
+            self._lock.release()
+
     def _check_id(self, scenario_id) -> int:
         if not _is_int(scenario_id) or scenario_id < 0:
             raise TypeError(f"scenario_id: expected a non-negative integer, got {scenario_id!r}")
@@ -249,7 +308,7 @@ class ScenarioLabels:
         text = json.dumps(self._document(labels), indent=1) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+            prefix=f".{self.path.name}.{os.getpid()}.", suffix=".tmp", dir=self.path.parent
         )
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -272,9 +331,13 @@ class ScenarioLabels:
     def _load(self) -> None:
         where = f"path: {self.path}"
         try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
+            document = json.loads(
+                self.path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys
+            )
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{where} is not a valid JSON label file ({error})") from None
+        except _DuplicateKey as error:
+            raise ValueError(f"{where} repeats the key {error.args[0]!r}") from None
         if not isinstance(document, dict) or document.get("format") != _FORMAT:
             raise ValueError(f"{where} is not a failwidgets scenario label file")
         if document.get("version") != _VERSION:
@@ -293,19 +356,31 @@ class ScenarioLabels:
                 f"{where} holds labels of another scenario set ({stored_set}, expected "
                 f"{self.scenario_set}); use a new file for a new distillation"
             )
+        raw = document.get("labels")
+        if not isinstance(raw, dict):
+            raise ValueError(f"{where}: 'labels' must be an object")
+        if self.scenario_set is not None and stored_set is None and raw and not self.adopt:
+            raise ValueError(
+                f"{where} holds {len(raw)} labels with no scenario-set fingerprint, so they may "
+                f"belong to another distillation; pass adopt=True to claim them for scenario "
+                f"set {self.scenario_set}, or use a new file"
+            )
         if self.scenario_set is None:
             self.scenario_set = stored_set
         if self.class_names is None and document.get("class_names") is not None:
             self.class_names = list(document["class_names"])
-        raw = document.get("labels")
-        if not isinstance(raw, dict):
-            raise ValueError(f"{where}: 'labels' must be an object")
         labels = {}
+        keys: dict[int, str] = {}
         for key, value in raw.items():
-            try:
-                scenario_id = int(key)
-            except ValueError:
-                raise ValueError(f"{where}: scenario id {key!r} is not an integer") from None
+            if not _ID_KEY.fullmatch(key):
+                raise ValueError(f"{where}: scenario id {key!r} is not a non-negative integer")
+            scenario_id = int(key)
+            if scenario_id in keys:
+                raise ValueError(
+                    f"{where}: keys {keys[scenario_id]!r} and {key!r} both name scenario "
+                    f"{scenario_id}; keep one"
+                )
+            keys[scenario_id] = key
             if not isinstance(value, dict):
                 raise ValueError(f"{where}: label of scenario {key} must be an object")
             try:
@@ -333,6 +408,58 @@ class ScenarioLabels:
     def __repr__(self) -> str:
         n_failures = sum(1 for _, label in self.items() if label.is_failure)
         return f"ScenarioLabels({str(self.path)!r}, {len(self)} labelled, {n_failures} failures)"
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """``json`` object hook that refuses a repeated key (json keeps the last one silently)."""
+    document = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete temporary files of ``path`` left by writers that died mid-write.
+
+    Called under the file lock, when no writer of this file is active, so a temporary file
+    of this process or of a process that is gone is an orphan; one older than
+    ``STALE_TEMP_SECONDS`` is removed too (its process id may have been reused).
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)\.)?[^.]+\.tmp")
+    now = time.time()
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None:
+            continue
+        pid = None if match.group(1) is None else int(match.group(1))
+        try:
+            old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_SECONDS
+            if old or (pid is not None and (pid == os.getpid() or not _process_alive(pid))):
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            pass
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    except OSError:
+        return True  # unknown (e.g. a platform without signal 0): keep the file
+    return True
 
 
 def _fsync_directory(folder: Path) -> None:

@@ -39,7 +39,16 @@ import traitlets
 from ..data import EvalSet
 from ..methods.ces import ConceptBank, ConceptExplainer, ConceptScores, embed_concepts
 from ..modes import FailureMode
-from .grid import ImageGrid, format_score
+from .grid import (
+    BrowserMessageError,
+    GuardedState,
+    ImageGrid,
+    answer_errors,
+    format_score,
+    is_int,
+    message_int,
+    validator,
+)
 
 __all__ = ["ConceptMapPanel", "ConceptMapView"]
 
@@ -53,7 +62,7 @@ DESCRIPTION_CONCEPTS = 3  # concepts named in a failure mode's description
 
 
 def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_int(value):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name}: expected at least {minimum}, got {value}")
@@ -79,11 +88,13 @@ def _signed(value: float) -> str:
     return ("+" if value > 0 else "") + f"{value:.3g}"
 
 
-class ConceptMapPanel(anywidget.AnyWidget):
+class ConceptMapPanel(GuardedState, anywidget.AnyWidget):
     """The drawing of a :class:`ConceptMapView`: map, bar list, tooltip (view model in, clicks out).
 
-    The view owns it: it writes ``view_model`` and ``busy`` and handles the panel's messages
-    (``{"type": "concept", "index", "name"}`` and ``{"type": "show_explained"}``).
+    The view owns it: it writes ``view_model`` and ``busy`` (the browser may set no trait) and
+    handles the panel's messages (``{"type": "concept", "index", "name"}`` and
+    ``{"type": "show_explained"}``; one that cannot be applied is answered with
+    ``{"type": "error", ...}``).
     """
 
     _esm = _STATIC / "concept_map.js"
@@ -612,7 +623,7 @@ class ConceptMapView(widgets.VBox):
             raise ValueError(f"{name}: no samples to explain")
         return idx
 
-    @traitlets.validate("class_name")
+    @validator("class_name")
     def _valid_class_name(self, proposal):
         value = proposal["value"]
         if not isinstance(value, str):
@@ -623,25 +634,25 @@ class ConceptMapView(widgets.VBox):
             )
         return value
 
-    @traitlets.validate("target")
+    @validator("target")
     def _valid_target(self, proposal):
         value = proposal["value"]
         if value is None:
             return None
         return self._evalset.class_names[self._class_arg(value, "target")]
 
-    @traitlets.validate("delta")
+    @validator("delta")
     def _valid_delta(self, proposal):
         return _check_delta(proposal["value"])
 
-    @traitlets.validate("direction")
+    @validator("direction")
     def _valid_direction(self, proposal):
         value = proposal["value"]
         if value not in DIRECTIONS:
             raise ValueError(f"direction: expected 'add' or 'remove', got {value!r}")
         return value
 
-    @traitlets.validate("embedding")
+    @validator("embedding")
     def _valid_embedding(self, proposal):
         value = proposal["value"]
         if value not in EMBEDDINGS:
@@ -652,11 +663,11 @@ class ConceptMapView(widgets.VBox):
             )
         return value
 
-    @traitlets.validate("n_labels")
+    @validator("n_labels")
     def _valid_n_labels(self, proposal):
         return _check_int(proposal["value"], "n_labels", 0)
 
-    @traitlets.validate("n_bars")
+    @validator("n_bars")
     def _valid_n_bars(self, proposal):
         return _check_int(proposal["value"], "n_bars", 1)
 
@@ -733,19 +744,20 @@ class ConceptMapView(widgets.VBox):
             self._source = ("class", None)
         self._request()
 
+    @answer_errors
     def _on_panel_message(self, widget, content, buffers) -> None:
-        if not isinstance(content, dict):
-            return
         kind = content.get("type")
         if kind == "concept":
-            index, name = content.get("index"), content.get("name")
-            if isinstance(index, bool) or not isinstance(index, int):
-                return
+            index, name = message_int(content, "index"), content.get("name")
             if not 0 <= index < len(self._bank) or self._bank.names[index] != name:
-                return
+                raise BrowserMessageError(
+                    f"index: concept {index} is not named {str(name)[:100]!r} in the bank"
+                )
             self.show_concept(name)
         elif kind == "show_explained":
             self.show_explained()
+        else:
+            raise BrowserMessageError(f"type: expected 'concept' or 'show_explained', got {kind!r}")
 
     # ------------------------------------------------------------------ grid
     def _class_mistakes(self) -> np.ndarray:

@@ -29,7 +29,16 @@ import traitlets
 from ..data import EvalSet
 from ..methods.directions import FailureDirectionsResult
 from ..modes import FailureMode
-from .grid import ImageGrid, format_score
+from .grid import (
+    BrowserMessageError,
+    GuardedState,
+    ImageGrid,
+    answer_errors,
+    format_score,
+    is_int,
+    message_int,
+    validator,
+)
 
 __all__ = ["DirectionsPanel", "DirectionsView"]
 
@@ -44,7 +53,7 @@ SKIPPED_STUB = 0.015
 
 
 def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_int(value):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name}: expected at least {minimum}, got {value}")
@@ -58,6 +67,19 @@ def _check_split(value, name: str, result: FailureDirectionsResult) -> None:
         raise ValueError(f"{name}: no samples in split {value!r}; splits present: {result.splits}")
 
 
+def _has_items(values) -> bool:
+    return values is not None and len(values) > 0
+
+
+def _bar_index(value, n_bars: int) -> int | None:
+    """The bar a chart selection names (a whole number in 0..n_bars-1), else None."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    if not is_int(value) or not 0 <= value < n_bars:
+        return None
+    return int(value)
+
+
 def _percent(value: float) -> str:
     return "—" if math.isnan(value) else f"{100 * value:.0f}%"
 
@@ -67,11 +89,12 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-class DirectionsPanel(anywidget.AnyWidget):
+class DirectionsPanel(GuardedState, anywidget.AnyWidget):
     """The caption panel of a :class:`DirectionsView` (one class's view model, clicks back).
 
-    The view owns it: it writes ``view_model`` and handles the panel's messages
-    (``{"type": "caption", "side", "rank", "caption"}`` and ``{"type": "tail"}``).
+    The view owns it: it writes ``view_model`` (the browser may set no trait) and handles the
+    panel's messages (``{"type": "caption", "side", "rank", "caption"}`` and
+    ``{"type": "tail"}``; one that cannot be applied is answered with ``{"type": "error"}``).
     """
 
     _esm = _STATIC / "directions.js"
@@ -434,7 +457,7 @@ class DirectionsView(widgets.VBox):
         except (TypeError, ValueError) as error:
             raise type(error)(str(error).replace("cls:", f"{name}:", 1)) from None
 
-    @traitlets.validate("class_name")
+    @validator("class_name")
     def _valid_class_name(self, proposal):
         value = proposal["value"]
         if not isinstance(value, str):
@@ -445,11 +468,11 @@ class DirectionsView(widgets.VBox):
             )
         return value
 
-    @traitlets.validate("k")
+    @validator("k")
     def _valid_k(self, proposal):
         return _check_int(proposal["value"], "k")
 
-    @traitlets.validate("n_captions")
+    @validator("n_captions")
     def _valid_n_captions(self, proposal):
         return _check_int(proposal["value"], "n_captions")
 
@@ -503,17 +526,20 @@ class DirectionsView(widgets.VBox):
         if self._syncing:
             return
         selected = change["new"]
-        if selected is None or len(selected) == 0:
-            # a second click on the selected bar unselects it: keep the class highlighted
-            self._syncing = True
-            try:
-                self._bars.selected = [self.class_index]
-            finally:
-                self._syncing = False
-            return
-        name = self._result.class_names[int(selected[-1])]
-        if name != self.class_name or len(selected) > 1:
-            self._user_class_change(name)
+        n_bars = len(self._result.class_names)
+        bar = _bar_index(selected[-1], n_bars) if _has_items(selected) else None
+        # a click on another bar selects its class (with ctrl, the last one clicked); a second
+        # click on the selected bar unselects it, and the browser may name no bar of the
+        # chart: the class stays
+        if bar is not None and self._result.class_names[bar] != self.class_name:
+            self._user_class_change(self._result.class_names[bar])
+        elif bar is not None and len(selected) > 1:
+            self._user_class_change(self.class_name)
+        self._syncing = True
+        try:
+            self._bars.selected = [self.class_index]  # one highlighted bar: the class
+        finally:
+            self._syncing = False
 
     def _user_class_change(self, name: str) -> None:
         """A class chosen in this view: show it and select its direction in the grid."""
@@ -524,23 +550,35 @@ class DirectionsView(widgets.VBox):
         else:
             self._grid.show([], title=f"{name}: no failure direction ({reason})")
 
+    @answer_errors
     def _on_panel_message(self, widget, content, buffers) -> None:
-        if not isinstance(content, dict):
-            return
         kind = content.get("type")
         if kind == "tail":
-            if self.skipped_reason is None:
-                self.show_tail()
+            reason = self.skipped_reason
+            if reason is not None:
+                raise BrowserMessageError(
+                    f"tail: class {self.class_name!r} has no failure direction: {reason}"
+                )
+            self.show_tail()
         elif kind == "caption":
-            side, rank, caption = content.get("side"), content.get("rank"), content.get("caption")
-            if side not in SIDES or isinstance(rank, bool) or not isinstance(rank, int):
-                return
+            side, caption = content.get("side"), content.get("caption")
+            if side not in SIDES:
+                raise BrowserMessageError(f"side: expected 'hard' or 'easy', got {side!r}")
+            rank = message_int(content, "rank")
             if not self.has_captions:
-                return
+                raise BrowserMessageError(
+                    f"caption: class {self.class_name!r} has no captions to click"
+                )
             listed = self.captions(side)["caption"].tolist()
             if not 0 <= rank < len(listed) or listed[rank] != caption:
-                return  # stale click: the class or the captions changed meanwhile
+                # stale click: the class or the captions changed meanwhile
+                raise BrowserMessageError(
+                    f"rank: {side} caption {rank} is not {str(caption)[:100]!r} (the list "
+                    "changed since the click?)"
+                )
             self.select_caption(caption)
+        else:
+            raise BrowserMessageError(f"type: expected 'caption' or 'tail', got {kind!r}")
 
     # ------------------------------------------------------------------ selection
     def _subpopulation(self, caption: str):

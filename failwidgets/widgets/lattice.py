@@ -28,7 +28,14 @@ from ..checks import check_fraction as _check_fraction
 from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.prime import MAX_SET_SIZE, Prime, PrimeResult, search
-from .grid import ImageGrid
+from .grid import (
+    BrowserMessageError,
+    GuardedState,
+    ImageGrid,
+    answer_errors,
+    message_int,
+    validator,
+)
 
 __all__ = ["LatticeView", "LatticeCanvas"]
 
@@ -46,16 +53,19 @@ def _finite_or_none(value) -> float | None:
 
 
 # ---------------------------------------------------------------------- the drawing
-class LatticeCanvas(anywidget.AnyWidget):
+class LatticeCanvas(GuardedState, anywidget.AnyWidget):
     """The Hasse diagram itself (browser side: ``js/src/lattice.js``).
 
     ``graph`` is the view model built by :meth:`LatticeView.graph`; ``selected_row`` the
     highlighted node (-1: none); ``query`` the tag search text (nodes whose tags contain it,
-    case-insensitive, are highlighted and the rest dimmed). A click in the browser sends
-    ``{"type": "select", "row": int}``, handed to ``on_node_click``.
+    case-insensitive, are highlighted and the rest dimmed). The browser may set ``query``
+    only. A click in the browser sends ``{"type": "select", "row": int}``, handed to
+    ``on_node_click`` when the row is drawn; a message that cannot be applied is answered with
+    ``{"type": "error", ...}``.
     """
 
     _esm = _STATIC / "lattice.js"
+    _browser_traits = frozenset({"query"})
 
     graph = traitlets.Dict({}).tag(sync=True)
     selected_row = traitlets.Int(-1).tag(sync=True)
@@ -66,14 +76,17 @@ class LatticeCanvas(anywidget.AnyWidget):
         self._on_node_click = on_node_click
         self.on_msg(self._on_message)
 
+    @answer_errors
     def _on_message(self, widget, content, buffers) -> None:
-        if not isinstance(content, dict) or content.get("type") != "select":
-            return
-        row = content.get("row")
-        if isinstance(row, bool) or not isinstance(row, int):
-            return
-        rows = {node["row"] for node in self.graph.get("nodes", ())}
-        if row in rows and self._on_node_click is not None:
+        kind = content.get("type")
+        if kind != "select":
+            raise BrowserMessageError(f"type: expected 'select', got {kind!r}")
+        row = message_int(content, "row")
+        if row not in {node["row"] for node in self.graph.get("nodes", ())}:
+            raise BrowserMessageError(
+                f"row: {row} is not drawn (the lattice changed since the click?)"
+            )
+        if self._on_node_click is not None:
             self._on_node_click(row)
 
 
@@ -294,11 +307,11 @@ class LatticeView(widgets.VBox):
         return self._result.class_names[0]
 
     # ------------------------------------------------------------------ validation
-    @traitlets.validate("a", "b2", "b3", "b4")
+    @validator("a", "b2", "b3", "b4")
     def _valid_fraction(self, proposal):
         return _check_fraction(proposal["value"], proposal["trait"].name)
 
-    @traitlets.validate("s")
+    @validator("s")
     def _valid_s(self, proposal):
         value = _check_int(proposal["value"], "s", 1)
         if value < self._result.min_support:
@@ -308,11 +321,11 @@ class LatticeView(widgets.VBox):
             )
         return value
 
-    @traitlets.validate("max_size")
+    @validator("max_size")
     def _valid_max_size(self, proposal):
         return _check_int(proposal["value"], "max_size", 1, MAX_SET_SIZE)
 
-    @traitlets.validate("class_name")
+    @validator("class_name")
     def _valid_class(self, proposal):
         value = proposal["value"]
         if not isinstance(value, str):

@@ -166,16 +166,16 @@ class ScenarioCanvas(GuardedState, anywidget.AnyWidget):
                     f"is_failure: expected true, false or null, got {type(is_failure).__name__}"
                 )
             correct_label = fields.get("correct_label")
-            if not (correct_label is None or is_int(correct_label) or isinstance(correct_label, str)):
+            if not (
+                correct_label is None or is_int(correct_label) or isinstance(correct_label, str)
+            ):
                 raise BrowserMessageError(
                     "correct_label: expected a class name, a class index or null, got "
                     f"{type(correct_label).__name__}"
                 )
             view._label_from_browser(scenario_id, fields)
         else:
-            raise BrowserMessageError(
-                f"type: expected 'strips', 'select' or 'label', got {kind!r}"
-            )
+            raise BrowserMessageError(f"type: expected 'strips', 'select' or 'label', got {kind!r}")
 
 
 # ---------------------------------------------------------------------- the view
@@ -980,7 +980,8 @@ class ScenarioView(widgets.VBox):
         limit = len(self._members)
         if len(ids) > limit:
             raise ValueError(
-                f"ids: {len(ids)} ids in one request; at most {limit} (one per scenario)"
+                f"ids: {len(ids)} ids in one request, but the view has {limit} scenarios; "
+                "ask for each scenario at most once"
             )
         strips, buffers = [], []
         for scenario_id in dict.fromkeys(ids):  # each id once, in order

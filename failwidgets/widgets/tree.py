@@ -128,26 +128,29 @@ def _split_rows(evalset: EvalSet, name, argument: str) -> np.ndarray:
 
 
 def _analysed_rows(evalset: EvalSet, indices, split) -> tuple[np.ndarray | None, str]:
-    """The rows a TreeView analyses (None: all) and a phrase naming them for messages."""
+    """The rows a TreeView analyses (None: all) and a phrase naming them for messages.
+
+    ``indices``: indices, a boolean mask or a split name (as LatticeView takes); ``split``: a
+    split name; with both, the rows in both.
+    """
     if indices is None and split is None:
         return None, ""
-    rows, where = None, ""
+    parts: list[tuple[np.ndarray, str]] = []
     if split is not None:
-        rows, where = _split_rows(evalset, split, "split"), f" in split {split!r}"
-    if isinstance(indices, str):  # a split name, as LatticeView takes
-        chosen, where = _split_rows(evalset, indices, "indices"), f" in split {indices!r}"
+        parts.append((_split_rows(evalset, split, "split"), f" in split {split!r}"))
+    if isinstance(indices, str):
+        parts.append((_split_rows(evalset, indices, "indices"), f" in split {indices!r}"))
     elif indices is not None:
         chosen = evalset.check_indices(indices, "indices")
-        if np.unique(chosen).size != chosen.size:
-            raise ValueError("indices: contains repeated indices")
         if chosen.size == 0:
             raise ValueError("indices: no rows to analyse (empty)")
-        where = where or f" in the {chosen.size} given rows"
-    else:
-        chosen = rows
-    rows = np.unique(chosen) if rows is None else np.intersect1d(rows, chosen)
+        if np.unique(chosen).size != chosen.size:
+            raise ValueError("indices: contains repeated indices")
+        parts.append((np.unique(chosen), f" in the {chosen.size} given rows"))
+    rows = functools.reduce(np.intersect1d, [part[0] for part in parts])
     if rows.size == 0:
         raise ValueError(f"indices: none of the given rows is in split {split!r}")
+    where = parts[0][1] if len(parts) == 1 else f" in the {rows.size} given rows of {split!r}"
     rows.flags.writeable = False
     return rows, where
 
@@ -172,7 +175,8 @@ def tree_view_model(
     Keys: ``status`` ("ok", "no_errors": nothing to explain, "error": no tree, see
     ``message``), ``class_name``, ``grouping``, ``delta``, ``tau``, ``k``, ``depth``,
     ``n`` (group size), ``n_errors``, ``ber``, ``aler``, ``n_leaves``, ``n_passing``,
-    ``message`` and ``nodes``: one dict per tree node with ``id``, ``parent`` (-1 for the
+    ``message``, ``reason`` (why no leaf passes, from :meth:`BarlowResult.empty_reason`;
+    ``""`` when one does) and ``nodes``: one dict per tree node with ``id``, ``parent`` (-1 for the
     root), ``depth``, ``leaf``, ``feature`` / ``threshold`` (the split; -1 / None for
     leaves), ``edge`` (``{"feature", "op", "threshold"}`` of the condition from the parent,
     None for the root), ``rule`` (the path as text), ``size``, ``errors``, ``er``, ``ec``,
@@ -195,6 +199,7 @@ def tree_view_model(
         "n_leaves": 0,
         "n_passing": 0,
         "message": message,
+        "reason": "",
         "nodes": [],
     }
     if result is None:
@@ -247,11 +252,13 @@ def tree_view_model(
                 "dim": leaf and not ok,
             }
         )
+    n_passing = int(sum(passes.values()))
     base.update(
         status="ok",
         aler=_finite_or_none(result.aler),
         n_leaves=int(len(leaves)),
-        n_passing=int(sum(passes.values())),
+        n_passing=n_passing,
+        reason="" if n_passing else result.empty_reason(delta, tau),
         nodes=nodes,
     )
     return base
@@ -775,15 +782,22 @@ class TreeView(widgets.VBox):
         model = self.view_model()
         with self.canvas.hold_sync():
             self.canvas.tree = model
-            self.canvas.selected_node = -1 if self._selected_node is None else self._selected_node
+            self.canvas.selected_node = self._drawn_selection()
         if model["status"] == "ok":
             text = (
                 f"BER {model['ber']:.1%} · ALER {model['aler']:.1%} · "
                 f"{model['n_passing']} of {model['n_leaves']} leaves pass δ, τ"
             )
+            if model["reason"]:
+                text += f": {model['reason']}"
             self._set_status(text)
         else:
             self._set_status(model["message"])
+
+    def _drawn_selection(self) -> int:
+        """The selected node for the drawing: -1 when none or not drawn (nothing to explain)."""
+        drawn = {node["id"] for node in self.canvas.tree.get("nodes", ())}
+        return self._selected_node if self._selected_node in drawn else -1
 
     def _set_status(self, text: str, error: bool = False) -> None:
         import html
@@ -925,7 +939,7 @@ class TreeView(widgets.VBox):
         members = r.members(node, errors_first=True)
         self._selected_node = node
         self._selected_members = np.sort(members)
-        self.canvas.selected_node = node
+        self.canvas.selected_node = self._drawn_selection()
         size = int(r.table["size"][node])
         errors = int(r.table["errors"][node])
         rule = str(r.table["rule"][node])

@@ -330,7 +330,9 @@ export function createTreeView(container, options = {}) {
   // ------------------------------------------------------------------ the tree
   function defaultStatus() {
     if (tree.status !== "ok") return "";
-    return `${tree.n_passing} of ${tree.n_leaves} leaves pass δ = ${formatNumber(tree.delta)}, τ = ${formatNumber(tree.tau)} — hover for details, click a node to see its images and its feature`;
+    const passing = `${tree.n_passing} of ${tree.n_leaves} leaves pass δ = ${formatNumber(tree.delta)}, τ = ${formatNumber(tree.tau)}`;
+    if (tree.n_passing === 0 && tree.reason) return `${passing}: ${tree.reason}`; // why none
+    return `${passing} — hover for details, click a node to see its images and its feature`;
   }
 
   function renderStatus() {

@@ -62,6 +62,7 @@ function makeTree({ delta = 0.1, tau = 0.2, className = "cat" } = {}) {
     n_leaves: 3,
     n_passing: nodes.filter((n) => n.passes).length,
     message: "",
+    reason: nodes.some((n) => n.passes) ? "" : "no leaf has ER > BER + δ and EC > τ; best leaf ER 0.62, EC 0.78",
     nodes,
   };
 }
@@ -167,6 +168,9 @@ describe("the tree view", () => {
     expect(after.classList.contains("dim")).toBe(true);
     expect(after.classList.contains("pass")).toBe(false);
     expect(container.querySelector(".fw-tree").dataset.dimmed).toBe("3");
+    // no leaf passes: the status line says why
+    expect(container.querySelector(".fw-tree-status").textContent).toContain("0 of 3 leaves pass");
+    expect(container.querySelector(".fw-tree-status").textContent).toContain("no leaf has ER > BER + δ and EC > τ; best leaf ER 0.62");
     expect(after.querySelector("title").textContent).toContain("fails δ = 0.1 or τ = 0.9");
     view.setTree(makeTree({ delta: 0.1 + 0.2 })); // 0.30000000000000004 from a slider
     expect(container.querySelector(".fw-tree-status").textContent).toContain("δ = 0.3,");

@@ -1,0 +1,12 @@
+"""Ways into an :class:`~failwidgets.data.EvalSet`, one small module each.
+
+- :mod:`.dataframe`: a pandas DataFrame (``EvalSet.from_dataframe``);
+- :mod:`.huggingface`: a ``datasets.Dataset`` (``EvalSet.from_huggingface``);
+- :mod:`.folder`: an ImageFolder-style directory plus a CSV (``EvalSet.from_folder``);
+- :mod:`.table`, :mod:`.classes`, :mod:`.image_column`, :mod:`.paths`: what they share (columns
+  to labels, predictions, probabilities, split and metadata; class names or indices; a column of
+  images; paths that must stay under a root).
+
+The ``EvalSet`` classmethods stay thin and call these; nothing here is imported by
+``import failwidgets``.
+"""
