@@ -249,7 +249,10 @@ class PathImages(ImageSource):
         if base is not None:
             self.paths = tuple(os.path.join(base, os.fspath(p)) for p in paths)
         else:
-            self.paths = tuple(os.path.abspath(os.fspath(p)) for p in paths)
+            self.paths = tuple(
+                text if os.path.isabs(text) else os.path.abspath(text)
+                for text in map(os.fspath, paths)
+            )
         self._readable = bool(readable)
         self._paths_digest: bytes | None = None
 

@@ -6,6 +6,7 @@ sets) and exports it to CSV/Parquet and back.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from dataclasses import dataclass, field
@@ -183,7 +184,8 @@ def export_modes(modes, path: str | os.PathLike) -> Path:
     frame = modes_to_frame(modes)
     if path.suffix == ".csv":
         frame = frame.assign(members=frame["members"].map(json.dumps))
-        frame.to_csv(path, index=False, encoding="utf-8")
+        # every text cell quoted: a lone "\r" (or any line break) stays inside its cell
+        frame.to_csv(path, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
     else:
         _require_pyarrow()
         frame.to_parquet(path, index=False, engine="pyarrow")

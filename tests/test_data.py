@@ -141,12 +141,13 @@ def _write_folder(tmp_path, corrupt=None):
         for j in range(3):
             rel = f"{name}/{j}.png"
             Image.fromarray(rng.integers(0, 255, (10, 12, 3), dtype=np.uint8)).save(root / rel)
+            predicted = ["bird", "plane"][(ci + j) % 2]
             rows.append(
                 {
                     "path": rel,
-                    "prediction": ["bird", "plane"][(ci + j) % 2],
-                    "prob_bird": 0.7,
-                    "prob_plane": 0.3,
+                    "prediction": predicted,
+                    "prob_bird": 0.7 if predicted == "bird" else 0.3,
+                    "prob_plane": 0.3 if predicted == "bird" else 0.7,
                     "split": "test",
                     "weather": "sun",
                 }

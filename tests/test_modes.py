@@ -65,6 +65,8 @@ TRICKY = [
     "ünïcødé ✓ 🐱",
     "-",
     "n/a",
+    "\r",  # a lone carriage return is a line break to the CSV reader unless quoted
+    "a\r\nb",
 ]
 
 

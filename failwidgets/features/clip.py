@@ -210,8 +210,8 @@ class ClipEncoder:
           encoder (with ``cache_dir``) or the model object (memory cache only);
         - the preprocessing (its repr), ``normalize`` and ``autocast``.
 
-        So the cache is invalidated when an image file is replaced or touched, when images
-        are added, removed or re-ordered, when an array changes shape or in a sampled
+        So the cache is invalidated when an image file is replaced or touched (beyond
+        20,000 files: a sampled one), when images are added, removed or re-ordered, when an array changes shape or in a sampled
         pixel, or when any setting or ``model_id`` changes. It is *not* invalidated by edits
         to unsampled pixels of an array in place, nor by changing the weights of this
         encoder's model after its first cached call: call :meth:`clear_cache` and make a
@@ -259,10 +259,7 @@ class ClipEncoder:
         ``batch`` is a uint8 array (B, H, W, 3) or a list of uint8 (H, W, 3) arrays of
         possibly different sizes. The result is on the encoder's device.
         """
-        import torch
-
-        with torch.inference_mode():
-            return self._batched.on_device(self._batched.to_host(batch, pin=False))
+        return self._batched.on_device(self._batched.to_host(batch, pin=False))
 
     @property
     def _batched_steps(self) -> list | None:

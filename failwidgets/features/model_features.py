@@ -30,7 +30,8 @@ def model_features(
     cache_dir: str | Path | None = None,
     progress: bool = False,
 ) -> np.ndarray:
-    """Feature vectors ``model.forward_features(x)`` of every image of ``evalset`` (float32).
+    """Feature vectors ``model.forward_features(x)`` (else ``forward_features_map``) of every
+    image of ``evalset`` (float32).
 
     Images enter as float in [0, 1], (N, 3, H, W), optionally resized to ``input_size``; a
     robust model carries its own normalisation (as the ``robustness`` checkpoints do). A 4-D
@@ -47,10 +48,12 @@ def model_features(
 
     forward = getattr(model, "forward_features", None)
     if not callable(forward):
+        forward = getattr(model, "forward_features_map", None)
+    if not callable(forward):
         raise TypeError(
-            "robust_model: needs a forward_features(x) method returning (N, D) features or a "
-            f"(N, D, h, w) map; {type(model).__name__} has none. Pass features= instead "
-            "(an (N, D) array you computed)."
+            "robust_model: needs a forward_features(x) or forward_features_map(x) method "
+            "returning (N, D) features or an (N, D, h, w) map; "
+            f"{type(model).__name__} has neither. Pass features= instead (an (N, D) array)."
         )
     if isinstance(input_size, int):
         input_size = (input_size, input_size)

@@ -40,6 +40,8 @@ def read_classes(values, argument: str) -> ClassValues:
         raise TypeError(f"{argument}: expected class names or integer indices, got booleans")
     if pd.api.types.is_numeric_dtype(series):
         return ClassValues(_integral(series.to_numpy(), argument), False, argument)
+    if pd.api.types.infer_dtype(series, skipna=False) == "string":  # fast path: all names
+        return ClassValues(series.to_numpy(dtype=object), True, argument)
     kinds = series.map(_kind).to_numpy()
     if (kinds == "other").any():
         row = _first(kinds == "other")

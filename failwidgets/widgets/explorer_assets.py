@@ -167,12 +167,23 @@ def _plan_barlow(a: _Assets, options: dict) -> _Plan:
             from ..features.model_features import model_features
 
             features = model_features(a.robust_model, a.evalset, cache_dir=a.cache)
-        kwargs = {"model": a.robust_model, **options}
+        kwargs = {"model": _feature_map_model(a.robust_model), **options}
+        kwargs.setdefault("k", min(20, features.shape[1]))  # Barlow keeps the top k by MI
         if a.split is not None:
             kwargs.setdefault("split", a.split)
         return TreeView(a.evalset, features, grid=grid, **kwargs)
 
     return _Plan(make)
+
+
+def _feature_map_model(model):
+    """``model`` when Barlow's visualisations can use it (it yields a feature map), else None
+    (the tree works; top images, heatmaps and the feature attack are then not drawn)."""
+    if model is None:
+        return None
+    if callable(getattr(model, "forward_features_map", None)):
+        return model
+    return None
 
 
 def _tags(a: _Assets):

@@ -21,6 +21,12 @@ a worker thread with a modest number of steps and sent when ready.
 ``indices=`` / ``split=`` restrict the view to some EvalSet rows (e.g. the test split): every
 tree is fitted on, and every member reported from, those rows of the class only.
 
+``results=`` shows a user's own fitted trees unchanged (a :class:`BarlowSurvey` kept with
+``keep_results=True``, a mapping class -> :class:`BarlowResult`, or one result whose rows tell
+its class): no refit, the depth/k controls are hidden for them, δ/τ still re-filter their
+leaves. Classes without a given tree are fitted from ``features`` when given; with
+``features=None`` the view says that no tree was given for them.
+
 Every trait validator raises :class:`traitlets.TraitError` (a subclass that is also a
 ValueError or TypeError), so traitlets rolls back a bad ``set_state`` from the browser.
 """
@@ -32,7 +38,7 @@ import math
 import numbers
 import pathlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import anywidget
@@ -44,7 +50,7 @@ import traitlets
 from ..checks import check_fraction as _check_fraction
 from ..checks import check_int as _check_int
 from ..data import EvalSet
-from ..methods.barlow import NODE_COLUMNS, Barlow, BarlowResult
+from ..methods.barlow import NODE_COLUMNS, Barlow, BarlowResult, BarlowSurvey
 from ..thumbnails import THUMBNAIL_FORMATS, encode_thumbnails
 from .grid import ImageGrid
 
@@ -153,6 +159,110 @@ def _analysed_rows(evalset: EvalSet, indices, split) -> tuple[np.ndarray | None,
     where = parts[0][1] if len(parts) == 1 else f" in the {rows.size} given rows of {split!r}"
     rows.flags.writeable = False
     return rows, where
+
+
+def _result_class(evalset: EvalSet, key) -> str:
+    """The class name a key of ``results`` names (a name, an index, or an index as text)."""
+    names = list(evalset.class_names)
+    if isinstance(key, str) and key in names:
+        return key
+    if isinstance(key, str) and key.isdigit():
+        key = int(key)
+    if isinstance(key, numbers.Integral) and not isinstance(key, bool) and 0 <= key < len(names):
+        return names[int(key)]
+    raise ValueError(f"results: unknown class {key!r}; known: {names[:10]}")
+
+
+def _result_grouping(evalset: EvalSet, result, class_name, preferred: tuple) -> tuple[str, str]:
+    """The (class name, grouping) a tree explains, read from its rows: the grouping in which
+    every row has the class (``class_name``, or when None the class all rows share)."""
+    for grouping in preferred:
+        values = (evalset.labels if grouping == "label" else evalset.predictions)[result.group]
+        if values.size == 0 or np.any(values != values[0]):
+            continue
+        name = evalset.class_names[int(values[0])]
+        if class_name is None or name == class_name:
+            return name, grouping
+    if class_name is None:
+        raise ValueError(
+            "results: cannot tell which class this BarlowResult explains (its rows are neither "
+            "all labelled nor all predicted as one class); pass a mapping {class: result}"
+        )
+    wanted = " or ".join("labelled" if g == "label" else "predicted as" for g in preferred)
+    raise ValueError(
+        f"results: the tree given for {class_name!r} has rows not all {wanted} {class_name!r}"
+    )
+
+
+def _given_results(
+    evalset: EvalSet, results, rows: np.ndarray | None, where: str, grouping: str
+) -> dict[tuple[str, str], BarlowResult]:
+    """The user's fitted trees keyed by (class name, grouping), checked against the EvalSet."""
+    if isinstance(results, BarlowResult):
+        items = [(None, None, results)]
+    elif isinstance(results, BarlowSurvey):
+        if results.results is None:
+            raise ValueError(
+                "results: the BarlowSurvey kept no trees; run it with keep_results=True"
+            )
+        items = [
+            (name, None if kind == "custom" else kind, result)
+            for (kind, name), result in results.results.items()
+            if result is not None
+        ]
+    elif isinstance(results, Mapping):
+        items = [(key, None, result) for key, result in results.items()]
+    else:
+        raise TypeError(
+            "results: expected a BarlowSurvey (keep_results=True), a mapping "
+            f"{{class: BarlowResult}} or a BarlowResult, got {type(results).__name__}"
+        )
+    if not items:
+        raise ValueError("results: no fitted tree given (empty)")
+    other = "prediction" if grouping == "label" else "label"
+    given: dict[tuple[str, str], BarlowResult] = {}
+    for key, kind, result in items:
+        if not isinstance(result, BarlowResult):
+            raise TypeError(
+                f"results: expected BarlowResult values, got {type(result).__name__} for {key!r}"
+            )
+        group = np.asarray(result.group)
+        if group.ndim != 1 or group.dtype.kind not in "iu":
+            raise TypeError("results: a BarlowResult's group must be 1-D integer row indices")
+        if group.size and (group.min() < 0 or group.max() >= evalset.n):
+            raise ValueError(
+                f"results: a tree has row index {int(group.max())} but the evalset has "
+                f"{evalset.n} samples; pass results fitted on `evalset`"
+            )
+        name = None if key is None else _result_class(evalset, key)
+        preferred = (kind,) if kind is not None else (grouping, other)
+        name, by = _result_grouping(evalset, result, name, preferred)
+        errors = np.asarray(result.errors)
+        if errors.shape != group.shape:
+            raise ValueError(f"results: the tree for {name!r} has {errors.size} error flags "
+                             f"for {group.size} rows")
+        mismatch = int(np.count_nonzero(errors != ~evalset.correct[group]))
+        if mismatch:
+            raise ValueError(
+                f"results: the tree for {name!r} marks {mismatch} of its rows wrong where the "
+                "evalset does not (or the reverse); pass results fitted on `evalset`"
+            )
+        if rows is not None and not np.isin(group, rows).all():
+            outside = int(np.count_nonzero(~np.isin(group, rows)))
+            raise ValueError(
+                f"results: the tree for {name!r} has {outside} rows outside the analysed "
+                f"rows{where}"
+            )
+        if (name, by) in given:
+            raise ValueError(f"results: two trees for class {name!r} ({by} grouping)")
+        given[(name, by)] = result
+    return given
+
+
+def _common(values, default: float) -> float:
+    """The one value all ``values`` share, else ``default``."""
+    values = {float(v) for v in values}
+    return values.pop() if len(values) == 1 else default
 
 
 def _finite_or_none(value) -> float | None:
@@ -384,8 +494,18 @@ class TreeView(widgets.VBox):
     ----------
     evalset : EvalSet
         The evaluated samples (labels, predictions, images).
-    features : array (N, D)
-        One feature row per sample, e.g. the penultimate layer of a robust CNN.
+    features : array (N, D), optional
+        One feature row per sample, e.g. the penultimate layer of a robust CNN: the trees
+        are fitted on them and the feature panel shows them. May be None when ``results``
+        are given (then no tree is fitted and the feature panel says what to pass).
+    results : BarlowSurvey, mapping or BarlowResult, optional
+        The user's own fitted trees, shown unchanged (no refit; the depth/k controls are
+        hidden for them, δ/τ re-filter their leaves): a survey run with
+        ``keep_results=True`` (:meth:`Barlow.survey` or :meth:`Barlow.fit_groups`, whose
+        group names are class names or indices), a mapping class name/index ->
+        :class:`BarlowResult`, or one result whose rows are all labelled (or all predicted
+        as) one class. Each tree's grouping is read from its rows. Their rows must lie in the
+        analysed rows and their error labels must match ``evalset``.
     grid : ImageGrid, optional
         Where a clicked node's images are shown (errors first). Default: the view makes its
         own grid and shows it below the tree.
@@ -401,11 +521,12 @@ class TreeView(widgets.VBox):
         only ``features``).
     class_name : str or int, optional
         Class shown first; default: the class with the most errors in ``grouping``.
-    grouping : {"label", "prediction"}
+    grouping : {"label", "prediction"}, optional
         Images labelled as the class (its false negatives) or predicted as it (its false
-        positives).
-    delta, tau : float in [0, 1]
-        A leaf is a failure leaf when ``ER > BER + delta`` and ``EC > tau``.
+        positives). Default: "label", or the grouping of all given ``results`` if they share one.
+    delta, tau : float in [0, 1], optional
+        A leaf is a failure leaf when ``ER > BER + delta`` and ``EC > tau``. Default: 0.1 and
+        0.2, or the value all given ``results`` were fitted with.
     depth : int, 1..3
         Tree depth (the paper allows up to 3; its user study shows depth 2).
     k : int
@@ -426,6 +547,7 @@ class TreeView(widgets.VBox):
     class_name, grouping, delta, tau, depth, k : observable; setting ``delta``/``tau``
         re-filters the leaves (no refit), the others fit (or reuse a cached) tree.
     result : the current :class:`BarlowResult`, or None when the group cannot be fitted.
+    result_is_given : whether ``result`` is one of the given ``results`` (shown unchanged).
     indices : the analysed EvalSet rows (ascending, read-only).
     selected_node : id of the selected node, or None.
     selected_members : EvalSet indices of the selected node (ascending; empty when none).
@@ -443,16 +565,17 @@ class TreeView(widgets.VBox):
     def __init__(
         self,
         evalset: EvalSet,
-        features,
+        features=None,
         *,
+        results=None,
         grid: ImageGrid | None = None,
         indices=None,
         split: str | None = None,
         model=None,
         class_name: str | int | None = None,
-        grouping: str = "label",
-        delta: float = 0.1,
-        tau: float = 0.2,
+        grouping: str | None = None,
+        delta: float | None = None,
+        tau: float | None = None,
         depth: int = 2,
         k: int = 20,
         n_top: int = 6,
@@ -465,9 +588,31 @@ class TreeView(widgets.VBox):
         if not isinstance(evalset, EvalSet):
             raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
         self._evalset = evalset
-        self._features = _check_features(features, evalset.n)
+        if features is None and results is None:
+            raise TypeError(
+                "features: expected an array (samples x features), got None; pass features= "
+                "or your fitted trees in results="
+            )
+        self._features = None if features is None else _check_features(features, evalset.n)
         self._rows, self._where = _analysed_rows(evalset, indices, split)
-        n_features = self._features.shape[1]
+        self._given: dict[tuple[str, str], BarlowResult] = {}
+        if results is not None:
+            self._given = _given_results(
+                evalset, results, self._rows, self._where, grouping or "label"
+            )
+        given = list(self._given.values())
+        if grouping is None:
+            groupings = {by for _, by in self._given}
+            grouping = groupings.pop() if len(groupings) == 1 else "label"
+        delta = _common([r.delta for r in given], 0.1) if delta is None else delta
+        tau = _common([r.tau for r in given], 0.2) if tau is None else tau
+        n_features = None if self._features is None else self._features.shape[1]
+        used = max((int(r.table["feature"].max()) for r in given), default=-1)
+        if n_features is not None and used >= n_features:
+            raise ValueError(
+                f"features: the given results split on feature {used} but features has only "
+                f"{n_features} columns; pass the features the results were fitted on"
+            )
         if grid is not None and not isinstance(grid, ImageGrid):
             raise TypeError(f"grid: expected an ImageGrid or None, got {type(grid).__name__}")
         if grid is not None and grid.evalset is not evalset:
