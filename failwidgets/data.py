@@ -57,7 +57,8 @@ def check_class_names(class_names, argument: str = "class_names") -> list[str]:
 
     Accepts any ordered collection of names: a list, tuple, 1-D array, ``pd.Index`` or
     ``pd.Series``. Each name must be a non-empty string or an integer (kept as its decimal
-    string); a single string, a set, a mapping, ``None`` or float names are refused.
+    string); a single string, a set, a mapping, ``None``, float names and empty (or blank)
+    names are refused.
     """
     if isinstance(class_names, (str, bytes, Mapping, Set)) or not isinstance(
         class_names, Sequence | np.ndarray | pd.Index | pd.Series
@@ -158,6 +159,8 @@ class EvalSet:
 
     @staticmethod
     def _as_float_matrix(probabilities) -> np.ndarray:
+        if hasattr(probabilities, "detach"):  # a torch tensor, on any device and dtype
+            probabilities = probabilities.detach().float().cpu().numpy()
         try:
             probs = np.asarray(probabilities)
         except ValueError:

@@ -58,7 +58,8 @@ def test_split_metadata_probabilities_subset():
     assert sub.images_at([0, 1]).shape == (2, 8, 8, 3)
     assert "splits=test/train/val" in repr(es)
     with pytest.raises(
-        ValueError, match=r"^split: no samples in split 'holdout'; splits: \['test', 'train', 'val'\]$"
+        ValueError,
+        match=r"^split: no samples in split 'holdout'; splits: \['test', 'train', 'val'\]$",
     ):
         es.split_indices("holdout")
     with pytest.raises(ValueError, match="^heldout_split: no samples in split 'tset'"):

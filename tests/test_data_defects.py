@@ -199,3 +199,12 @@ def test_float_conversion_never_clips(array):
         expected = np.clip(np.round(array.astype(np.float32) * 255), 0, 255)
         np.testing.assert_array_equal(converted, expected)
         assert np.abs(converted / 255.0 - array).max() <= slack + 1e-6
+
+
+def test_probabilities_as_a_torch_tensor():
+    import torch
+
+    probs = torch.tensor(one_hot(PREDICTIONS), dtype=torch.bfloat16)
+    es = build(probabilities=probs / probs.sum(dim=1, keepdim=True))
+    assert es.probabilities.dtype == np.float32
+    np.testing.assert_array_equal(es.probabilities.argmax(axis=1), PREDICTIONS)

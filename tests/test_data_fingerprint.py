@@ -120,7 +120,9 @@ def test_subset_dataset_and_list_fingerprints():
     subset = SubsetImages(parent, np.array([3, 1, 4]))
     assert subset.fingerprint() == SubsetImages(ArrayImages(a.copy()), [3, 1, 4]).fingerprint()
     assert subset.fingerprint() != SubsetImages(parent, [3, 1, 5]).fingerprint()
-    assert subset.fingerprint() != SubsetImages(ArrayImages(a[::-1].copy()), [3, 1, 4]).fingerprint()
+    assert (
+        subset.fingerprint() != SubsetImages(ArrayImages(a[::-1].copy()), [3, 1, 4]).fingerprint()
+    )
 
     class Items:
         transform = None

@@ -362,3 +362,16 @@ def test_names_round_trip(labels, data):
     assert [es.class_names[i] for i in es.labels] == labels
     assert [es.class_names[i] for i in es.predictions] == predictions
     np.testing.assert_array_equal(es.correct, np.array(labels) == np.array(predictions))
+
+
+def test_series_arguments_must_share_the_frames_index():
+    table = frame()
+    table.index = [10, 11, 12, 13, 14, 15]
+    shuffled = pd.Series(PREDICTIONS, index=table.index)[::-1]
+    with pytest.raises(ValueError, match="^prediction: its index differs from df's index"):
+        EvalSet.from_dataframe(table, prediction=shuffled)
+    es = EvalSet.from_dataframe(table, prediction=shuffled.reindex(table.index))
+    np.testing.assert_array_equal(es.predictions, [0, 2, 2, 0, 1, 1])
+    probs = pd.DataFrame(np.full((6, 3), 1 / 3))
+    with pytest.raises(ValueError, match="^probabilities: its index differs"):
+        EvalSet.from_dataframe(table, probabilities=probs)

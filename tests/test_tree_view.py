@@ -586,5 +586,137 @@ def test_refit_errors_become_a_message_not_a_crash(data, monkeypatch):
     assert model["status"] == "error" and "No images predicted as dog" in model["message"]
 
 
+# ---------------------------------------------------------------------- the user's own fits
+def no_refit(monkeypatch):
+    """Make any Barlow fit fail: a view that refits a given tree errors out."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Barlow was refitted")
+
+    monkeypatch.setattr(barlow_module.Barlow, "fit", refuse)
+    monkeypatch.setattr(barlow_module.Barlow, "_fit_rows", refuse)
+
+
+def sorted_modes(modes):
+    return [(m.class_name, m.description, np.sort(m.members).tolist()) for m in modes]
+
+
+@pytest.fixture(scope="module")
+def user_survey(data):
+    """A user's own fit: every class by label, at their own depth, k and thresholds."""
+    evalset, features = data
+    groups = {name: evalset.label_group(name) for name in ("cat", "dog")}
+    estimator = barlow_module.Barlow(k=D - 2, depth=2, delta=0.05, tau=0.15)
+    return estimator.fit_groups(features, evalset, groups, keep_results=True)
+
+
+def test_a_given_survey_is_shown_unchanged_without_refit(data, user_survey, monkeypatch):
+    evalset, _ = data
+    no_refit(monkeypatch)
+    view = TreeView(evalset, results=user_survey, background=False)
+    mine = user_survey.results[("custom", "cat")]
+    assert view.class_name == "cat" and view.grouping == "label"  # the given tree with most errors
+    assert view.result is mine and view.result_is_given and view.features is None
+    assert (view.delta, view.tau) == (0.05, 0.15)  # the fit's own thresholds
+    model = view.canvas.tree
+    assert model["k"] == D - 2 and len(model["nodes"]) == mine.n_nodes
+    assert view.status.startswith(f"your tree (depth 2, k {D - 2})")
+    for name in ("depth", "k"):  # they would need a refit
+        assert view._controls_by_name[name].layout.display == "none"
+    expected = []
+    for name in ("cat", "dog"):
+        own = user_survey.results[("custom", name)].to_failure_modes(class_name=name)
+        expected += sorted_modes(own)
+    assert expected and sorted_modes(view.failure_modes("all")) == expected
+    # δ/τ re-filter the given tree's leaves; depth does not refit it
+    view.delta, view.tau = 0.0, 0.0
+    assert sorted_modes(view.failure_modes()) == sorted_modes(
+        mine.to_failure_modes(0.0, 0.0, class_name="cat")
+    )
+    view.depth = 1
+    assert view.result is mine
+    # a node click fills the grid; the feature panel says what it needs
+    view.select(mine.top_leaf)
+    np.testing.assert_array_equal(view.selected_members, np.sort(mine.members(mine.top_leaf)))
+    assert view.visual["state"] == "error" and "features=" in view.visual["message"]
+    with pytest.raises(ValueError, match="feature: no features were given"):
+        view.visualize(0)
+    # a class without a given tree says so
+    view.set_class(EVIL)
+    assert view.result is None
+    assert view.canvas.tree["message"].startswith(f"No Barlow result was given for {EVIL}")
+    json.dumps(view.canvas.tree)
+
+
+def test_a_single_result_tells_its_class_and_grouping(data, monkeypatch):
+    evalset, features = data
+    mine = barlow_module.Barlow(k=D, depth=1).fit(features, evalset, ("prediction", "cat"))
+    no_refit(monkeypatch)
+    view = TreeView(evalset, results=mine, background=False)
+    assert (view.class_name, view.grouping) == ("cat", "prediction")
+    assert view.result is mine
+    assert sorted_modes(view.failure_modes()) == sorted_modes(
+        [
+            FailureMode("barlow", "cat", f"predicted as cat: {m.description}", m.members)
+            for m in mine.to_failure_modes(class_name="cat")
+        ]
+    )
+
+
+def test_classes_without_a_given_tree_are_fitted_from_features(data):
+    evalset, features = data
+    mine = barlow_module.Barlow(k=D, depth=1).fit(features, evalset, ("label", "dog"))
+    view = TreeView(evalset, features, results={1: mine}, k=D, background=False)
+    assert view.class_name == "dog" and view.result is mine
+    assert view.given_results == {("dog", "label"): mine}
+    view.set_class("cat")  # fitted from the features, at the view's depth and k
+    assert not view.result_is_given and view.result.params["depth"] == 2
+    assert view._controls_by_name["depth"].layout.display is None
+    view.select(view.result.top_leaf)
+    assert view.visual["state"] == "ready"
+
+
+def test_bad_results_name_results(data, split_data, user_survey):
+    import dataclasses
+
+    evalset, features = data
+    cat = user_survey.results[("custom", "cat")]
+    mixed = barlow_module.Barlow(k=D).fit(features, evalset, np.arange(90))
+    no_results = barlow_module.Barlow(k=D).fit_groups(
+        features, evalset, {"cat": evalset.label_group("cat")}
+    )
+    cases = [
+        (3, TypeError, r"^results: expected a BarlowSurvey"),
+        ({"cat": "tree"}, TypeError, r"^results: expected BarlowResult values"),
+        ({"bird": cat}, ValueError, r"^results: unknown class 'bird'"),
+        ({7: cat}, ValueError, r"^results: unknown class 7"),
+        ({}, ValueError, r"^results: no fitted tree"),
+        (no_results, ValueError, r"^results: the BarlowSurvey kept no trees"),
+        (mixed, ValueError, r"^results: cannot tell which class"),
+        ({"dog": cat}, ValueError, r"^results: the tree given for 'dog' has rows not all"),
+        ({"cat": cat, 0: cat}, ValueError, r"^results: two trees for class 'cat'"),
+        (
+            dataclasses.replace(cat, group=cat.group + evalset.n),
+            ValueError,
+            r"^results: a tree has row index \d+ but the evalset has 600",
+        ),
+        (
+            dataclasses.replace(cat, errors=~cat.errors),
+            ValueError,
+            r"^results: the tree for 'cat' marks \d+ of its rows wrong",
+        ),
+    ]
+    for results, error, pattern in cases:
+        with pytest.raises(error, match=pattern):
+            TreeView(evalset, results=results)
+    split_set, _ = split_data
+    with pytest.raises(ValueError, match=r"^results: the tree for 'cat' has \d+ rows outside"):
+        TreeView(split_set, results=cat, split="test")
+    with pytest.raises(ValueError, match=r"^features: the given results split on feature"):
+        TreeView(evalset, features[:, :2], results=cat, k=2)
+    with pytest.raises(TypeError, match=r"^features: expected an array .* got None"):
+        TreeView(evalset)
+
+
 def test_module_exports():
     assert tree_module.__all__ == ["TreeCanvas", "TreeView", "tree_view_model"]

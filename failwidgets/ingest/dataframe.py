@@ -10,6 +10,19 @@ from .table import is_column_name, resolve_columns
 __all__ = ["evalset_from_dataframe"]
 
 
+def _positional(spec, index: pd.Index, argument: str):
+    """Values of a Series or DataFrame given for a role, checked to be in ``df``'s row order."""
+    if isinstance(spec, (pd.Series, pd.DataFrame)):
+        if not spec.index.equals(index):
+            raise ValueError(
+                f"{argument}: its index differs from df's index, so rows would pair up by "
+                "position with the wrong samples; align it first (.reindex(df.index)) or pass "
+                ".to_numpy()"
+            )
+        return spec.to_numpy()
+    return spec
+
+
 def evalset_from_dataframe(
     cls,
     df,
@@ -32,6 +45,15 @@ def evalset_from_dataframe(
     duplicated = df.columns[df.columns.duplicated()].tolist()
     if duplicated:
         raise ValueError(f"df: duplicate column names {duplicated[:5]}")
+    label, prediction, probabilities, split = (
+        _positional(spec, df.index, argument)
+        for spec, argument in (
+            (label, "label"),
+            (prediction, "prediction"),
+            (probabilities, "probabilities"),
+            (split, "split"),
+        )
+    )
     table = df.reset_index(drop=True)
     if not is_column_name(image):
         raise TypeError(f"image: expected the name of the image column, got {type(image).__name__}")

@@ -54,7 +54,7 @@ def _vector(table: pd.DataFrame, spec, argument: str) -> pd.Series:
         if array.ndim != 1:
             raise ValueError(f"{argument}: expected one value per row, got shape {array.shape}")
         values = pd.Series(array)
-    elif isinstance(spec, (list, tuple, pd.Index)):
+    elif isinstance(spec, (Sequence, pd.Index)):
         values = pd.Series(list(spec), dtype=object if len(spec) == 0 else None)
     else:
         raise TypeError(

@@ -4,6 +4,8 @@
   checkpoint (``imagenet_l2_3_0.pt``) in torchvision's ``resnet50``, inputs in [0, 1].
 - :func:`load_open_clip`: open_clip models by name with a ``pretrained`` tag or a local
   ``checkpoint_path``; offline, a missing pretrained file fails at once.
+- :class:`ZeroShotClassifier`: a CLIP zero-shot classifier as a torch classifier (a pretrained
+  model to inspect that needs no training).
 - :func:`load_cifar10`, :func:`load_cifar100`, :func:`load_image_folder`: torchvision
   datasets from a local root.
 
@@ -22,6 +24,7 @@ __all__ = [
     "load_open_clip",
     "load_robust_resnet50",
     "robust_resnet50_transform",
+    "ZeroShotClassifier",
 ]
 
 _SOURCES = {
@@ -32,6 +35,7 @@ _SOURCES = {
     "load_cifar10": ".datasets",
     "load_cifar100": ".datasets",
     "load_image_folder": ".datasets",
+    "ZeroShotClassifier": ".zero_shot",
 }
 
 

@@ -148,12 +148,8 @@ def _check_rows_array(value, name: str, n: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------- one plan per method
 def _plan_barlow(a: _Assets, options: dict) -> _Plan:
-    if "barlow" in a.results:
-        raise ValueError(
-            "results: a fitted Barlow result cannot be shown yet; pass features= (the tree is "
-            "refitted per class at the view's thresholds)"
-        )
-    if a.features is None and a.robust_model is None:
+    given = a.results.get("barlow")  # a BarlowResult or BarlowSurvey: shown unchanged
+    if given is None and a.features is None and a.robust_model is None:
         return _Plan(missing="pass features= (N, D robust-model features) or robust_model=")
     features = (
         None if a.features is None else _check_rows_array(a.features, "features", a.evalset.n)
@@ -163,27 +159,16 @@ def _plan_barlow(a: _Assets, options: dict) -> _Plan:
         from .tree import TreeView
 
         nonlocal features
-        if features is None:
+        if features is None and a.robust_model is not None:
             from ..features.model_features import model_features
 
             features = model_features(a.robust_model, a.evalset, cache_dir=a.cache)
-        kwargs = {"model": _feature_map_model(a.robust_model), **options}
-        kwargs.setdefault("k", min(20, features.shape[1]))  # Barlow keeps the top k by MI
+        kwargs = {"model": a.robust_model, **options}
         if a.split is not None:
             kwargs.setdefault("split", a.split)
-        return TreeView(a.evalset, features, grid=grid, **kwargs)
+        return TreeView(a.evalset, features, grid=grid, results=given, **kwargs)
 
     return _Plan(make)
-
-
-def _feature_map_model(model):
-    """``model`` when Barlow's visualisations can use it (it yields a feature map), else None
-    (the tree works; top images, heatmaps and the feature attack are then not drawn)."""
-    if model is None:
-        return None
-    if callable(getattr(model, "forward_features_map", None)):
-        return model
-    return None
 
 
 def _tags(a: _Assets):

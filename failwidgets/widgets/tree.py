@@ -61,6 +61,10 @@ GROUPINGS = ("label", "prediction")
 MAX_DEPTH = 3
 VISUAL_FORMAT = "png"
 VISUAL_MAX_SIZE = 160  # longest side of the images sent to the feature panel
+_NO_FEATURES = (
+    "no features were given (features=None); pass features= (the (N, D) features the trees "
+    "were fitted on) to see the top activating images, CAM heatmaps and the feature attack"
+)
 
 
 # ---------------------------------------------------------------------- validation
@@ -239,8 +243,10 @@ def _given_results(
         name, by = _result_grouping(evalset, result, name, preferred)
         errors = np.asarray(result.errors)
         if errors.shape != group.shape:
-            raise ValueError(f"results: the tree for {name!r} has {errors.size} error flags "
-                             f"for {group.size} rows")
+            raise ValueError(
+                f"results: the tree for {name!r} has {errors.size} error flags "
+                f"for {group.size} rows"
+            )
         mismatch = int(np.count_nonzero(errors != ~evalset.correct[group]))
         if mismatch:
             raise ValueError(
@@ -598,8 +604,9 @@ class TreeView(widgets.VBox):
         self._given: dict[tuple[str, str], BarlowResult] = {}
         if results is not None:
             self._given = _given_results(
-                evalset, results, self._rows, self._where, grouping or "label"
-            )
+                evalset, results, self._rows, self._where,
+                grouping if grouping in GROUPINGS else "label",
+            )  # fmt: skip
         given = list(self._given.values())
         if grouping is None:
             groupings = {by for _, by in self._given}
@@ -686,6 +693,8 @@ class TreeView(widgets.VBox):
         from ..features.visualize import FeatureMapModel, _as_float_images
 
         adapter = FeatureMapModel.from_any(model)
+        if n_features is None:  # no features to check against (results only)
+            return adapter
         with adapter.evaluating(), torch.no_grad():
             pooled = adapter.features(_as_float_images(evalset.images_at([0]), adapter.device))
         if pooled.ndim != 2 or pooled.shape[1] != n_features:
@@ -697,6 +706,9 @@ class TreeView(widgets.VBox):
 
     def _default_class(self) -> str:
         es = self._evalset
+        given = [(r.n_errors, name) for (name, by), r in self._given.items() if by == self.grouping]
+        if given:  # the given tree with the most errors
+            return max(given, key=lambda item: (item[0], -es.class_index(item[1])))[1]
         values = es.labels if self.grouping == "label" else es.predictions
         rows = self.indices
         wrong = rows[~es.correct[rows]]
@@ -710,7 +722,7 @@ class TreeView(widgets.VBox):
 
     def _build_controls(self) -> None:
         es = self._evalset
-        n_features = self._features.shape[1]
+        n_features = max(self.k, 20) if self._features is None else self._features.shape[1]
 
         def fraction(description, tooltip):
             return widgets.FloatSlider(
@@ -808,8 +820,10 @@ class TreeView(widgets.VBox):
     @traitlets.validate("k")
     @_trait_errors
     def _valid_k(self, proposal):
-        n_features = self._features.shape[1]
         value = _check_int(proposal["value"], "k", 1)
+        if self._features is None:  # nothing is fitted: k only matters with features
+            return value
+        n_features = self._features.shape[1]
         if value > n_features:
             raise ValueError(
                 f"k: {value} features requested but the feature matrix has only {n_features} "
@@ -862,9 +876,19 @@ class TreeView(widgets.VBox):
     ) -> BarlowResult | str:
         """The tree of a class/grouping/depth/k (default: the current ones), fitted once and
         cached; a message string when the group cannot be explained by a tree (no images,
-        all misclassified, too few)."""
+        all misclassified, too few). A given result (``results=``) is returned as is, whatever
+        ``depth`` and ``k``."""
         class_name = self.class_name if class_name is None else class_name
         grouping = self.grouping if grouping is None else grouping
+        given = self._given.get((class_name, grouping))
+        if given is not None:
+            return given
+        if self._features is None:
+            who = "label" if grouping == "label" else "prediction"
+            return (
+                f"No Barlow result was given for {class_name} ({who} grouping): pass its tree "
+                "in results=, or features= to fit one."
+            )
         depth = self.depth if depth is None else depth
         k = self.k if k is None else k
         key = (class_name, grouping, depth, k)
@@ -901,6 +925,9 @@ class TreeView(widgets.VBox):
         start = time.perf_counter()
         self.fit_current()
         self.timings["fit"] = time.perf_counter() - start
+        fixed = self._features is None or self.result_is_given  # depth/k would need a refit
+        for name in ("depth", "k"):
+            self._controls_by_name[name].layout.display = "none" if fixed else None
         self._clear_selection()
         self._refresh()
         self._show_group_in_own_grid()
@@ -935,6 +962,8 @@ class TreeView(widgets.VBox):
             )
             if model["reason"]:
                 text += f": {model['reason']}"
+            if self.result_is_given:
+                text = f"your tree (depth {model['depth']}, k {model['k']}) · {text}"
             self._set_status(text)
         else:
             self._set_status(model["message"])
@@ -955,15 +984,17 @@ class TreeView(widgets.VBox):
     def _show_group_in_own_grid(self) -> None:
         if not self._owns_grid:
             return
-        group = self._group(self.class_name, self.grouping)
+        who = "labelled" if self.grouping == "label" else "predicted as"
+        if self.result_is_given:
+            group, what = self._result.group, f"the given tree's images {who} {self.class_name}"
+        else:
+            group = self._group(self.class_name, self.grouping)
+            what = f"images {who} {self.class_name}{self._where}"
         group = group[np.argsort(self._evalset.correct[group], kind="stable")]
         n_errors = int((~self._evalset.correct[group]).sum())
-        who = "labelled" if self.grouping == "label" else "predicted as"
         errors = f"{n_errors} errors first" if n_errors else "no errors"
         hint = " — click a node to see its images" if self.canvas.tree["status"] == "ok" else ""
-        self.grid.show(
-            group, title=f"{len(group)} images {who} {self.class_name}{self._where}, {errors}{hint}"
-        )
+        self.grid.show(group, title=f"{len(group)} {what}, {errors}{hint}")
 
     # ------------------------------------------------------------------ public API
     @property
@@ -971,7 +1002,8 @@ class TreeView(widgets.VBox):
         return self._evalset
 
     @property
-    def features(self) -> np.ndarray:
+    def features(self) -> np.ndarray | None:
+        """The feature matrix, or None when only ``results`` were given."""
         return self._features
 
     @property
@@ -986,6 +1018,17 @@ class TreeView(widgets.VBox):
     @property
     def result(self) -> BarlowResult | None:
         return self._result
+
+    @property
+    def result_is_given(self) -> bool:
+        """Whether the tree on screen is one of the given ``results`` (shown unchanged)."""
+        r = self._result
+        return r is not None and any(r is given for given in self._given.values())
+
+    @property
+    def given_results(self) -> dict[tuple[str, str], BarlowResult]:
+        """The given ``results`` keyed by (class name, grouping)."""
+        return dict(self._given)
 
     @property
     def status(self) -> str:
@@ -1093,7 +1136,9 @@ class TreeView(widgets.VBox):
             f"(ER {errors / max(size, 1):.1%}, BER {r.base_error_rate:.1%})"
         )
         feature = _node_feature(r, node)
-        scores = None if feature is None else self._features[members, feature]
+        scores = None
+        if feature is not None and self._features is not None:
+            scores = self._features[members, feature]
         self.grid.show(members, scores=scores, title=title)
         self._visualize(feature)
         error_rate = float(r.table["error_rate"][node])
@@ -1110,6 +1155,8 @@ class TreeView(widgets.VBox):
 
     def visualize(self, feature: int) -> None:
         """Show the visualisation triplet of ``feature`` (any column) over the group."""
+        if self._features is None:
+            raise ValueError(f"feature: {_NO_FEATURES}")
         feature = _check_int(feature, "feature", 0, self._features.shape[1] - 1)
         if self._result is None:
             raise ValueError(f"feature: no group to visualise ({self._status_message})")
@@ -1154,6 +1201,10 @@ class TreeView(widgets.VBox):
         r = self._result
         if feature is None or r is None or r.nothing_to_explain:
             self.canvas.send_visual({"type": "visual", "state": "none", "token": token}, [])
+            return
+        if self._features is None:
+            content = {"type": "visual", "state": "error", "token": token, "feature": feature}
+            self.canvas.send_visual({**content, "message": f"No feature panel: {_NO_FEATURES}"}, [])
             return
         node = self._selected_node
         indices = _top_activating(self._features, feature, r.group, self._n_top)
