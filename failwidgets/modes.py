@@ -130,7 +130,7 @@ def frame_to_modes(frame: pd.DataFrame) -> list[FailureMode]:
 
 
 def _float_cell(value, row: int, column: str) -> float:
-    if value is None:
+    if value is None or value is pd.NA:  # missing: not measured
         return float("nan")
     if isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(
         value, (bool, np.bool_)

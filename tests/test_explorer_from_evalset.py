@@ -208,3 +208,33 @@ def test_robust_model_features_are_computed_and_cached(world, tmp_path):
     again.close()
     assert calls >= world["evalset"].n
     assert model.calls - calls < 10  # features read from the cache (the view checks one image)
+
+
+def test_a_fitted_barlow_survey_is_shown_unchanged(world, monkeypatch):
+    from failwidgets.methods.barlow import Barlow
+
+    es = world["evalset"]
+    test = es.split_indices("test")
+    groups = {name: np.intersect1d(es.label_group(name), test) for name in NAMES}
+    survey = Barlow(k=3, depth=1).fit_groups(world["features"], es, groups, keep_results=True)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Barlow was refitted")
+
+    monkeypatch.setattr(Barlow, "fit", refuse)
+    monkeypatch.setattr(Barlow, "_fit_rows", refuse)
+    explorer = build(world, results=[survey], split="test", methods=["barlow"])
+    try:
+        view = explorer.views["barlow"]
+        assert view.features is None
+        assert view.result is survey.results[("custom", view.class_name)]
+        frame = explorer.failure_modes()
+        shown = sorted((c, sorted(m)) for c, m in zip(frame["class_name"], frame["members"]))
+        own = sorted(
+            (name, sorted(m.members.tolist()))
+            for (_, name), result in survey.results.items()
+            for m in result.to_failure_modes(class_name=name)
+        )
+        assert own and shown == own
+    finally:
+        explorer.close()

@@ -663,6 +663,18 @@ def test_a_single_result_tells_its_class_and_grouping(data, monkeypatch):
     )
 
 
+def test_a_survey_by_grouping_and_the_default_k(data):
+    evalset, features = data
+    estimator = barlow_module.Barlow(k=D, depth=1)
+    survey = estimator.survey(features, evalset, "prediction", ["dog"], keep_results=True)
+    view = TreeView(evalset, results=survey, background=False)
+    assert (view.class_name, view.grouping) == ("dog", "prediction")
+    assert view.result is survey.results[("prediction", "dog")]
+    view.grouping = "label"
+    assert view.result is None and "No Barlow result was given for dog" in view.status
+    assert TreeView(evalset, features[:, :6], background=False).k == 6  # 20, capped at D
+
+
 def test_classes_without_a_given_tree_are_fitted_from_features(data):
     evalset, features = data
     mine = barlow_module.Barlow(k=D, depth=1).fit(features, evalset, ("label", "dog"))

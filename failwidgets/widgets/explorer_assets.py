@@ -6,7 +6,8 @@ them, and a fitted result stands in for everything:
 ========== ================================================================================
 method     what it needs (first match wins)
 ========== ================================================================================
-barlow     ``features`` (N, D), or ``robust_model`` (``forward_features``)
+barlow     a ``BarlowResult``/``BarlowSurvey`` in ``results`` (shown unchanged; other classes
+           fitted from features when given); ``features`` (N, D); or ``robust_model``
 prime      a :class:`~failwidgets.methods.prime.PrimeResult` in ``results``; ``tags``;
            ``tagger`` (``.tag(evalset)``); ``clip`` (zero-shot tags); or tag-like metadata
 ces        a ``ConceptExplainer`` (``concepts`` or ``results``); or ``classifier`` with

@@ -535,8 +535,9 @@ class TreeView(widgets.VBox):
         0.2, or the value all given ``results`` were fitted with.
     depth : int, 1..3
         Tree depth (the paper allows up to 3; its user study shows depth 2).
-    k : int
-        Features kept by mutual information (the paper's 20).
+    k : int, optional
+        Features kept by mutual information; default the paper's 20, or every column when
+        ``features`` has fewer.
     n_top : int
         Images in the feature panel (the paper's 6).
     attack_steps : int
@@ -583,7 +584,7 @@ class TreeView(widgets.VBox):
         delta: float | None = None,
         tau: float | None = None,
         depth: int = 2,
-        k: int = 20,
+        k: int | None = None,
         n_top: int = 6,
         attack_steps: int = 100,
         attack_step_size: float | None = None,
@@ -671,7 +672,7 @@ class TreeView(widgets.VBox):
             self.delta = delta
             self.tau = tau
             self.depth = depth
-            self.k = k
+            self.k = min(20, n_features or 20) if k is None else k
             self.class_name = self._default_class() if class_name is None else class_name
         finally:
             self._quiet -= 1
