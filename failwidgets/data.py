@@ -298,11 +298,41 @@ class EvalSet:
         ``images`` sets what the grid shows (default: the dataset's own inputs, converted to
         uint8 RGB; pass the untransformed dataset or an array for faithful pictures).
         ``class_names`` defaults to the dataset's ``.classes``.
+
+        A Hugging Face ``datasets.Dataset`` is read as it is: the model sees its image column
+        (``input_key``, default: the ``Image`` feature) as uint8 tensors, labels come from
+        ``label_key`` (default: the ``ClassLabel`` column), class names from the ``ClassLabel``
+        feature, and the grid shows the dataset's images, decoded lazily; other scalar columns
+        become metadata (see :meth:`from_huggingface`). The images must share one size.
         """
         from torch.utils.data import DataLoader
 
         from .inference import predict_dataset
+        from .ingest.model_on_huggingface import (
+            evalset_from_model_on_huggingface,
+            is_huggingface_dataset,
+        )
 
+        if is_huggingface_dataset(data):
+            return evalset_from_model_on_huggingface(
+                cls,
+                model,
+                data,
+                class_names=class_names,
+                images=images,
+                metadata=metadata,
+                split=split,
+                input_key=input_key,
+                label_key=label_key,
+                batch_size=batch_size,
+                device=device,
+                progress=progress,
+                autocast=autocast,
+                mean=mean,
+                std=std,
+                num_workers=num_workers,
+                pin_memory=pin_memory,
+            )
         if class_names is None:
             source = data.dataset if isinstance(data, DataLoader) else data
             class_names = getattr(source, "classes", None)
