@@ -4,8 +4,9 @@
     .venv/bin/python .dev/make_notebooks.py 00 20      # only those whose name starts so
 
 Every notebook but 90_bring_your_own_model runs offline on the demo world (tests/test_notebooks.py
-executes them headless); 90 needs the network for its downloads and stops at the first one
-with a clear message when offline.
+executes them headless); 90 downloads its example assets and stops at the first download with
+a clear message when offline; tests/test_browser_byo.py runs it with MODELS = 'demo' on a
+dataset it writes.
 """
 
 import sys
@@ -633,195 +634,115 @@ BYOM = [
     (
         "md",
         """
-# Bring your own model: CIFAR-10, a torchvision classifier, CLIP ViT-B/32, a robust ResNet-50
+# Bring your own model and data
 
-The same tools on real data and real pretrained models. **This notebook needs the network** (it
-downloads CIFAR-10, ImageNet weights for a torchvision ResNet-18, open_clip's ViT-B-32 and the
-robustness library's L2-robust ResNet-50): run it on Binder or any machine online. Offline it
-stops at the first download with a message that says what to put where instead.
+Your classifier and your images, in the Explorer: the cell under **2.** is all it takes (four
+lines). **1.** loads example assets. With the defaults it downloads CIFAR-10 from the Hugging
+Face hub, open_clip's ViT-B-32 (the classifier under inspection is CLIP itself, zero-shot, so
+nothing needs training) and the robustness library's L2-robust ResNet-50 for Barlow. Offline, each
+download stops with a message that says which local file to provide instead.
 
-Budget: a few minutes on a CPU (everything runs on a 5,000-image subset of the test split).
+Your own assets go where **1.** puts them:
+- `dataset`: a Hugging Face `datasets.Dataset` with an image column and a `ClassLabel` label
+  column; other scalar columns become metadata (tags for PRIME, concepts for CES). A pandas
+  DataFrame works too: `EvalSet.from_dataframe(df, image="path", label="label",
+  prediction="pred", root=...)`.
+- `classifier`: any torch module from float images in [0, 1] to logits.
+- `clip` (failure directions and zero-shot tags) and `robust` (Barlow's features): optional;
+  a method whose assets are missing says what to pass, in one line.
 """,
     ),
     (
         "code",
         """
+# Parameters
+DATASET = "uoft-cs/cifar10"  # a hub dataset, or a folder written by Dataset.save_to_disk
+N_IMAGES = 2000  # images of its test split to inspect
+MODELS = "pretrained"  # "pretrained" (downloads) or "demo" (the package's demo models, offline)
+""",
+    ),
+    ("md", "## 1. Example assets"),
+    (
+        "code",
+        '''
 from pathlib import Path
 
+import datasets
 import numpy as np
 import torch
 
-DATA = Path("data")                       # CIFAR-10 and the checkpoints go here
-ROBUST_CHECKPOINT = DATA / "imagenet_l2_3_0.pt"
-ROBUST_URL = "https://huggingface.co/madrylab/robust-imagenet-models/resolve/main/imagenet_l2_3_0.pt"
-N_EVAL = 5000
-
 
 def download_or_explain(what, fetch, instead):
-    \"\"\"Run ``fetch()``; offline, fail with a message that says what to provide instead.\"\"\"
+    """Run ``fetch()``; offline, stop with a message that says what to provide instead."""
     try:
         return fetch()
     except Exception as error:  # no network, blocked host, ...
         raise RuntimeError(
-            f"Could not download {what} ({type(error).__name__}: {error}). This notebook needs "
-            f"network access (e.g. on Binder). Offline: {instead}"
+            f"Could not download {what} ({type(error).__name__}: {error}). Offline: {instead}"
         ) from None
-""",
-    ),
-    ("md", "## CIFAR-10 through torchvision"),
-    (
-        "code",
-        """
-import torchvision
-from failwidgets.models import load_cifar10
-
-download_or_explain(
-    "CIFAR-10",
-    lambda: torchvision.datasets.CIFAR10(DATA, train=False, download=True),
-    f"extract the 'python version' archive so that {DATA / 'cifar-10-batches-py'} exists.",
-)
-train_set, test_set = load_cifar10(DATA, "train"), load_cifar10(DATA, "test")
-len(train_set), len(test_set), test_set.classes
-""",
-    ),
-    (
-        "md",
-        "## A torchvision classifier\n\nResNet-18 with ImageNet weights, its last layer refitted on CIFAR-10 (a linear probe on 10,000 training images: a minute on a CPU, and a model with failures to find).",
-    ),
-    (
-        "code",
-        """
-from torchvision.models import ResNet18_Weights, resnet18
-
-weights = ResNet18_Weights.IMAGENET1K_V1
-backbone = download_or_explain("ResNet-18 ImageNet weights", lambda: resnet18(weights=weights),
-                               "put resnet18-f37072fd.pth in torch.hub's checkpoint folder.")
-backbone.eval()
-normalize = torchvision.transforms.Normalize(weights.transforms().mean, weights.transforms().std)
 
 
-def embed(images_uint8, batch=250):
-    body = torch.nn.Sequential(*list(backbone.children())[:-1])
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(images_uint8), batch):
-            x = torch.from_numpy(images_uint8[start:start + batch]).permute(0, 3, 1, 2).float() / 255
-            x = torch.nn.functional.interpolate(x, size=64, mode="bilinear", antialias=True)
-            out.append(body(normalize(x)).flatten(1))
-    return torch.cat(out)
-
-
-rng = np.random.default_rng(0)
-train_rows = rng.choice(len(train_set), 10_000, replace=False)
-eval_rows = rng.choice(len(test_set), N_EVAL, replace=False)
-probe = torch.nn.Linear(512, 10)
-x_train = embed(train_set.data[train_rows])
-y_train = torch.tensor(np.asarray(train_set.targets)[train_rows])
-optimizer = torch.optim.LBFGS(probe.parameters(), max_iter=200)
-
-
-def closure():
-    optimizer.zero_grad()
-    loss = torch.nn.functional.cross_entropy(probe(x_train), y_train) + 1e-3 * probe.weight.square().sum()
-    loss.backward()
-    return loss
-
-
-optimizer.step(closure)
-""",
-    ),
-    (
-        "md",
-        "The EvalSet: 2,000 of the probe's training images (split *train*: the whitening statistics of the failure directions) and 5,000 test images, half *val* (where the methods fit) and half *test* (where they are checked).",
-    ),
-    (
-        "code",
-        """
-from failwidgets import EvalSet
-
-images = np.concatenate([train_set.data[train_rows[:2000]], test_set.data[eval_rows]])
-labels = np.concatenate([np.asarray(train_set.targets)[train_rows[:2000]],
-                         np.asarray(test_set.targets)[eval_rows]])
-split = np.array(["train"] * 2000 + ["val"] * (N_EVAL // 2) + ["test"] * (N_EVAL - N_EVAL // 2))
-with torch.inference_mode():
-    probabilities = probe(embed(images)).softmax(1).numpy()
-evalset = EvalSet.from_arrays(images, labels, probabilities.argmax(1), test_set.classes,
-                              probabilities=probabilities, split=split)
-print(f"test accuracy {evalset.correct[split == 'test'].mean():.1%}")
-evalset.accuracy_per_class(evalset.split_indices("test")).round(3).to_frame().T
-""",
-    ),
-    ("md", "## open_clip ViT-B-32: failure directions and zero-shot tags"),
-    (
-        "code",
-        """
-from failwidgets.features.clip import ClipEncoder
-from failwidgets.methods.directions import find_failure_directions
-from failwidgets.models import load_open_clip
-
-model, preprocess, tokenizer = download_or_explain(
-    "open_clip ViT-B-32 (laion2b_s34b_b79k)",
-    lambda: load_open_clip("ViT-B-32", pretrained="laion2b_s34b_b79k"),
-    "pass checkpoint_path= a local open_clip ViT-B-32 weights file to load_open_clip.",
-)
-encoder = ClipEncoder(model, preprocess, tokenizer, cache_dir=DATA / "clip-cache")
-directions = find_failure_directions(evalset, encoder=encoder)
-directions.summary()
-""",
-    ),
-    (
-        "code",
-        """
-from failwidgets.features.tags import ClipZeroShotTagger
-
-tags = ClipZeroShotTagger(encoder, max_tags_per_image=8).tag(evalset)
-""",
-    ),
-    ("md", "## The robust ResNet-50 (Barlow's features)"),
-    (
-        "code",
-        """
-from failwidgets.models import load_robust_resnet50
-
-if not ROBUST_CHECKPOINT.is_file():
-    download_or_explain(
-        "the robust ResNet-50 checkpoint",
-        lambda: torch.hub.download_url_to_file(ROBUST_URL, str(ROBUST_CHECKPOINT)),
-        f"save imagenet_l2_3_0.pt (see github.com/MadryLab/robustness) as {ROBUST_CHECKPOINT}.",
+if Path(DATASET).is_dir():
+    dataset = datasets.load_from_disk(DATASET)
+else:
+    dataset = download_or_explain(
+        DATASET,
+        lambda: datasets.load_dataset(DATASET, split=f"test[:{N_IMAGES}]"),
+        "save your dataset with Dataset.save_to_disk(folder) and set DATASET = folder.",
     )
-robust = load_robust_resnet50(ROBUST_CHECKPOINT).eval()
-with torch.inference_mode():
-    features = np.concatenate([
-        robust.forward_features(torch.nn.functional.interpolate(
-            torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255, size=224, mode="bilinear")).numpy()
-        for batch in np.array_split(images, 70)
-    ])
-features.shape
+label_column = next(c for c, f in dataset.features.items() if isinstance(f, datasets.ClassLabel))
+class_names = dataset.features[label_column].names
+
+if MODELS == "pretrained":
+    from failwidgets.models import ZeroShotClassifier, load_open_clip, load_robust_resnet50
+
+    clip = download_or_explain(
+        "open_clip ViT-B-32",
+        lambda: load_open_clip("ViT-B-32", pretrained="laion2b_s34b_b79k"),
+        "pass checkpoint_path= (a local ViT-B-32 weights file) to load_open_clip.",
+    )
+    classifier = ZeroShotClassifier(clip[0], clip[2], class_names)
+    checkpoint = Path("imagenet_l2_3_0.pt")
+    if not checkpoint.is_file():
+        download_or_explain(
+            "the robust ResNet-50",
+            lambda: torch.hub.download_url_to_file(
+                "https://huggingface.co/madrylab/robust-imagenet-models/resolve/main/"
+                "imagenet_l2_3_0.pt",
+                str(checkpoint),
+            ),
+            f"save imagenet_l2_3_0.pt (github.com/MadryLab/robustness) as {checkpoint}.",
+        )
+    robust = load_robust_resnet50(checkpoint)
+else:  # the package's small demo models (trained on its planted-failure world)
+    from failwidgets.demo.classifier import load_classifier
+    from failwidgets.demo.clip_model import load_clip
+    from failwidgets.demo.robust import load_robust
+
+    classifier, clip, robust = load_classifier(), load_clip(), load_robust()
+dataset
+''',
+    ),
+    ("md", "## 2. Your model and data in the Explorer"),
+    (
+        "code",
+        """
+from failwidgets import EvalSet, Explorer
+
+split = np.where(np.arange(len(dataset)) % 2 == 0, "val", "test")  # search on val, check on test
+evalset = EvalSet.from_model(classifier, dataset, split=split)
+explorer = Explorer.from_evalset(
+    evalset, classifier=classifier, clip=clip, robust_model=robust, split="val", heldout_split="test"
+)
+explorer
 """,
     ),
     (
         "md",
-        "## Everything in the Explorer\n\nPRIME on the zero-shot CLIP tags, the failure directions, Barlow trees on the robust features; one class selector, one grid, one table.",
-    ),
-    (
-        "code",
         """
-from failwidgets import Explorer
-from failwidgets.widgets.directions import DirectionsView
-from failwidgets.widgets.lattice import LatticeView
-
-
-def tree(grid):
-    from failwidgets.widgets.tree import TreeView
-    return TreeView(evalset, features, grid=grid)
-
-
-explorer = Explorer(evalset, {
-    "barlow": tree,
-    "prime": lambda grid: LatticeView(evalset, tags, indices="test", grid=grid, min_support=20),
-    "directions": lambda grid: DirectionsView(evalset, directions, grid=grid, k=25),
-}, heldout_split="val")
-explorer
+Every method analyses the *val* rows only, and each failure mode is re-applied on *test* for its
+held-out drop. Precomputed arrays can stand in for the models (`features=`, `embeddings=`,
+`tags=`), and your own fitted results for everything (`results=[prime_result, ...]`).
 """,
     ),
     ("code", "explorer.failure_modes().drop(columns='members').head(10)"),

@@ -431,5 +431,10 @@ def test_bad_inputs(setup):
         view.on_select("print")
     with pytest.raises(TypeError, match="n_labels: expected an integer"):
         view.n_labels = 2.5
+    # None goes through the checks too (a traitlets.Any used to store it unchecked)
+    with pytest.raises(TypeError, match="^delta: expected a positive number, got NoneType"):
+        view.delta = None
+    with pytest.raises(TypeError, match="^n_bars: expected an integer, got NoneType"):
+        view.n_bars = None
     # nothing above changed the view
     assert view.delta == DELTA and view.direction == "add" and view.target is None

@@ -428,6 +428,12 @@ def test_bad_assignments_raise_clear_errors(view):
         view.k = -1
     with pytest.raises(TypeError, match="^k:"):
         view.k = "5"
+    # None goes through the checks too (a traitlets.Any used to store it unchecked)
+    with pytest.raises(TypeError, match="^k: expected an integer, got NoneType") as info:
+        view.k = None
+    assert isinstance(info.value, traitlets.TraitError)
+    with pytest.raises(TypeError, match="^n_captions: expected an integer, got NoneType"):
+        view.n_captions = None
     with pytest.raises(ValueError, match="^class_name:"):
         view.class_name = "dog"
     with pytest.raises(ValueError, match="^name:"):

@@ -387,6 +387,13 @@ def test_bad_settings_leave_the_view_unchanged(view):
         view.s = 3
     with pytest.raises(ValueError, match="max_size"):
         view.max_size = 0
+    # None goes through the checks too (a traitlets.Any used to store it unchecked)
+    with pytest.raises(TypeError, match="^max_size: expected an integer, got NoneType"):
+        view.max_size = None
+    with pytest.raises(TypeError, match="^a: expected a number in \\[0, 1\\], got NoneType"):
+        view.a = None
+    with pytest.raises(TypeError, match="^class_name: expected a class name, got NoneType"):
+        view.class_name = None
     with pytest.raises(ValueError, match="class_name"):
         view.set_class("hexagon")
     with pytest.raises(ValueError, match="unknown thresholds"):

@@ -11,6 +11,7 @@ from html import escape
 import numpy as np
 import pytest
 import torch
+import traitlets
 
 from failwidgets.data import EvalSet
 from failwidgets.methods.defuse import Defuse
@@ -439,6 +440,13 @@ def test_tau_and_other_bad_input_raise_clear_errors(world, fitted, tmp_path):
     assert view._tau_slider.max == pytest.approx(0.8)
     with pytest.raises(ValueError, match="tau: must lie in"):
         view.tau = 2
+    # None goes through the check too (a traitlets.Any used to store it unchecked); the
+    # errors are TraitErrors, so a refused value is never kept
+    with pytest.raises(
+        TypeError, match="^tau: expected a number in \\(0, 1\\], got NoneType"
+    ) as info:
+        view.tau = None
+    assert isinstance(info.value, traitlets.TraitError)
     assert view.tau == 0.8
     with pytest.raises(ValueError, match="labels_path: .* is a folder"):
         ScenarioView(*args, defuse=fitted, labels_path=tmp_path)

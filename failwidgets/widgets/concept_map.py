@@ -41,6 +41,7 @@ from ..methods.ces import ConceptBank, ConceptExplainer, ConceptScores, embed_co
 from ..modes import FailureMode
 from .grid import (
     BrowserMessageError,
+    Checked,
     GuardedState,
     ImageGrid,
     answer_errors,
@@ -168,12 +169,12 @@ class ConceptMapView(widgets.VBox):
     """
 
     class_name = traitlets.Unicode("")
-    target = traitlets.Any(None, allow_none=True)
-    delta = traitlets.Any(1e4)
+    target = Checked(None)
+    delta = Checked(1e4)
     direction = traitlets.Unicode("add")
     embedding = traitlets.Unicode("pca")
-    n_labels = traitlets.Any(4)
-    n_bars = traitlets.Any(8)
+    n_labels = Checked(4)
+    n_bars = Checked(8)
 
     def __init__(
         self,

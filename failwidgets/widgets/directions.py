@@ -31,6 +31,7 @@ from ..methods.directions import FailureDirectionsResult
 from ..modes import FailureMode
 from .grid import (
     BrowserMessageError,
+    Checked,
     GuardedState,
     ImageGrid,
     answer_errors,
@@ -143,8 +144,8 @@ class DirectionsView(widgets.VBox):
     """
 
     class_name = traitlets.Unicode("")
-    k = traitlets.Any(20)
-    n_captions = traitlets.Any(5)
+    k = Checked(20)
+    n_captions = Checked(5)
 
     def __init__(
         self,

@@ -155,6 +155,7 @@ def _plan_barlow(a: _Assets, options: dict) -> _Plan:
     features = (
         None if a.features is None else _check_rows_array(a.features, "features", a.evalset.n)
     )
+    fit = dict(options.pop("fit", {}))  # model_features settings, e.g. input_size=224
 
     def make(grid):
         from .tree import TreeView
@@ -163,13 +164,21 @@ def _plan_barlow(a: _Assets, options: dict) -> _Plan:
         if features is None and a.robust_model is not None:
             from ..features.model_features import model_features
 
-            features = model_features(a.robust_model, a.evalset, cache_dir=a.cache)
-        kwargs = {"model": a.robust_model, **options}
+            features = model_features(a.robust_model, a.evalset, cache_dir=a.cache, **fit)
+        kwargs = {"model": _feature_map_model(a.robust_model), **options}
         if a.split is not None:
             kwargs.setdefault("split", a.split)
         return TreeView(a.evalset, features, grid=grid, results=given, **kwargs)
 
     return _Plan(make)
+
+
+def _feature_map_model(model):
+    """``model`` when Barlow's visualisations can use it (it has ``forward_features_map``),
+    else None: the tree works, and top images, heatmaps and the attack are not drawn."""
+    if model is None or not callable(getattr(model, "forward_features_map", None)):
+        return None
+    return model
 
 
 def _tags(a: _Assets):
@@ -332,7 +341,7 @@ def _plan_directions(a: _Assets, options: dict) -> _Plan:
 def _plan_defuse(a: _Assets, options: dict) -> _Plan:
     defuse = a.results.get("defuse")
     if a.classifier is None or a.vae is None:
-        return _Plan(missing="pass classifier= and vae= (a VAE with encode/decode)")
+        return _Plan(missing="pass classifier= and vae=, a VAE with encode and decode")
     view_options = {"labels_path": a.labels_path, "preprocess": a.preprocess, **options}
     if view_options["labels_path"] is None:
         key = digest(

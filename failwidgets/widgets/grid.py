@@ -21,6 +21,7 @@ from ..thumbnails import THUMBNAIL_FORMATS, ThumbnailCache
 
 __all__ = [
     "BrowserMessageError",
+    "Checked",
     "GuardedState",
     "ImageGrid",
     "TraitTypeError",
@@ -102,6 +103,15 @@ def validator(*names: str):
         return traitlets.validate(*names)(validate)
 
     return decorate
+
+
+class Checked(traitlets.Any):
+    """A trait of any type whose every value, None included, goes to its validator.
+
+    (``traitlets.Any`` lets None through unchecked, even with ``allow_none=False``.)
+    """
+
+    allow_none = False
 
 
 class BrowserMessageError(ValueError):

@@ -30,6 +30,7 @@ from ..data import EvalSet
 from ..methods.prime import MAX_SET_SIZE, Prime, PrimeResult, search
 from .grid import (
     BrowserMessageError,
+    Checked,
     GuardedState,
     ImageGrid,
     answer_errors,
@@ -129,13 +130,13 @@ class LatticeView(widgets.VBox):
     selected_members : EvalSet indices of the selected node (ascending; empty when none).
     """
 
-    a = traitlets.Any()
-    s = traitlets.Any()
-    b2 = traitlets.Any()
-    b3 = traitlets.Any()
-    b4 = traitlets.Any()
-    max_size = traitlets.Any()
-    class_name = traitlets.Any()
+    a = Checked()
+    s = Checked()
+    b2 = Checked()
+    b3 = Checked()
+    b4 = Checked()
+    max_size = Checked()
+    class_name = Checked()
 
     def __init__(
         self,

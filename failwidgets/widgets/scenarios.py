@@ -40,6 +40,7 @@ from ..checks import check_int
 from ..data import EvalSet
 from .grid import (
     BrowserMessageError,
+    Checked,
     GuardedState,
     ImageGrid,
     answer_errors,
@@ -242,8 +243,8 @@ class ScenarioView(widgets.VBox):
     drop the class accuracy (over ``rows``) minus it.
     """
 
-    tau = traitlets.Any(0.1)
-    class_name = traitlets.Any(None)
+    tau = Checked(0.1)
+    class_name = Checked(None)
 
     def __init__(
         self,
