@@ -313,6 +313,16 @@ class EvalSet:
             is_huggingface_dataset,
         )
 
+        run = dict(
+            batch_size=batch_size,
+            device=device,
+            progress=progress,
+            autocast=autocast,
+            mean=mean,
+            std=std,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+        )
         if is_huggingface_dataset(data):
             return evalset_from_model_on_huggingface(
                 cls,
@@ -324,34 +334,14 @@ class EvalSet:
                 split=split,
                 input_key=input_key,
                 label_key=label_key,
-                batch_size=batch_size,
-                device=device,
-                progress=progress,
-                autocast=autocast,
-                mean=mean,
-                std=std,
-                num_workers=num_workers,
-                pin_memory=pin_memory,
+                **run,
             )
         if class_names is None:
             source = data.dataset if isinstance(data, DataLoader) else data
             class_names = getattr(source, "classes", None)
             if class_names is None:
                 raise ValueError("class_names: not given and the dataset has no .classes")
-        result = predict_dataset(
-            model,
-            data,
-            batch_size=batch_size,
-            device=device,
-            progress=progress,
-            autocast=autocast,
-            mean=mean,
-            std=std,
-            num_workers=num_workers,
-            pin_memory=pin_memory,
-            input_key=input_key,
-            label_key=label_key,
-        )
+        result = predict_dataset(model, data, input_key=input_key, label_key=label_key, **run)
         return cls(
             images if images is not None else result.images,
             result.labels,

@@ -15,7 +15,7 @@ Rows (keep these counts up to date):
     ENGINE_CASES   47  label store 11, failure-mode export/import 18, CES 15, Defuse 2,
                         PRIME 1 (prime.py, helper E)
     EVALSET_CASES  19  EvalSet constructors and accessors (data.py, helper A)
-    WIDGET_CASES    0  filled by helper D
+    WIDGET_CASES   13  grid 5, mode table 3, concept map 2, scenarios 3 (helper D)
 """
 
 from __future__ import annotations
@@ -628,7 +628,225 @@ EVALSET_CASES = [
 
 
 # ---- WIDGETS (helper D) ----
-WIDGET_CASES: list[Case] = []
+# The views' browser side: state updates arrive through ``set_state`` (as the comm delivers
+# them) and clicks as custom messages. A refused update raises traitlets.TraitError naming the
+# trait and keeps nothing; a refused message is answered with {"type": "error", ...}.
+def _w_grid(kit: Kit, **options):
+    from failwidgets.widgets.grid import ImageGrid
+
+    return ImageGrid(kit.evalset(n=30), **{"page_size": 10, **options})
+
+
+def _w_table():
+    from failwidgets.widgets.mode_table import ModeTable
+
+    return ModeTable([FailureMode("m", "a", "x", np.array([1, 2]), 0.5, 0.2)])
+
+
+def _w_synced(widget) -> str:
+    return json.dumps({name: getattr(widget, name) for name in widget.keys}, default=repr)
+
+
+def _w_browser_sets(widget, state: dict) -> tuple[str, bool]:
+    """Send ``state`` as the browser does: (the error's message, whether nothing was kept)."""
+    before = _w_synced(widget)
+    widget.send_state = lambda key=None: None  # the kept values go back to the browser
+    try:
+        widget.set_state(state)
+    except Exception as error:  # noqa: BLE001 - the row checks its type
+        import traitlets
+
+        kind = "" if isinstance(error, traitlets.TraitError) else f"{type(error).__name__}! "
+        return kind + str(error), _w_synced(widget) == before
+    return "", _w_synced(widget) == before
+
+
+def _w_refused(name: str):
+    """Check of _w_browser_sets: a TraitError naming ``name``, nothing kept."""
+    return Gives(
+        f"TraitError naming {name}, nothing kept",
+        lambda result: result[0].startswith(f"{name}:") and result[1],
+    )
+
+
+def _w_page_size_zero_then_a_page(kit: Kit):
+    grid = _w_grid(kit)
+    refused = _w_browser_sets(grid, {"page": 1, "page_size": 0})
+    return refused, len(grid.page_payload(2)[0]["items"])  # used to divide by zero
+
+
+def _w_answers(widget, handler, content: dict) -> list[dict]:
+    """Send a custom message as the browser does; return the answers (never raised)."""
+    sent = []
+    widget.send = lambda answer, buffers=None: sent.append(
+        {**answer, "n_buffers": len(buffers or [])}
+    )
+    handler(widget, content, [])
+    return sent
+
+
+def _w_click_with_position_true(kit: Kit):
+    grid = _w_grid(kit, selected=[4])
+    message = {"type": "select", "mode": "replace", "position": True, "index": 1}
+    return _w_answers(grid, grid._on_message, message), grid.selected
+
+
+def _w_one_error(name: str):
+    return lambda answers: (
+        len(answers) == 1
+        and answers[0]["type"] == "error"
+        and answers[0]["error"].startswith(f"{name}:")
+        and answers[0]["n_buffers"] == 0
+    )
+
+
+def _w_concept_map(kit: Kit, **options):
+    from failwidgets.features.split import SplitModel
+    from failwidgets.methods.ces import ConceptExplainer
+    from failwidgets.widgets.concept_map import ConceptMapView
+
+    def bottom(x):
+        return x[:, :2, 0, :]  # activations (2, 4), the kit's bank's shape
+
+    split = SplitModel.from_callables(bottom, kit.top, layer="toy", input_size=(3, 4, 4))
+    explainer = ConceptExplainer(split, kit.bank(), delta=0.5)
+    return ConceptMapView(kit.evalset(), explainer, split=None, **options)
+
+
+def _w_scenarios(kit: Kit):
+    """A ScenarioView over 12 random 8x8 images that a constant classifier calls "a"."""
+    from failwidgets.widgets.scenarios import ScenarioView
+
+    n = 12
+    labels = np.arange(n) % 3
+    images = np.random.default_rng(0).integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
+    split = np.repeat(["train", "test"], n // 2)
+    evalset = kit.evalset(n, images=images, predictions=np.zeros(n, int), split=split)
+    linear = torch.nn.Linear(192, 3)
+    with torch.no_grad():
+        linear.weight.zero_()
+        linear.bias.copy_(torch.tensor([5.0, 0.0, 0.0]))
+    classifier = torch.nn.Sequential(torch.nn.Flatten(), linear).eval()
+    torch.manual_seed(0)
+    vae = kit.vae
+    defuse = Defuse(vae, classifier, n_samples=4, progress=False).fit(images, labels)
+    return ScenarioView(
+        evalset, classifier, vae, defuse=defuse, labels_path=kit.tmp / "l.json", split=None
+    )
+
+
+def _w_status_around_a_correction(kit: Kit) -> list[str]:
+    """Statuses: after a label click during a correction, and after one once it is done."""
+    import threading
+    from types import SimpleNamespace
+
+    view = _w_scenarios(kit)
+    view.canvas.send = lambda content, buffers=None: None
+    release = threading.Event()
+
+    def correction(*args, **kwargs):
+        release.wait(30)
+        return SimpleNamespace(best_lambda=0.5, n_scenarios=1)
+
+    label = {"type": "label", "id": 1, "is_failure": False}
+    statuses = []
+    with mock.patch("failwidgets.methods.defuse.correct_classifier", correction):
+        view.set_label(0, is_failure=True)
+        view._show_correction = lambda result: None
+        view._correct_button.click()
+        view.canvas._on_message(view.canvas, label, [])
+        statuses.append(view.status)
+        release.set()
+        view.wait_correction(30)
+    view.canvas._on_message(view.canvas, {**label, "is_failure": True}, [])
+    statuses.append(view.status)
+    return statuses
+
+
+def _w_twenty_thousand_strips(kit: Kit):
+    view = _w_scenarios(kit)
+    ids = [view.scenarios.ids[0]] * 20000
+    return _w_answers(view.canvas, view.canvas._on_message, {"type": "strips", "ids": ids})
+
+
+WIDGET_CASES: list[Case] = [
+    Case(
+        "grid: the browser sets selected=[-1]",
+        lambda kit: _w_browser_sets(_w_grid(kit, selected=[3]), {"selected": [-1]}),
+        _w_refused("selected"),
+    ),
+    Case(
+        "grid: the browser sets page_size=0 (with page=1), then a page is asked for",
+        _w_page_size_zero_then_a_page,
+        Gives(
+            "page_size refused, nothing kept, pages still served",
+            lambda r: r[0][0].startswith("page_size:") and r[0][1] and r[1] == 10,
+        ),
+    ),
+    Case(
+        "grid: the browser overwrites the read-only total",
+        lambda kit: _w_browser_sets(_w_grid(kit), {"total": 5}),
+        _w_refused("total"),
+    ),
+    Case(
+        "grid: the browser sets page=False, equal to the current page 0",
+        lambda kit: _w_browser_sets(_w_grid(kit), {"page": False}),
+        _w_refused("page"),
+    ),
+    Case(
+        "grid: select message with position=True",
+        _w_click_with_position_true,
+        Gives(
+            "an error answer naming position, the selection kept",
+            lambda r: _w_one_error("position")(r[0]) and r[1] == [4],
+        ),
+    ),
+    Case(
+        "mode table: the browser sets sort_by='nope'",
+        lambda kit: _w_browser_sets(_w_table(), {"sort_by": "nope"}),
+        _w_refused("sort_by"),
+    ),
+    Case(
+        "mode table: frame() after a refused sort_by",
+        lambda kit: (_w_browser_sets(table := _w_table(), {"sort_by": "nope"}), table.frame())[1],
+        Gives("the table, sorted by drop", lambda frame: len(frame) == 1),
+    ),
+    Case(
+        "mode table: select message id=True",
+        lambda kit: _w_answers(
+            table := _w_table(), table._on_message, {"type": "select", "id": True}
+        ),
+        Gives("an error answer naming id", _w_one_error("id")),
+    ),
+    Case(
+        "concept map: target=99",
+        lambda kit: _w_concept_map(kit, target=99),
+        Raises(ValueError, r"^target: class index 99 outside 0..2"),
+    ),
+    Case(
+        "concept map: the browser sets the panel's view_model",
+        lambda kit: _w_browser_sets(_w_concept_map(kit).panel, {"view_model": {}}),
+        _w_refused("view_model"),
+    ),
+    Case(
+        "scenarios: label clicks during and after a correction",
+        _w_status_around_a_correction,
+        Gives(
+            "'finetuning…' kept during it, 'corrected with…' after the next click",
+            lambda s: s[0].startswith("finetuning") and s[1].startswith("corrected with lambda"),
+        ),
+    ),
+    Case(
+        "scenarios: strip request ids=[id]*20000",
+        _w_twenty_thousand_strips,
+        Gives("one error answer naming ids, no PNG", _w_one_error("ids")),
+    ),
+    Case(
+        "scenarios: tau=None",
+        lambda kit: setattr(_w_scenarios(kit), "tau", None),
+        Raises(TypeError, r"^tau: expected a number in \(0, 1\], got NoneType"),
+    ),
+]
 # ---- end of WIDGETS ----
 
 

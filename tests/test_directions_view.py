@@ -434,6 +434,12 @@ def test_bad_assignments_raise_clear_errors(view):
     assert isinstance(info.value, traitlets.TraitError)
     with pytest.raises(TypeError, match="^n_captions: expected an integer, got NoneType"):
         view.n_captions = None
+    view.n_captions = 1
+    with pytest.raises(TypeError, match="^n_captions: expected an integer, got bool"):
+        view.n_captions = True  # equal to 1, which used to skip the check
+    with pytest.raises(TypeError, match="^n_captions: expected an integer, got float"):
+        view.n_captions = 1.0
+    assert type(view.n_captions) is int
     with pytest.raises(ValueError, match="^class_name:"):
         view.class_name = "dog"
     with pytest.raises(ValueError, match="^name:"):

@@ -415,6 +415,21 @@ def test_a_refused_browser_update_is_rolled_back_and_resent(evalset, monkeypatch
     assert grid.n_pages == 3 and len(grid.page_payload(1)[0]["items"]) == 10
 
 
+def test_a_bool_equal_to_the_current_value_is_refused_too(evalset):
+    """traitlets skips validators when the new value equals the old one (False == 0): the
+    trait types themselves refuse bools, so none is ever stored."""
+    grid = ImageGrid(evalset, page_size=1, selected=[1])
+    for state in ({"page": False}, {"page_size": True}, {"selected": [True]}):
+        with pytest.raises(traitlets.TraitError, match="expected an integer|expected a list"):
+            grid.set_state(state)
+    assert type(grid.page) is int and type(grid.page_size) is int
+    assert [type(i) for i in grid.selected] == [int]
+    with pytest.raises(TypeError, match="^page: expected an integer, got bool"):
+        grid.page = False
+    grid.selected = np.array([1, 2])  # numpy integers are stored as int
+    assert [type(i) for i in grid.selected] == [int, int]
+
+
 def test_a_valid_browser_update_is_applied(evalset):
     grid = ImageGrid(evalset, page_size=10)
     grid.set_state({"page_size": 5, "page": 4})

@@ -394,6 +394,9 @@ def test_bad_settings_leave_the_view_unchanged(view):
         view.a = None
     with pytest.raises(TypeError, match="^class_name: expected a class name, got NoneType"):
         view.class_name = None
+    with pytest.raises(TypeError, match="^s: expected an integer, got float"):
+        view.s = float(view.s)  # equal to the current value, which used to skip the check
+    assert type(view.s) is int
     with pytest.raises(ValueError, match="class_name"):
         view.set_class("hexagon")
     with pytest.raises(ValueError, match="unknown thresholds"):

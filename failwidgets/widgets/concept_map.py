@@ -48,6 +48,7 @@ from .grid import (
     format_score,
     is_int,
     message_int,
+    short_repr,
     validator,
 )
 
@@ -758,7 +759,9 @@ class ConceptMapView(widgets.VBox):
         elif kind == "show_explained":
             self.show_explained()
         else:
-            raise BrowserMessageError(f"type: expected 'concept' or 'show_explained', got {kind!r}")
+            raise BrowserMessageError(
+                f"type: expected 'concept' or 'show_explained', got {short_repr(kind)}"
+            )
 
     # ------------------------------------------------------------------ grid
     def _class_mistakes(self) -> np.ndarray:

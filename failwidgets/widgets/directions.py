@@ -38,6 +38,7 @@ from .grid import (
     format_score,
     is_int,
     message_int,
+    short_repr,
     validator,
 )
 
@@ -564,7 +565,9 @@ class DirectionsView(widgets.VBox):
         elif kind == "caption":
             side, caption = content.get("side"), content.get("caption")
             if side not in SIDES:
-                raise BrowserMessageError(f"side: expected 'hard' or 'easy', got {side!r}")
+                raise BrowserMessageError(
+                    f"side: expected 'hard' or 'easy', got {short_repr(side)}"
+                )
             rank = message_int(content, "rank")
             if not self.has_captions:
                 raise BrowserMessageError(
@@ -579,7 +582,7 @@ class DirectionsView(widgets.VBox):
                 )
             self.select_caption(caption)
         else:
-            raise BrowserMessageError(f"type: expected 'caption' or 'tail', got {kind!r}")
+            raise BrowserMessageError(f"type: expected 'caption' or 'tail', got {short_repr(kind)}")
 
     # ------------------------------------------------------------------ selection
     def _subpopulation(self, caption: str):

@@ -23,11 +23,13 @@ __all__ = [
     "BrowserMessageError",
     "Checked",
     "GuardedState",
+    "StrictInt",
     "ImageGrid",
     "TraitTypeError",
     "TraitValueError",
     "answer_errors",
     "format_score",
+    "short_repr",
     "is_int",
     "validator",
 ]
@@ -105,17 +107,44 @@ def validator(*names: str):
     return decorate
 
 
-class Checked(traitlets.Any):
-    """A trait of any type whose every value, None included, goes to its validator.
+# traitlets skips the validators when a new value equals the old one (``True == 1``,
+# ``10.0 == 10``), so type checks that must always hold live in the trait types below.
 
-    (``traitlets.Any`` lets None through unchecked, even with ``allow_none=False``.)
+
+class Checked(traitlets.Any):
+    """A trait of any type whose every value goes through its validator.
+
+    ``traitlets.Any`` lets None through unchecked (even with ``allow_none=False``), and
+    traitlets skips validators for a value equal to the current one (``True`` for ``1``);
+    here both are checked and the stored value is always the one the validator returns.
     """
 
     allow_none = False
 
+    def validate(self, obj, value):
+        check = obj._trait_validators.get(self.name)
+        if check is None:
+            return value
+        return check(obj, traitlets.Bunch(trait=self, value=value, owner=obj))
+
+
+class StrictInt(traitlets.Int):
+    """An Int trait that refuses bools (``True == 1`` in Python) and stores numpy ints as int."""
+
+    def validate(self, obj, value):
+        if not is_int(value):
+            raise TraitTypeError(f"{self.name}: expected an integer, got {type(value).__name__}")
+        return super().validate(obj, int(value))
+
 
 class BrowserMessageError(ValueError):
     """A custom message from the browser that cannot be applied (answered, never raised)."""
+
+
+def short_repr(value, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (for values from the browser in messages)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _message_kind(content) -> str | None:
@@ -205,9 +234,9 @@ class GuardedState:
         )
         try:
             if kernel_only:
+                allowed = ", ".join(sorted(self._browser_traits)) or "no trait"
                 raise traitlets.TraitError(
-                    f"{kernel_only[0]}: set by the kernel only; the browser may set "
-                    f"{sorted(self._browser_traits)}"
+                    f"{kernel_only[0]}: set by the kernel only; the browser may set {allowed}"
                 )
             super().set_state(sync_data)
         except traitlets.TraitError:
@@ -216,9 +245,22 @@ class GuardedState:
 
 
 class _IndexList(traitlets.List):
-    """A List trait that also accepts tuples, ranges and numpy arrays (converted to lists)."""
+    """A List trait of integers that also accepts tuples, ranges and numpy arrays (converted
+    to lists of int); bools are refused."""
 
     _cast_types = (tuple, range, np.ndarray)
+
+    def validate(self, obj, value):
+        items = super().validate(obj, value)
+        if all(type(v) is int for v in items):  # the common case, checked fast
+            return items
+        wrong = [v for v in items if not is_int(v)]
+        if wrong:
+            raise TraitTypeError(
+                f"{self.name}: expected a list of integer sample indices, got "
+                f"{type(wrong[0]).__name__}"
+            )
+        return [int(v) for v in items]
 
 
 class ImageGrid(GuardedState, anywidget.AnyWidget):
@@ -271,18 +313,18 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
     _esm = _STATIC / "grid.js"
     _browser_traits = frozenset({"page", "page_size", "sort", "thumb_size", "selected"})
 
-    total = traitlets.Int(0, read_only=True).tag(sync=True)
-    page = traitlets.Int(0).tag(sync=True)
-    page_size = traitlets.Int(100).tag(sync=True)
-    thumb_size = traitlets.Int(96).tag(sync=True)
+    total = StrictInt(0, read_only=True).tag(sync=True)
+    page = StrictInt(0).tag(sync=True)
+    page_size = StrictInt(100).tag(sync=True)
+    thumb_size = StrictInt(96).tag(sync=True)
     sort = traitlets.Unicode("none").tag(sync=True)
     has_scores = traitlets.Bool(False, read_only=True).tag(sync=True)
-    n_incorrect = traitlets.Int(0, read_only=True).tag(sync=True)
+    n_incorrect = StrictInt(0, read_only=True).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     selected = _IndexList([]).tag(sync=True)
     # Bumped whenever page contents change without other state changing (new subset, thumb size):
     # the browser drops its cached pages when it changes.
-    _data_version = traitlets.Int(0).tag(sync=True)
+    _data_version = StrictInt(0).tag(sync=True)
 
     def __init__(
         self,
@@ -469,16 +511,9 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
 
     @validator("selected")
     def _valid_selected(self, proposal):
-        items = list(proposal["value"])
+        items = proposal["value"]  # a list of int (the trait type checked them)
         if not items:
             return []
-        if not all(type(v) is int for v in items):  # the common case, checked fast
-            wrong = [v for v in items if not is_int(v)]
-            if wrong:
-                raise TypeError(
-                    "selected: expected a list of integer sample indices, got "
-                    f"{type(wrong[0]).__name__}"
-                )
         low, high = min(items), max(items)  # Python ints: no overflow before the range check
         if low < 0 or high >= self._evalset.n:
             raise ValueError(
@@ -644,7 +679,9 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         elif kind == "select":
             mode = content.get("mode")
             if mode not in SELECT_MODES:
-                raise BrowserMessageError(f"mode: expected one of {SELECT_MODES}, got {mode!r}")
+                raise BrowserMessageError(
+                    f"mode: expected one of {SELECT_MODES}, got {short_repr(mode)}"
+                )
             if mode == "clear":
                 self.apply_click(mode)
                 return
@@ -655,7 +692,7 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
                     "since the click); the click was ignored"
                 )
         else:
-            raise BrowserMessageError(f"type: expected 'page' or 'select', got {kind!r}")
+            raise BrowserMessageError(f"type: expected 'page' or 'select', got {short_repr(kind)}")
 
 
 def _unique_in_order(values: np.ndarray) -> np.ndarray:

@@ -33,8 +33,10 @@ from .grid import (
     Checked,
     GuardedState,
     ImageGrid,
+    StrictInt,
     answer_errors,
     message_int,
+    short_repr,
     validator,
 )
 
@@ -69,7 +71,7 @@ class LatticeCanvas(GuardedState, anywidget.AnyWidget):
     _browser_traits = frozenset({"query"})
 
     graph = traitlets.Dict({}).tag(sync=True)
-    selected_row = traitlets.Int(-1).tag(sync=True)
+    selected_row = StrictInt(-1).tag(sync=True)
     query = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, on_node_click: Callable[[int], None] | None = None, **kwargs):
@@ -81,7 +83,7 @@ class LatticeCanvas(GuardedState, anywidget.AnyWidget):
     def _on_message(self, widget, content, buffers) -> None:
         kind = content.get("type")
         if kind != "select":
-            raise BrowserMessageError(f"type: expected 'select', got {kind!r}")
+            raise BrowserMessageError(f"type: expected 'select', got {short_repr(kind)}")
         row = message_int(content, "row")
         if row not in {node["row"] for node in self.graph.get("nodes", ())}:
             raise BrowserMessageError(

@@ -22,9 +22,11 @@ from ..modes import FailureMode, modes_to_frame
 from .grid import (
     BrowserMessageError,
     GuardedState,
+    StrictInt,
     answer_errors,
     is_int,
     message_int,
+    short_repr,
     validator,
 )
 
@@ -89,7 +91,7 @@ class ModeTable(GuardedState, anywidget.AnyWidget):
     rows = traitlets.List([]).tag(sync=True)
     sort_by = traitlets.Unicode("drop").tag(sync=True)
     ascending = traitlets.Bool(False).tag(sync=True)
-    selected_id = traitlets.Int(-1).tag(sync=True)
+    selected_id = StrictInt(-1).tag(sync=True)
     class_name = traitlets.Unicode("").tag(sync=True)
     caption = traitlets.Unicode("").tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
@@ -198,7 +200,7 @@ class ModeTable(GuardedState, anywidget.AnyWidget):
     def _on_message(self, widget, content, buffers) -> None:
         kind = content.get("type")
         if kind != "select":
-            raise BrowserMessageError(f"type: expected 'select', got {kind!r}")
+            raise BrowserMessageError(f"type: expected 'select', got {short_repr(kind)}")
         row_id = message_int(content, "id")
         if not 0 <= row_id < len(self._modes):
             raise BrowserMessageError(

@@ -43,10 +43,12 @@ from .grid import (
     Checked,
     GuardedState,
     ImageGrid,
+    StrictInt,
     answer_errors,
     is_int,
     message_int,
     message_request_id,
+    short_repr,
     validator,
 )
 
@@ -131,7 +133,7 @@ class ScenarioCanvas(GuardedState, anywidget.AnyWidget):
     _esm = _STATIC / "scenarios.js"
 
     view_model = traitlets.Dict({}).tag(sync=True)
-    selected = traitlets.Int(-1).tag(sync=True)
+    selected = StrictInt(-1).tag(sync=True)
 
     def __init__(self, view: ScenarioView | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -176,7 +178,9 @@ class ScenarioCanvas(GuardedState, anywidget.AnyWidget):
                 )
             view._label_from_browser(scenario_id, fields)
         else:
-            raise BrowserMessageError(f"type: expected 'strips', 'select' or 'label', got {kind!r}")
+            raise BrowserMessageError(
+                f"type: expected 'strips', 'select' or 'label', got {short_repr(kind)}"
+            )
 
 
 # ---------------------------------------------------------------------- the view
