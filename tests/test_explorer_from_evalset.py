@@ -238,3 +238,31 @@ def test_a_fitted_barlow_survey_is_shown_unchanged(world, monkeypatch):
         assert own and shown == own
     finally:
         explorer.close()
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda: ColourNet(), "features"),
+        (
+            lambda: nn.Sequential(
+                nn.Flatten(), nn.Linear(192, 16), nn.ReLU(), nn.Dropout(), nn.Linear(16, 3)
+            ),
+            "3",
+        ),
+    ],
+)
+def test_bottleneck_guess_is_the_last_layer_before_the_logits(world, make, expected):
+    from failwidgets.widgets.explorer_assets import _Assets, _guess_bottleneck
+
+    assets = _Assets(
+        world["evalset"],
+        split=None,
+        heldout_split=None,
+        cache=None,
+        progress=False,
+        classifier=make(),
+        preprocess=None,
+        clip=None,
+    )
+    assert _guess_bottleneck(assets) == expected

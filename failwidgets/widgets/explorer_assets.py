@@ -290,13 +290,37 @@ def _learn_explainer(a: _Assets, fit: dict):
 
 
 def _guess_bottleneck(a: _Assets) -> str:
-    """The last cut point before the classifier's head (its last module)."""
+    """The last cut point of the classifier whose output is not its logits (the penultimate
+    representation: ``avgpool`` of a ResNet, the last hidden layer of an MLP head)."""
+    import torch
+
     from ..features.split import split_points
 
-    points = split_points(a.classifier)
-    if len(points) < 2:
-        raise ValueError("bottleneck: cannot guess the layer; pass bottleneck='<module name>'")
-    return points[-2]
+    model = a.classifier
+    points = split_points(model)
+    modules = dict(model.named_modules())
+    shapes: dict[str, tuple] = {}
+
+    def recorder(name: str):
+        def hook(module, inputs, output) -> None:  # returns None: the output is kept as is
+            shapes.setdefault(name, tuple(getattr(output, "shape", ())))
+
+        return hook
+
+    hooks = [
+        modules[name].register_forward_hook(recorder(name)) for name in points if name in modules
+    ]
+    transform = a.preprocess or (lambda images: torch.from_numpy(images).permute(0, 3, 1, 2) / 255)
+    try:
+        with torch.inference_mode():
+            logits = model.eval()(transform(a.evalset.images_at([0])).float())
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for name in reversed(points):
+        if name in shapes and shapes[name] != tuple(logits.shape):
+            return name
+    raise ValueError("bottleneck: cannot guess the layer; pass bottleneck='<module name>'")
 
 
 def _plan_directions(a: _Assets, options: dict) -> _Plan:
