@@ -263,11 +263,15 @@ def test_node_click_fills_the_grid_errors_first_and_notifies(view):
     feature = view.canvas.tree["nodes"][top]["edge"]["feature"]
     assert view.visual["feature"] == feature
     assert np.allclose(view.grid.scores, view.features[shown, feature])
-    # stale or malformed clicks are ignored
-    view.canvas._on_message(view.canvas, {"type": "select", "node": 999}, [])
-    view.canvas._on_message(view.canvas, {"type": "select", "node": "1"}, [])
-    view.canvas._on_message(view.canvas, {"type": "select", "node": True}, [])
+    # stale or malformed clicks change nothing and are answered with an error naming the field
+    sent = []
+    view.canvas.send = lambda content, buffers=None: sent.append(content)
+    for node in (999, "1", True, None):
+        view.canvas._on_message(view.canvas, {"type": "select", "node": node}, [])
     assert view.selected_node == top and len(seen) == 1
+    assert [c["type"] for c in sent] == ["error"] * 4
+    assert sent[0]["error"].startswith("node: 999 is not a node of the drawn tree")
+    assert all(c["request"] == "select" and c["error"].startswith("node: ") for c in sent)
 
 
 def test_feature_panel_without_a_model_shows_the_top_images(view):
@@ -452,35 +456,65 @@ def test_a_feature_message_off_the_selected_rule_is_refused(view):
     assert len(rule) == 2 and view.visual["feature"] == rule[-1]
     off_rule = next(f for f in range(D) if f not in rule)
     token = view.visual["token"]
+    sent = []
+    send = view.canvas.send
+    view.canvas.send = lambda content, buffers=None: sent.append(content)
     view.canvas._on_message(view.canvas, {"type": "feature", "feature": off_rule}, [])
     assert view.visual["feature"] == rule[-1] and view.visual["token"] == token  # not drawn
+    assert [c["type"] for c in sent] == ["error"]
+    assert sent[0]["error"].startswith(f"feature: {off_rule} is not on the selected node's rule")
+    view.canvas.send = send
     view.canvas._on_message(view.canvas, {"type": "feature", "feature": rule[0]}, [])
     assert view.visual["feature"] == rule[0]  # a feature of the rule is drawn
     view.visualize(off_rule)  # the Python API still shows any column
     assert view.visual["feature"] == off_rule
     view.depth = 1  # a refit clears the selection: no rule, so no feature message is drawn
+    sent.clear()
+    view.canvas.send = lambda content, buffers=None: sent.append(content)
     view.canvas._on_message(view.canvas, {"type": "feature", "feature": PLANTED}, [])
     assert view.visual["state"] == "none"
+    assert sent[0]["type"] == "error" and "no node is selected" in sent[0]["error"]
 
 
-def test_bad_state_from_the_browser_is_rolled_back(view):
+def test_the_browser_may_set_no_trait_of_the_drawing(view):
     top = view.result.top_leaf
     view.select(top)
-    for state in ({"selected_node": 999}, {"selected_node": -2}, {"tree": {"status": "x"}},
-                  {"tree": {"status": "ok", "nodes": [{"id": "0"}]}}):  # fmt: skip
+    resent = []
+    view.canvas.send_state = lambda key=None: resent.append(key)
+    for state in ({"selected_node": 999}, {"selected_node": -1}, {"tree": {"status": "x"}},
+                  {"tree": view.canvas.tree, "selected_node": top}):  # fmt: skip
         before = dict(view.canvas.tree), view.canvas.selected_node
-        with pytest.raises(traitlets.TraitError):
+        with pytest.raises(traitlets.TraitError, match="set by the kernel only"):
             view.canvas.set_state(state)
         assert (view.canvas.tree, view.canvas.selected_node) == before
-    view.canvas.set_state({"selected_node": -1})  # a valid state is kept
-    assert view.canvas.selected_node == -1
+        assert resent[-1] == list(state)  # the browser is sent the kept values again
+    assert view.selected_node == top
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [("selected_node", 999, ValueError), ("selected_node", -2, ValueError),
+     ("selected_node", True, TypeError), ("selected_node", None, TypeError),
+     ("tree", {"status": "x"}, ValueError), ("tree", None, traitlets.TraitError),
+     ("tree", {"status": "ok", "nodes": [{"id": "0"}]}, ValueError)],
+)  # fmt: skip
+def test_the_drawing_refuses_values_the_kernel_could_not_draw(view, name, value, error):
+    view.select(view.result.top_leaf)
+    before = dict(view.canvas.tree), view.canvas.selected_node
+    with pytest.raises(traitlets.TraitError) as info:
+        setattr(view.canvas, name, value)
+    assert isinstance(info.value, error) and name in str(info.value)
+    assert (view.canvas.tree, view.canvas.selected_node) == before
 
 
 @pytest.mark.parametrize(
     ("name", "value", "error"),
     [("delta", 1.5, ValueError), ("tau", "0.2", TypeError), ("depth", 9, ValueError),
      ("k", D + 1, ValueError), ("grouping", "labels", ValueError),
-     ("class_name", "bird", ValueError), ("class_name", 2.5, TypeError)],
+     ("class_name", "bird", ValueError), ("class_name", 2.5, TypeError),
+     ("class_name", None, TypeError), ("delta", None, TypeError), ("k", None, TypeError),
+     ("depth", True, TypeError), ("depth", 2.0, TypeError), ("k", float(D), TypeError),
+     ("tau", True, TypeError)],
 )  # fmt: skip
 def test_trait_validators_raise_trait_errors_and_roll_back(view, name, value, error):
     before = getattr(view, name)

@@ -1,6 +1,6 @@
 """Property-based attack on the views' browser interfaces (issue 14).
 
-Every anywidget of the grid, the mode table and the concept-map, scenario, lattice and
+Every anywidget of the grid, the mode table and the concept-map, scenario, lattice, tree and
 directions views receives state (``set_state``, as the comm delivers it) and custom messages
 from the browser, and the views' traits are set from Python (the Explorer, the user). Random
 sequences of JSON-like messages, states and assignments, mixed with valid ones, must give:
@@ -129,7 +129,7 @@ def frozen(*values) -> str:
 
 def own_state(widget) -> dict:
     """The widget's own synced traits (not the anywidget base class's)."""
-    from failwidgets.widgets.grid import _ANYWIDGET_KEYS
+    from failwidgets.widgets.guard import _ANYWIDGET_KEYS
 
     return {name: getattr(widget, name) for name in widget.keys if name not in _ANYWIDGET_KEYS}
 
@@ -499,6 +499,132 @@ def test_lattice_view_messages_state_and_thresholds(lattice_world, data):
             }.get(trait, real and 0 <= value <= 1)
             run_assign("LatticeView assignment", view, trait, value, valid, snapshot, canvas)
         assert_valid(view, canvas, view.grid)
+
+
+# ---------------------------------------------------------------------- TreeView
+@pytest.fixture(scope="module")
+def tree_world():
+    from test_tree_view import planted_evalset
+
+    return planted_evalset()  # 600 images, classes cat / dog / an XSS-like name, 12 features
+
+
+def rule_features(tree: dict, node: int) -> list[int]:
+    """Features on the path to ``node`` and of its own split, read off the drawn tree."""
+    nodes = {n["id"]: n for n in tree["nodes"]}
+    path, at = [], nodes[node]
+    while at["parent"] >= 0:
+        path.append(at["edge"]["feature"])
+        at = nodes[at["parent"]]
+    features = path[::-1] + ([nodes[node]["feature"]] if nodes[node]["feature"] >= 0 else [])
+    return list(dict.fromkeys(features))
+
+
+@settings(SETTINGS, max_examples=40)
+@given(data=st.data())
+def test_tree_view_messages_state_and_settings(tree_world, data):
+    from failwidgets.widgets.tree import GROUPINGS, MAX_DEPTH, TreeView
+
+    evalset, features = tree_world
+    n_features = features.shape[1]
+    view = TreeView(evalset, features, class_name="cat", depth=2, k=4, background=False)
+    canvas = view.canvas
+    sent = listen(canvas)
+    selections = []
+    view.on_select(selections.append)
+    names = list(evalset.class_names)
+
+    def snapshot():
+        return frozen(
+            own_state(canvas),
+            {t: getattr(view, t) for t in view._trait_validators},
+            view.selected_node,
+            view.selected_members,
+            view.visual,
+            view.grid.indices,
+            view.grid.title,
+            len(selections),
+        )
+
+    def drawn() -> list[int]:
+        return [node["id"] for node in canvas.tree["nodes"]]
+
+    select = message("select", {"node": st.just("DRAWN") | maybe(st.integers(-1, 9))})
+    feature = message("feature", {"feature": maybe(st.integers(-1, n_features))})
+    request = message("visual-request", {})
+    state = state_strategy(
+        {}, {"tree": st.just({"status": "ok", "nodes": []}), "selected_node": st.integers(-2, 9)}
+    )
+    assignment = st.one_of(
+        st.tuples(st.just("class_name"), maybe(st.sampled_from([*names, 0, 1, 3, "bird"]))),
+        st.tuples(st.just("grouping"), maybe(st.sampled_from([*GROUPINGS, "labels"]))),
+        st.tuples(st.sampled_from(["delta", "tau"]), maybe(FRACTION)),
+        st.tuples(st.just("depth"), maybe(st.integers(0, MAX_DEPTH + 1))),
+        st.tuples(st.just("k"), maybe(st.integers(0, n_features + 1))),
+    )
+    steps = (
+        st.tuples(st.just("message"), select | feature | request)
+        | st.tuples(st.just("state"), state)
+        | st.tuples(st.just("assign"), assignment)
+    )
+
+    def check_reply(content, replies):
+        kind = content["type"]
+        if kind == "visual-request":
+            ((reply, _),) = replies
+            assert reply["type"] == "visual" and reply == view.visual
+        elif kind == "select":
+            assert view.selected_node == canvas.selected_node == content["node"]
+            assert selections and selections[-1].members.tolist() == view.selected_members.tolist()
+        else:
+            assert view.visual["feature"] == content["feature"]
+
+    for kind, step in data.draw(st.lists(steps, min_size=3, max_size=8)):
+        if kind == "message":
+            if isinstance(step, dict) and step.get("node") == "DRAWN":
+                step["node"] = data.draw(st.sampled_from(drawn())) if drawn() else 0
+            node = view.selected_node
+            valid = isinstance(step, dict) and (
+                step.get("type") == "visual-request"
+                or (
+                    step.get("type") == "select"
+                    and json_int(step.get("node"))
+                    and step["node"] in drawn()
+                )
+                or (
+                    step.get("type") == "feature"
+                    and json_int(step.get("feature"))
+                    and node is not None
+                    and step["feature"] in rule_features(canvas.tree, node)
+                )
+            )
+            run_message(
+                "TreeView message",
+                canvas,
+                canvas._on_message,
+                sent,
+                step,
+                valid,
+                snapshot,
+                check=[check_reply],
+            )
+        elif kind == "state":
+            valid = isinstance(step, dict) and all(key not in canvas.keys for key in step)
+            run_state("TreeView state", canvas, step, valid, snapshot, view)
+        else:
+            trait, value = step
+            real = isinstance(value, (int, float)) and not isinstance(value, bool)
+            valid = {
+                "class_name": (isinstance(value, str) and value in names)
+                or (json_int(value) and 0 <= value < len(names)),
+                "grouping": isinstance(value, str) and value in GROUPINGS,
+                "depth": json_int(value) and 1 <= value <= MAX_DEPTH,
+                "k": json_int(value) and 1 <= value <= n_features,
+            }.get(trait, real and 0 <= value <= 1)
+            run_assign("TreeView assignment", view, trait, value, valid, snapshot, canvas)
+        assert_valid(view, canvas, view.grid)
+        json.dumps(canvas.tree)
+    view.close()
 
 
 # ---------------------------------------------------------------------- ScenarioView

@@ -37,15 +37,15 @@ import numpy as np
 import traitlets
 
 from ..data import EvalSet
+from ..methods.answers import answer_list
 from ..methods.ces import ConceptBank, ConceptExplainer, ConceptScores, embed_concepts
 from ..modes import FailureMode
-from .grid import (
+from .grid import ImageGrid, format_score
+from .guard import (
     BrowserMessageError,
     Checked,
     GuardedState,
-    ImageGrid,
     answer_errors,
-    format_score,
     is_int,
     message_int,
     short_repr,
@@ -552,13 +552,15 @@ class ConceptMapView(widgets.VBox):
         set (by default the class's mistakes in the split) with the current ``target``,
         ``delta`` and ``direction``; its description names the top positive concepts (the
         concepts whose addition, or removal, raises the explained probability most) and the
-        top negative one. Empty when nothing is explained.
+        top negative one; when no concept raises (or lowers) it, it says why
+        (:meth:`ConceptScores.empty_reason`). Empty when nothing is explained or the scores
+        could not be computed: the empty list's ``reason`` (shown in its repr) says which.
         """
         self.wait()
         scores = self._scores
         members = self._explained
         if scores is None or len(members) == 0:
-            return []
+            return answer_list([], self._no_scores_reason)
         labels = self._evalset.labels[members]
         if np.all(labels == labels[0]):
             class_name = self._evalset.class_names[int(labels[0])]
@@ -571,15 +573,18 @@ class ConceptMapView(widgets.VBox):
             float(self._evalset.correct[class_rows].mean()) if len(class_rows) else float("nan")
         )
         verb = "adding" if self.direction == "add" else "removing"
-        positive = [name for name, _ in scores.top_positive(DESCRIPTION_CONCEPTS)]
-        negative = [name for name, _ in scores.top_negative(1)]
-        description = f"{self._explained_text()}: {verb} " + (
-            ", ".join(positive) + f" raises {self._target_text()} most"
-            if positive
-            else f"no concept raises {self._target_text()}"
-        )
+        positive = scores.top_positive(DESCRIPTION_CONCEPTS)
+        negative = scores.top_negative(1)
+        if positive:
+            names = ", ".join(name for name, _ in positive)
+            description = f"{verb} {names} raises {self._target_text()} most"
+        else:
+            description = f"no concept raises {self._target_text()} ({positive.reason})"
         if negative:
-            description += f"; {negative[0]} lowers it most"
+            description += f"; {negative[0][0]} lowers it most"
+        elif positive:  # (both empty: every score is 0, and one reason covers both)
+            description += f"; no concept lowers it ({negative.reason})"
+        description = f"{self._explained_text()}: {description}"
         return [
             FailureMode(
                 method=METHOD,
@@ -590,6 +595,18 @@ class ConceptMapView(widgets.VBox):
                 drop=class_accuracy - accuracy,
             )
         ]
+
+    def _no_scores_reason(self) -> str:
+        """Why there are no scores: the computation failed, or nothing is explained."""
+        if self._error:
+            return f"the scores could not be computed: {self._error}"
+        if len(self._explained) == 0:
+            where = f" in the {self._split} split" if self._split else ""
+            return (
+                f"nothing is explained: {self.class_name} has no mistakes{where}; select images "
+                "in the grid or call explain(indices)"
+            )
+        return "the scores are not computed yet (see wait())"
 
     def close(self) -> None:
         """Stop following the grid, drop pending work and close the widgets."""
@@ -905,14 +922,21 @@ class ConceptMapView(widgets.VBox):
         return (xy - (low + high) / 2) / span + 0.5
 
     def view_model(self) -> dict:
-        """The JSON the panel draws (also handy to inspect the view's state)."""
+        """The JSON the panel draws (also handy to inspect the view's state).
+
+        ``positive`` / ``negative`` are the bar lists; when one is empty although there are
+        scores, ``empty_reasons[side]`` says why (:meth:`ConceptScores.empty_reason`), shown
+        where its bars would be.
+        """
         bank, scores = self._bank, self._scores
         layout = self._layout()
         accuracy = np.asarray(bank.val_accuracy, dtype=float)
         n_images = len(self._explained)
         labelled, positive, negative = set(), [], []
         rank = {}
+        empty_reasons = {"positive": None, "negative": None}
         if scores is not None:
+            empty_reasons = {side: scores.empty_reason(side) for side in empty_reasons}
             order = scores.order()
             rank = {int(i): r for r, i in enumerate(order)}
             top_pos = [i for i in order if scores.scores[i] > 0]
@@ -967,6 +991,7 @@ class ConceptMapView(widgets.VBox):
             "concepts": concepts,
             "positive": positive,
             "negative": negative,
+            "empty_reasons": empty_reasons,
             "legend": self._legend(),
             "selected": selected,
             "message": message,

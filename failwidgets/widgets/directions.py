@@ -29,13 +29,12 @@ import traitlets
 from ..data import EvalSet
 from ..methods.directions import FailureDirectionsResult
 from ..modes import FailureMode
-from .grid import (
+from .grid import ImageGrid, format_score
+from .guard import (
     BrowserMessageError,
     Checked,
     GuardedState,
-    ImageGrid,
     answer_errors,
-    format_score,
     is_int,
     message_int,
     short_repr,

@@ -1045,7 +1045,7 @@ class Explorer(widgets.VBox):
             default: scale to [0, 1].
         bottleneck : str, optional
             CES's layer (a module name of ``classifier``); default: the bank's layer, else
-            the last cut point before the classifier's head.
+            the last layer whose output is not the logits (e.g. a ResNet's avgpool).
         labels_path : path, optional
             Defuse's labels file (default: named after the classifier, VAE and images).
         options : mapping method -> keyword arguments, optional

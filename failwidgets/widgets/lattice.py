@@ -28,11 +28,11 @@ from ..checks import check_fraction as _check_fraction
 from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.prime import MAX_SET_SIZE, Prime, PrimeResult, search
-from .grid import (
+from .grid import ImageGrid
+from .guard import (
     BrowserMessageError,
     Checked,
     GuardedState,
-    ImageGrid,
     StrictInt,
     answer_errors,
     message_int,

@@ -19,7 +19,7 @@ import pandas as pd
 import traitlets
 
 from ..modes import FailureMode, modes_to_frame
-from .grid import (
+from .guard import (
     BrowserMessageError,
     GuardedState,
     StrictInt,

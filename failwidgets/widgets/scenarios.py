@@ -38,11 +38,11 @@ import traitlets
 
 from ..checks import check_int
 from ..data import EvalSet
-from .grid import (
+from .grid import ImageGrid
+from .guard import (
     BrowserMessageError,
     Checked,
     GuardedState,
-    ImageGrid,
     StrictInt,
     answer_errors,
     is_int,

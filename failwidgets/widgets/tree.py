@@ -28,7 +28,10 @@ leaves. Classes without a given tree are fitted from ``features`` when given; wi
 ``features=None`` the view says that no tree was given for them.
 
 Every trait validator raises :class:`traitlets.TraitError` (a subclass that is also a
-ValueError or TypeError), so traitlets rolls back a bad ``set_state`` from the browser.
+ValueError or TypeError, see :mod:`failwidgets.widgets.guard`) and checks every value, None
+and values equal to the current one included. The browser may set none of the drawing's
+traits (a ``set_state`` naming one is refused and rolled back) and a click it cannot apply
+is answered with ``{"type": "error", ...}``.
 """
 
 from __future__ import annotations
@@ -53,6 +56,16 @@ from ..data import EvalSet
 from ..methods.barlow import NODE_COLUMNS, Barlow, BarlowResult, BarlowSurvey
 from ..thumbnails import THUMBNAIL_FORMATS, encode_thumbnails
 from .grid import ImageGrid
+from .guard import (
+    BrowserMessageError,
+    Checked,
+    GuardedState,
+    StrictInt,
+    answer_errors,
+    message_int,
+    short_repr,
+    validator,
+)
 
 __all__ = ["TreeCanvas", "TreeView", "tree_view_model"]
 
@@ -96,32 +109,6 @@ def _check_features(features, n: int) -> np.ndarray:
     array = np.ascontiguousarray(array)
     array.flags.writeable = False
     return array
-
-
-class TreeTraitValueError(traitlets.TraitError, ValueError):
-    """A refused trait value (a ValueError that traitlets rolls back)."""
-
-
-class TreeTraitTypeError(traitlets.TraitError, TypeError):
-    """A trait value of the wrong type (a TypeError that traitlets rolls back)."""
-
-
-def _trait_errors(check):
-    """Make a validator raise TraitError subclasses: traitlets rolls a bad ``set_state`` back
-    only on TraitError, and callers catching ValueError/TypeError still catch them."""
-
-    @functools.wraps(check)
-    def validator(self, proposal):
-        try:
-            return check(self, proposal)
-        except traitlets.TraitError:
-            raise
-        except TypeError as error:
-            raise TreeTraitTypeError(str(error)) from None
-        except ValueError as error:
-            raise TreeTraitValueError(str(error)) from None
-
-    return validator
 
 
 def _split_rows(evalset: EvalSet, name, argument: str) -> np.ndarray:
@@ -403,26 +390,30 @@ def _rule_features(result: BarlowResult, node: int) -> list[int]:
 
 
 # ---------------------------------------------------------------------- the drawing
-class TreeCanvas(anywidget.AnyWidget):
+class TreeCanvas(GuardedState, anywidget.AnyWidget):
     """The failure tree and the feature panel (browser side: ``js/src/tree.js``).
 
     ``tree`` is the view model of :func:`tree_view_model`; ``selected_node`` the highlighted
-    node (-1: none). The browser sends ``{"type": "select", "node": id}`` on a node click,
-    ``{"type": "feature", "feature": j}`` when a feature of the selected rule is chosen and
-    ``{"type": "visual-request"}`` when it (re)draws; the feature panel's content comes back
-    as a ``{"type": "visual", ...}`` message with one binary PNG buffer per image.
+    node (-1: none). Both are the kernel's: the browser may set no trait (a ``set_state``
+    naming one raises ``TraitError`` and changes nothing). The browser sends
+    ``{"type": "select", "node": id}`` on a node click, ``{"type": "feature", "feature": j}``
+    when a feature of the selected rule is chosen and ``{"type": "visual-request"}`` when it
+    (re)draws; the feature panel's content comes back as a ``{"type": "visual", ...}``
+    message with one binary PNG buffer per image. A message that cannot be applied (a node
+    not drawn, a feature off the selected rule, a missing or non-integer field) is answered
+    with ``{"type": "error", ...}``.
 
     The validators refuse a ``tree`` that is not a view model and a ``selected_node`` that is
-    not a node of the drawn tree (TraitError: a bad ``set_state`` is rolled back).
+    not a node of the drawn tree.
     """
 
     _esm = _STATIC / "tree.js"
+    _browser_traits = frozenset()
 
     tree = traitlets.Dict({}).tag(sync=True)
-    selected_node = traitlets.Int(-1).tag(sync=True)
+    selected_node = StrictInt(-1).tag(sync=True)
 
-    @traitlets.validate("tree")
-    @_trait_errors
+    @validator("tree")
     def _valid_tree(self, proposal):
         value = proposal["value"]
         if value.get("status") not in ("ok", "no_errors", "error"):
@@ -437,8 +428,7 @@ class TreeCanvas(anywidget.AnyWidget):
             raise ValueError("tree: expected 'nodes', a list of node dicts with integer ids")
         return value
 
-    @traitlets.validate("selected_node")
-    @_trait_errors
+    @validator("selected_node")
     def _valid_selected_node(self, proposal):
         value = proposal["value"]
         if value != -1 and value not in {node["id"] for node in self.tree.get("nodes", ())}:
@@ -470,26 +460,28 @@ class TreeCanvas(anywidget.AnyWidget):
             self._visual = (content, buffers)
         self.send(content, buffers=buffers)
 
+    @answer_errors
     def _on_message(self, widget, content, buffers) -> None:
-        if not isinstance(content, dict):
-            return
         kind = content.get("type")
         if kind == "visual-request":
             message, data = self.visual
             self.send(message, buffers=data)
-            return
-        key = {"select": "node", "feature": "feature"}.get(kind)
-        if key is None:
-            return
-        value = content.get(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            return
-        if kind == "select":
-            ids = {node["id"] for node in self.tree.get("nodes", ())}
-            if value in ids and self._on_node_click is not None:
-                self._on_node_click(value)
-        elif self._on_feature is not None:
-            self._on_feature(value)
+        elif kind == "select":
+            node = message_int(content, "node")
+            if node not in {node["id"] for node in self.tree.get("nodes", ())}:
+                raise BrowserMessageError(
+                    f"node: {node} is not a node of the drawn tree (it changed since the click?)"
+                )
+            if self._on_node_click is not None:
+                self._on_node_click(node)
+        elif kind == "feature":
+            feature = message_int(content, "feature")
+            if self._on_feature is not None:
+                self._on_feature(feature)  # raises BrowserMessageError when it cannot show it
+        else:
+            raise BrowserMessageError(
+                f"type: expected 'select', 'feature' or 'visual-request', got {short_repr(kind)}"
+            )
 
 
 # ---------------------------------------------------------------------- the view
@@ -562,12 +554,12 @@ class TreeView(widgets.VBox):
     grid, canvas : the linked :class:`ImageGrid` and the :class:`TreeCanvas` drawing.
     """
 
-    class_name = traitlets.Any()
-    grouping = traitlets.Any()
-    delta = traitlets.Any()
-    tau = traitlets.Any()
-    depth = traitlets.Any()
-    k = traitlets.Any()
+    class_name = Checked()
+    grouping = Checked()
+    delta = Checked()
+    tau = Checked()
+    depth = Checked()
+    k = Checked()
 
     def __init__(
         self,
@@ -782,8 +774,7 @@ class TreeView(widgets.VBox):
         )
 
     # ------------------------------------------------------------------ validation
-    @traitlets.validate("class_name")
-    @_trait_errors
+    @validator("class_name")
     def _valid_class(self, proposal):
         value = proposal["value"]
         if isinstance(value, bool) or not isinstance(value, (str, numbers.Integral)):
@@ -800,26 +791,22 @@ class TreeView(widgets.VBox):
             value = self._evalset.class_names[int(value)]
         return value
 
-    @traitlets.validate("grouping")
-    @_trait_errors
+    @validator("grouping")
     def _valid_grouping(self, proposal):
         value = proposal["value"]
         if value not in GROUPINGS:
             raise ValueError(f"grouping: expected 'label' or 'prediction', got {value!r}")
         return value
 
-    @traitlets.validate("delta", "tau")
-    @_trait_errors
+    @validator("delta", "tau")
     def _valid_fraction(self, proposal):
         return _check_fraction(proposal["value"], proposal["trait"].name)
 
-    @traitlets.validate("depth")
-    @_trait_errors
+    @validator("depth")
     def _valid_depth(self, proposal):
         return _check_int(proposal["value"], "depth", 1, MAX_DEPTH)
 
-    @traitlets.validate("k")
-    @_trait_errors
+    @validator("k")
     def _valid_k(self, proposal):
         value = _check_int(proposal["value"], "k", 1)
         if self._features is None:  # nothing is fitted: k only matters with features
@@ -1165,10 +1152,15 @@ class TreeView(widgets.VBox):
 
     def _on_feature_click(self, feature: int) -> None:
         """A feature chosen in the browser: drawn only when it is on the selected rule (the
-        only features the panel offers); anything else is refused."""
+        only features the panel offers); anything else is refused (answered as an error)."""
         r, node = self._result, self._selected_node
-        if r is None or node is None or feature not in _rule_features(r, node):
-            return
+        if r is None or node is None:
+            raise BrowserMessageError(f"feature: no node is selected to show feature {feature} of")
+        rule = _rule_features(r, node)
+        if feature not in rule:
+            raise BrowserMessageError(
+                f"feature: {feature} is not on the selected node's rule (its features: {rule})"
+            )
         self._visualize(feature)
 
     def _clear_selection(self) -> None:

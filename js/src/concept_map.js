@@ -15,7 +15,8 @@
 //     message, note,
 //     concepts: [{index, name, x, y, score, score_text, mean_change_text, val_accuracy_text,
 //                 rank, labelled, has_examples}],
-//     positive: [{index, name, score, score_text, val_accuracy_text}], negative: [...] }
+//     positive: [{index, name, score, score_text, val_accuracy_text}], negative: [...],
+//     empty_reasons: {positive, negative} (why a side has no concept; string or null) }
 
 import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
 import { listenerSet } from "./events.js";
@@ -124,7 +125,7 @@ export const CONCEPT_MAP_CSS = `
 section[data-side="positive"] .fw-cmap-bar-fill { background: var(--fw-cmap-pos); }
 section[data-side="negative"] .fw-cmap-bar-fill { background: var(--fw-cmap-neg); }
 .fw-cmap-bar-score { font-family: var(--fw-mono); font-size: var(--fw-font-size-small); color: var(--fw-fg-soft); text-align: right; }
-.fw-cmap-empty { color: var(--fw-fg-muted); padding: 2px 0; }
+.fw-cmap-empty { color: var(--fw-fg-muted); padding: 2px 0; overflow-wrap: anywhere; }
 .fw-cmap-hint { color: var(--fw-fg-muted); font-size: var(--fw-font-size-small); margin-top: 4px; }
 `;
 
@@ -389,8 +390,12 @@ export function createConceptMap(container, options = {}) {
     }
     section.append(h, ol);
     if (!entries.length) {
-      const empty = make(doc, "div", "fw-cmap-empty");
-      empty.textContent = model.has_scores ? "None." : "No scores yet.";
+      // an empty side says why (from Python; text only)
+      const reason = (model.empty_reasons || {})[side];
+      const empty = make(doc, "div", "fw-cmap-empty", { role: "note" });
+      if (!model.has_scores) empty.textContent = "No scores yet.";
+      else if (reason) empty.textContent = `None: ${reason}.`;
+      else empty.textContent = "None.";
       section.appendChild(empty);
     }
     return section;

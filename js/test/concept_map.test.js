@@ -290,6 +290,27 @@ describe("concept map", () => {
     expect(root.dataset.state).toBe("empty");
     expect(root.querySelectorAll("circle")).toHaveLength(0);
   });
+
+  it("says why a side has no concept, as text, where its bars would be", () => {
+    const { container, view } = setup();
+    const root = container.querySelector(".fw-cmap");
+    const why = `no concept lowers p(true label) at delta=1e+04: adding any of the 5 concepts raises it ${EVIL}`;
+    view.setState(viewModel({ negative: [], empty_reasons: { positive: null, negative: why } }));
+    const empties = root.querySelectorAll(".fw-cmap-empty");
+    expect(empties).toHaveLength(1);
+    expect(empties[0].closest("section").dataset.side).toBe("negative");
+    expect(empties[0].textContent).toBe(`None: ${why}.`);
+    expect(empties[0].querySelector("img")).toBeNull(); // text, not markup
+    expect(root.querySelectorAll("section[data-side='positive'] .fw-cmap-bar")).toHaveLength(3);
+    // both sides empty, each with its reason; an older model without reasons says "None."
+    view.setState(viewModel({ positive: [], negative: [], empty_reasons: { positive: "A", negative: "B" } }));
+    expect([...root.querySelectorAll(".fw-cmap-empty")].map((e) => e.textContent)).toEqual(["None: A.", "None: B."]);
+    view.setState(viewModel({ positive: [] }));
+    expect(root.querySelector(".fw-cmap-empty").textContent).toBe("None.");
+    view.setState(null);
+    expect(root.dataset.state).toBe("empty");
+    expect(root.querySelectorAll("circle")).toHaveLength(0);
+  });
 });
 
 describe("cleanup", () => {
