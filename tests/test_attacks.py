@@ -15,7 +15,7 @@ Rows (keep these counts up to date):
     ENGINE_CASES   47  label store 11, failure-mode export/import 18, CES 15, Defuse 2,
                         PRIME 1 (prime.py, helper E)
     EVALSET_CASES  19  EvalSet constructors and accessors (data.py, helper A)
-    WIDGET_CASES   13  grid 5, mode table 3, concept map 2, scenarios 3 (helper D)
+    WIDGET_CASES   17  grid 5, mode table 3, concept map 2, tree 4, scenarios 3 (helper D)
 """
 
 from __future__ import annotations
@@ -769,6 +769,26 @@ def _w_twenty_thousand_strips(kit: Kit):
     return _w_answers(view.canvas, view.canvas._on_message, {"type": "strips", "ids": ids})
 
 
+def _w_tree(kit: Kit):
+    """A TreeView of class "a" (60 % wrong where feature 0 > 0.5) over 90 samples."""
+    from failwidgets.widgets.tree import TreeView
+
+    rng = np.random.default_rng(0)
+    n = 90
+    features = rng.standard_normal((n, 4)).astype(np.float32)
+    labels = np.arange(n) % 3
+    wrong = (labels == 0) & (features[:, 0] > 0.5) & (rng.random(n) < 0.6)
+    evalset = kit.evalset(n, predictions=np.where(wrong, 1, labels))
+    return TreeView(evalset, features, class_name="a", depth=2, k=4, background=False)
+
+
+def _w_held(obj, name: str, value) -> None:
+    """Set a trait inside ``hold_trait_notifications``, where traitlets validates only the
+    traits whose value changed (``2.0 == 2``: unchanged)."""
+    with obj.hold_trait_notifications():
+        setattr(obj, name, value)
+
+
 WIDGET_CASES: list[Case] = [
     Case(
         "grid: the browser sets selected=[-1]",
@@ -840,6 +860,28 @@ WIDGET_CASES: list[Case] = [
         "scenarios: strip request ids=[id]*20000",
         _w_twenty_thousand_strips,
         Gives("one error answer naming ids, no PNG", _w_one_error("ids")),
+    ),
+    Case(
+        "tree: the browser sets selected_node to a drawn node",
+        lambda kit: _w_browser_sets(_w_tree(kit).canvas, {"selected_node": 0}),
+        _w_refused("selected_node"),
+    ),
+    Case(
+        "tree: select message node=True",
+        lambda kit: _w_answers(
+            (view := _w_tree(kit)).canvas, view.canvas._on_message, {"type": "select", "node": True}
+        ),
+        Gives("an error answer naming node", _w_one_error("node")),
+    ),
+    Case(
+        "tree: depth=2.0, equal to the current depth 2, in a held update (as set_state does)",
+        lambda kit: _w_held(_w_tree(kit), "depth", 2.0),
+        Raises(TypeError, r"^depth: expected an integer, got float"),
+    ),
+    Case(
+        "tree: class_name=None",
+        lambda kit: setattr(_w_tree(kit), "class_name", None),
+        Raises(TypeError, r"^class_name: expected a class name, got NoneType"),
     ),
     Case(
         "scenarios: tau=None",

@@ -116,6 +116,7 @@ def test_default_explains_the_mistakes_of_the_class_with_most(setup):
     json.dumps(model)  # plain JSON
     assert [e["name"] for e in model["concepts"]] == setup["bank"].names
     assert model["positive"][0]["name"] == COLOURS[c]
+    assert model["empty_reasons"] == {"positive": None, "negative": None}  # both sides listed
     assert model["explained_text"] == f"{len(view.explained)} test mistakes of {view.class_name}"
     assert all(0 <= e["x"] <= 1 and 0 <= e["y"] <= 1 for e in model["concepts"])
     labelled = [e["name"] for e in model["concepts"] if e["labelled"]]
@@ -283,9 +284,44 @@ def test_no_mistakes_message_and_empty_failure_modes(setup):
     view = ConceptMapView(clean, setup["explainer"], class_name="class_0")
     assert view.scores is None and len(view.explained) == 0
     assert "has no mistakes in the test split" in view.panel.view_model["message"]
-    assert view.failure_modes() == []
+    empty = view.failure_modes()
+    assert empty == [] and empty.reason.startswith("nothing is explained: class_0 has no mistakes")
+    assert "empty: nothing is explained" in repr(empty)
     view.grid.selected = [0, 3]
     assert view.scores is not None
+
+
+def test_an_empty_side_says_why_in_the_view_and_the_failure_mode(setup):
+    """A bank of one concept, "red": adding it raises p(class_0) for class_0's mistakes, so
+    the positive bars list it and the negative side is empty, with the engine's reason."""
+    bank = setup["bank"]
+    i = bank.index("red")
+    red_only = dataclasses.replace(
+        bank,
+        names=["red"],
+        **{name: getattr(bank, name)[i : i + 1] for name in bank._ARRAYS},
+        positive_ids={"red": bank.positive_ids["red"]},
+    )
+    explainer = ConceptExplainer(setup["split"], red_only, delta=DELTA)
+    view = ConceptMapView(setup["evalset"], explainer, class_name="class_0")
+    model = view.panel.view_model
+    why = view.scores.empty_reason("negative")
+    assert [bar["name"] for bar in model["positive"]] == ["red"] and model["negative"] == []
+    assert model["empty_reasons"] == {"positive": None, "negative": why}
+    assert why.startswith("no concept lowers p(class 0) at delta=0.3")
+    (mode,) = view.failure_modes()
+    assert mode.description.endswith(f"adding red raises p(true label) most; {why}")
+    # a step too small to change anything: both sides empty, each with the reason
+    view.delta = 1e-12
+    model = view.panel.view_model
+    why = view.scores.empty_reason("positive")
+    assert model["positive"] == model["negative"] == []
+    assert model["empty_reasons"] == {"positive": why, "negative": why}
+    assert "every score is 0; try a larger delta" in why
+    (mode,) = view.failure_modes()
+    assert mode.description == f"{view.panel.view_model['explained_text']}: {why}"
+    json.dumps(model)
+    view.close()
 
 
 def test_background_computation_is_last_request_wins(setup):

@@ -332,7 +332,11 @@ def test_any_caption_can_be_checked_and_class_change_forgets_checks(view):
 def test_without_a_text_encoder_images_only(world, plain_result):
     view = DirectionsView(world["evalset"], plain_result, k=5, class_name="bird")
     model = view.view_model()
-    assert model["hard"] == [] and "text encoder" in model["captions_note"]
+    why = plain_result.caption_reason("bird")
+    assert why.startswith("no text encoder: captions need one")
+    assert model["hard"] == model["easy"] == [] and model["captions_note"] == f"N{why[1:]}."
+    empty = view.captions("easy")
+    assert empty.empty and empty.reason == why and why in repr(empty)
     assert view.hard_strip.total == 5
     with pytest.raises(ValueError, match="^caption: .*text encoder"):
         view.select_caption("a photo of a bird")
@@ -449,3 +453,31 @@ def test_bad_assignments_raise_clear_errors(view):
     with pytest.raises(ValueError, match="^side:"):
         view.captions("middle")
     assert view.k == 10  # unchanged
+
+
+def test_a_class_without_captions_says_why(world, result):
+    """Caption words with no adjective and no preposition give no candidate caption: the
+    panel shows the result's reason instead of empty lists; so do skipped classes."""
+    from failwidgets.methods.caption_words import CaptionWords
+
+    es = world["evalset"]
+    bare = FailureDirectionsResult.from_arrays(
+        world["X"], es.labels, es.correct, es.split, CLASS_NAMES,
+        text_encoder=PlantedTextEncoder(world["u"]),
+        caption_words=CaptionWords(adjectives=(), prepositions=()), n_jobs=1,
+    )  # fmt: skip
+    view = DirectionsView(es, bare, k=5, class_name="bird")
+    model = view.view_model()
+    why = bare.caption_reason("bird")
+    assert why == "the caption words give no candidate caption for class 'bird'"
+    assert model["hard"] == model["easy"] == [] and model["skipped_reason"] is None
+    assert model["captions_note"] == f"T{why[1:]}."
+    assert view.captions("hard").reason == why
+    view.set_class("ship")  # skipped: the panel shows the skip reason, the note agrees
+    model = view.view_model()
+    assert model["skipped_reason"] == bare.skipped["ship"]
+    assert model["captions_note"] == f"C{bare.caption_reason('ship')[1:]}."
+    assert view.captions("easy").reason == bare.caption_reason("ship")
+    # with captions there is no note
+    full = DirectionsView(es, result, k=5, class_name="bird")
+    assert full.view_model()["captions_note"] is None and full.view_model()["hard"]

@@ -169,8 +169,11 @@ def test_sliders_refilter_without_a_new_search(view):
     view._sliders["b3"].value = 0.9  # the triple's necessity gains are about 0.55
     assert view.b3 == 0.9
     assert mode_tags(view.canvas.graph) == set()
-    assert view.canvas.graph["message"] == "No failure modes at these thresholds."
-    assert "0 failure modes" in view.status
+    graph = view.canvas.graph
+    why = view.result.empty_reason(**view.thresholds(), classes="square")
+    assert graph["reason"] == why and "but none is minimal" in why  # b3 refuses the triple
+    assert graph["message"] == f"No failure modes at these thresholds: {why}."
+    assert "0 failure modes" in view.status and view.status.endswith(f"none because {why}")
     view._sliders["b3"].value = 0.05
     assert mode_tags(view.canvas.graph) == before
     view._sliders["a"].value = 0.95
@@ -295,9 +298,17 @@ def test_failure_modes_follow_the_current_thresholds(view):
         ("circle", "D"),
     }
     assert [m.description for m in view.failure_modes("circle")] == ["D"]
+    assert view.canvas.graph["reason"] == "" and "none because" not in view.status
     view.a = 0.95
     assert view.failure_modes() == []
     assert view.failure_mode_table().empty
+    # an empty answer says why, in the status line and in its repr
+    empty = view.failure_modes("circle")
+    why = view.result.empty_reason(**view.thresholds(), classes="circle")
+    assert empty == [] and empty.reason == why and "below a = 0.95" in why
+    assert why in repr(empty)
+    assert view.status.endswith(f"none because {view.canvas.graph['reason']}")
+    assert "below a = 0.95" in view.canvas.graph["reason"]
 
 
 def test_query_is_synced_with_the_drawing(view):

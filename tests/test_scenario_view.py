@@ -337,6 +337,30 @@ def test_a_label_file_of_another_scenario_set_is_refused_not_overwritten(world, 
         ScenarioView(evalset, classifier, vae, defuse=fitted, labels_path=tmp_path / "broken.json")
 
 
+def test_labels_without_a_fingerprint_are_adopted_only_when_asked(world, fitted, tmp_path):
+    evalset, classifier, vae = world
+    path = tmp_path / "by_hand.json"
+    ScenarioLabels(path, n_classes=3).set(0, is_failure=True, correct_label=2)  # no fingerprint
+    text = path.read_text()
+    with pytest.raises(
+        ValueError, match=r"labels_path: .*by_hand\.json holds 1 labels with no scenario-set "
+        r"fingerprint.*pass adopt_labels=True",
+    ):  # fmt: skip
+        ScenarioView(evalset, classifier, vae, defuse=fitted, labels_path=path)
+    assert path.read_text() == text  # refused, not overwritten
+    view = ScenarioView(
+        evalset, classifier, vae, defuse=fitted, labels_path=path, adopt_labels=True
+    )
+    rows = {row["id"]: row for row in view.view_model()["rows"]}
+    assert rows[0]["is_failure"] is True and rows[0]["correct_label"] == 2
+    view.set_label(1, is_failure=False)  # the next write stamps the file with this set
+    assert json.loads(path.read_text())["scenario_set"] == fitted.scenarios_.fingerprint
+    again = ScenarioView(evalset, classifier, vae, defuse=fitted, labels_path=path)
+    assert again.labels.failure_labels() == {0: 2}
+    with pytest.raises(TypeError, match="^adopt_labels: expected True or False, got str"):
+        ScenarioView(evalset, classifier, vae, defuse=fitted, labels_path=path, adopt_labels="y")
+
+
 def test_set_class_filters_rows_by_majority_label(view, fitted):
     majority = {s.id: CLASS_NAMES[s.majority_label] for s in fitted.scenarios_}
     name = majority[0]

@@ -532,8 +532,14 @@ def test_the_status_says_why_no_leaf_passes(view):
     assert model["reason"] == view.result.empty_reason(view.delta, 0.99)
     assert model["reason"].startswith("no leaf has ER > BER + δ")
     assert view.status.endswith(model["reason"]) and "0 of" in view.status
+    empty = view.failure_modes()  # the return value says the same
+    assert empty == [] and empty.reason == model["reason"] and model["reason"] in repr(empty)
+    every = view.failure_modes("all")  # per class: EVIL has no errors, dog no passing leaf
+    assert every == [] and every.reason.startswith(f"cat: {model['reason']}; dog: ")
+    assert f"{EVIL}: no errors among its 200 images" in every.reason
     view.tau = 0.2
     assert view.canvas.tree["reason"] == "" and view.canvas.tree["n_passing"] >= 1
+    assert view.failure_modes() and view.failure_modes().reason is None
 
 
 # ---------------------------------------------------------------------- bad input
@@ -613,6 +619,7 @@ def test_refit_errors_become_a_message_not_a_crash(data, monkeypatch):
     model = view.canvas.tree
     assert model["status"] == "error" and "all 200 samples are misclassified" in model["message"]
     assert view.result is None and view.failure_modes() == [] and view.passing_leaves.empty
+    assert view.failure_modes().reason == model["message"] == view.status
     with pytest.raises(ValueError, match="node: no tree"):
         view.select(0)
     view.grouping = "prediction"

@@ -552,7 +552,7 @@ class ConceptMapView(widgets.VBox):
         set (by default the class's mistakes in the split) with the current ``target``,
         ``delta`` and ``direction``; its description names the top positive concepts (the
         concepts whose addition, or removal, raises the explained probability most) and the
-        top negative one; when no concept raises (or lowers) it, it says why
+        top negative one; when no concept raises (or lowers) it, it says why instead
         (:meth:`ConceptScores.empty_reason`). Empty when nothing is explained or the scores
         could not be computed: the empty list's ``reason`` (shown in its repr) says which.
         """
@@ -579,11 +579,11 @@ class ConceptMapView(widgets.VBox):
             names = ", ".join(name for name, _ in positive)
             description = f"{verb} {names} raises {self._target_text()} most"
         else:
-            description = f"no concept raises {self._target_text()} ({positive.reason})"
+            description = str(positive.reason)  # "no concept raises p(...) ...: why"
         if negative:
             description += f"; {negative[0][0]} lowers it most"
         elif positive:  # (both empty: every score is 0, and one reason covers both)
-            description += f"; no concept lowers it ({negative.reason})"
+            description += f"; {negative.reason}"
         description = f"{self._explained_text()}: {description}"
         return [
             FailureMode(

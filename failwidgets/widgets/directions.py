@@ -9,7 +9,8 @@ A thin view over a :class:`~failwidgets.methods.directions.FailureDirectionsResu
   values, the values shown as scores;
 - a caption panel (anywidget) with the top hard and easy captions; clicking a caption shows
   its K nearest test images of the class in the shared grid and the model's accuracy on
-  them next to the caption (the paper's Fig. 7b). Skipped classes show their stated reason.
+  them next to the caption (the paper's Fig. 7b). Skipped classes show their stated reason,
+  and a class without captions shows why (:meth:`FailureDirectionsResult.caption_reason`).
 
 The view does no analysis: it asks the result for decision values, captions and caption
 subpopulations, and serialises what it gets.
@@ -27,6 +28,7 @@ import numpy as np
 import traitlets
 
 from ..data import EvalSet
+from ..methods.answers import answer_frame
 from ..methods.directions import FailureDirectionsResult
 from ..modes import FailureMode
 from .grid import ImageGrid, format_score
@@ -79,6 +81,12 @@ def _bar_index(value, n_bars: int) -> int | None:
     if not is_int(value) or not 0 <= value < n_bars:
         return None
     return int(value)
+
+
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: first letter capitalised, ending with a full stop."""
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
 
 
 def _percent(value: float) -> str:
@@ -395,13 +403,19 @@ class DirectionsView(widgets.VBox):
         return self._result.most_aligned(self.class_index, k=self.k, split=self._split, side="easy")
 
     def captions(self, side: str = "hard"):
-        """The class's top ``n_captions`` captions (DataFrame caption, score); empty if none."""
+        """The class's top ``n_captions`` captions (DataFrame caption, score).
+
+        When the class has none, the empty frame's ``reason`` (shown in its repr) says why
+        (:meth:`FailureDirectionsResult.caption_reason`).
+        """
         import pandas as pd
 
         if side not in SIDES:
             raise ValueError(f"side: expected 'hard' or 'easy', got {side!r}")
         if not self.has_captions:
-            return pd.DataFrame({"caption": [], "score": []})
+            c = self.class_index
+            empty = pd.DataFrame({"caption": pd.Series([], dtype=object), "score": []})
+            return answer_frame(empty, lambda: self._result.caption_reason(c))
         return self._result.captions(self.class_index, side=side, k=self.n_captions)
 
     @property
@@ -693,15 +707,18 @@ class DirectionsView(widgets.VBox):
         ]
 
     def view_model(self) -> dict:
-        """The JSON the caption panel draws (also handy to inspect the view's state)."""
+        """The JSON the caption panel draws (also handy to inspect the view's state).
+
+        ``captions_note`` says why the class has no captions (the result's
+        :meth:`~FailureDirectionsResult.caption_reason`, as a sentence; None when it has).
+        """
         result, c = self._result, self.class_index
         model = result.model
         reason = model.skipped_.get(c)
         hard = self._caption_entries("hard") if self.has_captions else []
         easy = self._caption_entries("easy") if self.has_captions else []
-        note = None
-        if reason is None and result.text_encoder is None:
-            note = "No text encoder: captions are unavailable (pass encoder=... to the method)."
+        why = None if hard else result.caption_reason(c)
+        note = None if why is None else _sentence(why)
         selected = None
         if self._selection is not None and self._selection[0] == "caption":
             caption = self._selection[1]

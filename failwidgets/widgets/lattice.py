@@ -27,6 +27,7 @@ import traitlets
 from ..checks import check_fraction as _check_fraction
 from ..checks import check_int as _check_int
 from ..data import EvalSet
+from ..methods.answers import answer_list
 from ..methods.prime import MAX_SET_SIZE, Prime, PrimeResult, search
 from .grid import ImageGrid
 from .guard import (
@@ -481,14 +482,19 @@ class LatticeView(widgets.VBox):
     def failure_modes(self, class_name: str | None = None) -> list:
         """Failure modes at the current thresholds, as :class:`~failwidgets.modes.FailureMode`.
 
-        All classes by default, or only ``class_name`` (e.g. ``view.class_name``).
+        All classes by default, or only ``class_name`` (e.g. ``view.class_name``). An empty
+        list's ``reason`` (shown in its repr) says why (:meth:`PrimeResult.empty_reason`).
         """
         if class_name is not None:
             class_name = self._valid_class({"value": class_name})
-        modes = self._result.to_failure_modes(**self.thresholds())
+        thresholds = self.thresholds()
+        modes = self._result.to_failure_modes(**thresholds)
         if class_name is None:
             return modes
-        return [m for m in modes if m.class_name == class_name]
+        return answer_list(
+            [m for m in modes if m.class_name == class_name],
+            lambda: self._result.empty_reason(**thresholds, classes=class_name),
+        )
 
     def failure_mode_table(self):
         """The current class's failure modes as the engine's DataFrame."""
@@ -554,7 +560,9 @@ class LatticeView(widgets.VBox):
 
         Keys: ``class_name``, ``class_accuracy``, ``n_class``, ``thresholds``, ``n_modes``
         (failure modes of the class), ``n_modes_shown``, ``truncated`` (some modes or
-        context sets did not fit in ``max_nodes``), ``max_nodes``, ``message``, ``nodes``
+        context sets did not fit in ``max_nodes``), ``max_nodes``, ``message``, ``reason``
+        (why the class has no failure mode at these thresholds, from
+        :meth:`PrimeResult.empty_reason`; ``""`` when it has one), ``nodes``
         (``row``, ``tags``, ``size``, ``n``, ``n_errors``, ``accuracy``, ``drop``,
         ``mode``) and ``edges`` (``subset``, ``superset``, ``removed``, ``gain``,
         ``necessary``, ``necessity``: a necessary edge of a failure mode).
@@ -577,6 +585,7 @@ class LatticeView(widgets.VBox):
             "n_modes_shown": 0,
             "truncated": False,
             "message": "",
+            "reason": "",
         }
         columns = r.arrays(c)
         if len(columns["row"]) == 0:
@@ -584,6 +593,7 @@ class LatticeView(widgets.VBox):
                 class_accuracy=None,
                 n_class=0,
                 message=f"No images of class {self.class_name!r} in the searched set.",
+                reason=r.empty_reason(**thresholds, classes=c) or "",
             )
             return base
         modes = r.failure_modes(**thresholds, classes=c)
@@ -626,7 +636,8 @@ class LatticeView(widgets.VBox):
             ],
         )
         if not len(modes):
-            base["message"] = "No failure modes at these thresholds."
+            base["reason"] = modes.reason or ""
+            base["message"] = f"No failure modes at these thresholds: {base['reason']}."
         elif n_modes_shown < len(modes):
             base["message"] = (
                 f"Drawing the {n_modes_shown} strongest of {len(modes)} failure modes "
@@ -701,6 +712,8 @@ class LatticeView(widgets.VBox):
         if shown != graph["n_modes"]:
             text += f" ({shown} drawn; raise max_nodes to see all)"
         text += f" · {len(graph['nodes'])} sets drawn · l = {self.max_size}"
+        if graph["reason"]:
+            text += f" · none because {graph['reason']}"
         self._set_status(text)
 
     def _set_status(self, text: str, error: bool = False) -> None:
@@ -712,7 +725,7 @@ class LatticeView(widgets.VBox):
 
     @property
     def status(self) -> str:
-        """The status line (mode counts, or the last error)."""
+        """The status line (mode counts and, when there is none, why; or the last error)."""
         return self._status_text
 
     def _clear_selection(self) -> None:

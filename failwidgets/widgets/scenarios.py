@@ -90,7 +90,7 @@ def _check_labels_path(labels_path) -> Path:
     return path
 
 
-def _label_store(path: Path, scenarios, class_names):
+def _label_store(path: Path, scenarios, class_names, adopt: bool):
     """Open the label file of this scenario set; its errors name ``labels_path``."""
     from ..methods.scenario_labels import ScenarioLabels
 
@@ -101,10 +101,12 @@ def _label_store(path: Path, scenarios, class_names):
             scenario_ids=scenarios.ids,
             class_names=class_names,
             scenario_set=scenarios.fingerprint,
+            adopt=adopt,
         )
     except (TypeError, ValueError) as error:
         message = str(error)
         message = message[len("path: ") :] if message.startswith("path: ") else message
+        message = message.replace("adopt=True", "adopt_labels=True")  # the view's name for it
         raise ValueError(f"labels_path: {message}") from None
 
 
@@ -203,6 +205,12 @@ class ScenarioView(widgets.VBox):
     labels_path : str or path
         JSON file of the annotator's labels; reloaded when it exists (it must belong to this
         scenario set), rewritten atomically at every change.
+    adopt_labels : bool
+        Accept a ``labels_path`` whose labels carry no scenario-set fingerprint (e.g. written
+        by hand or by an older version) as labels of this scenario set; the file is stamped
+        with its fingerprint at the next change. Without it such a file is refused, since its
+        labels may belong to another distillation. A file of another scenario set is always
+        refused.
     preprocess : callable, optional
         The classifier's own transform of [0, 1] float images (default: the given Defuse's).
     grid : ImageGrid, optional
@@ -258,6 +266,7 @@ class ScenarioView(widgets.VBox):
         *,
         defuse=None,
         labels_path="defuse_labels.json",
+        adopt_labels: bool = False,
         preprocess: Callable | None = None,
         grid: ImageGrid | None = None,
         n_samples_shown: int = 8,
@@ -308,6 +317,10 @@ class ScenarioView(widgets.VBox):
         self._n_shown = check_int(n_samples_shown, "n_samples_shown", 1, MAX_SAMPLES_SHOWN)
         tau = _check_tau(tau)
         path = _check_labels_path(labels_path)
+        if not isinstance(adopt_labels, (bool, np.bool_)):
+            raise TypeError(
+                f"adopt_labels: expected True or False, got {type(adopt_labels).__name__}"
+            )
         self._evalset = evalset
         self._classifier = classifier
         self._vae = vae
@@ -333,7 +346,7 @@ class ScenarioView(widgets.VBox):
             raise ValueError(
                 f"classifier: it predicts {n_classes} classes, the EvalSet has {evalset.n_classes}"
             )
-        self.labels = _label_store(path, self._scenarios, evalset.class_names)
+        self.labels = _label_store(path, self._scenarios, evalset.class_names, bool(adopt_labels))
         self._seed = int(defuse.seed)
         self._members = {s.id: self._member_rows(s) for s in self._scenarios}
         self._class_accuracy = self._accuracy_by_class()

@@ -53,6 +53,7 @@ import traitlets
 from ..checks import check_fraction as _check_fraction
 from ..checks import check_int as _check_int
 from ..data import EvalSet
+from ..methods.answers import answer_list
 from ..methods.barlow import NODE_COLUMNS, Barlow, BarlowResult, BarlowSurvey
 from ..thumbnails import THUMBNAIL_FORMATS, encode_thumbnails
 from .grid import ImageGrid
@@ -1068,12 +1069,19 @@ class TreeView(widgets.VBox):
         classes : "current" (the tree on screen), "all" (every class, at the current
             grouping/depth/k; trees are fitted once and cached), a class name or index, or a
             list of them.
+
+        Returns
+        -------
+        list of FailureMode
+            When empty, its ``reason`` (shown in its repr) says why for each class: no tree
+            (the status message), no errors to explain, or :meth:`BarlowResult.empty_reason`.
         """
         from ..modes import FailureMode
 
         delta, tau = self.delta, self.tau  # one snapshot (the Explorer calls from a thread)
         if isinstance(classes, str) and classes == "current":
-            names, results = [self.class_name], [self._result]
+            names = [self.class_name]
+            results = [self._status_message if self._result is None else self._result]
         else:
             if isinstance(classes, str) and classes == "all":
                 classes = list(self._evalset.class_names)
@@ -1086,10 +1094,17 @@ class TreeView(widgets.VBox):
                 )
             names = [self._valid_class({"value": c}) for c in classes]
             results = [self.fit(name) for name in names]
-        modes = []
+        modes, reasons = [], []
         for name, r in zip(names, results):
-            if not isinstance(r, BarlowResult) or r.nothing_to_explain:
+            if not isinstance(r, BarlowResult):
+                reasons.append((name, str(r)))
                 continue
+            if r.nothing_to_explain:
+                reasons.append((name, f"no errors among its {r.n} images: nothing to explain"))
+                continue
+            found = r.to_failure_modes(delta, tau, class_name=name)
+            if not found:
+                reasons.append((name, str(found.reason)))
             modes += [
                 FailureMode(
                     method=m.method,
@@ -1099,9 +1114,14 @@ class TreeView(widgets.VBox):
                     accuracy=m.accuracy,
                     drop=m.drop,
                 )
-                for m in r.to_failure_modes(delta, tau, class_name=name)
+                for m in found
             ]
-        return modes
+        if len(names) == 1:
+            return answer_list(modes, lambda: reasons[0][1])
+        return answer_list(
+            modes,
+            lambda: "; ".join(f"{name}: {why}" for name, why in reasons) or "no class was given",
+        )
 
     def select(self, node: int) -> None:
         """Select tree node ``node``: highlight it, show its images in the grid (errors
