@@ -150,4 +150,20 @@ def test_concept_map_renders_and_follows_the_grid_selection(lab_server, artifact
                      .querySelector('.jp-OutputArea')?.innerText.includes('STATE')"""
         )
         assert "STATE red 2 red" in cell_output_text(page, 1)
+
+        # too small a step to change any prediction: both sides say why, where the bars were
+        page.evaluate(
+            """() => {
+                const nb = window.jupyterapp.shell.currentWidget.content;
+                nb.widgets[1].model.sharedModel.setSource('view.delta = 1e-12');
+                nb.activeCellIndex = 1;
+                return window.jupyterapp.commands.execute('notebook:run-cell');
+            }"""
+        )
+        page.wait_for_function(
+            "() => document.querySelectorAll('.fw-cmap .fw-cmap-empty').length === 2"
+        )
+        reasons = page.locator(".fw-cmap .fw-cmap-empty").all_inner_texts()
+        assert all("delta" in reason for reason in reasons), reasons
+        view_area.screenshot(path=str(artifacts_dir / "concept-map-empty-dark.png"))
     assert dialogs == [], "no script from data ran"
