@@ -1033,8 +1033,11 @@ class Explorer(widgets.VBox):
             A ``PrimeResult``, ``FailureDirectionsResult``, ``ConceptExplainer`` or fitted
             ``Defuse`` (a sequence or mapping), shown as they are.
         split : str or None
-            The rows every method analyses: no method fits on, or reports members from, other
-            rows. None: all rows.
+            The rows every method analyses: no method searches, or reports members from, other
+            rows. None: all rows. What the papers take from a training split comes from
+            ``"train"`` when the EvalSet has one: CES's concept examples (else the rows outside
+            ``heldout_split``) and the failure directions' whitening statistics (else
+            ``split`` itself).
         heldout_split : str or None
             Rows on which failure modes are re-applied to measure ``heldout_drop``.
         methods : sequence of str, optional
