@@ -300,3 +300,179 @@ def test_default_failures_are_fresh_and_complete():
     assert len({f.class_name for f in a}) == len(a)
     for f in a:
         assert f.split_shift and f.description and f.attributes
+
+
+# --------------------------------------------------------------------------- the disk cache
+# digest of make_world(n_images=64, image_size=64, seed=0) made by GENERATOR_VERSION 1
+GOLDEN_DIGEST = "c13001c9144e452165dbd2c18b4f7a73"
+
+
+def _world_digest(world) -> str:
+    from failwidgets.datasets.world_cache import _table
+    from failwidgets.features.cache import digest
+
+    return digest(world.images, _table(world).tobytes())
+
+
+def test_generator_version_pins_the_worlds():
+    # A change of drawing.py / failures.py / make_world that changes a world must bump
+    # GENERATOR_VERSION (it names the disk cache), then this digest is updated with it.
+    from failwidgets.datasets import GENERATOR_VERSION
+
+    world = make_world(n_images=64, image_size=64, seed=0)
+    assert (GENERATOR_VERSION, _world_digest(world)) == (1, GOLDEN_DIGEST), (
+        "the generated world changed: bump GENERATOR_VERSION and update GOLDEN_DIGEST"
+    )
+
+
+def _assert_same_world(a, b):
+    np.testing.assert_array_equal(a.images, b.images)
+    assert a.images.dtype == b.images.dtype == np.uint8
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.labels.dtype == b.labels.dtype
+    np.testing.assert_array_equal(a.split, b.split)
+    assert a.split.dtype == b.split.dtype
+    pd.testing.assert_frame_equal(a.attributes, b.attributes, check_exact=True)
+    assert a.failures == b.failures and a.class_names == b.class_names and a.seed == b.seed
+
+
+@pytest.fixture
+def counted_generations(monkeypatch):
+    """Counts the calls of make_world made by cached_world."""
+    from failwidgets.datasets import world_cache
+
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs)
+        return make_world(*args, **kwargs)
+
+    monkeypatch.setattr(world_cache, "make_world", counting)
+    return calls
+
+
+def test_cached_world_equals_a_fresh_one(tmp_path, counted_generations):
+    from failwidgets.datasets import cached_world
+    from failwidgets.datasets.world_cache import world_cache_paths, world_key
+
+    fresh = make_world(n_images=150, image_size=24, seed=5)
+    first = cached_world(n_images=150, image_size=24, seed=5, cache_dir=tmp_path)
+    paths = world_cache_paths(world_key(150, 24, 5), tmp_path)
+    assert all(path.is_file() for path in paths.values())
+    second = cached_world(n_images=150, image_size=24, seed=5, cache_dir=tmp_path)
+    assert len(counted_generations) == 1  # the second one was read back
+    assert isinstance(second.images.base, np.memmap)
+    for world in (first, second):
+        _assert_same_world(fresh, world)
+    assert second.failure_report(second.labels).equals(fresh.failure_report(fresh.labels))
+    # copy-on-write: writing into a cached world's images leaves the file alone
+    second.images[0] = 0
+    third = cached_world(n_images=150, image_size=24, seed=5, cache_dir=tmp_path)
+    _assert_same_world(fresh, third)
+    assert len(counted_generations) == 1
+
+
+def test_custom_failures_are_cached_apart(tmp_path):
+    from failwidgets.datasets import cached_world
+
+    failures = [missing_part("arrow", eval_member=0.5)]
+    world = cached_world(n_images=80, image_size=16, seed=0, failures=failures, cache_dir=tmp_path)
+    _assert_same_world(make_world(n_images=80, image_size=16, seed=0, failures=failures), world)
+    default = cached_world(n_images=80, image_size=16, seed=0, cache_dir=tmp_path)
+    assert len(default.failures) == 4 and len(list(tmp_path.glob("world-*.json"))) == 2
+
+
+def test_each_parameter_and_the_generator_version_name_their_own_files(tmp_path, monkeypatch):
+    from failwidgets.datasets import cached_world, world_cache
+    from failwidgets.datasets.world_cache import world_key
+
+    base = {"n_images": 40, "image_size": 16, "seed": 0}
+    variants = [base, {**base, "n_images": 41}, {**base, "image_size": 20}, {**base, "seed": 1}]
+    variants.append({**base, "failures": [spurious_background("ring", "water")]})
+    keys = {world_key(**kwargs) for kwargs in variants}
+    monkeypatch.setattr(world_cache, "GENERATOR_VERSION", 2)
+    keys.add(world_key(**base))
+    assert len(keys) == len(variants) + 1
+    for kwargs in variants:
+        cached_world(**kwargs, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("world-*-images.npy"))) == len(variants)
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _garbage_header(path):
+    data = bytearray(path.read_bytes())
+    data[:16] = b"not a numpy file"
+    path.write_bytes(bytes(data))
+
+
+def _flip_a_pixel_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-1000] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _zero_the_tail(path):
+    data = bytearray(path.read_bytes())
+    data[-5000:] = bytes(5000)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "which, damage",
+    [
+        ("images", _truncate),
+        ("images", _garbage_header),
+        ("images", _flip_a_pixel_byte),
+        ("images", _zero_the_tail),
+        ("images", lambda path: path.unlink()),
+        ("table", _truncate),
+        ("table", _flip_a_pixel_byte),
+        ("manifest", _truncate),
+        ("manifest", lambda path: path.unlink()),
+        ("manifest", lambda path: path.write_text("[]")),
+    ],
+)
+def test_a_corrupt_or_partial_cache_is_regenerated_not_read(
+    tmp_path, counted_generations, which, damage
+):
+    from failwidgets.datasets import cached_world
+    from failwidgets.datasets.world_cache import world_cache_paths, world_key
+
+    kwargs = {"n_images": 60, "image_size": 16, "seed": 2}
+    fresh = cached_world(**kwargs, cache_dir=tmp_path)
+    damage(world_cache_paths(world_key(**kwargs), tmp_path)[which])
+    again = cached_world(**kwargs, cache_dir=tmp_path)
+    assert len(counted_generations) == 2  # regenerated
+    _assert_same_world(fresh, again)
+    _assert_same_world(fresh, cached_world(**kwargs, cache_dir=tmp_path))  # rewritten, read
+    assert len(counted_generations) == 2
+
+
+def test_an_unwritable_cache_warns_and_still_returns_the_world(tmp_path):
+    from failwidgets.datasets import cached_world
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.warns(UserWarning, match="could not cache the world"):
+        world = cached_world(n_images=30, image_size=16, seed=0, cache_dir=blocker / "cache")
+    _assert_same_world(make_world(n_images=30, image_size=16, seed=0), world)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"n_images": 0}, ValueError, "n_images"),
+        ({"n_images": 10, "image_size": 8}, ValueError, "image_size"),
+        ({"n_images": 10, "seed": "0"}, TypeError, "seed"),
+        ({"n_images": 10, "failures": "spurious"}, TypeError, "failures"),
+    ],
+)
+def test_cached_world_bad_arguments(tmp_path, kwargs, error, match):
+    from failwidgets.datasets import cached_world
+
+    with pytest.raises(error, match=match):
+        cached_world(**kwargs, cache_dir=tmp_path)
+    assert not any(tmp_path.iterdir())

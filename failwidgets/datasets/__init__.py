@@ -16,17 +16,20 @@ from .failures import (
     spurious_background,
     texture_confusion,
 )
-from .world import World, make_world
+from .world import GENERATOR_VERSION, World, make_world
+from .world_cache import cached_world
 
 __all__ = [
     "BACKGROUNDS",
     "CLASS_NAMES",
     "COLOURS",
     "FAILURE_KINDS",
+    "GENERATOR_VERSION",
     "PARTS",
     "TEXTURES",
     "PlantedFailure",
     "World",
+    "cached_world",
     "conjunction",
     "default_failures",
     "make_world",

@@ -12,8 +12,13 @@ import pandas as pd
 from .drawing import BACKGROUNDS, CLASS_NAMES, COLOURS, TEXTURES, render_batch
 from .failures import PlantedFailure, check_failures, default_failures, plant, reserved_values
 
-__all__ = ["MIN_IMAGE_SIZE", "World", "make_world"]
+__all__ = ["GENERATOR_VERSION", "MIN_IMAGE_SIZE", "World", "make_world"]
 
+# Bump with every change to drawing.py, failures.py or make_world that changes a generated
+# world (pixels, attributes, labels, splits or failures): it names the on-disk world cache
+# (world_cache.py), so a bump makes every cached world stale. tests/test_world.py pins a
+# digest of a small world to this number.
+GENERATOR_VERSION = 1
 MIN_IMAGE_SIZE = 16
 SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 _CHUNK = 1024  # images rendered per vectorised batch (fixed: part of the seeded stream)
