@@ -667,13 +667,208 @@ def test_necessity_thresholds_defaults_follow_the_paper():
     assert necessity_thresholds({4: 0.5})[4] == 0.5
 
 
-def test_pack_columns_bit_layout():
-    from failwidgets.methods.prime_search import pack_columns
+# ---------------------------------------------------------------------- at scale
+# The kernel projects each tag's members into bitsets of 64-member words, counts 8
+# candidates per SIMD pass, keeps misclassified images as a prefix of every word
+# range and grows its table: these problems have many words per space, more than 64
+# tags, error prefixes ending mid-word and tables larger than the initial capacity.
 
-    matrix = np.zeros((70, 2), dtype=bool)
-    matrix[[0, 3, 64, 69], 0] = True
-    matrix[:, 1] = True
-    bits = pack_columns(matrix)
-    assert bits.shape == (2, 2) and bits.dtype == np.uint64
-    assert bits[0, 0] == (1 << 0) | (1 << 3) and bits[0, 1] == (1 << 0) | (1 << 5)
-    assert bits[1, 0] == np.uint64(2**64 - 1) and bits[1, 1] == (1 << 6) - 1  # no padding bits
+
+def as_int(mask: np.ndarray) -> int:
+    """A boolean vector as a Python integer bitset (bit i = mask[i])."""
+    return int.from_bytes(np.packbits(mask, bitorder="little").tobytes(), "little")
+
+
+def reference_table(matrix, labels, correct, n_classes, max_size, min_support, min_count):
+    """Level-wise (Apriori) enumeration on Python integer bitsets, independent of the
+    kernel: {(class, tag tuple): (n, n_correct)} for every set with support >= s."""
+    table = {}
+    for c in range(n_classes):
+        rows = np.flatnonzero(labels == c)
+        if rows.size == 0:
+            continue
+        sub, ok = matrix[rows], as_int(correct[rows])
+        table[(c, ())] = (len(rows), ok.bit_count())
+        kept = [t for t in range(matrix.shape[1]) if sub[:, t].sum() >= min_count]
+        members = {t: as_int(sub[:, t]) for t in kept}
+        level = [((), (1 << len(rows)) - 1)]
+        for _ in range(max_size):
+            grown = []
+            for tags, mask in level:
+                for t in kept:
+                    if tags and t <= tags[-1]:
+                        continue
+                    both = mask & members[t]
+                    if both.bit_count() >= min_support:
+                        grown.append((tags + (t,), both))
+                        table[(c, tags + (t,))] = (both.bit_count(), (both & ok).bit_count())
+            level = grown
+    return table
+
+
+def table_from_arrays(result: PrimeResult) -> dict:
+    """The candidate table as {(class, tag tuple): (n, n_correct)}, from its arrays."""
+    a = result.arrays()
+    return {
+        (int(c), tuple(tags[:k].tolist())): (int(n), int(ok))
+        for c, k, tags, n, ok in zip(
+            a["class_id"], a["size"], a["tag_ids"], a["n_images"], a["n_correct"]
+        )
+    }
+
+
+def check_table_columns(result: PrimeResult) -> None:
+    """Subset rows, accuracies, drops and gains agree with the rows' own counts."""
+    a = result.arrays()
+    size, tags, sub = a["size"].astype(int), a["tag_ids"], a["subset_rows"]
+    accuracy = a["n_correct"] / a["n_images"]
+    np.testing.assert_array_equal(a["accuracy"], accuracy)
+    root = result._offsets[a["class_id"]]
+    np.testing.assert_array_equal(a["drop"], accuracy[root] - accuracy)
+    for lo, hi in zip(result._offsets[:-1], result._offsets[1:]):
+        assert (np.diff(size[lo:hi]) >= 0).all()  # grouped by size within a class
+    for k in range(1, result.max_size + 1):
+        rows = np.flatnonzero(size == k)
+        if not rows.size:
+            continue
+        assert (np.diff(tags[rows, :k], axis=1) > 0).all() and (tags[rows, k:] == -1).all()
+        assert (sub[rows, k:] == -1).all()
+        for j in range(k):
+            s = sub[rows, j]
+            assert (size[s] == k - 1).all() and (a["class_id"][s] == a["class_id"][rows]).all()
+            np.testing.assert_array_equal(tags[s, : k - 1], np.delete(tags[rows, :k], j, axis=1))
+        np.testing.assert_array_equal(
+            a["min_gain"][rows], accuracy[sub[rows, :k]].min(axis=1) - accuracy[rows]
+        )
+    assert np.isnan(a["min_gain"][size == 0]).all()
+
+
+def scale_problem(seed, n=1500, n_tags=150, n_classes=2, n_common=20, accuracy=0.75):
+    """Many rare tags and a few common, correlated ones (so that 4-sets are frequent)."""
+    rng = np.random.default_rng(seed)
+    freq = np.r_[rng.uniform(0.25, 0.6, n_common), rng.uniform(0.0, 0.08, n_tags - n_common)]
+    latent = rng.random(n)[:, None] < 0.5
+    matrix = rng.random((n, n_tags)) < np.where(latent, freq * 1.3, freq * 0.7)
+    labels = rng.integers(0, n_classes, n)
+    correct = rng.random(n) < accuracy
+    return matrix, labels, correct
+
+
+@pytest.mark.parametrize(
+    "seed, max_size, min_support, min_count, accuracy",
+    [(0, 4, 25, 10, 0.75), (1, 3, 12, 40, 0.5), (2, 4, 40, 40, 0.9)],
+)
+def test_search_at_scale_equals_an_independent_enumeration(
+    seed, max_size, min_support, min_count, accuracy
+):
+    matrix, labels, correct = scale_problem(seed, accuracy=accuracy)
+    result = search(matrix, labels, correct, tag_names=[f"t{i}" for i in range(150)],
+                    max_size=max_size, min_support=min_support, min_count=min_count,
+                    n_jobs=2)  # fmt: skip
+    table = reference_table(matrix, labels, correct, 2, max_size, min_support, min_count)
+    assert table_from_arrays(result) == table
+    assert result.n_candidates > 2000 and max(len(k[1]) for k in table) == max_size
+    check_table_columns(result)
+    for a, b in ((0.2, {}), (0.1, {2: 0.05, 3: 0.02, 4: 0.01})):
+        got = mode_keys(result, result.failure_modes(a=a, b=b))
+        assert got == brute_force_modes(table, a, min_support, {**DEFAULT_NECESSITY, **b}, max_size)
+
+
+@pytest.mark.parametrize("n_errors", [0, 64, 128, 191, 400])
+def test_error_prefixes_of_every_length_count_correctly(n_errors):
+    rng = np.random.default_rng(n_errors)
+    n = 400
+    matrix = rng.random((n, 9)) < np.linspace(0.2, 0.7, 9)
+    correct = np.ones(n, bool)
+    correct[rng.permutation(n)[:n_errors]] = False
+    labels = np.zeros(n, int)
+    result = search(matrix, labels, correct, tag_names=list("abcdefghi"), max_size=6,
+                    min_support=3)  # fmt: skip
+    assert table_from_arrays(result) == brute_force_table(matrix, labels, correct, 1, 6, 3, 3)
+    check_table_columns(result)
+
+
+def test_table_growth_and_threads_do_not_change_the_table():
+    from failwidgets.methods import prime_search as kernel
+
+    matrix, labels, correct = scale_problem(3, n=800, n_tags=70)
+    rows = np.flatnonzero(labels == 0)
+    tags = np.argsort(matrix[rows].sum(0), kind="stable")[-40:].astype(np.int32)
+    ok = correct[rows]
+    bits = kernel.pack_rows(matrix, rows[np.argsort(ok, kind="stable")], tags)
+    searches = [
+        kernel.search_frequent_sets(
+            bits, int((~ok).sum()), len(tags), 5, 5, 10**7, *kernel.new_table(capacity)
+        )  # fmt: skip
+        for capacity in (16, 1 << 20)
+    ]
+    (sets, nodes, n_sets, n_nodes, size_counts, complete), big = searches
+    assert complete and big[5] and n_sets > 1000 and sets.shape[0] >= n_sets
+    assert (n_sets, n_nodes) == (big[2], big[3]) and size_counts.sum() == n_sets
+    np.testing.assert_array_equal(size_counts, big[4])
+    np.testing.assert_array_equal(sets[:n_sets], big[0][:n_sets])
+    np.testing.assert_array_equal(nodes[:n_nodes], big[1][:n_nodes])
+    names = [f"t{i}" for i in range(70)]
+    one = search(matrix, labels, correct, tag_names=names, min_support=5, n_jobs=1)
+    two = search(matrix, labels, correct, tag_names=names, min_support=5, n_jobs=3)
+    for key, value in one.arrays().items():
+        np.testing.assert_array_equal(value, two.arrays()[key], err_msg=key)
+
+
+def test_max_candidates_counts_every_row():
+    matrix = np.ones((20, 5), dtype=bool)  # every subset of 5 tags: 32 rows with the root
+    names = list("abcde")
+    ones = np.ones(20, bool)
+    assert search(matrix, np.zeros(20, int), ones, tag_names=names, min_support=1,
+                  max_size=5, max_candidates=32).n_candidates == 32  # fmt: skip
+    with pytest.raises(ValueError, match="more than 31 tag sets"):
+        search(matrix, np.zeros(20, int), ones, tag_names=names, min_support=1, max_size=5,
+               max_candidates=31)  # fmt: skip
+
+
+def test_eight_lane_and_popcount_matches_numpy():
+    from numba import njit
+
+    from failwidgets.methods.prime_search import _and_counts8
+
+    @njit
+    def run(counts, c, bits, start, stride, b, n_words, mask):
+        _and_counts8(counts, c, bits, start, stride, b, n_words, mask)
+
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2**63, (2, 5, 24), dtype=np.int64).astype(np.uint64) * np.uint64(3)
+    flat = bits.ravel()
+    for n_words, mask, b, c in ((5, 2**64 - 1, 3, 8), (3, 0x1F, 17, 16), (0, 7, 0, 0)):
+        counts = np.full(24, -1, dtype=np.int64)
+        run(counts, c, bits, 120, 24, b, n_words, np.uint64(mask))
+        q = flat[120 + b : 120 + b + 24 * n_words : 24].copy()
+        if n_words:
+            q[-1] &= np.uint64(mask)
+        rows = flat[120:].reshape(5, 24)[:n_words, c : c + 8]
+        expected = np.bitwise_count(rows & q[:, None]).sum(axis=0)
+        np.testing.assert_array_equal(counts[c : c + 8], expected)
+        assert (counts[:c] == -1).all() and (counts[c + 8 :] == -1).all()
+
+
+def test_projection_transposes_64_bit_blocks():
+    from failwidgets.methods.prime_search import _transpose64
+
+    rng = np.random.default_rng(1)
+    block = rng.integers(0, 2**63, 64, dtype=np.int64).astype(np.uint64) * np.uint64(3)
+    bits = np.unpackbits(block.view(np.uint8), bitorder="little").reshape(64, 64)
+    expected = np.packbits(bits.T.copy(), axis=1, bitorder="little").view(np.uint64).ravel()
+    _transpose64(block)
+    np.testing.assert_array_equal(block, expected)
+
+
+def test_pack_rows_bit_layout():
+    from failwidgets.methods.prime_search import pack_rows
+
+    matrix = np.zeros((3, 70), dtype=bool)
+    matrix[0, [0, 3, 66]] = True
+    matrix[2, :] = True
+    columns = np.r_[66, np.arange(66), 69].astype(np.int32)  # 68 columns, reordered
+    bits = pack_rows(matrix, np.array([0, 1, 2]), columns)
+    assert bits.shape == (3, 2) and bits.dtype == np.uint64
+    assert bits[0, 0] == 1 | (1 << 1) | (1 << 4) and bits[0, 1] == 0 and not bits[1].any()
+    assert bits[2, 0] == np.uint64(2**64 - 1) and bits[2, 1] == 0b1111  # no padding bits

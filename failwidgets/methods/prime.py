@@ -30,7 +30,6 @@ from __future__ import annotations
 import numbers
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,6 +183,9 @@ class PrimeResult:
         n: np.ndarray,
         n_correct: np.ndarray,
         subset_rows: np.ndarray,
+        accuracy: np.ndarray,
+        drop: np.ndarray,
+        min_gain: np.ndarray,
         class_offsets: np.ndarray,
         max_size: int,
         min_support: int,
@@ -215,18 +217,15 @@ class PrimeResult:
         self._tag_index = {name: i for i, name in enumerate(self.tag_names)}
         self._names_array = np.array(self.tag_names, dtype=object)
 
-        with np.errstate(invalid="ignore", divide="ignore"):
-            self._accuracy = n_correct / np.maximum(n, 1).astype(np.float64)
+        self._accuracy = accuracy
         n_classes = len(class_names)
         class_acc = np.full(n_classes, np.nan)
         for c in range(n_classes):
             if class_offsets[c + 1] > class_offsets[c]:
-                class_acc[c] = self._accuracy[class_offsets[c]]
+                class_acc[c] = accuracy[class_offsets[c]]
         self._class_accuracy = class_acc
-        self._drop = class_acc[class_id] - self._accuracy
-        from .prime_search import subset_gain
-
-        self._gain = subset_gain(subset_rows, size, self._accuracy)
+        self._drop = drop
+        self._gain = min_gain
 
         counts = np.diff(class_offsets)
         self.class_summary = pd.DataFrame(
@@ -328,7 +327,7 @@ class PrimeResult:
         return self._mode_mask(*self._check_filter(a, s, b, max_size), slice(None))
 
     def _mode_mask(self, a, s, b_values, max_size, rows: slice) -> np.ndarray:
-        from .prime_search import mode_mask
+        from .prime_table import mode_mask
 
         return mode_mask(
             self._n[rows],
@@ -955,7 +954,7 @@ def search(
     max_candidates : per-class limit on the table size; reaching it raises ValueError
         (raise ``min_support`` or lower ``max_size``).
     """
-    from . import prime_search as kernel
+    from .prime_table import build_table
 
     tags = as_tag_matrix(tags, tag_names, name="tags")
     matrix = tags.matrix
@@ -993,68 +992,22 @@ def search(
         n_jobs = os.cpu_count() or 1
 
     n_classes = len(class_names)
-    searched_labels = labels_arr[searched]
-    class_images = [searched[searched_labels == c] for c in range(n_classes)]
-    class_kept: list[np.ndarray] = []
-    for c in range(n_classes):
-        rows = class_images[c]
-        counts = matrix[rows].sum(axis=0) if rows.size else np.zeros(matrix.shape[1], int)
-        kept = np.flatnonzero(counts >= min_count)
-        # Ascending frequency: rare tags first makes the depth-first search cheapest.
-        class_kept.append(kept[np.argsort(counts[kept], kind="stable")])
-
-    def run(c: int):
-        rows = class_images[c]
-        if rows.size == 0:
-            return None
-        kept = class_kept[c]
-        bits = kernel.pack_columns(matrix[np.ix_(rows, kept)])
-        ok_bits = kernel.pack_columns(correct_arr[rows])[0]
-        t, size, cnt, cnt_ok, complete = kernel.search_frequent_sets(
-            bits, ok_bits, rows.size, min_support, max_size, max_candidates
-        )
-        if not complete:
-            raise ValueError(
-                f"max_candidates: class {class_names[c]!r} has more than {max_candidates} "
-                "tag sets with enough support; raise min_support (or min_count) or lower "
-                "max_size"
-            )
-        sub = kernel.find_subset_rows(t, size, max_size)
-        return t, size, cnt, cnt_ok, sub
-
-    order = sorted(range(n_classes), key=lambda c: -len(class_images[c]) * len(class_kept[c]))
-    if n_jobs > 1 and n_classes > 1:
-        with ThreadPoolExecutor(max_workers=min(n_jobs, n_classes)) as pool:
-            done = dict(zip(order, pool.map(run, order)))
-    else:
-        done = {c: run(c) for c in order}
-
-    offsets = np.zeros(n_classes + 1, dtype=np.int64)
-    for c in range(n_classes):
-        offsets[c + 1] = offsets[c] + (0 if done[c] is None else len(done[c][1]))
-    total = int(offsets[-1])
-    if total >= np.iinfo(np.int32).max:
-        raise ValueError("max_candidates: the candidate table exceeds 2**31 rows")
-    class_id = np.empty(total, dtype=np.int32)
-    size_all = np.empty(total, dtype=np.int8)
-    tags_all = np.empty((total, max_size), dtype=np.int32)
-    sub_all = np.empty((total, max_size), dtype=np.int32)
-    n_all = np.empty(total, dtype=np.int32)
-    ok_all = np.empty(total, dtype=np.int32)
-    for c in range(n_classes):
-        if done[c] is None:
-            continue
-        t, size, cnt, cnt_ok, sub = done[c]
-        lo, hi = offsets[c], offsets[c + 1]
-        tag_ids = class_kept[c].astype(np.int32) if class_kept[c].size else np.zeros(1, np.int32)
-        g_tags, g_sub = kernel.relabel_rows(t, sub, tag_ids, lo)
-        class_id[lo:hi] = c
-        size_all[lo:hi] = size
-        tags_all[lo:hi] = g_tags
-        sub_all[lo:hi] = g_sub
-        n_all[lo:hi] = cnt
-        ok_all[lo:hi] = cnt_ok
-        done[c] = None  # free the per-class arrays early
+    # Images by class, ascending within a class (a stable radix sort of the labels).
+    searched_labels = labels_arr[searched].astype(np.int16 if n_classes < 2**15 else np.int64)
+    by_class = np.argsort(searched_labels, kind="stable")
+    bounds = np.searchsorted(searched_labels[by_class], np.arange(n_classes + 1))
+    class_images = [searched[by_class[lo:hi]] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    kept, offsets, columns = build_table(
+        matrix,
+        correct_arr,
+        class_images,
+        class_names,
+        min_count=min_count,
+        min_support=min_support,
+        max_size=max_size,
+        max_candidates=max_candidates,
+        n_jobs=n_jobs,
+    )
 
     return PrimeResult(
         tags=tags,
@@ -1063,19 +1016,14 @@ def search(
         class_names=class_names,
         indices=searched,
         class_images=class_images,
-        class_kept_tags=[np.sort(k) for k in class_kept],
-        class_id=class_id,
-        size=size_all,
-        tag_ids=tags_all,
-        n=n_all,
-        n_correct=ok_all,
-        subset_rows=sub_all,
+        class_kept_tags=kept,
         class_offsets=offsets,
         max_size=max_size,
         min_support=min_support,
         min_count=min_count,
         a=a,
         b=b,
+        **columns,
     )
 
 
