@@ -2,11 +2,16 @@
 
 Identification: codes decoded by the demo beta-VAE (64x64) and classified by the demo CNN per
 second, end to end through ``identify_failures`` (noise, decode, classify, top-k selection).
-Distillation: ``distill_scenarios`` on 50,000 codes of 10 dimensions (Dirichlet-process GMM,
-100 full-covariance components).
+Distillation: ``distill_scenarios`` on 50,000 codes of 10 dimensions from a planted mixture
+(Dirichlet-process GMM, 100 full-covariance components), wall and CPU time, and the adjusted
+Rand index of its assignments against a fully converged plain sklearn fit (same priors,
+max_iter 5000, tol 1e-4; that reference takes several minutes: ``--reference-max-iter 0``
+skips it). The mixture's linear algebra runs on one BLAS thread whatever ``--threads`` says.
 
     python benchmarks/bench_defuse.py                  # 2 CPU threads
     python benchmarks/bench_defuse.py --device cuda    # on a GPU
+    python benchmarks/bench_defuse.py --threads 2 --skip-identify --baseline  # distillation
+    python benchmarks/bench_defuse.py --skip-identify --mixture anisotropic --mixture-seed 1
 
 Prints the figures, then one JSON line.
 """
@@ -32,7 +37,20 @@ def parse_args():
     parser.add_argument(
         "--dims", type=int, default=10, help="latent dimensions of the distilled codes"
     )
+    parser.add_argument("--skip-identify", action="store_true")
     parser.add_argument("--skip-distill", action="store_true")
+    parser.add_argument("--mixture", choices=["blobs", "anisotropic"], default="blobs")
+    parser.add_argument("--mixture-seed", type=int, default=0)
+    parser.add_argument(
+        "--reference-max-iter",
+        type=int,
+        default=5000,
+        help="EM iterations of the plain sklearn reference fit (0: skip it; it takes minutes)",
+    )
+    parser.add_argument("--reference-tol", type=float, default=1e-4)
+    parser.add_argument(
+        "--baseline", action="store_true", help="also time the plain fit of before (max_iter=100)"
+    )
     parser.add_argument(
         "--demo-check",
         action="store_true",
@@ -113,19 +131,54 @@ def bench_identification(args) -> dict:
     }
 
 
+def planted_codes(args) -> tuple[np.ndarray, np.ndarray]:
+    """Codes from a planted Gaussian mixture, and each code's cluster.
+
+    ``blobs``: 8 isotropic clusters (sd 0.5, centres ~ N(0, 3^2)), equal weights in expectation.
+    ``anisotropic``: 20 clusters with Dirichlet(2) weights and random full covariances.
+    """
+    rng = np.random.default_rng(args.mixture_seed)
+    if args.mixture == "blobs":
+        centres = rng.normal(0, 3, size=(8, args.dims))
+        which = rng.integers(0, 8, args.codes)
+        codes = centres[which] + rng.normal(0, 0.5, size=(args.codes, args.dims))
+    else:
+        k = 20
+        which = rng.choice(k, size=args.codes, p=rng.dirichlet(np.full(k, 2.0)))
+        centres = rng.normal(0, 2.5, size=(k, args.dims))
+        spread = rng.normal(size=(k, args.dims, args.dims)) * rng.uniform(
+            0.1, 0.5, size=(k, 1, args.dims)
+        )
+        noise = rng.normal(size=(args.codes, args.dims))
+        codes = centres[which] + np.einsum("nij,nj->ni", spread[which], noise)
+    return codes.astype(np.float32), which
+
+
+def timed(function):
+    """``function()``, its wall seconds and its CPU seconds (this process, all threads)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = function()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def bench_distillation(args) -> dict:
+    """Time ``distill_scenarios`` and compare it with a fully converged plain sklearn fit."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.mixture import BayesianGaussianMixture
+    from threadpoolctl import threadpool_limits
+
     from failwidgets.methods.defuse import Identification, distill_scenarios
 
-    rng = np.random.default_rng(0)
-    centres = rng.normal(0, 3, size=(8, args.dims))
-    which = rng.integers(0, 8, args.codes)
-    codes = (centres[which] + rng.normal(0, 0.5, size=(args.codes, args.dims))).astype(np.float32)
+    codes, which = planted_codes(args)
     n = args.codes
     identification = Identification(
         codes=codes,
         image_index=np.arange(n),
         noise_norm=np.ones(n, np.float32),
-        labels=which,
+        labels=which % 8,
         predictions=(which + 1) % 8,
         confidence=np.ones(n, np.float32),
         n_images=n,
@@ -135,17 +188,79 @@ def bench_distillation(args) -> dict:
         max_per_image=1,
         n_failing_draws=n,
     )
-    start = time.perf_counter()
-    scenarios = distill_scenarios(identification)
-    seconds = time.perf_counter() - start
-    return {
+    scenarios, seconds, cpu_seconds = timed(lambda: distill_scenarios(identification))
+    fitted = codes.astype(np.float64)  # all codes are fitted (n <= max_codes)
+    assignment = scenarios.mixture.predict(fitted)
+    figures = {
         "distill_seconds": seconds,
+        "distill_cpu_seconds": cpu_seconds,
         "distill_codes": n,
         "distill_dims": args.dims,
-        "distill_em_iterations": int(scenarios.mixture.n_iter_),
-        "distill_converged": bool(scenarios.mixture.converged_),
+        "distill_mixture": args.mixture,
+        "distill_em_iterations": int(scenarios.stages[-1].n_iter),
+        "distill_stages": [[s.n_codes, s.n_iter] for s in scenarios.stages],
+        "distill_converged": bool(scenarios.converged),
         "distill_scenarios": len(scenarios),
+        "distill_ari_vs_planted": float(adjusted_rand_score(which, assignment)),
+        "distill_ari_vs_converged": None,  # without the reference fit (--reference-max-iter 0)
     }
+    print(
+        f"distillation: {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU for {n} codes x "
+        f"{args.dims} dims ({args.mixture}); stages (codes, EM iterations) "
+        f"{figures['distill_stages']}, converged={figures['distill_converged']}, "
+        f"{len(scenarios)} scenarios kept"
+    )
+    settings = dict(
+        n_components=scenarios.mixture.n_components,
+        covariance_type="full",
+        weight_concentration_prior_type="dirichlet_process",
+        random_state=0,
+    )
+    if args.baseline:
+        # the fit before issue 17: plain sklearn, its default 100 iterations
+        baseline = BayesianGaussianMixture(max_iter=100, **settings)
+        with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            _, wall, cpu = timed(lambda: baseline.fit(fitted))
+        figures.update(
+            {
+                "distill_baseline_seconds": wall,
+                "distill_baseline_cpu_seconds": cpu,
+                "distill_baseline_converged": bool(baseline.converged_),
+            }
+        )
+        print(
+            f"  before (plain sklearn, max_iter=100): {wall:.1f} s wall, {cpu:.1f} s CPU, "
+            f"converged={baseline.converged_}"
+        )
+    if args.reference_max_iter:
+        reference = BayesianGaussianMixture(
+            max_iter=args.reference_max_iter, tol=args.reference_tol, **settings
+        )
+        print(
+            f"  reference: plain sklearn fit, max_iter={args.reference_max_iter}, "
+            f"tol={args.reference_tol:g} (minutes)...",
+            flush=True,
+        )
+        with threadpool_limits(limits=1, user_api="blas"):
+            expected, wall, cpu = timed(lambda: reference.fit_predict(fitted))
+        figures.update(
+            {
+                "distill_ari_vs_converged": float(adjusted_rand_score(expected, assignment)),
+                "distill_reference_seconds": wall,
+                "distill_reference_cpu_seconds": cpu,
+                "distill_reference_iterations": int(reference.n_iter_),
+                "distill_reference_converged": bool(reference.converged_),
+                "distill_reference_scenarios": int(np.sum(reference.weights_ > 0.01)),
+            }
+        )
+        print(
+            f"  reference: {reference.n_iter_} EM iterations, converged={reference.converged_}, "
+            f"{wall:.0f} s wall, {cpu:.0f} s CPU, "
+            f"{figures['distill_reference_scenarios']} scenarios; adjusted Rand index of the "
+            f"assignments: {figures['distill_ari_vs_converged']:.4f}"
+        )
+    return figures
 
 
 def demo_check(args) -> dict:
@@ -258,21 +373,17 @@ def main():
         "threads": args.threads,
         "load_average_1min": os.getloadavg()[0],
     }
-    figures.update(bench_identification(args))
-    print(
-        f"identification: {figures['identify_codes_per_s']:.0f} codes/s end to end "
-        f"({figures['identify_codes']} codes in {figures['identify_seconds']:.1f} s; "
-        f"decode alone {figures['decode_codes_per_s']:.0f}/s, classify alone "
-        f"{figures['classify_images_per_s']:.0f}/s) on {args.device} with {args.threads} threads"
-    )
-    print(f"  models: {figures['vae']}; {figures['classifier']}")
+    if not args.skip_identify:
+        figures.update(bench_identification(args))
+        print(
+            f"identification: {figures['identify_codes_per_s']:.0f} codes/s end to end "
+            f"({figures['identify_codes']} codes in {figures['identify_seconds']:.1f} s; "
+            f"decode alone {figures['decode_codes_per_s']:.0f}/s, classify alone "
+            f"{figures['classify_images_per_s']:.0f}/s) on {args.device} with {args.threads} threads"
+        )
+        print(f"  models: {figures['vae']}; {figures['classifier']}")
     if not args.skip_distill:
         figures.update(bench_distillation(args))
-        print(
-            f"distillation: {figures['distill_seconds']:.1f} s for {figures['distill_codes']} codes x "
-            f"{figures['distill_dims']} dims ({figures['distill_em_iterations']} EM iterations, "
-            f"converged={figures['distill_converged']}, {figures['distill_scenarios']} scenarios kept)"
-        )
     if args.demo_check:
         figures.update(demo_check(args))
     print(f"load average (1 min) at start: {figures['load_average_1min']:.1f}")

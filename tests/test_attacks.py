@@ -791,9 +791,9 @@ def _w_held(obj, name: str, value) -> None:
 
 WIDGET_CASES: list[Case] = [
     Case(
-        "grid: the browser sets selected=[-1]",
-        lambda kit: _w_browser_sets(_w_grid(kit, selected=[3]), {"selected": [-1]}),
-        _w_refused("selected"),
+        "grid: the browser sets the selection buffer (only clicks select)",
+        lambda kit: _w_browser_sets(_w_grid(kit, selected=[3]), {"_selection": b"\x00" * 8}),
+        _w_refused("_selection"),
     ),
     Case(
         "grid: the browser sets page_size=0 (with page=1), then a page is asked for",

@@ -22,7 +22,7 @@ es = EvalSet.from_arrays(images, labels, preds, [{XSS!r}, "dog", "fox"])
 grid = ImageGrid(es, np.arange(500), scores=rng.normal(size=500), page_size=50)
 grid
 """,
-    "print('SELECTED', sorted(grid.selected))",
+    "print('SELECTED', sorted(grid.selected.tolist()))",
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from failwidgets.methods.defuse import (
     Defuse,
@@ -272,6 +273,111 @@ def test_distillation_bad_inputs():
     )
     with pytest.raises(ValueError, match="at least 2 failure codes, got 1"):
         distill_scenarios(one)
+
+
+def identification_of(codes, labels):
+    n = len(codes)
+    return Identification(
+        codes=np.asarray(codes, np.float32),
+        image_index=np.arange(n),
+        noise_norm=np.ones(n, np.float32),
+        labels=np.asarray(labels),
+        predictions=(np.asarray(labels) + 1) % 4,
+        confidence=np.ones(n, np.float32),
+        n_images=n,
+        n_samples=1,
+        a=50.0,
+        b=50.0,
+        max_per_image=1,
+        n_failing_draws=n,
+    )
+
+
+def planted_mixture(n, d, k, seed):
+    """``k`` anisotropic Gaussian clusters of unequal weights."""
+    rng = np.random.default_rng(seed)
+    which = rng.choice(k, n, p=rng.dirichlet(np.full(k, 3.0)))
+    centres = rng.normal(0, 3, size=(k, d))
+    spread = rng.normal(size=(k, d, d)) * rng.uniform(0.15, 0.5, size=(k, 1, d))
+    codes = centres[which] + np.einsum("nij,nj->ni", spread[which], rng.normal(size=(n, d)))
+    return codes, which
+
+
+def test_staged_distillation_matches_a_fully_converged_sklearn_fit():
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.mixture import BayesianGaussianMixture
+    from threadpoolctl import threadpool_limits
+
+    codes, which = planted_mixture(3000, 4, 5, seed=2)
+    scenarios = distill_scenarios(
+        identification_of(codes, which % 4), max_components=20, init_codes=500
+    )
+    assert [stage.n_codes for stage in scenarios.stages] == [500, 3000]
+    assert scenarios.converged and "converged" in scenarios.message
+    reference = BayesianGaussianMixture(
+        n_components=20,
+        covariance_type="full",
+        weight_concentration_prior_type="dirichlet_process",
+        max_iter=5000,
+        tol=1e-4,
+        random_state=0,
+    )
+    with threadpool_limits(limits=1, user_api="blas"):  # threaded BLAS is slower on d x d
+        expected = reference.fit_predict(codes.astype(np.float32).astype(np.float64))
+    assert reference.converged_
+    assignment = scenarios.mixture.predict(codes.astype(np.float32).astype(np.float64))
+    assert adjusted_rand_score(expected, assignment) >= 0.95
+    assert len(scenarios) == np.sum(reference.weights_ > 0.01) == 5
+
+
+def test_staged_and_plain_sklearn_fits_keep_the_same_scenarios():
+    """Weights 0.6, 0.3, 0.095, 0.005: three scenarios; the smallest is under the 0.01 cut."""
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0], [6.0, 6.0]])
+    sizes = [1200, 600, 190, 10]
+    codes = np.concatenate([rng.normal(c, 0.4, size=(m, 2)) for c, m in zip(centres, sizes)])
+    labels = np.repeat(np.arange(4), sizes)
+    identification = identification_of(codes, labels)
+    staged = distill_scenarios(identification, max_components=10, init_codes=200)
+    plain = distill_scenarios(
+        identification, max_components=10, init_codes=None, batched=False, max_iter=2000
+    )
+    assert [stage.n_codes for stage in staged.stages] == [200, 800, 2000]
+    assert [stage.n_codes for stage in plain.stages] == [2000]
+    assert staged.converged and plain.converged
+    for fit in (staged, plain):
+        assert [s.majority_label for s in fit] == [0, 1, 2]
+        assert [s.n_members for s in fit] == [1200, 600, 190]
+        np.testing.assert_allclose([s.weight for s in fit], [0.6, 0.3, 0.095], atol=0.01)
+    for a, b in zip(staged, plain):
+        np.testing.assert_array_equal(a.member_index, b.member_index)
+        np.testing.assert_allclose(a.mean, b.mean, atol=1e-3)
+        np.testing.assert_allclose(a.cov, b.cov, atol=1e-3)
+
+
+def test_distillation_reports_when_em_did_not_converge():
+    identification, _ = clustered_identification()
+    with pytest.warns(ConvergenceWarning):
+        scenarios = distill_scenarios(identification, max_components=10, max_iter=2)
+    assert not scenarios.converged and scenarios.stages[-1].n_iter == 2
+    assert "did not converge in 2 iterations" in scenarios.message
+    plain = distill_scenarios(identification, max_components=10, init_codes=None, batched=False)
+    assert plain.converged and len(plain.stages) == 1 and plain.stages[0].n_codes == 450
+    assert not ScenarioSet([], None, 0, 0, 0.01, 3).converged
+
+
+def test_distillation_fit_options_bad_inputs():
+    identification, _ = clustered_identification(n_per=5)
+    with pytest.raises(ValueError, match="init_codes: expected a positive integer"):
+        distill_scenarios(identification, init_codes=0)
+    with pytest.raises(ValueError, match="init_codes: expected 'auto', a positive integer or None"):
+        distill_scenarios(identification, init_codes="fast")
+    with pytest.raises(ValueError, match="tol: expected a finite number > 0"):
+        distill_scenarios(identification, tol=0.0)
+    with pytest.raises(TypeError, match="batched: expected True or False"):
+        distill_scenarios(identification, batched="yes")
+    with pytest.raises(ValueError, match="max_iter: expected a positive integer"):
+        distill_scenarios(identification, max_iter=0)
 
 
 def test_sampling_follows_mean_and_tau_scaled_covariance():

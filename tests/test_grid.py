@@ -47,7 +47,7 @@ def test_defaults_show_all_samples(evalset):
     assert grid.has_scores is False and grid.scores is None
     assert grid.n_incorrect == int((~evalset.correct).sum()) == 8
     np.testing.assert_array_equal(grid.indices, np.arange(30))
-    assert grid.selected == []
+    assert grid.selected.tolist() == []
 
 
 def test_indices_and_scores_are_read_only_copies(evalset):
@@ -119,8 +119,8 @@ def test_trait_assignment_is_validated_too(evalset):
     with pytest.raises(ValueError, match="^selected:"):
         grid.selected = [-1]
     grid.selected = np.array([4, 2, 4])
-    assert grid.selected == [4, 2]  # numpy accepted, duplicates dropped, order kept
-    assert all(type(i) is int for i in grid.selected)
+    assert grid.selected.tolist() == [4, 2]  # numpy accepted, duplicates dropped, order kept
+    assert grid.selected.dtype == np.int64
 
 
 def test_nan_scores_are_allowed(evalset):
@@ -250,15 +250,15 @@ def click(grid, mode, position):
 def test_click_toggle_and_clear(evalset):
     grid = ImageGrid(evalset, [5, 6, 7, 8])
     assert click(grid, "replace", 1)
-    assert grid.selected == [6]
+    assert grid.selected.tolist() == [6]
     click(grid, "toggle", 3)
-    assert grid.selected == [6, 8]
+    assert grid.selected.tolist() == [6, 8]
     click(grid, "toggle", 1)
-    assert grid.selected == [8]
+    assert grid.selected.tolist() == [8]
     click(grid, "replace", 0)
-    assert grid.selected == [5]
+    assert grid.selected.tolist() == [5]
     assert grid.apply_click("clear")
-    assert grid.selected == []
+    assert grid.selected.tolist() == []
 
 
 def test_shift_click_selects_exact_range_across_pages_in_display_order(evalset):
@@ -267,27 +267,27 @@ def test_shift_click_selects_exact_range_across_pages_in_display_order(evalset):
     click(grid, "replace", 3)  # page 0, sample 26
     grid.page = 2
     click(grid, "range", 24)  # page 2, sample 5
-    assert grid.selected == list(range(26, 4, -1))
+    assert grid.selected.tolist() == list(range(26, 4, -1))
     click(grid, "range", 1)  # re-spans from the same anchor (position 3), backwards
-    assert grid.selected == [28, 27, 26]
+    assert grid.selected.tolist() == [28, 27, 26]
     click(grid, "toggle", 10)  # sample 19; the anchor moves to position 10
     click(grid, "range-add", 12)  # adds positions 10..12 to the selection
-    assert grid.selected == [28, 27, 26, 19, 18, 17]
+    assert grid.selected.tolist() == [28, 27, 26, 19, 18, 17]
 
 
 def test_range_without_anchor_selects_one_and_repeats_are_unique(evalset):
     grid = ImageGrid(evalset, [4, 4, 9, 4, 2])
     click(grid, "range", 2)
-    assert grid.selected == [9]
+    assert grid.selected.tolist() == [9]
     click(grid, "range", 4)
-    assert grid.selected == [9, 4, 2]
+    assert grid.selected.tolist() == [9, 4, 2]
 
 
 def test_stale_or_out_of_range_clicks_are_ignored(evalset):
     grid = ImageGrid(evalset, [1, 2, 3])
     assert not grid.apply_click("replace", 0, index=2)  # the index at position 0 is 1
     assert not grid.apply_click("replace", 3, index=1)
-    assert grid.selected == []
+    assert grid.selected.tolist() == []
     with pytest.raises(ValueError, match="^mode:"):
         grid.apply_click("lasso", 0, 1)
 
@@ -298,7 +298,7 @@ def test_selected_is_observable(evalset):
     grid.observe(lambda change: seen.append(change["new"]), names="selected")
     click(grid, "replace", 4)
     click(grid, "toggle", 6)
-    assert seen == [[4], [4, 6]]
+    assert [list(v) for v in seen] == [[4], [4, 6]]
 
 
 # ---------------------------------------------------------------- show()
@@ -309,7 +309,7 @@ def test_show_replaces_subset_resets_page_and_keeps_selection_inside_it(evalset)
     version = grid._data_version
     grid.show([20, 21, 2, 25], title="second")
     assert grid.total == 4 and grid.page == 0
-    assert grid.selected == [2, 20]
+    assert grid.selected.tolist() == [2, 20]
     assert grid.sort == "none" and grid.has_scores is False  # no scores: back to given order
     assert grid.title == "second"
     assert grid._data_version == version + 1
@@ -334,7 +334,7 @@ def test_custom_messages_answer_pages_and_apply_clicks(evalset, monkeypatch):
     assert len(buffers) == 4 and all(isinstance(b, bytes) for b in buffers)
     grid._on_message(grid, {"type": "select", "mode": "replace", "position": 5, "index": 5}, [])
     grid._on_message(grid, {"type": "select", "mode": "range", "position": 7, "index": 7}, [])
-    assert grid.selected == [5, 6, 7]
+    assert grid.selected.tolist() == [5, 6, 7]
     # Malformed messages change nothing and are answered with an error, not raised.
     for message, error in (
         ({"type": "select", "mode": "replace", "position": "5", "index": 5}, "^position:"),
@@ -346,7 +346,7 @@ def test_custom_messages_answer_pages_and_apply_clicks(evalset, monkeypatch):
         content, buffers = sent[-1]
         assert content["type"] == "error" and re.match(error, content["error"]), content
         assert buffers is None
-    assert grid.selected == [5, 6, 7] and len(sent) == 5
+    assert grid.selected.tolist() == [5, 6, 7] and len(sent) == 5
 
 
 @pytest.mark.parametrize(
@@ -375,17 +375,47 @@ def test_select_and_page_messages_with_wrong_types_are_refused_by_the_check(
     ((content,),) = [sent]
     assert content["type"] == "error" and re.match(error, content["error"]), content
     assert content["request"] == message["type"]
-    assert grid.selected == [7] and grid.page == 0
+    assert grid.selected.tolist() == [7] and grid.page == 0
 
 
 # ---------------------------------------------------------------- state from the browser
 @pytest.mark.parametrize(
+    "value, error",
+    [
+        ([-1], "^selected: index -1"),
+        ([3, 30], "^selected: index 30"),
+        ([1, True], "^selected: expected a list of integer"),
+        ([1.5], "^selected: expected a list of integer"),
+        (np.array([[1, 2]]), "^selected: expected a 1-D sequence"),
+        ("12", "^selected: expected a sequence"),
+    ],
+)
+def test_a_bad_selection_is_refused_and_nothing_changes(evalset, value, error):
+    grid = ImageGrid(evalset, page_size=10, selected=[4])
+    buffer = grid._selection
+    with pytest.raises((traitlets.TraitError, ValueError), match=error):
+        grid.selected = value
+    assert grid.selected.tolist() == [4] and grid.n_selected == 1 and grid._selection == buffer
+
+
+def test_the_selection_reaches_the_browser_as_a_small_binary_buffer(evalset):
+    from failwidgets.widgets.selection import decode_selection
+
+    grid = ImageGrid(evalset, page_size=10)
+    click(grid, "replace", 3)
+    click(grid, "range", 20)
+    assert grid.n_selected == 18
+    assert len(grid._selection) == 8 + 4  # a header and the smaller layout: 30 bits
+    np.testing.assert_array_equal(decode_selection(grid._selection, evalset.n), np.arange(3, 21))
+    grid.selected = list(range(0, 30, 2))  # 15 runs: the 4-byte bitmap is smaller
+    assert len(grid._selection) == 8 + 4
+    np.testing.assert_array_equal(decode_selection(grid._selection, evalset.n), np.arange(0, 30, 2))
+    assert "selected" not in grid.get_state()  # only the buffer is synced
+
+
+@pytest.mark.parametrize(
     "state, error",
     [
-        ({"selected": [-1]}, "^selected: index -1"),
-        ({"selected": [3, 30]}, "^selected: index 30"),
-        ({"selected": [1, True]}, "^selected: expected a list of integer"),
-        ({"selected": [1.5]}, "^selected: expected a list of integer"),
         ({"page_size": 0}, "^page_size: must be in 1..1000"),
         ({"page_size": 5000}, "^page_size: must be in 1..1000"),
         ({"page": 1, "page_size": 0}, "^page_size:"),  # page is checked first, then rolled back
@@ -419,15 +449,17 @@ def test_a_bool_equal_to_the_current_value_is_refused_too(evalset):
     """traitlets skips validators when the new value equals the old one (False == 0): the
     trait types themselves refuse bools, so none is ever stored."""
     grid = ImageGrid(evalset, page_size=1, selected=[1])
-    for state in ({"page": False}, {"page_size": True}, {"selected": [True]}):
+    for state in ({"page": False}, {"page_size": True}):
         with pytest.raises(traitlets.TraitError, match="expected an integer|expected a list"):
             grid.set_state(state)
+    with pytest.raises(traitlets.TraitError, match="expected a list of integer"):
+        grid.selected = [True]
     assert type(grid.page) is int and type(grid.page_size) is int
-    assert [type(i) for i in grid.selected] == [int]
+    assert grid.selected.tolist() == [1]
     with pytest.raises(TypeError, match="^page: expected an integer, got bool"):
         grid.page = False
     grid.selected = np.array([1, 2])  # numpy integers are stored as int
-    assert [type(i) for i in grid.selected] == [int, int]
+    assert grid.selected.tolist() == [1, 2] and grid.selected.dtype == np.int64
 
 
 def test_a_valid_browser_update_is_applied(evalset):
@@ -436,8 +468,8 @@ def test_a_valid_browser_update_is_applied(evalset):
     assert (grid.page_size, grid.page) == (5, 4)
     grid.set_state({"page": 99})  # past the end: the last page, as for a Python assignment
     assert grid.page == 5
-    grid.set_state({"selected": [5, 3, 5]})
-    assert grid.selected == [5, 3]
+    grid.set_state({"selected": [5, 3, 5]})  # not the browser's to set: only clicks select
+    assert grid.selected.tolist() == []
 
 
 def test_python_side_errors_are_still_value_and_type_errors_naming_the_trait(evalset):
@@ -467,8 +499,10 @@ def test_saved_state_is_small_and_holds_no_images_even_for_a_million_indices(eva
     idx = rng.integers(0, evalset.n, 1_000_000)
     grid = ImageGrid(evalset, idx, scores=rng.normal(size=idx.size), sort="desc")
     grid.page_payload(4999)
+    grid.selected = np.arange(0, evalset.n, 2)
     state = grid.get_state()
-    text = json.dumps({k: v for k, v in state.items() if k != "_esm"})
+    assert len(state["_selection"]) <= 8 + (evalset.n + 7) // 8
+    text = json.dumps({k: v for k, v in state.items() if k not in ("_esm", "_selection")})
     assert len(text) < 2_000
     assert "base64" not in text and "data:image" not in text
     assert state["total"] == 1_000_000

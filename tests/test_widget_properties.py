@@ -855,11 +855,11 @@ def test_concept_map_view_messages_state_and_settings(concept_world, data):
             valid = isinstance(step, dict) and all(key not in panel.keys for key in step)
             run_state("ConceptMapView state", panel, step, valid, snapshot, view)
         elif kind == "grid state":
-            valid, previous = grid_state_valid(grid, step), list(grid.selected)
+            valid, previous = grid_state_valid(grid, step), grid.selected.tolist()
             run_state("ConceptMapView grid state", grid, step, valid, snapshot, view)
-            if valid and grid.selected and grid.selected != previous:
+            if valid and len(grid.selected) and grid.selected.tolist() != previous:
                 # a selection in the grid becomes the explained set
-                assert view.explained.tolist() == grid.selected
+                assert view.explained.tolist() == grid.selected.tolist()
         else:
             trait, value = step
             number = isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -30,6 +30,7 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,9 @@ import torch.nn.functional as F
 
 from .scenario_labels import ScenarioLabels, check_class_label
 from .vae import _eval_mode, images_to_tensor, module_device, tensor_to_uint8
+
+if TYPE_CHECKING:
+    from .dp_mixture import FitStage
 
 __all__ = [
     "Identification",
@@ -436,6 +440,9 @@ class ScenarioSet:
     n_codes, n_fitted : identified codes, and codes the mixture was fitted on.
     weight_threshold : components with weight above it were kept.
     message : a human summary (says why the set is empty when it is).
+    converged : whether EM met its tolerance on all ``n_fitted`` codes (the last stage).
+    stages : one :class:`FitStage` per EM run of :func:`distill_scenarios` (empty when nothing
+        was fitted).
     """
 
     scenarios: list[Scenario]
@@ -445,6 +452,11 @@ class ScenarioSet:
     weight_threshold: float
     latent_dim: int
     message: str = ""
+    stages: list[FitStage] = field(default_factory=list)
+
+    @property
+    def converged(self) -> bool:
+        return bool(self.stages) and self.stages[-1].converged
 
     def __len__(self) -> int:
         return len(self.scenarios)
@@ -522,10 +534,50 @@ def distill_scenarios(
     max_codes: int = 50_000,
     max_components: int = 100,
     weight_threshold: float = 0.01,
-    max_iter: int = 100,
+    init_codes: int | str | None = "auto",
+    max_iter: int = 1_000,
+    tol: float = 1e-3,
+    batched: bool = True,
     seed: int = 0,
 ) -> ScenarioSet:
     """Cluster the identified codes into failure scenarios (Defuse step 2).
+
+    The model is the paper's: sklearn's ``BayesianGaussianMixture`` with
+    ``covariance_type='full'`` and ``weight_concentration_prior_type='dirichlet_process'``, a
+    variational Dirichlet-process Gaussian mixture truncated at ``min(max_components, n)``
+    components, with sklearn's default priors (from the codes it is fitted on). Components of
+    weight > ``weight_threshold`` are the scenarios; each identified code belongs to its most
+    probable component.
+
+    Procedure (:func:`~failwidgets.methods.dp_mixture.fit_dp_mixture`):
+
+    1. Down-sample (seeded) to at most ``max_codes`` codes: the fitted codes.
+    2. Staged EM (``init_codes`` set): sklearn's EM from its k-means start on a random
+       ``max(init_codes, K)`` of the fitted codes (``"auto"``: ``4 K d``, 4,000 codes for the
+       paper's 100 components in 10 dimensions); then, warm-started (sklearn's
+       ``warm_start``), on nested random subsets 4 times larger each while at most half of
+       the codes; last on all fitted codes. The last stage maximises the same lower bound
+       (same codes, same priors) as a plain fit: only its starting point differs. Each stage
+       runs at least two iterations. With ``init_codes=None``: one fit on all codes from the
+       k-means start (``init_codes=None, batched=False, max_iter=100`` is the plain sklearn
+       fit with its defaults).
+    3. Convergence, sklearn's criterion in every stage: the variational lower bound (a sum
+       over the stage's codes) changes by less than ``tol`` between two iterations, else the
+       stage stops after ``max_iter``. ``converged`` reports the last stage.
+
+    ``batched`` computes each EM iteration's per-component Mahalanobis distances and scatter
+    matrices with one matrix product for all components (equal to sklearn's loops to
+    rounding; 4x faster at 100 components).
+
+    Measured (``benchmarks/bench_defuse.py`` and seven planted mixtures of 50,000 codes in 10
+    dimensions, 8 to 30 clusters): the plain fit needed 50 to 400 iterations over all codes to
+    converge (66 to 430 s of CPU); the staged fit 2 to 12 on all codes after its warm-up
+    stages, 1.9 to 5.1 s of CPU, with the same number of scenarios and assignments equal to
+    the converged plain fit's (adjusted Rand index 1.0). Codes without planted clusters
+    converge slowly from any start: on 25,943 failure codes of the demo (16 dimensions) the
+    plain sklearn fit took 469 iterations (285 s of CPU), the staged fit 25 to 35 s, and two
+    converged plain fits with different seeds agreed only at an adjusted Rand index of 0.55
+    (a continuum has no unique partition; the staged fits' agreed with them as closely).
 
     Parameters
     ----------
@@ -533,16 +585,22 @@ def distill_scenarios(
     max_codes : codes are randomly (seeded) down-sampled to at most this many before fitting.
     max_components : K, the truncation of the Dirichlet process (``min(K, n_codes)`` is used).
     weight_threshold : epsilon; components with weight > epsilon are kept.
-    max_iter : EM iterations of the mixture (sklearn's default, 100).
-    seed : seeds the down-sampling and the mixture's ``random_state``.
+    init_codes : codes of the first stage, ``"auto"`` (``4 K d``) or a number; None fits on
+        all codes from the start.
+    max_iter : EM iterations per stage at most.
+    tol : tolerance on the change of the lower bound between iterations (sklearn's ``tol``).
+    batched : batched E- and M-step kernels (False: sklearn's own class).
+    seed : seeds the down-sampling, the stages' subsets and the mixture's ``random_state``.
 
     Returns
     -------
     ScenarioSet
-        Empty, with the identification's message, when no failures were identified.
+        Empty, with the identification's message, when no failures were identified;
+        ``converged`` and ``stages`` say how EM ended.
     """
-    from sklearn.mixture import BayesianGaussianMixture
     from threadpoolctl import threadpool_limits
+
+    from .dp_mixture import fit_dp_mixture
 
     if not isinstance(identification, Identification):
         raise TypeError(
@@ -551,6 +609,15 @@ def distill_scenarios(
     max_codes = _positive_int(max_codes, "max_codes")
     max_components = _positive_int(max_components, "max_components")
     max_iter = _positive_int(max_iter, "max_iter")
+    if init_codes is not None and init_codes != "auto":
+        if isinstance(init_codes, str):
+            raise ValueError(
+                f"init_codes: expected 'auto', a positive integer or None, got {init_codes!r}"
+            )
+        init_codes = _positive_int(init_codes, "init_codes")
+    tol = _positive_float(tol, "tol")
+    if not isinstance(batched, (bool, np.bool_)):
+        raise TypeError(f"batched: expected True or False, got {batched!r}")
     if isinstance(weight_threshold, bool) or not (0 <= weight_threshold < 1):
         raise ValueError(f"weight_threshold: expected a number in [0, 1), got {weight_threshold!r}")
     codes = identification.codes.astype(np.float64)
@@ -567,18 +634,22 @@ def distill_scenarios(
     fit_index = (
         np.sort(rng.choice(n, size=max_codes, replace=False)) if n > max_codes else np.arange(n)
     )
-    mixture = BayesianGaussianMixture(
+    mixture, fit_labels, stages = fit_dp_mixture(
+        codes[fit_index],
         n_components=min(max_components, len(fit_index)),
-        covariance_type="full",
-        weight_concentration_prior_type="dirichlet_process",
+        init_codes=init_codes,
         max_iter=max_iter,
-        random_state=seed,
+        tol=tol,
+        seed=seed,
+        batched=batched,
     )
-    # The mixture's linear algebra is on d x d matrices (d = latent size): threaded BLAS only
-    # adds synchronisation (measured 100x slower per triangular solve on a busy 2-core machine).
-    with threadpool_limits(limits=1, user_api="blas"):
-        mixture.fit(codes[fit_index])
-        assignment = mixture.predict(codes)
+    if len(fit_index) == n:
+        assignment = fit_labels
+    else:  # in chunks: predicting holds (chunk, K) arrays
+        with threadpool_limits(limits=1, user_api="blas"):
+            assignment = np.concatenate(
+                [mixture.predict(codes[i : i + max_codes]) for i in range(0, n, max_codes)]
+            )
     kept = [
         int(c)
         for c in np.argsort(-mixture.weights_, kind="stable")
@@ -602,12 +673,20 @@ def distill_scenarios(
                 prediction_counts=_counts(identification.predictions[members]),
             )
         )
+    last = stages[-1]
     message = (
         f"{len(scenarios)} of {mixture.n_components} components have weight > {weight_threshold:g}; "
         f"fitted on {len(fit_index)} of {n} codes"
-        + ("" if mixture.converged_ else f" (EM did not converge in {max_iter} iterations)")
+        + (
+            f" (EM converged in {last.n_iter} iterations on all of them"
+            + (f", after {len(stages) - 1} warm-up stages)" if len(stages) > 1 else ")")
+            if last.converged
+            else f" (EM did not converge in {max_iter} iterations)"
+        )
     )
-    return ScenarioSet(scenarios, mixture, n, len(fit_index), float(weight_threshold), d, message)
+    return ScenarioSet(
+        scenarios, mixture, n, len(fit_index), float(weight_threshold), d, message, stages
+    )
 
 
 # -- sampling for review ----------------------------------------------------------------------------

@@ -603,10 +603,10 @@ class Explorer(widgets.VBox):
         size, accuracy, drop, heldout_drop, members), sorted as the table is. ``class_name``
         keeps one class's modes.
         """
-        modes = self._collect_modes()
+        name = None
         if class_name is not None:
             name = self._evalset.class_names[self._class_arg(class_name)]
-            modes = [m for m in modes if m.class_name == name]
+        modes = self._collect_modes(name)
         return sort_frame(modes_to_frame(modes), self.table.sort_by, self.table.ascending)
 
     def agreement(self, class_name: str | None = None) -> pd.DataFrame:
@@ -616,7 +616,7 @@ class Explorer(widgets.VBox):
         """
         name = self.class_name if class_name is None else class_name
         name = self._evalset.class_names[self._class_arg(name)]
-        modes = self._agreement_modes(self._collect_modes(), name)
+        modes = self._agreement_modes(self._collect_modes(name), name)
         return _jaccard(modes)
 
     def export(self, path) -> Path:
@@ -837,14 +837,18 @@ class Explorer(widgets.VBox):
         self._status.value = "<br>".join(parts)
 
     # ------------------------------------------------------------------ failure modes
-    def _collect_modes(self) -> list[FailureMode]:
+    def _collect_modes(self, class_name: str | None = None) -> list[FailureMode]:
+        """Every view's failure modes: of all classes, or only of ``class_name`` (views that
+        fit per class then fit only that class)."""
         modes: list[FailureMode] = []
         for name, view in list(self.views.items()):
             method = getattr(view, "failure_modes", None)
             if not callable(method):
                 continue
             try:
-                found = [m for m in _all_modes(method) if isinstance(m, FailureMode)]
+                found = [
+                    m for m in _modes_of(method, class_name) if isinstance(m, FailureMode)
+                ]
             except Exception as error:
                 self._message(f"{name}: failure_modes() failed ({type(error).__name__}: {error})")
                 continue
@@ -944,8 +948,9 @@ class Explorer(widgets.VBox):
     def _refresh(self, generation: int) -> None:
         start = time.perf_counter()
         class_name = self.class_name
+        scope = None if self._table_scope.value == "all" else class_name
         try:
-            modes = self._collect_modes()
+            modes = self._collect_modes(scope)
             agreement = self._agreement_modes(modes, class_name)
             values = _jaccard(agreement).to_numpy() if agreement else np.zeros((0, 0))
         except Exception as error:  # never leave the table busy
@@ -1133,16 +1138,22 @@ class Explorer(widgets.VBox):
         )
 
 
-def _all_modes(failure_modes) -> list:
-    """A view's failure modes of every class: views whose ``failure_modes`` takes ``classes``
-    (e.g. TreeView, whose default is the class on screen) are asked for ``"all"``."""
+def _modes_of(failure_modes, class_name: str | None = None) -> list:
+    """A view's failure modes of every class (None) or of ``class_name``. Views whose
+    ``failure_modes`` takes ``classes`` (TreeView: fitted per class) or ``class_name`` are
+    asked for just that; the others' modes are filtered."""
     try:
         parameters = inspect.signature(failure_modes).parameters
     except (TypeError, ValueError):
         parameters = {}
     if "classes" in parameters:
-        return list(failure_modes(classes="all"))
-    return list(failure_modes())
+        return list(failure_modes(classes="all" if class_name is None else [class_name]))
+    if "class_name" in parameters and class_name is not None:
+        return list(failure_modes(class_name=class_name))
+    modes = list(failure_modes())
+    if class_name is None:
+        return modes
+    return [m for m in modes if getattr(m, "class_name", None) == class_name]
 
 
 def _jaccard(modes: list[FailureMode]) -> pd.DataFrame:

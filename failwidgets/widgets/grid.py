@@ -1,9 +1,11 @@
 """ImageGrid: a paged thumbnail grid over any subset of an EvalSet (anywidget).
 
 The index list (up to millions of entries) stays in Python; only small state is synced
-(``total``, ``page``, ``page_size``, ``sort``, ``selected``...). The browser asks for one page at a
-time with a custom message and receives the page's metadata as JSON plus one binary buffer per
-thumbnail, so nothing image-like is stored in the notebook.
+(``total``, ``page``, ``page_size``, ``sort``...). The browser asks for one page at a time with a
+custom message and receives the page's metadata as JSON plus one binary buffer per thumbnail, so
+nothing image-like is stored in the notebook. The selection reaches the browser as one binary
+buffer of ranges or a bitmap (:mod:`~failwidgets.widgets.selection`), never as a JSON list: a
+million selected images cost at most 125 KB per change.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .guard import (
     short_repr,
     validator,
 )
+from .selection import encode_selection
 
 __all__ = ["ImageGrid", "format_score"]
 
@@ -54,23 +57,57 @@ def _check_int(value, name: str) -> int:
     return int(value)
 
 
-class _IndexList(traitlets.List):
-    """A List trait of integers that also accepts tuples, ranges and numpy arrays (converted
-    to lists of int); bools are refused."""
+class _IndexArray(traitlets.TraitType):
+    """Distinct sample indices as a read-only int64 array, in the order given.
 
-    _cast_types = (tuple, range, np.ndarray)
+    Accepts a list, tuple, range or numpy array of integers (bools are refused). Uniqueness is
+    checked unless the grid itself proposes a value it knows to be distinct (``_trusted``);
+    changes are compared with ``np.array_equal`` so that an equal array notifies nobody.
+    """
+
+    default_value = np.zeros(0, dtype=np.int64)
+    info_text = "a sequence of distinct sample indices"
 
     def validate(self, obj, value):
-        items = super().validate(obj, value)
-        if all(type(v) is int for v in items):  # the common case, checked fast
-            return items
-        wrong = [v for v in items if not is_int(v)]
-        if wrong:
+        if isinstance(value, (str, bytes)) or np.isscalar(value):
             raise TraitTypeError(
-                f"{self.name}: expected a list of integer sample indices, got "
-                f"{type(wrong[0]).__name__}"
+                f"{self.name}: expected a sequence of sample indices, got {type(value).__name__}"
             )
-        return [int(v) for v in items]
+        if not isinstance(value, np.ndarray):
+            value = list(value)
+            wrong = next((v for v in value if not is_int(v)), None)
+            if wrong is not None:
+                raise TraitTypeError(
+                    f"{self.name}: expected a list of integer sample indices, got "
+                    f"{type(wrong).__name__}"
+                )
+        array = np.asarray(value)
+        if array.size == 0:
+            array = np.zeros(0, dtype=np.int64)
+        if array.ndim != 1:
+            raise TraitTypeError(f"{self.name}: expected a 1-D sequence, got shape {array.shape}")
+        if array.dtype == object:
+            wrong = next((v for v in array if not is_int(v)), None)
+            if wrong is not None:
+                raise TraitTypeError(
+                    f"{self.name}: expected a list of integer sample indices, got "
+                    f"{type(wrong).__name__}"
+                )
+            array = array.astype(np.int64)
+        elif not np.issubdtype(array.dtype, np.integer):
+            raise TraitTypeError(
+                f"{self.name}: expected a list of integer sample indices, got {array.dtype}"
+            )
+        array = np.array(array, dtype=np.int64)  # a private copy
+        array.flags.writeable = False
+        return array
+
+    def set(self, obj, value):
+        new_value = self._validate(obj, value)
+        old_value = obj._trait_values.get(self.name, self.default_value)
+        obj._trait_values[self.name] = new_value
+        if not np.array_equal(old_value, new_value):
+            obj._notify_trait(self.name, old_value, new_value)
 
 
 class ImageGrid(GuardedState, anywidget.AnyWidget):
@@ -93,7 +130,7 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         Tiles per page (1..1000).
     thumb_size : int
         Longest side of a thumbnail in pixels (16..512).
-    selected : list of int, optional
+    selected : array-like of int, optional
         Initially selected sample indices.
     title : str, optional
         Heading shown above the grid.
@@ -104,8 +141,11 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
 
     Attributes
     ----------
-    selected : list of int
-        Selected sample indices (synced with the browser; observable).
+    selected : np.ndarray
+        Selected sample indices (distinct, int64, read-only), in the order they were
+        selected; observable. Set it to any sequence of indices.
+    n_selected : int
+        How many are selected.
     indices : np.ndarray
         The shown sample indices in the given order (read-only).
     scores : np.ndarray or None
@@ -113,15 +153,16 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
 
     Notes
     -----
-    The browser may set ``page``, ``page_size``, ``sort``, ``thumb_size`` and ``selected``
-    (validated; a refused update changes nothing); the other synced traits are the kernel's.
+    The browser may set ``page``, ``page_size``, ``sort`` and ``thumb_size`` (validated; a
+    refused update changes nothing); the other synced traits are the kernel's, and the browser
+    changes the selection only by clicks (the ``select`` message).
     Its custom messages ``{"type": "page", "page", "request_id"}`` and ``{"type": "select",
     "mode", "position", "index"}`` are answered with the page, or with ``{"type": "error"}``
     when a field is missing or of the wrong type, or the click is stale.
     """
 
     _esm = _STATIC / "grid.js"
-    _browser_traits = frozenset({"page", "page_size", "sort", "thumb_size", "selected"})
+    _browser_traits = frozenset({"page", "page_size", "sort", "thumb_size"})
 
     total = StrictInt(0, read_only=True).tag(sync=True)
     page = StrictInt(0).tag(sync=True)
@@ -131,7 +172,11 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
     has_scores = traitlets.Bool(False, read_only=True).tag(sync=True)
     n_incorrect = StrictInt(0, read_only=True).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
-    selected = _IndexList([]).tag(sync=True)
+    selected = _IndexArray()  # kept in the kernel; the browser gets ``_selection``
+    n_selected = StrictInt(0, read_only=True).tag(sync=True)
+    # The selection as one binary buffer (see widgets/selection.py): a million selected
+    # samples are at most 125 KB, and a contiguous run 16 bytes.
+    _selection = traitlets.Bytes(encode_selection(np.zeros(0, bool))).tag(sync=True)
     # Bumped whenever page contents change without other state changing (new subset, thumb size):
     # the browser drops its cached pages when it changes.
     _data_version = StrictInt(0).tag(sync=True)
@@ -157,6 +202,9 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         self._indices, self._scores = self._check_subset(indices, scores)
         self._orders: dict[str, np.ndarray] = {}
         self._anchor: int | None = None
+        self._distinct: bool | None = None
+        self._trusted_selection = False
+        self._mask = np.zeros(evalset.n, dtype=bool)  # membership of ``selected``
         if not isinstance(thumb_format, str) or thumb_format.lower() not in THUMBNAIL_FORMATS:
             raise ValueError(
                 f"thumb_format: expected one of {sorted(THUMBNAIL_FORMATS)}, got {thumb_format!r}"
@@ -232,22 +280,25 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         new_indices, new_scores = self._check_subset(indices, scores)
         if title is not None and not isinstance(title, str):
             raise TypeError(f"title: expected a string, got {type(title).__name__}")
-        current = np.asarray(self.selected, dtype=np.int64)
-        kept = current[np.isin(current, new_indices)].tolist()
+        current = self.selected
+        shown = np.zeros(self._evalset.n, dtype=bool)
+        shown[new_indices] = True
+        kept = current[shown[current]]
         with self.hold_sync():
             self._indices, self._scores = new_indices, new_scores
             self._orders.clear()
+            self._distinct = None
             self._anchor = None
             if new_scores is None and self.sort != "none":
                 self.sort = "none"
             self._set_subset_traits()
             self.page = 0
             self.title = "" if title is None else title
-            self.selected = kept
+            self._select(kept)
             self._data_version += 1
 
     def clear_selection(self) -> None:
-        self.selected = []
+        self._select(np.zeros(0, dtype=np.int64))
 
     # ------------------------------------------------------------------ validation
     def _check_subset(self, indices, scores):
@@ -321,15 +372,41 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
 
     @validator("selected")
     def _valid_selected(self, proposal):
-        items = proposal["value"]  # a list of int (the trait type checked them)
-        if not items:
-            return []
-        low, high = min(items), max(items)  # Python ints: no overflow before the range check
+        items = proposal["value"]  # a read-only int64 array (the trait type checked it)
+        if len(items) == 0 or self._trusted_selection:
+            return items
+        low, high = int(items.min()), int(items.max())
         if low < 0 or high >= self._evalset.n:
             raise ValueError(
-                f"selected: index {int(low if low < 0 else high)} outside 0..{self._evalset.n - 1}"
+                f"selected: index {low if low < 0 else high} outside 0..{self._evalset.n - 1}"
             )
-        return _unique_in_order(np.asarray(items, dtype=np.int64)).tolist()
+        distinct = _unique_in_order(items)
+        distinct.flags.writeable = False
+        return distinct
+
+    @traitlets.observe("selected")
+    def _on_selected(self, change):
+        mask = np.zeros(self._evalset.n, dtype=bool)
+        mask[change["new"]] = True
+        self._mask = mask
+        with self.hold_sync():
+            self.set_trait("n_selected", len(change["new"]))
+            self._selection = encode_selection(mask)
+
+    def _select(self, indices: np.ndarray) -> None:
+        """Set ``selected`` to ``indices``, known to be distinct and in range."""
+        self._trusted_selection = True
+        try:
+            self.selected = indices
+        finally:
+            self._trusted_selection = False
+
+    def _subset_is_distinct(self) -> bool:
+        """Whether the shown indices have no repeats (cached per subset)."""
+        if self._distinct is None:
+            counts = np.bincount(self._indices, minlength=1) if len(self._indices) else [0]
+            self._distinct = bool(np.max(counts) <= 1)
+        return self._distinct
 
     # ------------------------------------------------------------------ reactions
     @traitlets.observe("page_size")
@@ -452,7 +529,7 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
             raise ValueError(f"mode: expected one of {SELECT_MODES}, got {mode!r}")
         if mode == "clear":
             self._anchor = None
-            self.selected = []
+            self.clear_selection()
             return True
         position = _check_int(position, "position")
         if not 0 <= position < self.total:
@@ -467,15 +544,17 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         ):
             lo, hi = sorted((self._anchor, position))
             span = self._display_slice(lo, hi + 1)[0]
+            if not self._subset_is_distinct():
+                span = _unique_in_order(span)
             if mode == "range-add":
-                span = np.concatenate([np.asarray(self.selected, dtype=np.int64), span])
-            self.selected = _unique_in_order(span).tolist()
+                span = np.concatenate([self.selected, span[~self._mask[span]]])
+            self._select(span)
             return True  # the anchor stays, so the next shift-click re-spans from it
+        current = self.selected
         if mode == "toggle":
-            current = list(self.selected)
-            self.selected = [i for i in current if i != at] if at in current else [*current, at]
+            self._select(current[current != at] if self._mask[at] else np.append(current, at))
         else:  # replace, or a range without an anchor
-            self.selected = [at]
+            self._select(np.array([at], dtype=np.int64))
         self._anchor = position
         return True
 

@@ -7,6 +7,7 @@
 
 import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
 import { listenerSet } from "./events.js";
+import { selectionOf } from "./selection.js";
 
 export const PAGE_SIZES = [25, 50, 100, 200, 500, 1000];
 export const SORT_OPTIONS = [
@@ -175,7 +176,7 @@ export function createGridView(container, options = {}) {
     version: 0,
     nIncorrect: 0,
   };
-  let selected = new Set();
+  let selected = selectionOf([]); // {size, has(index)}
   const cache = new Map(); // page -> {items, urls}; insertion order = least recently used first
   let cacheKey = null;
   let pending = null; // {requestId, key, page}
@@ -570,9 +571,13 @@ export function createGridView(container, options = {}) {
     scheduleLoad();
   }
 
-  function setSelected(indices) {
+  /** The selection: {size, has(index)} (see selection.js) or a list of sample indices. */
+  function setSelected(selection) {
     if (destroyed) return;
-    selected = new Set(indices || []);
+    selected =
+      selection && typeof selection.has === "function" && typeof selection.size === "number"
+        ? selection
+        : selectionOf(selection);
     for (const tile of tiles) applySelection(tile);
     clearButton.disabled = selected.size === 0;
     renderStatus();

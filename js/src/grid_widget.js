@@ -2,6 +2,7 @@
 // framework-free view in grid.js. Python owns the index list; the browser asks for pages.
 
 import { createGridView } from "./grid.js";
+import { decodeSelection } from "./selection.js";
 
 // view state name -> model trait
 const TRAITS = {
@@ -32,21 +33,22 @@ export default {
       for (const [name, trait] of Object.entries(TRAITS)) state[name] = model.get(trait);
       view.setState(state);
     };
-    const syncSelected = () => view.setSelected(model.get("selected"));
+    // The selection arrives as one binary buffer (ranges or a bitmap), never a JSON list.
+    const syncSelected = () => view.setSelected(decodeSelection(model.get("_selection")));
     const onMessage = (message, buffers) => {
       if (message && message.type === "page") view.receivePage(message, buffers);
     };
 
     const stateEvents = Object.values(TRAITS).map((trait) => `change:${trait}`);
     for (const event of stateEvents) model.on(event, syncState);
-    model.on("change:selected", syncSelected);
+    model.on("change:_selection", syncSelected);
     model.on("msg:custom", onMessage);
     syncState();
     syncSelected();
 
     return () => {
       for (const event of stateEvents) model.off(event, syncState);
-      model.off("change:selected", syncSelected);
+      model.off("change:_selection", syncSelected);
       model.off("msg:custom", onMessage);
       view.destroy();
     };

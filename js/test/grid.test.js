@@ -2,6 +2,18 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createGridView, describeItem, pageCount, selectionMode } from "../src/grid.js";
 import widget from "../src/grid_widget.js";
 
+// The kernel's selection buffer (widgets/selection.py) in its ranges layout.
+function ranges(runs) {
+  const view = new DataView(new ArrayBuffer(8 + 8 * runs.length));
+  view.setUint8(0, 1);
+  view.setUint32(4, runs.reduce((n, [a, b]) => n + b - a, 0), true);
+  runs.forEach(([a, b], i) => {
+    view.setUint32(8 + 8 * i, a, true);
+    view.setUint32(12 + 8 * i, b, true);
+  });
+  return view;
+}
+
 const EVIL = "<img src=x onerror=alert(1)>";
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -404,7 +416,7 @@ describe("anywidget adapter", () => {
 
   const TRAITS = {
     total: 30, page: 0, page_size: 10, sort: "none", has_scores: false, thumb_size: 64,
-    title: "t", _data_version: 3, n_incorrect: 15, selected: [1004],
+    title: "t", _data_version: 3, n_incorrect: 15, _selection: ranges([[1004, 1005]]),
   };
 
   it("asks for pages by message, renders the answer, maps clicks and controls to the model", async () => {
@@ -436,7 +448,7 @@ describe("anywidget adapter", () => {
     await tick();
     expect(model.sent.at(-1)).toMatchObject({ type: "page", page: 1 });
 
-    model.set("selected", [1002]);
+    model.set("_selection", ranges([[1002, 1003]]));
     // page 1 not answered yet: the page-0 tiles are still shown
     expect(el.querySelector(".fw-thumb.selected").dataset.index).toBe("1002");
 
