@@ -9,6 +9,7 @@ from sklearn.feature_selection._mutual_info import _compute_mi_cd
 from sklearn.preprocessing import scale
 
 from failwidgets.methods import mutual_info as mi_module
+from failwidgets.methods import mutual_info_kernels as kernels
 from failwidgets.methods.mutual_info import mutual_info_classif
 
 TOL = 1e-6
@@ -100,21 +101,25 @@ def test_cached_noise_prefix_serves_smaller_and_larger_groups():
     for n in (60, 400, 30):  # grow the cache, then reuse its prefix
         got = mutual_info_classif(X[:n], y[:n], random_state=9)
         np.testing.assert_allclose(got, sk_mutual_info(X[:n], y[:n], random_state=9), atol=TOL)
-    # the stored draws are a prefix-stable stream
-    big = mi_module._transposed_draws(np.random.RandomState(9), 50, 3)
-    small = mi_module._transposed_draws(np.random.RandomState(9), 20, 3)
+    # the stored draws are a prefix-stable stream, in chunks of columns
+    big = mi_module._draws(np.random.RandomState(9), 50, 70)
+    small = mi_module._draws(np.random.RandomState(9), 20, 70)
     np.testing.assert_array_equal(big[:, :20], small)
+    chunk = mi_module.NOISE_CHUNK
+    drawn = np.random.RandomState(9).standard_normal(size=(50, 70))
+    for j in (0, chunk - 1, chunk, 69):
+        np.testing.assert_array_equal(big[j // chunk, :, j % chunk], drawn[:, j])
 
 
 @pytest.mark.parametrize("n", [1, 7, 8, 127, 128, 129, 1000, 1300, 8193, 20000])
-def test_pairwise_sum_is_numpys_to_the_last_bit(n):
+def test_column_sums_are_numpys_pairwise_sums_to_the_last_bit(n):
     rng = np.random.default_rng(n)
-    X = np.asfortranarray(rng.normal(size=(n, 3)) * [1e-3, 1.0, 1e6])
-    frames = np.empty((3, 64), dtype=np.int64)
-    ours = [
-        0.0 + mi_module._pairwise_sum(np.ascontiguousarray(X[:, j]), n, frames) for j in range(3)
-    ]
-    np.testing.assert_array_equal(np.array(ours), np.sum(X, axis=0))
+    X = rng.normal(size=(n, 5)) * [1e-3, 1.0, 1e6, 3.0, 1e-9]
+    ours = np.empty(5)
+    kernels.column_sums(np.ascontiguousarray(X), ours)
+    np.testing.assert_array_equal(ours, np.sum(np.asfortranarray(X), axis=0))
+    for j in range(5):  # NumPy's pairwise sum of one contiguous column
+        assert ours[j] == np.sum(np.ascontiguousarray(X[:, j]))
 
 
 def test_kernels_handle_exact_duplicates_like_sklearn():
@@ -125,7 +130,7 @@ def test_kernels_handle_exact_duplicates_like_sklearn():
     X = np.round(rng.gamma(1.0, size=(n, 4)) * 2) / 2
     y = (rng.random(n) < 0.3).astype(np.int64)
     y[rng.choice(n, 2, replace=False)] = 2  # a tiny (brute-force) class
-    zero_noise = np.zeros((4, n))
+    zero_noise = mi_module._draws(np.random.RandomState(0), n, 4) * 0.0
     got = mi_module._mutual_info_codes(X, np.arange(n), y, 3, zero_noise, None)
     scaled = scale(X, with_mean=False)
     expected = [_compute_mi_cd(scaled[:, j], y, 3) for j in range(4)]
@@ -153,3 +158,74 @@ def test_bad_inputs_name_the_argument():
         mutual_info_classif(X[:3], [0, 1, 2])
     with pytest.raises(ValueError, match="n_jobs"):
         mutual_info_classif(X, y, n_jobs=0)
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [[150, 100, 50], [200, 5, 95], [5, 200, 95], [150, 100, 40, 10], [120, 1, 1, 178]],
+)
+def test_equals_sklearn_for_class_layouts(sizes):
+    # Three or more classes are merged one after another through two scratch buffers; tiny
+    # classes are searched by brute force, single-member classes left out.
+    rng = np.random.default_rng(len(sizes) + sizes[1])
+    y = np.repeat(np.arange(len(sizes)), sizes)
+    rng.shuffle(y)
+    X = _case(rng, y.size, 4, "relu")
+    expected = sk_mutual_info(X, y, random_state=2)
+    np.testing.assert_allclose(mutual_info_classif(X, y, random_state=2), expected, atol=TOL)
+
+
+def test_one_class_left_after_dropping_single_members():
+    rng = np.random.default_rng(8)
+    X = _case(rng, 90, 3, "plain")
+    y = np.zeros(90, dtype=int)
+    y[[3, 50]] = [1, 2]  # two single-member classes: only class 0 is searched
+    np.testing.assert_allclose(
+        mutual_info_classif(X, y, random_state=1), sk_mutual_info(X, y, random_state=1), atol=TOL
+    )
+
+
+def test_long_runs_of_equal_values_overflow_the_counting_window():
+    # 70 % exact zeros: after the noise, thousands of values within a few 1e-10 of each
+    # other, so each sample's radius holds tens of neighbours (counted past the window).
+    rng = np.random.default_rng(9)
+    n = 2000
+    X = np.where(rng.random((n, 3)) < 0.7, 0.0, rng.gamma(1.0, size=(n, 3))).astype(np.float32)
+    y = (rng.random(n) < 0.1).astype(int)
+    np.testing.assert_allclose(
+        mutual_info_classif(X, y, random_state=0), sk_mutual_info(X, y, random_state=0), atol=TOL
+    )
+
+
+def test_many_columns_across_chunks_and_blocks():
+    # 300 columns: column blocks of 256 and chunks of 32, the last ones partial
+    rng = np.random.default_rng(10)
+    X = _case(rng, 260, 300, "relu").astype(np.float32)
+    y = (rng.random(260) < 0.35).astype(int)
+    got = mutual_info_classif(X, y, random_state=4, n_jobs=2)
+    np.testing.assert_allclose(got, sk_mutual_info(X, y, random_state=4), atol=TOL)
+
+
+@pytest.mark.parametrize("n_neighbors", [8, 12])
+def test_more_neighbours_than_the_padding(n_neighbors):
+    rng = np.random.default_rng(n_neighbors)
+    X = _case(rng, 300, 3, "ties")
+    y = (rng.random(300) < 0.4).astype(int)
+    np.testing.assert_allclose(
+        mutual_info_classif(X, y, n_neighbors=n_neighbors, random_state=0),
+        sk_mutual_info(X, y, n_neighbors=n_neighbors, random_state=0),
+        atol=TOL,
+    )
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_values_are_reported_with_their_position(bad):
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(40, 290))
+    X[17, 283] = bad
+    y = np.arange(40) % 2
+    with pytest.raises(ValueError, match="X: non-finite value at row 17, column 283"):
+        mutual_info_classif(X, y)
+    rows = np.arange(10, 40)
+    with pytest.raises(ValueError, match="X: non-finite value at row 17, column 283"):
+        mutual_info_classif(X, y[rows], rows=rows)
