@@ -187,8 +187,7 @@ def export_modes(modes, path: str | os.PathLike) -> Path:
         # every text cell quoted: a lone "\r" (or any line break) stays inside its cell
         frame.to_csv(path, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
     else:
-        _require_pyarrow()
-        frame.to_parquet(path, index=False, engine="pyarrow")
+        _with_pyarrow(lambda: frame.to_parquet(path, index=False, engine="pyarrow"))
     return path
 
 
@@ -202,8 +201,7 @@ def import_modes(path: str | os.PathLike) -> list[FailureMode]:
     if path.suffix == ".csv":
         frame = _read_csv(path)
     else:
-        _require_pyarrow()
-        frame = pd.read_parquet(path, engine="pyarrow")
+        frame = _with_pyarrow(lambda: pd.read_parquet(path, engine="pyarrow"))
     return frame_to_modes(frame)
 
 
@@ -216,13 +214,22 @@ def _check_path(path) -> Path:
     return path
 
 
-def _require_pyarrow() -> None:
+def _with_pyarrow(call):
+    """``call()`` (a pandas Parquet read or write), or one ImportError naming the extra when
+    pyarrow is missing, or present but unusable by pandas (too old, broken install)."""
     try:
         import pyarrow  # noqa: F401
     except ImportError:
         raise ImportError(
             f"path: Parquet files need the optional dependency pyarrow; install it with "
             f"{PARQUET_INSTALL}, or use a .csv file"
+        ) from None
+    try:
+        return call()
+    except ImportError as error:  # pandas' own check: e.g. "requires version ... of pyarrow"
+        raise ImportError(
+            f"path: pandas cannot use the installed pyarrow ({error}); install a supported "
+            f"one with {PARQUET_INSTALL}, or use a .csv file"
         ) from None
 
 

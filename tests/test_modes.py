@@ -153,3 +153,21 @@ def test_parquet_without_pyarrow_names_the_extra(tmp_path, monkeypatch):
         with pytest.raises(ImportError, match=r'pip install "failwidgets\[parquet\]"'):
             call()
     assert not (tmp_path / "modes.parquet").exists()
+
+
+def test_parquet_with_an_unusable_pyarrow_names_the_extra(tmp_path, monkeypatch):
+    import pandas as pd
+
+    path = export_modes(MODES, tmp_path / "modes.parquet")  # a real file to read back
+
+    def refuse(*args, **kwargs):  # what pandas raises for a pyarrow it cannot use
+        raise ImportError("Pandas requires version '10.0.1' or newer of 'pyarrow'")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", refuse)
+    monkeypatch.setattr(pd, "read_parquet", refuse)
+    message = r"""pandas cannot use the installed pyarrow \(Pandas requires version.*pip install "failwidgets\[parquet\]\""""
+    with pytest.raises(ImportError, match=message):
+        export_modes(MODES, tmp_path / "other.parquet")
+    with pytest.raises(ImportError, match=message):
+        import_modes(path)
+    assert not (tmp_path / "other.parquet").exists()

@@ -14,6 +14,7 @@ _VIEWS = {
     "TreeView": ".tree",
     "ConceptMapView": ".concept_map",
     "ScenarioView": ".scenarios",
+    "EmbeddingMap": ".embedding_map",
     "Explorer": ".explorer",
 }
 
