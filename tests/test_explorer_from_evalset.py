@@ -71,10 +71,22 @@ def full(world, tmp_path_factory):
 
 
 def test_builds_every_method_the_assets_allow(full):
-    assert list(full.views) == ["barlow", "prime", "ces", "directions"]
+    assert list(full.views) == ["barlow", "prime", "ces", "directions", "map"]
     assert set(full.unavailable) == {"defuse"}
     assert "vae=" in full.unavailable["defuse"]
     assert "defuse" in full._status.value and "vae=" in full._status.value
+
+
+def test_the_embedding_map_is_a_tab_that_highlights_a_selected_mode(full):
+    from failwidgets.widgets import EmbeddingMap
+
+    view = full.views["map"]
+    assert isinstance(view, EmbeddingMap) and view.grid is full.grid
+    assert full.tabs.get_title(list(full.views).index("map")) == "Embedding map"
+    mode = next(m for m in full._collect_modes(full.class_name) if m.method == "prime")
+    full.select_mode(mode)
+    assert view.color_by == "mode"
+    np.testing.assert_array_equal(view._members, np.unique(mode.members))
 
 
 def test_every_method_analyses_only_the_split(full, world):

@@ -61,6 +61,8 @@ METHODS: dict[str, MethodInfo] = {
     "directions": MethodInfo("Directions", "DirectionsView"),
     "defuse": MethodInfo("Scenarios · Defuse", "ScenarioView"),
 }
+#: Tab titles of the views that are not a method's.
+OTHER_VIEWS = {"map": "Embedding map"}
 _METHOD_OF_VIEW = {info.view: key for key, info in METHODS.items()}
 DEMO_METHODS = ("barlow", "prime", "ces", "directions")  # Defuse is slow: opt in
 
@@ -360,6 +362,8 @@ class Explorer(widgets.VBox):
         method = self._methods.get(name)
         if name in METHODS:
             return METHODS[name].title
+        if name in OTHER_VIEWS:
+            return OTHER_VIEWS[name]
         if method is not None:
             return f"{name} · {method}"
         return name
@@ -788,6 +792,10 @@ class Explorer(widgets.VBox):
     def _set_selected(self, mode: FailureMode) -> None:
         self._selected_mode = mode
         self.table.mark(mode)
+        for view in self.views.values():  # the embedding map highlights the members
+            show_mode = getattr(view, "show_mode", None)
+            if callable(show_mode):
+                show_mode(mode)
         self._render_selection()
 
     def _on_grid_selected(self, change):

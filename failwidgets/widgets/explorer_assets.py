@@ -385,6 +385,21 @@ def _plan_defuse(a: _Assets, options: dict) -> _Plan:
     return _Plan(make)
 
 
+def _map_factory(a: _Assets) -> Callable:
+    """The embedding map of ``embeddings`` (a tab beside the methods; PCA axes fitted on at
+    most 100,000 rows)."""
+    embeddings = _check_rows_array(a.embeddings, "embeddings", a.evalset.n)
+
+    def make(grid):
+        from .embedding_map import EmbeddingMap
+
+        return EmbeddingMap(a.evalset, embeddings, grid=grid, fit_rows=MAP_FIT_ROWS)
+
+    return make
+
+
+MAP_FIT_ROWS = 100_000
+
 _PLANNERS = {
     "barlow": _plan_barlow,
     "prime": _plan_prime,
@@ -474,7 +489,8 @@ def build_from_evalset(
     options = _check_options(options, names)
     plans = {name: _PLANNERS[name](a, dict(options.get(name, {}))) for name in names}
     timings: dict[str, float] = {}
-    bar = BuildProgress(sum(p.make is not None for p in plans.values()), progress)
+    n_steps = sum(p.make is not None for p in plans.values())
+    bar = BuildProgress(n_steps + (a.embeddings is not None and "directions" in names), progress)
 
     def timed(name: str, make: Callable) -> Callable:
         def factory(grid):
@@ -492,6 +508,8 @@ def build_from_evalset(
         name: timed(name, plan.make) if plan.make is not None else _missing(plan.missing)
         for name, plan in plans.items()
     }
+    if a.embeddings is not None and "directions" in names:
+        views["map"] = timed("map", _map_factory(a))
     start = time.perf_counter()
     explorer = cls(evalset, views, **explorer_kwargs)
     timings["total"] = time.perf_counter() - start
