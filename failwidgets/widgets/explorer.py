@@ -854,9 +854,7 @@ class Explorer(widgets.VBox):
             if not callable(method):
                 continue
             try:
-                found = [
-                    m for m in _modes_of(method, class_name) if isinstance(m, FailureMode)
-                ]
+                found = [m for m in _modes_of(method, class_name) if isinstance(m, FailureMode)]
             except Exception as error:
                 self._message(f"{name}: failure_modes() failed ({type(error).__name__}: {error})")
                 continue
