@@ -362,6 +362,18 @@ def test_failure_modes_one_per_class_with_a_direction(view, result):
         assert mode.heldout_drop is None
 
 
+def test_failure_modes_of_one_class(view):
+    everything = {m.class_name: m for m in view.failure_modes()}
+    for name in ("bird", 1):
+        (mode,) = view.failure_modes(class_name=name)
+        expected = everything["bird" if name == "bird" else "cat"]
+        np.testing.assert_array_equal(mode.members, expected.members)
+        assert (mode.description, mode.drop) == (expected.description, expected.drop)
+    assert view.failure_modes(class_name="ship") == []  # no direction
+    with pytest.raises(ValueError, match="^class_name: unknown class"):
+        view.failure_modes(class_name="plane")
+
+
 def test_heldout_drop_reapplies_the_direction(world, result):
     view = DirectionsView(world["evalset"], result, k=10, heldout_split="extra")
     es = view.evalset

@@ -451,19 +451,19 @@ class DirectionsView(widgets.VBox):
         self._selected_members = np.zeros(0, dtype=np.int64)
         self._render_panel()
 
-    def failure_modes(self) -> list[FailureMode]:
+    def failure_modes(self, class_name: str | int | None = None) -> list[FailureMode]:
         """One failure mode per class with a direction: its K most negative images.
 
-        ``accuracy`` is the model's accuracy on them, ``drop`` the class's accuracy in the
-        split minus it; ``description`` is the class's top hard caption (or a generic name
-        without a text encoder); ``heldout_drop`` the same drop for the K most negative
-        images of ``heldout_split`` (None when not given).
+        All classes by default, or only ``class_name`` (a name or index; an empty list when
+        the class has no direction). ``accuracy`` is the model's accuracy on them, ``drop``
+        the class's accuracy in the split minus it; ``description`` is the class's top hard
+        caption (or a generic name without a text encoder); ``heldout_drop`` the same drop
+        for the K most negative images of ``heldout_split`` (None when not given).
         """
-        return [
-            self._tail_mode(c)
-            for c in range(len(self._result.class_names))
-            if c not in self._result.model.skipped_
-        ]
+        classes = range(len(self._result.class_names))
+        if class_name is not None:
+            classes = [self._class_arg(class_name, "class_name")]
+        return [self._tail_mode(c) for c in classes if c not in self._result.model.skipped_]
 
     # ------------------------------------------------------------------ validation
     def _class_arg(self, value, name: str) -> int:
