@@ -899,8 +899,14 @@ class Explorer(widgets.VBox):
             out.append(mode)
         return out
 
+    def _in_split(self) -> np.ndarray:
+        """Boolean mask of the rows of ``split`` (computed once: a scan of every row)."""
+        if getattr(self, "_split_mask", None) is None:
+            self._split_mask = np.asarray(self._evalset.split == self._split)
+        return self._split_mask
+
     def _agreement_modes(self, modes: list[FailureMode], class_name: str) -> list[FailureMode]:
-        rows = None if self._split is None else self._evalset.split_indices(self._split)
+        in_split = None if self._split is None else self._in_split()
         chosen: list[FailureMode] = []
         by_method: dict[str, list[FailureMode]] = {}
         for mode in modes:
@@ -911,8 +917,9 @@ class Explorer(widgets.VBox):
             order = np.argsort(-drops, kind="stable")[: self._max_agreement]
             for i in order:
                 mode = method_modes[int(i)]
-                if rows is not None:
-                    members = np.intersect1d(np.asarray(mode.members, dtype=np.int64), rows)
+                if in_split is not None:
+                    members = np.asarray(mode.members, dtype=np.int64)
+                    members = np.unique(members[in_split[members]])
                     mode = FailureMode(
                         method=mode.method,
                         class_name=mode.class_name,
