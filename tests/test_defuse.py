@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -11,9 +13,11 @@ from failwidgets.methods.defuse import (
     Defuse,
     Identification,
     ScenarioSet,
+    VAEQualityWarning,
     correct_classifier,
     distill_scenarios,
     identify_failures,
+    reconstruction_quality,
     sample_scenario,
     sample_scenario_codes,
     select_smallest_failing,
@@ -26,8 +30,18 @@ torch.set_num_threads(1)
 # -- a VAE stub whose codes are readable pixels, for exact reference checks ----------------------
 
 
+def to_pixel(code):
+    """Codes in [-1, 2] as pixel values in [0, 1] (decoded images must lie in [0, 1])."""
+    return (code + 1.0) / 3.0
+
+
+def to_code(pixel):
+    return pixel * 3.0 - 1.0
+
+
 class PixelCodeVAE(torch.nn.Module):
-    """encode: the code is row 0 of channel 0 (first d pixels); decode writes it back there."""
+    """encode: the code is row 0 of channel 0 (first d pixels, as ``to_code``); decode writes it
+    back there (``to_pixel``): decode(encode(x)) keeps what the classifier reads."""
 
     def __init__(self, d=2, size=8):
         super().__init__()
@@ -38,12 +52,12 @@ class PixelCodeVAE(torch.nn.Module):
         return images_to_tensor(images, image_size=self.config.image_size)
 
     def encode(self, x):
-        mu = x[:, 0, 0, : self.config.latent_dim]
+        mu = to_code(x[:, 0, 0, : self.config.latent_dim])
         return mu, torch.zeros_like(mu)
 
     def decode(self, z):
         out = torch.zeros(len(z), 3, self.config.image_size, self.config.image_size)
-        out[:, 0, 0, : z.shape[1]] = z
+        out[:, 0, 0, : z.shape[1]] = to_pixel(z)
         return out
 
 
@@ -55,7 +69,7 @@ class SumThreshold(torch.nn.Module):
         self.d, self.threshold = d, threshold
 
     def forward(self, x):
-        s = (x[:, 0, 0, : self.d] - 100.0).sum(1)
+        s = to_code(x[:, 0, 0, : self.d] - 100.0).sum(1)
         return torch.stack([self.threshold - s, s - self.threshold], dim=1)
 
 
@@ -65,7 +79,7 @@ def shift(x):
 
 def pixel_code_images(mu):
     images = np.zeros((len(mu), 3, 8, 8), np.float32)
-    images[:, 0, 0, : mu.shape[1]] = mu
+    images[:, 0, 0, : mu.shape[1]] = to_pixel(mu)
     return images
 
 
@@ -190,7 +204,7 @@ def test_identification_bad_inputs():
         identify_failures(vae, clf, images, labels, a=0.0, progress=False)
     with pytest.raises(TypeError, match="preprocess"):
         identify_failures(vae, clf, images, labels, preprocess="normalise", progress=False)
-    with pytest.raises(TypeError, match="vae: expected a BetaVAE"):
+    with pytest.raises(TypeError, match="vae: expected a VAE with methods encode.* no encode"):
         identify_failures(torch.nn.Linear(2, 2), clf, images, labels, progress=False)
     with pytest.raises(ValueError, match="classifier: expected logits of shape"):
         identify_failures(vae, lambda x: x.sum(), images, labels, progress=False)
@@ -199,6 +213,111 @@ def test_identification_bad_inputs():
             identify_failures(vae, clf, empty, labels[:0], progress=False)
         with pytest.raises(ValueError, match=r"images: no images to search .*\(got 0\)"):
             Defuse(vae, clf, progress=False).fit(empty, labels[:0])
+
+
+# -- the quality gate and VAE failures ------------------------------------------------------------
+
+
+class GreyVAE(PixelCodeVAE):
+    """A useless VAE: every code decodes to the same grey image (codes of 0.5, sum 1: class 0)."""
+
+    def decode(self, z):
+        return torch.full((len(z), 3, self.config.image_size, self.config.image_size), 0.5)
+
+
+def gate_world():
+    """12 images the classifier gets right (9 of class 1, 3 of class 0) and one image of class 1
+    it gets wrong (its code sums to 1.0 < 1.5)."""
+    mu = np.array([[0.9, 0.9]] * 9 + [[0.1, 0.2]] * 3 + [[0.5, 0.5]], np.float32)
+    labels = np.array([1] * 9 + [0] * 3 + [1])
+    return pixel_code_images(mu), labels
+
+
+def test_a_faithful_vae_passes_the_quality_gate_without_a_warning():
+    images, labels = gate_world()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        defuse = Defuse(
+            PixelCodeVAE(), SumThreshold(), preprocess=shift, n_samples=8, progress=False
+        )
+        defuse.fit(images, labels)
+    quality = defuse.quality_
+    assert quality.passed and quality.n_images == 13
+    assert defuse.original_accuracy_ == defuse.reconstruction_accuracy_ == pytest.approx(12 / 13)
+    np.testing.assert_array_equal(quality.reconstruction_correct, quality.original_correct)
+    identification = defuse.identification_
+    assert identification.n_vae_failing_draws == 0 and identification.n_vae_failure_images == 0
+    assert not identification.vae_failure.any()
+    assert "92.3% on the 13 original images, 92.3% on their VAE reconstructions (passed)" in repr(
+        defuse
+    )
+
+
+def test_a_vae_that_decodes_grey_warns_and_its_failures_are_counted_apart():
+    images, labels = gate_world()
+    kwargs = dict(preprocess=shift, n_samples=8, max_per_image=3, progress=False)
+    with pytest.warns(VAEQualityWarning) as caught:
+        excluded = identify_failures(GreyVAE(), SumThreshold(), images, labels, **kwargs)
+    text = str(caught[0].message)
+    assert "23.1% of the VAE's reconstructions right against 92.3% of the original" in text
+    assert "look like failures for that reason alone" in text and "train it longer" in text
+    quality = excluded.quality
+    assert not quality.passed and quality.reconstruction_accuracy == pytest.approx(3 / 13)
+    # grey decodes are class 0: the nine right class-1 images are VAE failures, every draw fails
+    np.testing.assert_array_equal(quality.vae_failure_images, [True] * 9 + [False] * 4)
+    assert excluded.n_failing_draws == 10 * 8 and excluded.n_vae_failing_draws == 9 * 8
+    assert excluded.n_classifier_failing_draws == 8
+    # excluded: only the image the classifier already gets wrong (a model failure) remains
+    np.testing.assert_array_equal(excluded.image_index, [12, 12, 12])
+    assert not excluded.vae_failure.any() and excluded.vae_failures == "exclude"
+    message = repr(excluded)
+    assert "3 failure codes kept (at most 3 per image) from 8 misclassified draws on 1 images" in (
+        message
+    )
+    assert "72 more misclassified draws came from 9 images the classifier gets right" in message
+    assert "VAE failures, left out" in message and "(FAILED: under 0.5 x" in message
+
+    with pytest.warns(VAEQualityWarning):
+        kept = identify_failures(
+            GreyVAE(), SumThreshold(), images, labels, vae_failures="keep", **kwargs
+        )
+    assert kept.n_found == 30 and kept.n_vae_failure_codes == 27
+    np.testing.assert_array_equal(kept.vae_failure, np.repeat(np.arange(10) < 9, 3))
+    assert kept.to_frame()["vae_failure"].sum() == 27
+    assert "27 of the kept codes (72 misclassified draws) come from 9 images" in repr(kept)
+    scenarios = distill_scenarios(kept, max_components=5)
+    assert sum(s.n_vae_failure_codes for s in scenarios) <= 27
+    assert "n_vae_failure_codes" in scenarios.to_frame().columns
+
+    # with only VAE failures, nothing is kept, and the message says whose failure it is
+    with pytest.warns(VAEQualityWarning):
+        none = identify_failures(GreyVAE(), SumThreshold(), images[:9], labels[:9], **kwargs)
+    assert none.is_empty and none.n_vae_failing_draws == 72
+    assert none.message.startswith("no classifier failures kept: all 72 misclassified draws")
+    assert "the VAE fails there, not the classifier" in none.message
+    assert distill_scenarios(none).message == none.message
+
+    # the gate's ratio: 0 never warns; the check alone
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        identify_failures(
+            GreyVAE(), SumThreshold(), images, labels, min_reconstruction_ratio=0.0, **kwargs
+        )
+    alone = reconstruction_quality(GreyVAE(), SumThreshold(), images, labels, preprocess=shift)
+    assert alone.as_dict() == {
+        "n_images": 13,
+        "original_accuracy": pytest.approx(12 / 13),
+        "reconstruction_accuracy": pytest.approx(3 / 13),
+        "min_ratio": 0.5,
+        "passed": False,
+        "n_vae_failure_images": 9,
+    }
+    with pytest.raises(ValueError, match="vae_failures: expected one of"):
+        identify_failures(GreyVAE(), SumThreshold(), images, labels, vae_failures="drop")
+    with pytest.raises(ValueError, match="min_reconstruction_ratio: expected a number in"):
+        Defuse(GreyVAE(), SumThreshold(), min_reconstruction_ratio=2)
+    with pytest.raises(TypeError, match="min_reconstruction_ratio: expected a number"):
+        reconstruction_quality(GreyVAE(), SumThreshold(), images, labels, min_ratio="half")
 
 
 # -- distillation and sampling on known clusters --------------------------------------------------
@@ -473,11 +592,13 @@ def test_end_to_end_train_identify_distill_sample_label_correct(toy, tmp_path):
     reopened = ScenarioLabels(
         tmp_path / "labels.json", n_classes=3, scenario_set=scenarios.fingerprint
     )
+    events = []
     result = correct_classifier(
         classifier,
         vae,
         scenarios,
         reopened,
+        on_progress=events.append,
         train_images=images[:600],
         train_labels=labels[:600],
         test_images=images[600:],
@@ -489,6 +610,19 @@ def test_end_to_end_train_identify_distill_sample_label_correct(toy, tmp_path):
         lr=0.05,
         progress=False,
     )
+    # progress: sampling, the original's evaluation, then per lambda and epoch a start and
+    # one event per step (12 steps of 50 of the 600 training images), the copy's evaluation
+    stages = [(e.stage, e.lam, e.epoch, e.step) for e in events]
+    expected = [("sampling", None, 0, 0), ("evaluating", None, 0, 0)]
+    for lam in (0.1, 3.0):
+        expected += [("finetuning", lam, epoch, step) for epoch in (1, 2) for step in range(13)]
+        expected.append(("evaluating", lam, 0, 0))
+    assert stages == expected + [("done", None, 0, 0)]
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1
+    middle = events[2 + 13 + 5]
+    assert middle.text == "λ=0.1 (1/2), epoch 2/2, step 5/12" and middle.fraction == 17 / 48
+    assert events[-2].text == "λ=3 (2/2), evaluating the finetuned copy"
     after = result.sweep.loc[result.sweep["selected"]].iloc[0]
     assert result.before["scenario_accuracy"] < 0.5
     assert after["scenario_accuracy"] >= result.before["scenario_accuracy"] + 0.3
@@ -525,6 +659,8 @@ def test_correction_bad_inputs(toy):
         correct_classifier(MeanColour(), vae, scenarios, {}, **kwargs)
     with pytest.raises(ValueError, match="lambdas"):
         correct_classifier(MeanColour(), vae, scenarios, {0: 1}, lambdas=[], **kwargs)
+    with pytest.raises(TypeError, match="on_progress: expected a callable or None"):
+        correct_classifier(MeanColour(), vae, scenarios, {0: 1}, on_progress="bar", **kwargs)
     with pytest.raises(ValueError, match="test_labels: class index 7 is outside"):
         correct_classifier(
             MeanColour(), vae, scenarios, {0: 1}, **{**kwargs, "test_labels": np.full(30, 7)}

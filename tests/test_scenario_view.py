@@ -1,5 +1,7 @@
 """ScenarioView: rows, resampling, labeling persisted to JSON, filtering, selection, correction
-and bad input, on a tiny synthetic world (a random-weight beta-VAE and a colour classifier)."""
+(and its progress), the VAE check and bad input, on a tiny synthetic world: a colour classifier
+and a hand-made VAE of the user's kind (its code is the mean colour), or a random-weight
+beta-VAE as the bad VAE."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import torch
 import traitlets
 
 from failwidgets.data import EvalSet
-from failwidgets.methods.defuse import Defuse
+from failwidgets.methods.defuse import Defuse, VAEQualityWarning
 from failwidgets.methods.scenario_labels import ScenarioLabels
 from failwidgets.methods.vae import BetaVAE, VAEConfig
 from failwidgets.modes import FailureMode
@@ -41,6 +43,23 @@ class MeanColour(torch.nn.Module):
         return self.linear(x.mean(dim=(2, 3)))
 
 
+class ColourCodeVAE(torch.nn.Module):
+    """A faithful VAE for this world, of the user's own kind (no BetaVAE): the code is the mean
+    colour, decoding paints it. Defuse's Beta noise (+0.5 per channel) brightens every channel,
+    so green and blue draws are called red: a green and a blue failure scenario."""
+
+    def __init__(self):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+    def encode(self, x):
+        mu = x.mean(dim=(2, 3))
+        return mu, torch.zeros_like(mu)
+
+    def decode(self, z):
+        return z[:, :, None, None].expand(-1, -1, 8, 8).clamp(0, 1)
+
+
 def colour_world(n: int = 90, size: int = 8, seed: int = 0):
     """One bright channel per image (the class); ``val``, ``train`` and ``test`` splits."""
     rng = np.random.default_rng(seed)
@@ -60,10 +79,13 @@ def world():
         predictions = classifier(x).argmax(1).numpy()
     split = np.array(["val"] * 45 + ["train"] * 30 + ["test"] * 15)
     evalset = EvalSet.from_arrays(images, labels, predictions, CLASS_NAMES, split=split)
+    return evalset, classifier, ColourCodeVAE()
+
+
+def random_vae():
+    """A bad VAE: random weights decode near-grey images, which the classifier calls red."""
     torch.manual_seed(0)
-    # random weights: decodes are near-grey images, which the classifier calls red
-    vae = BetaVAE(VAEConfig(image_size=8, latent_dim=3, channels=8, hidden=16))
-    return evalset, classifier, vae
+    return BetaVAE(VAEConfig(image_size=8, latent_dim=3, channels=8, hidden=16))
 
 
 @pytest.fixture(scope="module")
@@ -490,7 +512,7 @@ def test_tau_and_other_bad_input_raise_clear_errors(world, fitted, tmp_path):
     with pytest.raises(ValueError, match="defuse: the Defuse is not fitted"):
         ScenarioView(*args, defuse=Defuse(vae, classifier), labels_path=tmp_path / "z.json")
     with pytest.raises(ValueError, match="defuse: it was fitted with another VAE"):
-        ScenarioView(evalset, classifier, BetaVAE(fitted.vae.config), **kw)
+        ScenarioView(evalset, classifier, ColourCodeVAE(), **kw)
     with pytest.raises(ValueError, match="defuse: it was fitted with another classifier"):
         ScenarioView(evalset, MeanColour(), vae, **kw)
     with pytest.raises(ValueError, match="fit_kwargs: only used when the view fits"):
@@ -506,8 +528,15 @@ def test_tau_and_other_bad_input_raise_clear_errors(world, fitted, tmp_path):
         ScenarioView(*args, grid=ImageGrid(other), **kw)
     with pytest.raises(TypeError, match="evalset: expected an EvalSet"):
         ScenarioView(evalset.labels, classifier, vae, **kw)
-    with pytest.raises(TypeError, match="vae: expected a BetaVAE"):
+    with pytest.raises(TypeError, match=r"vae: expected a VAE with methods encode\(x\)"):
         ScenarioView(evalset, classifier, object(), **kw)
+
+    class Logits(ColourCodeVAE):  # a user VAE without its sigmoid: checked on the EvalSet
+        def decode(self, z):
+            return super().decode(z) * 8 - 4
+
+    with pytest.raises(ValueError, match=r"vae: decode\(z\) returned values in \[-"):
+        ScenarioView(evalset, classifier, Logits(), labels_path=tmp_path / "w.json")
 
 
 def test_correct_finetunes_on_labelled_scenarios_and_shows_the_table(view, fitted):
@@ -611,3 +640,89 @@ def test_no_failures_found_is_an_explicit_empty_view(world, tmp_path):
         view.strips_payload([0])
     with pytest.raises(ValueError, match="indices: pass either indices or split"):
         ScenarioView(evalset, classifier, vae, defuse=defuse, indices=red, split="val")
+
+
+def test_the_vae_check_is_shown_above_the_rows(view, world, tmp_path):
+    # the faithful VAE: reconstructions fare as well as the originals, a quiet line
+    quality = view.view_model()["quality"]
+    assert quality["passed"] and quality["n_images"] == 45
+    assert quality["reconstruction_accuracy"] == quality["original_accuracy"]
+    assert quality["n_vae_failing_draws"] == 0 and quality["vae_failures"] == "exclude"
+    assert (
+        view.children[1] is view._quality
+        and "fw-scenarios-quality-ok" in view._quality._dom_classes
+    )
+    share = f"{100 * quality['original_accuracy']:.1f}%"
+    assert f"the classifier gets {share} of the 45 images right and {share} of their" in (
+        view._quality.value
+    )
+    assert "⚠" not in view._quality.value
+
+    # the random-weight VAE: grey decodes are called red, so the classifier gets only the red
+    # images' reconstructions right: a warning, and the VAE failures are counted apart
+    evalset, classifier, _ = world
+    bad = random_vae()
+    val = evalset.split_indices("val")
+    with pytest.warns(VAEQualityWarning, match="look like failures for that reason alone"):
+        defuse = Defuse(bad, classifier, n_samples=10, max_per_image=3, max_components=10)
+        defuse.progress = False
+        defuse.fit(evalset.images_at(val), evalset.labels[val])
+    warned = ScenarioView(evalset, classifier, bad, defuse=defuse, labels_path=tmp_path / "b.json")
+    model = warned.view_model()["quality"]
+    assert not model["passed"] and model["reconstruction_accuracy"] == pytest.approx(1 / 3)
+    right = evalset.correct[val] & (evalset.labels[val] != 0)  # green and blue images it gets right
+    assert model["n_vae_failure_images"] == int(right.sum()) > 0
+    assert model["n_vae_failing_draws"] == 10 * int(right.sum())  # every draw of them fails
+    assert "fw-scenarios-quality-warn" in warned._quality._dom_classes
+    assert "⚠ VAE check: the classifier gets" in warned._quality.value
+    assert "33.3% of their VAE reconstructions, under 0.5 x" in warned._quality.value
+    assert f"{model['n_vae_failing_draws']} misclassified draws of {right.sum()} images" in (
+        warned._quality.value
+    )
+    assert "are VAE failures (left out)" in warned._quality.value
+    # the scenarios left come from images the classifier already gets wrong
+    assert set(defuse.identification_.image_index) <= set(np.flatnonzero(~evalset.correct[val]))
+
+
+def test_the_correction_shows_its_progress_in_the_status_line(view, fitted, monkeypatch):
+    from failwidgets.widgets import scenarios
+
+    monkeypatch.setattr(scenarios, "PROGRESS_INTERVAL_S", 0.0)  # every step shows
+    seen, events = [], []
+    view._status.observe(lambda change: seen.append(view.status), names="value")
+    view.set_label(0, is_failure=True, correct_label=int(fitted.scenarios_[0].majority_label))
+    view.correct(
+        lambdas=[0.5, 2.0],
+        epochs=2,
+        n_per_scenario=8,
+        batch_size=10,
+        lr=0.01,
+        progress=False,
+        on_progress=events.append,  # the caller's callback still hears everything
+    )
+    assert seen[0] == "correcting: decoding the scenario samples (0% of the finetuning)"
+    assert "correcting: λ=0.5 (1/2), epoch 1/2, step 0/3 (0% of the finetuning)" in seen
+    assert "correcting: λ=0.5 (1/2), epoch 2/2, step 2/3 (42% of the finetuning)" in seen
+    assert "correcting: λ=2 (2/2), epoch 2/2, step 3/3 (100% of the finetuning)" in seen
+    assert seen[-1].startswith("corrected with lambda =")
+    assert len(events) == 1 + 1 + 2 * (2 * 4 + 1) + 1
+    # throttled (the default): only new stages, lambdas and epochs show within 0.25 s
+    monkeypatch.setattr(scenarios, "PROGRESS_INTERVAL_S", 60.0)
+    seen.clear()
+    view.correct(lambdas=[0.5], epochs=2, n_per_scenario=8, batch_size=10, progress=False)
+    shown = [text.split(" (")[0] for text in seen]
+    assert shown == [
+        "correcting: decoding the scenario samples",
+        "correcting: evaluating the original classifier",
+        "correcting: λ=0.5",
+        "correcting: λ=0.5",
+        "correcting: λ=0.5",
+        "correcting: done",
+        "corrected with lambda = 0.5 on 1 labelled failure scenarios",
+    ]
+    assert [text for text in seen if "epoch" in text] == [
+        "correcting: λ=0.5 (1/1), epoch 1/2, step 0/3 (0% of the finetuning)",
+        "correcting: λ=0.5 (1/1), epoch 2/2, step 0/3 (50% of the finetuning)",
+    ]
+    with pytest.raises(TypeError, match="on_progress: expected a callable or None"):
+        view.correct(on_progress="bar")

@@ -3,6 +3,11 @@
 Three steps (Slack et al., "Defuse: Debugging Classifiers Through Distilling Unrestricted
 Adversarial Examples"):
 
+0. **Quality gate** (:class:`ReconstructionQuality`): the classifier's accuracy on the input
+   images and on their VAE reconstructions ``decode(mu)``; a :class:`VAEQualityWarning` when
+   the latter is under half the former (decoded draws would look like failures for the VAE's
+   sake alone). Draws of images the classifier gets right but whose reconstruction it gets
+   wrong are VAE failures: counted, and left out by default.
 1. **Identification** (:func:`identify_failures`): encode each image to its posterior mean
    ``mu``; draw ``Q`` noise vectors ``e`` with independent ``Beta(a, b)`` entries (a = b = 50:
    mean 0.5, so always a positive shift, as in the reference); decode ``mu + e``; classify the
@@ -18,7 +23,9 @@ Adversarial Examples"):
    of the classifier on ``CE(train batch) + lambda * CE(scenario batch)`` over a sweep of
    ``lambda`` (:func:`correct_classifier`).
 
-The classifier is a torch module returning logits ``(N, C)``; ``preprocess`` maps float images
+The VAE is a :class:`~failwidgets.methods.vae.BetaVAE` or any module of the user's with
+``encode`` / ``decode`` of the documented shapes (:mod:`failwidgets.methods.vae`, "Bring your
+own VAE"), checked when it is passed. The classifier is a torch module returning logits ``(N, C)``; ``preprocess`` maps float images
 ``(N, 3, H, W)`` in [0, 1] (what the VAE decodes, and what uint8 images are turned into) to the
 classifier's input (normalisation, resizing). Nothing here imports a widget.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -38,12 +46,24 @@ import torch
 import torch.nn.functional as F
 
 from .scenario_labels import ScenarioLabels, check_class_label
-from .vae import _eval_mode, images_to_tensor, module_device, tensor_to_uint8
+from .vae import (
+    CheckedVAE,
+    _eval_mode,
+    check_vae,
+    images_to_tensor,
+    module_device,
+    tensor_to_uint8,
+)
 
 if TYPE_CHECKING:
     from .dp_mixture import FitStage
 
 __all__ = [
+    "VAEQualityWarning",
+    "ReconstructionQuality",
+    "reconstruction_quality",
+    "CorrectionProgress",
+    "VAE_FAILURE_MODES",
     "Identification",
     "Scenario",
     "ScenarioSet",
@@ -80,6 +100,8 @@ PAPER_LAMBDAS = (
     100.0,
     1000.0,
 )
+#: What :func:`identify_failures` does with the draws of VAE failures (see there).
+VAE_FAILURE_MODES = ("exclude", "keep")
 #: A shorter default sweep (each lambda finetunes a fresh copy of the classifier).
 DEFAULT_LAMBDAS = (0.01, 0.1, 1.0, 10.0)
 
@@ -127,12 +149,9 @@ def _check_classifier(classifier, preprocess) -> None:
         raise TypeError(f"preprocess: expected a callable or None, got {type(preprocess).__name__}")
 
 
-def _check_vae(vae) -> None:
-    for attribute in ("encode", "decode", "config"):
-        if not hasattr(vae, attribute):
-            raise TypeError(
-                f"vae: expected a BetaVAE (with encode, decode, config), got {type(vae).__name__}"
-            )
+def _check_vae(vae) -> CheckedVAE:
+    """The VAE wrapped in its contract checks (methods now; outputs when they come)."""
+    return vae if isinstance(vae, CheckedVAE) else CheckedVAE(vae)
 
 
 def _logits(classifier, preprocess, x: torch.Tensor, device) -> torch.Tensor:
@@ -185,6 +204,214 @@ def select_smallest_failing(failed: torch.Tensor, noise_norm: torch.Tensor, k: i
     return rows[keep], cols[keep]
 
 
+class VAEQualityWarning(UserWarning):
+    """The classifier gets far fewer of the VAE's reconstructions right than of the originals.
+
+    Decoded draws then look like failures because the VAE distorts the images, not because the
+    classifier fails: the failure scenarios say more about the VAE than about the classifier.
+    """
+
+
+@dataclass
+class ReconstructionQuality:
+    """The quality gate: the classifier on the input images and on their VAE reconstructions.
+
+    A reconstruction is ``decode(encode(x))`` of the posterior mean, with no noise added; the
+    classifier sees it after its own ``preprocess``, as it sees the decoded draws.
+
+    The gate fails (``passed`` is False) when ``reconstruction_accuracy < min_ratio *
+    original_accuracy`` (default ``min_ratio = 0.5``: the classifier gets fewer than half as
+    many reconstructions right as originals). Below that, most decoded draws of a correctly
+    classified image are misclassified because the VAE does not reproduce what the classifier
+    recognises, and Defuse's "failures" are mostly the VAE's.
+
+    Attributes
+    ----------
+    original_correct, reconstruction_correct : bool ``(n_images,)``, the classifier is right on
+        image ``i`` / on its reconstruction.
+    min_ratio : the gate's ratio.
+    """
+
+    original_correct: np.ndarray
+    reconstruction_correct: np.ndarray
+    min_ratio: float = 0.5
+
+    @property
+    def n_images(self) -> int:
+        return len(self.original_correct)
+
+    @property
+    def original_accuracy(self) -> float:
+        return float(np.mean(self.original_correct)) if self.n_images else float("nan")
+
+    @property
+    def reconstruction_accuracy(self) -> float:
+        return float(np.mean(self.reconstruction_correct)) if self.n_images else float("nan")
+
+    @property
+    def ratio(self) -> float:
+        """Reconstruction accuracy over original accuracy (NaN when the latter is 0)."""
+        original = self.original_accuracy
+        return self.reconstruction_accuracy / original if original > 0 else float("nan")
+
+    @property
+    def passed(self) -> bool:
+        return not self.reconstruction_accuracy < self.min_ratio * self.original_accuracy
+
+    @property
+    def vae_failure_images(self) -> np.ndarray:
+        """Images the classifier gets right whose reconstruction it gets wrong (bool mask)."""
+        return self.original_correct & ~self.reconstruction_correct
+
+    @property
+    def n_vae_failure_images(self) -> int:
+        return int(np.count_nonzero(self.vae_failure_images))
+
+    @property
+    def summary(self) -> str:
+        """One line: both accuracies, and whether the gate passed."""
+        verdict = (
+            "passed"
+            if self.passed
+            else f"FAILED: under {self.min_ratio:g} x the accuracy on the originals"
+        )
+        return (
+            f"classifier accuracy {_percent(self.original_accuracy)} on the {self.n_images} "
+            f"original images, {_percent(self.reconstruction_accuracy)} on their VAE "
+            f"reconstructions ({verdict})"
+        )
+
+    def warning_text(self) -> str:
+        """What the :class:`VAEQualityWarning` says: why the draws mislead, and how to fix it."""
+        return (
+            f"vae: the classifier gets {_percent(self.reconstruction_accuracy)} of the VAE's "
+            f"reconstructions right against {_percent(self.original_accuracy)} of the original "
+            f"images (under {self.min_ratio:g} x). Decoded draws will look like failures for "
+            "that reason alone, so the failure scenarios describe the VAE more than the "
+            f"classifier ({self.n_vae_failure_images} correctly classified images have a "
+            "misclassified reconstruction). Fix the VAE: train it longer or on more images like "
+            "these, give it a larger latent space (latent_dim) or a smaller beta, and check that "
+            "decode returns images in [0, 1] of the inputs' colour layout (the classifier's "
+            "preprocess is applied to them, as to the originals)."
+        )
+
+    def as_dict(self) -> dict:
+        """JSON-ready figures (for views and reports)."""
+        return {
+            "n_images": self.n_images,
+            "original_accuracy": self.original_accuracy,
+            "reconstruction_accuracy": self.reconstruction_accuracy,
+            "min_ratio": self.min_ratio,
+            "passed": self.passed,
+            "n_vae_failure_images": self.n_vae_failure_images,
+        }
+
+    def __repr__(self) -> str:
+        return f"ReconstructionQuality({self.summary})"
+
+
+def _percent(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{100 * value:.1f}%"
+
+
+def _check_ratio(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"min_reconstruction_ratio: expected a number, got {value!r}")
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise ValueError(f"min_reconstruction_ratio: expected a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _check_vae_failures(value) -> str:
+    if value not in VAE_FAILURE_MODES:
+        raise ValueError(
+            f"vae_failures: expected one of {list(VAE_FAILURE_MODES)}, got {short_repr(value)}"
+        )
+    return value
+
+
+def short_repr(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@torch.inference_mode()
+def _encode_and_check(vae: CheckedVAE, classifier, preprocess, images, labels, batch_size):
+    """Posterior means of all images, and the classifier's hits on the originals and on the
+    reconstructions (no noise); checks the label range on the first batch."""
+    n = len(images)
+    vae_device = vae.device
+    cls_device = module_device(classifier, default=vae_device.type)
+    mu_all = None
+    original, reconstructed = np.zeros(n, bool), np.zeros(n, bool)
+    n_classes = None
+    with _eval_mode(vae.module, classifier):
+        for i in range(0, n, batch_size):  # converted to float batch by batch: uint8 stays small
+            x = vae.to_tensor(images[i : i + batch_size])
+            mu = vae.encode_mean(x.to(vae_device))
+            if mu_all is None:
+                mu_all = torch.zeros(n, mu.shape[1], device=vae_device)
+            mu_all[i : i + len(mu)] = mu
+            logits = _logits(classifier, preprocess, x, cls_device)
+            if n_classes is None:
+                n_classes = logits.shape[1]
+                _check_label_range(labels, n_classes, "labels")
+            y = labels[i : i + len(mu)]
+            original[i : i + len(mu)] = logits.argmax(1).cpu().numpy() == y
+            decoded = _logits(classifier, preprocess, vae.decode(mu), cls_device)
+            reconstructed[i : i + len(mu)] = decoded.argmax(1).cpu().numpy() == y
+    return mu_all, original, reconstructed, n_classes
+
+
+def reconstruction_quality(
+    vae,
+    classifier,
+    images,
+    labels,
+    *,
+    preprocess: Callable | None = None,
+    min_ratio: float = 0.5,
+    batch_size: int = 512,
+) -> ReconstructionQuality:
+    """Check a VAE before Defuse: the classifier's accuracy on ``images`` and on their
+    reconstructions ``decode(encode(x))`` (posterior mean, no noise).
+
+    :func:`identify_failures` (and so :meth:`Defuse.fit`) runs this check on its input images
+    and warns (:class:`VAEQualityWarning`) when ``reconstruction_accuracy < min_ratio *
+    original_accuracy``; call it alone to try a VAE on a few hundred images first.
+
+    Parameters
+    ----------
+    vae : a :class:`~failwidgets.methods.vae.BetaVAE` or any VAE keeping the contract of
+        :mod:`failwidgets.methods.vae` ("Bring your own VAE").
+    classifier, preprocess : the classifier (logits) and its transform of [0, 1] float images.
+    images : uint8 ``(N, H, W, 3)`` or float ``(N, 3, H, W)`` in [0, 1]; labels: int ``(N,)``.
+    min_ratio : the gate (see :class:`ReconstructionQuality`).
+    batch_size : images per forward pass.
+    """
+    vae = _check_vae(vae)
+    _check_classifier(classifier, preprocess)
+    batch_size = _positive_int(batch_size, "batch_size")
+    min_ratio = _check_ratio(min_ratio)
+    images = _check_image_input(images, "images")
+    y = _labels_vector(labels, len(images))
+    vae.probe(images)
+    _, original, reconstructed, _ = _encode_and_check(
+        vae, classifier, preprocess, images, y, batch_size
+    )
+    return ReconstructionQuality(original, reconstructed, min_ratio)
+
+
+def _check_image_input(images, name: str):
+    if not isinstance(images, (np.ndarray, torch.Tensor)):
+        raise TypeError(
+            f"{name}: expected a numpy array or torch tensor, got {type(images).__name__}"
+        )
+    if len(images) == 0:
+        raise ValueError(f"{name}: no images to search for failures around (got 0)")
+    return images
+
+
 @dataclass
 class Identification:
     """The misclassified decoded codes found by :func:`identify_failures`.
@@ -198,7 +425,16 @@ class Identification:
         decoded code.
     confidence : float32 ``(M,)``, the classifier's probability of its prediction.
     n_images, n_samples, a, b, max_per_image : what was tried.
-    n_failing_draws : misclassified draws before keeping the ``max_per_image`` closest per image.
+    n_failing_draws : misclassified draws (of all images) before keeping the
+        ``max_per_image`` closest per image.
+    quality : the :class:`ReconstructionQuality` measured on the input images (None when the
+        identification was not made by :func:`identify_failures`).
+    n_vae_failing_draws : of ``n_failing_draws``, those of images the classifier gets right but
+        whose reconstruction (no noise) it gets wrong: VAE failures, not classifier failures.
+    vae_failures : ``"exclude"`` (those draws were left out, the default of
+        :func:`identify_failures`) or ``"keep"`` (kept, flagged in ``vae_failure``).
+    vae_failure : bool ``(M,)``, the kept code comes from such an image (all False when they
+        were excluded).
     """
 
     codes: np.ndarray
@@ -214,6 +450,14 @@ class Identification:
     max_per_image: int
     n_failing_draws: int
     n_classes: int | None = None
+    quality: ReconstructionQuality | None = None
+    n_vae_failing_draws: int = 0
+    vae_failures: str = "keep"
+    vae_failure: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.vae_failure is None:
+            self.vae_failure = np.zeros(len(self.codes), dtype=bool)
 
     @property
     def n_found(self) -> int:
@@ -232,27 +476,74 @@ class Identification:
         return int(len(np.unique(self.image_index)))
 
     @property
+    def n_vae_failure_images(self) -> int:
+        """Images the classifier gets right whose reconstruction it gets wrong."""
+        return 0 if self.quality is None else self.quality.n_vae_failure_images
+
+    @property
+    def n_vae_failure_codes(self) -> int:
+        """Kept codes flagged as VAE failures (0 when they were excluded)."""
+        return int(np.count_nonzero(self.vae_failure))
+
+    @property
+    def n_classifier_failing_draws(self) -> int:
+        """Misclassified draws that are not VAE failures."""
+        return self.n_failing_draws - self.n_vae_failing_draws
+
+    def _vae_part(self) -> str:
+        if not self.n_vae_failing_draws:
+            return ""
+        whose = (
+            f"{self.n_vae_failure_images} images the classifier gets right but whose VAE "
+            "reconstruction (no noise) it gets wrong"
+        )
+        if self.vae_failures == "exclude":
+            return (
+                f"; {self.n_vae_failing_draws} more misclassified draws came from {whose}: "
+                "VAE failures, left out"
+            )
+        return (
+            f"; {self.n_vae_failure_codes} of the kept codes ({self.n_vae_failing_draws} "
+            f"misclassified draws) come from {whose}: VAE failures, kept and flagged "
+            "(vae_failure)"
+        )
+
+    @property
     def message(self) -> str:
         tried = (
             f"{self.n_images} images x Q={self.n_samples} draws of Beta(a={self.a:g}, b={self.b:g}) "
             f"noise ({self.n_images * self.n_samples} decoded codes)"
         )
-        if self.is_empty:
+        check = "" if self.quality is None else f" Reconstruction check: {self.quality.summary}."
+        if self.is_empty and self.n_failing_draws == 0:
             return (
                 f"no failures found: {tried} were all classified as their image's label. Try more "
-                "images, a larger n_samples, or wider noise (smaller a and b)."
+                "images, a larger n_samples, or wider noise (smaller a and b)." + check
             )
+        if self.is_empty:
+            return (
+                f"no classifier failures kept: all {self.n_failing_draws} misclassified draws of "
+                f"{tried} came from {self.n_vae_failure_images} images the classifier gets right "
+                "but whose VAE reconstruction (no noise) it gets wrong: the VAE fails there, not "
+                "the classifier. Improve the VAE (or pass vae_failures='keep')." + check
+            )
+        shown = (
+            self.n_classifier_failing_draws
+            if self.vae_failures == "exclude"
+            else self.n_failing_draws
+        )
         return (
             f"{self.n_found} failure codes kept (at most {self.max_per_image} per image) from "
-            f"{self.n_failing_draws} misclassified draws on {self.n_images_with_failures} images; "
-            f"tried {tried}."
+            f"{shown} misclassified draws on {self.n_images_with_failures} images"
+            f"{self._vae_part()}; tried {tried}." + check
         )
 
     def __repr__(self) -> str:
         return f"Identification({self.message})"
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per kept code: image, label, prediction, confidence, noise norm."""
+        """One row per kept code: image, label, prediction, confidence, noise norm, and whether
+        it is a VAE failure."""
         return pd.DataFrame(
             {
                 "image_index": self.image_index,
@@ -260,6 +551,7 @@ class Identification:
                 "prediction": self.predictions,
                 "confidence": self.confidence,
                 "noise_norm": self.noise_norm,
+                "vae_failure": self.vae_failure,
             }
         )
 
@@ -276,14 +568,30 @@ def identify_failures(
     b: float = 50.0,
     max_per_image: int = 10,
     batch_size: int = 2048,
+    min_reconstruction_ratio: float = 0.5,
+    vae_failures: str = "exclude",
     seed: int = 0,
     progress: bool = True,
 ) -> Identification:
     """Find misclassified decoded codes near each image's latent code (Defuse step 1).
 
+    Before the draws, the quality gate (:class:`ReconstructionQuality`): the classifier's
+    accuracy on the images and on their reconstructions ``decode(mu)``; a
+    :class:`VAEQualityWarning` says why and how to fix it when ``reconstruction accuracy <
+    min_reconstruction_ratio x original accuracy``.
+
+    VAE failures: an image the classifier gets right whose reconstruction (no noise) it gets
+    wrong makes misclassified draws that say nothing about the classifier: the VAE already
+    changed what the classifier recognises. Their misclassified draws are counted
+    (``n_vae_failing_draws``) and, with ``vae_failures="exclude"`` (default), left out of the
+    kept codes; ``"keep"`` keeps them, flagged in ``Identification.vae_failure`` (the paper's
+    behaviour, which assumes a faithful VAE). Images the classifier already gets wrong are
+    kept either way: the paper saves them as model failures.
+
     Parameters
     ----------
-    vae : a :class:`~failwidgets.methods.vae.BetaVAE` whose ``image_size`` matches the images.
+    vae : a :class:`~failwidgets.methods.vae.BetaVAE` or any VAE keeping the contract of
+        :mod:`failwidgets.methods.vae` ("Bring your own VAE"), trained on images of this size.
     classifier : torch module mapping preprocessed images to logits ``(N, C)``.
     images : uint8 ``(N, H, W, 3)`` or float ``(N, 3, H, W)`` in [0, 1].
     labels : int ``(N,)`` ground-truth labels.
@@ -292,46 +600,54 @@ def identify_failures(
     a, b : Beta distribution parameters of the per-dimension noise.
     max_per_image : k, the most failing codes kept per image (smallest noise norm first).
     batch_size : decoded codes per forward pass.
+    min_reconstruction_ratio : the quality gate's ratio (0 never warns).
+    vae_failures : ``"exclude"`` or ``"keep"`` (see above).
     seed : seeds the noise.
     progress : show a tqdm progress bar.
 
     Returns
     -------
     Identification
-        Empty (``is_empty``) with a message stating what was tried when nothing failed.
+        Empty (``is_empty``) with a message stating what was tried when nothing failed, or
+        that every failure was a VAE failure.
+
+    Warns
+    -----
+    VAEQualityWarning
+        When the quality gate fails.
     """
     from tqdm.auto import tqdm
 
-    _check_vae(vae)
+    vae = _check_vae(vae)
     _check_classifier(classifier, preprocess)
     q = _positive_int(n_samples, "n_samples")
     k = _positive_int(max_per_image, "max_per_image")
     batch_size = _positive_int(batch_size, "batch_size")
     a = _positive_float(a, "a")
     b = _positive_float(b, "b")
-    if not isinstance(images, (np.ndarray, torch.Tensor)):
-        raise TypeError(
-            f"images: expected a numpy array or torch tensor, got {type(images).__name__}"
-        )
+    min_ratio = _check_ratio(min_reconstruction_ratio)
+    exclude = _check_vae_failures(vae_failures) == "exclude"
+    images = _check_image_input(images, "images")
     n = len(images)
-    if n == 0:
-        raise ValueError("images: no images to search for failures around (got 0)")
-    vae.check_images(images[:1])  # layout, dtype and size errors before any work
+    vae.probe(images)  # layout, dtype, size and VAE-contract errors before any work
     y_all = _labels_vector(labels, n)
-    d = vae.config.latent_dim
-    vae_device = module_device(vae)
+    vae_device = vae.device
     cls_device = module_device(classifier, default=vae_device.type)
     rng = np.random.default_rng(seed)
 
-    codes, index, norms, preds, confs = [], [], [], [], []
-    n_failing = 0
-    n_classes = None
+    mu_all, original, reconstructed, n_classes = _encode_and_check(
+        vae, classifier, preprocess, images, y_all, batch_size
+    )
+    quality = ReconstructionQuality(original, reconstructed, min_ratio)
+    if not quality.passed:
+        warnings.warn(quality.warning_text(), VAEQualityWarning, stacklevel=2)
+    vae_failure_image = torch.from_numpy(quality.vae_failure_images).to(vae_device)
+    d = mu_all.shape[1]
+
+    codes, index, norms, preds, confs, flags = [], [], [], [], [], []
+    n_failing = n_vae_failing = 0
     images_per_chunk = max(1, batch_size // q)
-    with _eval_mode(vae, classifier), torch.inference_mode():
-        mu_all = torch.zeros(n, d, device=vae_device)
-        for i in range(0, n, batch_size):  # converted to float batch by batch: uint8 stays small
-            x = vae.check_images(images[i : i + batch_size]).to(vae_device)
-            mu_all[i : i + batch_size] = vae.encode(x)[0]
+    with _eval_mode(vae.module, classifier), torch.inference_mode():
         bar = tqdm(total=n, desc="Defuse identification", unit="img", disable=not progress)
         try:
             for start in range(0, n, images_per_chunk):
@@ -346,23 +662,25 @@ def identify_failures(
                     logits = _logits(
                         classifier, preprocess, vae.decode(z[s : s + batch_size]), cls_device
                     )
-                    if n_classes is None:
-                        n_classes = logits.shape[1]
-                        _check_label_range(y_all, n_classes, "labels")
                     probability, prediction = torch.softmax(logits, dim=1).max(dim=1)
                     chunk_pred.append(prediction.to(vae_device))
                     chunk_conf.append(probability.to(vae_device))
                 prediction = torch.cat(chunk_pred).view(m, q)
                 target = torch.from_numpy(y_all[start : start + m]).to(vae_device)
                 failed = prediction != target.unsqueeze(1)
+                from_vae_failure = vae_failure_image[start : start + m]
+                n_failing += int(failed.sum())
+                n_vae_failing += int(failed[from_vae_failure].sum())
+                if exclude:
+                    failed &= ~from_vae_failure.unsqueeze(1)
                 noise_norm = noise.norm(dim=2)
                 rows, cols = select_smallest_failing(failed, noise_norm, k)
-                n_failing += int(failed.sum())
                 codes.append(z.view(m, q, d)[rows, cols].cpu())
                 index.append((rows + start).cpu())
                 norms.append(noise_norm[rows, cols].cpu())
                 preds.append(prediction[rows, cols].cpu())
                 confs.append(torch.cat(chunk_conf).view(m, q)[rows, cols].cpu())
+                flags.append(from_vae_failure[rows].cpu())
                 bar.update(m)
         finally:
             bar.close()
@@ -385,6 +703,10 @@ def identify_failures(
         max_per_image=k,
         n_failing_draws=n_failing,
         n_classes=n_classes,
+        quality=quality,
+        n_vae_failing_draws=n_vae_failing,
+        vae_failures="exclude" if exclude else "keep",
+        vae_failure=stack(flags, bool),
     )
 
 
@@ -405,6 +727,7 @@ class Scenario:
     member_codes : those codes.
     majority_label : most common original label among members (None without members).
     label_counts, prediction_counts : ``{class: count}`` of members' labels and predictions.
+    n_vae_failure_codes : members flagged as VAE failures (only with ``vae_failures="keep"``).
     """
 
     id: int
@@ -417,6 +740,7 @@ class Scenario:
     majority_label: int | None
     label_counts: dict[int, int] = field(default_factory=dict)
     prediction_counts: dict[int, int] = field(default_factory=dict)
+    n_vae_failure_codes: int = 0
 
     @property
     def n_members(self) -> int:
@@ -503,6 +827,7 @@ class ScenarioSet:
                     if s.n_members
                     else np.nan,
                     "component": s.component,
+                    "n_vae_failure_codes": s.n_vae_failure_codes,
                 }
             )
         columns = [
@@ -513,6 +838,7 @@ class ScenarioSet:
             "top_prediction",
             "top_prediction_share",
             "component",
+            "n_vae_failure_codes",
         ]
         frame = pd.DataFrame(rows, columns=columns)
         for column in ("majority_label", "top_prediction"):
@@ -671,6 +997,7 @@ def distill_scenarios(
                 majority_label=int(np.bincount(labels).argmax()) if len(labels) else None,
                 label_counts=_counts(labels),
                 prediction_counts=_counts(identification.predictions[members]),
+                n_vae_failure_codes=int(np.count_nonzero(identification.vae_failure[members])),
             )
         )
     last = stages[-1]
@@ -734,11 +1061,11 @@ class ScenarioSamples:
 def _predict_codes(
     vae, classifier, preprocess, codes: np.ndarray, batch_size: int, *, keep_images: bool
 ):
-    vae_device = module_device(vae)
+    vae_device = vae.device
     cls_device = module_device(classifier, default=vae_device.type)
     z = torch.from_numpy(np.asarray(codes, dtype=np.float32))
     images, probabilities = [], []
-    with _eval_mode(vae, classifier):
+    with _eval_mode(vae.module, classifier):
         for s in range(0, len(z), batch_size):
             x = vae.decode(z[s : s + batch_size].to(vae_device))
             probabilities.append(
@@ -766,13 +1093,13 @@ def sample_scenario(
     Returns images as uint8 ``(n, H, W, C)`` with the classifier's predictions and probabilities
     (computed on the decoded float images after ``preprocess``).
     """
-    _check_vae(vae)
+    vae = _check_vae(vae)
     _check_classifier(classifier, preprocess)
     batch_size = _positive_int(batch_size, "batch_size")
     codes = sample_scenario_codes(scenario, n, tau=tau, seed=seed)
-    if codes.shape[1] != vae.config.latent_dim:
+    if vae.latent_dim is not None and codes.shape[1] != vae.latent_dim:
         raise ValueError(
-            f"scenario: codes have {codes.shape[1]} dimensions, the VAE's latent_dim is {vae.config.latent_dim}"
+            f"scenario: codes have {codes.shape[1]} dimensions, the VAE's latent_dim is {vae.latent_dim}"
         )
     images, probabilities = _predict_codes(
         vae, classifier, preprocess, codes, batch_size, keep_images=True
@@ -783,6 +1110,60 @@ def sample_scenario(
 
 
 # -- correction -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorrectionProgress:
+    """Where :func:`correct_classifier` is, passed to its ``on_progress`` callback.
+
+    Attributes
+    ----------
+    stage : ``"sampling"`` (decoding the scenario samples), ``"evaluating"`` (the original
+        classifier, ``lam`` None; or the copy finetuned with ``lam``), ``"finetuning"`` (after
+        each optimiser step) or ``"done"``.
+    lam : the lambda being finetuned or evaluated (None outside the sweep).
+    lambda_index, n_lambdas : 1-based position of ``lam`` in the sweep, and its length.
+    epoch, epochs : 1-based epoch of the finetuning (0 outside it), and epochs per lambda.
+    step, steps_per_epoch : optimiser steps done in this epoch, and per epoch.
+    """
+
+    stage: str
+    lam: float | None = None
+    lambda_index: int = 0
+    n_lambdas: int = 0
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    steps_per_epoch: int = 0
+
+    @property
+    def fraction(self) -> float:
+        """Share of all finetuning steps done (0 to 1)."""
+        total = self.n_lambdas * self.epochs * self.steps_per_epoch
+        if self.stage == "done":
+            return 1.0
+        if total == 0 or self.lambda_index == 0:
+            return 0.0
+        if self.stage == "evaluating":  # this lambda's finetuning is over
+            return self.lambda_index / self.n_lambdas
+        done = ((self.lambda_index - 1) * self.epochs + max(self.epoch - 1, 0)) * (
+            self.steps_per_epoch
+        ) + self.step
+        return min(1.0, done / total)
+
+    @property
+    def text(self) -> str:
+        """A short human line, e.g. ``"λ=0.1 (2/4), epoch 2/3, step 12/60"``."""
+        if self.stage == "sampling":
+            return "decoding the scenario samples"
+        if self.stage == "done":
+            return "done"
+        if self.lam is None:
+            return "evaluating the original classifier"
+        where = f"λ={self.lam:g} ({self.lambda_index}/{self.n_lambdas})"
+        if self.stage == "evaluating":
+            return f"{where}, evaluating the finetuned copy"
+        return f"{where}, epoch {self.epoch}/{self.epochs}, step {self.step}/{self.steps_per_epoch}"
 
 
 @dataclass
@@ -939,6 +1320,7 @@ def correct_classifier(
     freeze_batchnorm: bool = True,
     keep_models: bool = False,
     progress: bool = True,
+    on_progress: Callable[[CorrectionProgress], None] | None = None,
 ) -> CorrectionResult:
     """Finetune copies of ``classifier`` on ``CE(train) + lambda * CE(scenario samples)`` (step 3).
 
@@ -973,11 +1355,19 @@ def correct_classifier(
         Decoded scenario samples have other pixel statistics than real images; letting them
         update the running means and variances miscalibrates the model on real data.
     keep_models : keep every finetuned copy in ``models``.
+    progress : show a tqdm progress bar.
+    on_progress : called with a :class:`CorrectionProgress` when a stage starts, at the start of
+        every epoch and after every optimiser step (e.g. a view's status line; its errors
+        propagate and stop the correction).
     """
     from tqdm.auto import tqdm
 
-    _check_vae(vae)
+    vae = _check_vae(vae)
     _check_classifier(classifier, preprocess)
+    if on_progress is not None and not callable(on_progress):
+        raise TypeError(
+            f"on_progress: expected a callable or None, got {type(on_progress).__name__}"
+        )
     if not isinstance(classifier, torch.nn.Module):
         raise TypeError(
             f"classifier: correction finetunes a torch.nn.Module, got {type(classifier).__name__}"
@@ -1021,7 +1411,12 @@ def correct_classifier(
         ref_x, ref_y = train_x[pick], train_y[pick]
         reference = "train (2048 images)"
 
+    def report(stage: str, **where) -> None:
+        if on_progress is not None:
+            on_progress(CorrectionProgress(stage, n_lambdas=len(lambdas), epochs=epochs, **where))
+
     # decoded scenario samples: D_f (finetuning) and a held-out set, both with the given labels
+    report("sampling")
     tune_x, tune_y, held_x, held_y, held_sid = [], [], [], [], []
     for scenario_id, label in failure_labels.items():
         codes = sample_scenario_codes(
@@ -1057,10 +1452,11 @@ def correct_classifier(
         }
         return scores, held_pred
 
-    before, held_before = evaluate(classifier)
     steps_per_epoch = math.ceil(len(train_y) / batch_size)
     if max_steps_per_epoch is not None:
         steps_per_epoch = min(steps_per_epoch, max_steps_per_epoch)
+    report("evaluating", steps_per_epoch=steps_per_epoch)
+    before, held_before = evaluate(classifier)
     train_y_t = torch.from_numpy(train_y)
     tune_y_t = torch.from_numpy(tune_y)
     rows, models, held_after = [], {}, {}
@@ -1081,7 +1477,11 @@ def correct_classifier(
                         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                             module.eval()
                 optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-                for _ in range(epochs):
+                for epoch in range(1, epochs + 1):
+                    where = dict(
+                        lam=lam, lambda_index=i + 1, epoch=epoch, steps_per_epoch=steps_per_epoch
+                    )
+                    report("finetuning", step=0, **where)
                     order = torch.randperm(len(train_y), generator=order_generator)
                     tune_order = torch.randperm(len(tune_y), generator=order_generator)
                     for step in range(steps_per_epoch):
@@ -1103,7 +1503,9 @@ def correct_classifier(
                         loss.backward()
                         optimizer.step()
                         bar.update(1)
+                        report("finetuning", step=step + 1, **where)
                 model.eval()
+            report("evaluating", lam=lam, lambda_index=i + 1, steps_per_epoch=steps_per_epoch)
             scores, held_after[lam] = evaluate(model)
             rows.append({"lambda": lam, **scores})
             models[lam] = model
@@ -1138,6 +1540,7 @@ def correct_classifier(
                 "accuracy_after": float(np.mean(held_after[best_lambda][mask] == label)),
             }
         )
+    report("done", steps_per_epoch=steps_per_epoch)
     return CorrectionResult(
         sweep=sweep,
         before=before,
@@ -1159,11 +1562,21 @@ class Defuse:
 
     Parameters
     ----------
-    vae : a trained :class:`~failwidgets.methods.vae.BetaVAE`.
+    vae : a trained :class:`~failwidgets.methods.vae.BetaVAE`, or a VAE of your own: any module
+        with ``encode(x) -> (mu, logvar)`` and ``decode(z) -> images`` in [0, 1] (the contract
+        and an example: :mod:`failwidgets.methods.vae`, "Bring your own VAE"). Its methods are
+        checked here (and ``decode`` on two zero codes when it declares ``latent_dim``), its
+        outputs on the first images in :meth:`fit` and on every decode.
     classifier : torch module returning logits.
     preprocess : the classifier's own transform of [0, 1] float images.
     n_samples, a, b, max_per_image : identification settings (Q, Beta(a, b), k).
     max_codes, max_components, weight_threshold : distillation settings.
+    min_reconstruction_ratio : the VAE quality gate: :meth:`fit` warns
+        (:class:`VAEQualityWarning`) when the classifier's accuracy on the VAE's
+        reconstructions is under this share of its accuracy on the original images.
+    vae_failures : ``"exclude"`` (default) leaves out the draws of images the classifier gets
+        right but whose reconstruction it gets wrong (VAE failures); ``"keep"`` keeps them,
+        flagged (see :func:`identify_failures`).
     batch_size : decoded codes per forward pass.
     seed : seeds every step.
     progress : show progress bars.
@@ -1172,6 +1585,8 @@ class Defuse:
     ----------
     identification_ : :class:`Identification` after :meth:`fit`.
     scenarios_ : :class:`ScenarioSet` after :meth:`fit` (empty when nothing failed).
+    quality_ : :class:`ReconstructionQuality` of the images :meth:`fit` saw;
+        ``original_accuracy_`` and ``reconstruction_accuracy_`` its two accuracies.
     """
 
     def __init__(
@@ -1187,11 +1602,13 @@ class Defuse:
         max_codes: int = 50_000,
         max_components: int = 100,
         weight_threshold: float = 0.01,
+        min_reconstruction_ratio: float = 0.5,
+        vae_failures: str = "exclude",
         batch_size: int = 2048,
         seed: int = 0,
         progress: bool = True,
     ):
-        _check_vae(vae)
+        self._vae = check_vae(vae)
         _check_classifier(classifier, preprocess)
         self.vae = vae
         self.classifier = classifier
@@ -1203,21 +1620,30 @@ class Defuse:
         self.max_codes = max_codes
         self.max_components = max_components
         self.weight_threshold = weight_threshold
+        self.min_reconstruction_ratio = _check_ratio(min_reconstruction_ratio)
+        self.vae_failures = _check_vae_failures(vae_failures)
         self.batch_size = batch_size
         self.seed = seed
         self.progress = progress
 
     def fit(self, images, labels) -> Defuse:
-        """Identify failure codes around ``images`` and distill them into scenarios.
+        """Check the VAE on ``images``, identify failure codes around them and distill them
+        into scenarios.
 
         Raises
         ------
         ValueError, TypeError
             Naming the argument: no images, labels of another length or class range, images
-            of another size than the VAE's.
+            of another size than the VAE's, a VAE breaking its contract.
+
+        Warns
+        -----
+        VAEQualityWarning
+            When the classifier gets under ``min_reconstruction_ratio`` times as many of the
+            VAE's reconstructions right as of the originals.
         """
         self.identification_ = identify_failures(
-            self.vae,
+            self._vae,
             self.classifier,
             images,
             labels,
@@ -1227,9 +1653,14 @@ class Defuse:
             b=self.b,
             max_per_image=self.max_per_image,
             batch_size=self.batch_size,
+            min_reconstruction_ratio=self.min_reconstruction_ratio,
+            vae_failures=self.vae_failures,
             seed=self.seed,
             progress=self.progress,
         )
+        self.quality_ = self.identification_.quality
+        self.original_accuracy_ = self.quality_.original_accuracy
+        self.reconstruction_accuracy_ = self.quality_.reconstruction_accuracy
         self.scenarios_ = distill_scenarios(
             self.identification_,
             max_codes=self.max_codes,
@@ -1238,6 +1669,15 @@ class Defuse:
             seed=self.seed,
         )
         return self
+
+    def __repr__(self) -> str:
+        name = type(self.vae).__name__
+        if not hasattr(self, "scenarios_"):
+            return f"Defuse(vae={name}, not fitted)"
+        return (
+            f"Defuse(vae={name}; {len(self.scenarios_)} failure scenarios; "
+            f"{self.identification_.message})"
+        )
 
     def _fitted(self) -> ScenarioSet:
         if not hasattr(self, "scenarios_"):
@@ -1251,7 +1691,7 @@ class Defuse:
         scenario = self._fitted()[scenario_id]
         return sample_scenario(
             scenario,
-            self.vae,
+            self._vae,
             self.classifier,
             n=n,
             tau=tau,
@@ -1266,6 +1706,6 @@ class Defuse:
         kwargs.setdefault("seed", self.seed)
         kwargs.setdefault("progress", self.progress)
         self.correction_ = correct_classifier(
-            self.classifier, self.vae, self._fitted(), labels, **kwargs
+            self.classifier, self._vae, self._fitted(), labels, **kwargs
         )
         return self.correction_

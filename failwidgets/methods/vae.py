@@ -23,6 +23,54 @@ Loss per image, averaged over the batch::
 
 Images enter as uint8 ``(N, H, W, C)`` (the EvalSet layout) or float ``(N, C, H, W)`` in [0, 1]
 (the torch layout); see :func:`images_to_tensor`.
+
+Bring your own VAE
+------------------
+Defuse works with any VAE-like object that keeps this contract (:func:`check_vae` checks it
+when the VAE is passed, and every decode is checked again while Defuse runs):
+
+* ``encode(x)``: ``x`` is a float tensor ``(N, C, H, W)`` with values in [0, 1] (``C = 3``
+  unless the module has ``in_channels``), on the module's device. Returns the posterior mean
+  ``mu`` of shape ``(N, d)``, or a tuple / list whose first item is it (e.g. ``(mu, logvar)``;
+  the rest is ignored), or a ``torch.distributions.Distribution`` (its ``mean``).
+* ``decode(z)``: ``z`` is a float tensor ``(N, d)``. Returns images ``(N, C, H, W)`` of the
+  input's size with finite values in [0, 1] (apply the sigmoid, or map a tanh output with
+  ``(x + 1) / 2``; Defuse applies the classifier's own ``preprocess`` afterwards).
+* optional: ``latent_dim`` (int) lets Defuse check ``decode`` before it sees any image;
+  a torch module's parameters give its device (CPU for parameter-free objects).
+
+Example: a small convolutional VAE of one's own, plugged into Defuse::
+
+    class MyVAE(torch.nn.Module):
+        latent_dim = 8
+
+        def __init__(self):
+            super().__init__()
+            self.enc = torch.nn.Sequential(
+                torch.nn.Conv2d(3, 16, 4, 2, 1), torch.nn.ReLU(),
+                torch.nn.Conv2d(16, 32, 4, 2, 1), torch.nn.ReLU(),
+                torch.nn.Flatten(), torch.nn.Linear(32 * 8 * 8, 2 * 8),
+            )
+            self.dec = torch.nn.Sequential(
+                torch.nn.Linear(8, 32 * 8 * 8), torch.nn.ReLU(),
+                torch.nn.Unflatten(1, (32, 8, 8)),
+                torch.nn.ConvTranspose2d(32, 16, 4, 2, 1), torch.nn.ReLU(),
+                torch.nn.ConvTranspose2d(16, 3, 4, 2, 1), torch.nn.Sigmoid(),
+            )
+
+        def encode(self, x):                    # (N, 3, 32, 32) in [0, 1]
+            mu, logvar = self.enc(x).chunk(2, dim=1)
+            return mu, logvar                   # (N, 8) each
+
+        def decode(self, z):                    # (N, 8)
+            return self.dec(z)                  # (N, 3, 32, 32) in [0, 1]
+
+    vae = MyVAE()   # ... trained on images like the classifier's
+    defuse = Defuse(vae, classifier, preprocess=normalise).fit(images, labels)
+    defuse.quality_   # classifier accuracy on the originals and on the VAE's reconstructions
+
+A VAE that expects other inputs (e.g. normalised to [-1, 1]) is wrapped in a small module whose
+``encode`` and ``decode`` convert to and from [0, 1].
 """
 
 from __future__ import annotations
@@ -41,6 +89,8 @@ from torch import nn
 __all__ = [
     "VAEConfig",
     "BetaVAE",
+    "CheckedVAE",
+    "check_vae",
     "images_to_tensor",
     "tensor_to_uint8",
     "module_device",
@@ -451,6 +501,246 @@ class _eval_mode:
     def __exit__(self, *exc):
         for m, flag in zip(self.modules, self.flags):
             m.train(flag)
+
+
+# -- the VAE contract (any encode / decode module) -----------------------------------------------
+
+#: Decoded values may leave [0, 1] by this much (rounding); they are clipped to [0, 1].
+DECODE_RANGE_TOLERANCE = 1e-3
+
+
+def _declared_latent_dim(vae) -> int | None:
+    for holder in (vae, getattr(vae, "config", None)):
+        value = getattr(holder, "latent_dim", None) if holder is not None else None
+        if _is_int(value) and value > 0:
+            return int(value)
+    return None
+
+
+class CheckedVAE:
+    """A VAE checked against the contract Defuse relies on (module docstring, "Bring your own
+    VAE"): a :class:`BetaVAE` or any object with ``encode`` and ``decode``.
+
+    Wraps ``module`` without copying it. ``latent_dim`` and ``image_shape`` ``(C, H, W)`` come
+    from a :class:`BetaVAE`'s config or a declared ``latent_dim``, else from the first checked
+    encode / decode. :meth:`encode_mean` and :meth:`decode` check every output (type, shape,
+    finite values, decoded range) and raise a ValueError or TypeError naming ``name``.
+    """
+
+    def __init__(self, vae, *, name: str = "vae"):
+        missing = [m for m in ("encode", "decode") if not callable(getattr(vae, m, None))]
+        if missing:
+            raise TypeError(
+                f"{name}: expected a VAE with methods encode(x) -> (mu, logvar) and "
+                f"decode(z) -> images (a BetaVAE or a module of your own; see "
+                f"failwidgets.methods.vae, 'Bring your own VAE'); {type(vae).__name__} has no "
+                f"{' and no '.join(missing)} method"
+            )
+        self.module = vae
+        self.name = name
+        self.latent_dim = _declared_latent_dim(vae)
+        if isinstance(vae, BetaVAE) or isinstance(getattr(vae, "config", None), VAEConfig):
+            config = vae.config
+            self.channels = int(config.in_channels)
+            self.image_shape: tuple[int, int, int] | None = (
+                self.channels,
+                int(config.image_size),
+                int(config.image_size),
+            )
+        else:
+            channels = getattr(vae, "in_channels", 3)
+            if not _is_int(channels) or channels < 1:
+                raise ValueError(
+                    f"{name}: in_channels must be a positive integer, got {channels!r}"
+                )
+            self.channels = int(channels)
+            self.image_shape = None
+
+    def __repr__(self) -> str:
+        return (
+            f"CheckedVAE({type(self.module).__name__}, latent_dim={self.latent_dim}, "
+            f"image_shape={self.image_shape})"
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return module_device(self.module)
+
+    @property
+    def image_size(self) -> int | None:
+        """Side of the (square) images, the height of non-square ones; None before a check."""
+        return None if self.image_shape is None else self.image_shape[1]
+
+    def to_tensor(self, images) -> torch.Tensor:
+        """Images as float ``(N, C, H, W)`` in [0, 1]; ValueError when their size differs."""
+        config = getattr(self.module, "config", None)
+        if isinstance(config, VAEConfig):  # the messages name its config
+            return images_to_tensor(images, image_size=config.image_size, channels=self.channels)
+        x = images_to_tensor(images, channels=self.channels)
+        if self.image_shape is not None and tuple(x.shape[2:]) != self.image_shape[1:]:
+            h, w = self.image_shape[1:]
+            raise ValueError(
+                f"images: the VAE decodes {h}x{w} images, got {x.shape[2]}x{x.shape[3]}; resize "
+                "the images or use a VAE trained on images of their size"
+            )
+        return x
+
+    def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior mean ``(N, latent_dim)`` (float32) of float images ``(N, C, H, W)``."""
+        out = self.module.encode(x)
+        if isinstance(out, torch.distributions.Distribution):
+            mu = out.mean
+        elif isinstance(out, (tuple, list)) and out:
+            mu = out[0]
+        else:
+            mu = out
+        if not isinstance(mu, torch.Tensor):
+            raise TypeError(
+                f"{self.name}: encode(x) must return the posterior mean as a tensor "
+                f"(N, latent_dim), or a tuple (mu, logvar); got {type(out).__name__}"
+                + (f" of {type(mu).__name__}" if mu is not out else "")
+            )
+        if mu.ndim != 2 or mu.shape[0] != len(x):
+            raise ValueError(
+                f"{self.name}: encode(x) of {len(x)} images returned a mean of shape "
+                f"{tuple(mu.shape)}; expected ({len(x)}, latent_dim)"
+            )
+        if self.latent_dim is not None and mu.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"{self.name}: encode(x) returned {mu.shape[1]}-dimensional codes, but its "
+                f"latent_dim is {self.latent_dim}"
+            )
+        if not bool(torch.isfinite(mu).all()):
+            raise ValueError(
+                f"{self.name}: encode(x) returned non-finite values (NaN or inf) for images in "
+                "[0, 1]; check the VAE's weights and that it expects [0, 1] inputs"
+            )
+        self.latent_dim = int(mu.shape[1])
+        return mu.float()
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Decoded float32 images ``(N, C, H, W)`` in [0, 1] of codes ``(N, latent_dim)``."""
+        x = self.module.decode(z)
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(
+                f"{self.name}: decode(z) must return a tensor of images (N, C, H, W), got "
+                f"{type(x).__name__}"
+            )
+        if x.ndim != 4 or x.shape[0] != len(z) or x.shape[1] != self.channels:
+            raise ValueError(
+                f"{self.name}: decode(z) of {len(z)} codes returned shape {tuple(x.shape)}; "
+                f"expected ({len(z)}, {self.channels}, H, W) images"
+            )
+        if self.image_shape is not None and tuple(x.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"{self.name}: decode(z) returned images of shape {tuple(x.shape[1:])}, but the "
+                f"images it encodes are {self.image_shape} (C, H, W); decode must give back "
+                "images of the encoded size"
+            )
+        if x.numel():
+            low, high = (float(v) for v in torch.aminmax(x.detach()))
+            tol = DECODE_RANGE_TOLERANCE
+            if not (low >= -tol and high <= 1 + tol):
+                if not bool(torch.isfinite(x).all()):
+                    raise ValueError(
+                        f"{self.name}: decode(z) returned non-finite values (NaN or inf); check "
+                        "the VAE's weights"
+                    )
+                raise ValueError(
+                    f"{self.name}: decode(z) returned values in [{low:.3g}, {high:.3g}]; Defuse "
+                    "needs images in [0, 1] (end the decoder with a sigmoid, map a tanh output "
+                    "with (x + 1) / 2, or divide 0..255 values by 255)"
+                )
+            if low < 0 or high > 1:
+                x = x.clamp(0, 1)
+        return x.float()
+
+    @torch.inference_mode()
+    def decode_codes(self, codes, *, batch_size: int = 512) -> np.ndarray:
+        """Decoded uint8 images ``(N, H, W, C)`` of latent codes ``(N, latent_dim)``."""
+        _check_positive_int(batch_size, "batch_size")
+        z = torch.as_tensor(np.asarray(codes, dtype=np.float32))
+        if z.ndim != 2 or (self.latent_dim is not None and z.shape[1] != self.latent_dim):
+            raise ValueError(
+                f"codes: expected shape (N, {self.latent_dim or 'latent_dim'}), got {tuple(z.shape)}"
+            )
+        device = self.device
+        with _eval_mode(self.module):
+            out = [
+                tensor_to_uint8(self.decode(z[i : i + batch_size].to(device)))
+                for i in range(0, len(z), batch_size)
+            ]
+        if out:
+            return np.concatenate(out)
+        c, h, w = self.image_shape or (self.channels, 0, 0)
+        return np.zeros((0, h, w, c), np.uint8)
+
+    @torch.inference_mode()
+    def probe(self, images=None) -> CheckedVAE:
+        """Check ``encode`` and ``decode`` on up to two of ``images`` (uint8 ``(N, H, W, C)`` or
+        float ``(N, C, H, W)`` in [0, 1]): decode(encode(x)) must give back images of x's shape,
+        finite, in [0, 1]. Without images, decode two zero codes when ``latent_dim`` is known.
+        Returns ``self``; raises TypeError / ValueError naming the VAE otherwise."""
+        device = self.device
+        with _eval_mode(self.module):
+            if images is None:
+                if self.latent_dim is not None:
+                    self._call(
+                        "decode", self.decode, torch.zeros(2, self.latent_dim, device=device)
+                    )
+                return self
+            if not isinstance(images, (np.ndarray, torch.Tensor)):
+                raise TypeError(
+                    f"images: expected a numpy array or torch tensor, got {type(images).__name__}"
+                )
+            x = self.to_tensor(images[:2]).to(device)
+            if self.image_shape is None:
+                self.image_shape = tuple(int(v) for v in x.shape[1:])
+            mu = self._call("encode", self.encode_mean, x)
+            self._call("decode", self.decode, mu)
+        return self
+
+    def _call(self, method: str, function, argument):
+        try:
+            return function(argument)
+        except (TypeError, ValueError) as error:
+            if str(error).startswith(f"{self.name}:"):
+                raise
+            raise type(error)(
+                f"{self.name}: {method} failed on an input of shape {tuple(argument.shape)}: "
+                f"{error}"
+            ) from error
+        except RuntimeError as error:  # e.g. a layer of another size than the input needs
+            raise ValueError(
+                f"{self.name}: {method} failed on an input of shape {tuple(argument.shape)} "
+                f"({'float images in [0, 1]' if method == 'encode' else 'latent codes'}): {error}"
+            ) from error
+
+
+def check_vae(vae, images=None, *, name: str = "vae") -> CheckedVAE:
+    """Check that ``vae`` keeps Defuse's VAE contract; returns a :class:`CheckedVAE`.
+
+    Parameters
+    ----------
+    vae : a :class:`BetaVAE`, any object with ``encode(x)`` and ``decode(z)`` (see the module
+        docstring, "Bring your own VAE"), or a :class:`CheckedVAE` (checked again on
+        ``images``).
+    images : optional images (uint8 ``(N, H, W, C)`` or float ``(N, C, H, W)`` in [0, 1]); up to
+        two are encoded and decoded. Without images, only ``decode`` is checked, and only when
+        the VAE declares its ``latent_dim``.
+    name : the argument named in error messages.
+
+    Raises
+    ------
+    TypeError
+        No callable ``encode`` / ``decode``, or outputs that are not tensors.
+    ValueError
+        Outputs of the wrong shape, non-finite outputs, decoded values outside [0, 1], a
+        ``decode`` that does not give back images of the encoded size, or an ``encode`` that
+        fails on images of this size.
+    """
+    checked = vae if isinstance(vae, CheckedVAE) else CheckedVAE(vae, name=name)
+    return checked.probe(images)
 
 
 def _json_default(value):

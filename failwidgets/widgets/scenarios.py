@@ -13,8 +13,12 @@ A thin layer over :mod:`failwidgets.methods.defuse` (anywidget + ipywidgets):
   :class:`~failwidgets.methods.scenario_labels.ScenarioLabels`; a view opened later on the
   same file and the same scenario set shows them again; a file of another scenario set is
   refused, never overwritten;
+- a line above the rows shows the VAE check (Defuse's quality gate): the classifier's accuracy
+  on the images and on their VAE reconstructions, as a warning when the reconstructions fare
+  under half as well, and how many draws were VAE failures;
 - "Correct classifier" (or :meth:`ScenarioView.correct`) finetunes copies of the classifier on
-  the labelled failure scenarios and shows the before/after table and the trade-off chart.
+  the labelled failure scenarios, shows its progress in the status line ("correcting: λ=0.1
+  (1/4), epoch 2/3, step 12/60") and then the before/after table and the trade-off chart.
 
 Decoded samples travel as PNG bytes in binary buffers of a custom message, answering the
 browser's request (as in :class:`~failwidgets.widgets.grid.ImageGrid`), so no image is stored in
@@ -28,6 +32,7 @@ import numbers
 import os
 import pathlib
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -62,6 +67,9 @@ DEFAULT_MAX_IMAGES = 500
 TAU_RANGE = (0.01, 0.5)  # the slider's range (the paper's); tau itself may be any value in (0, 1]
 MAX_SAMPLES_SHOWN = 64
 MAX_THUMB_PIXELS = 128  # decoded samples larger than this are shrunk for the strip
+#: The correction's progress replaces the status line at most this often (seconds) within one
+#: epoch; a new stage, lambda or epoch shows at once.
+PROGRESS_INTERVAL_S = 0.25
 _UNSET = object()
 _DEFAULT_SPLIT = object()
 
@@ -195,8 +203,11 @@ class ScenarioView(widgets.VBox):
         The evaluated samples; Defuse identifies failures around the images of ``split``.
     classifier : torch module
         The classifier under inspection (logits ``(N, C)``; ``C`` = the EvalSet's classes).
-    vae : BetaVAE
-        A beta-VAE trained on images like the EvalSet's (same image size).
+    vae : BetaVAE or a VAE of your own
+        A VAE trained on images like the EvalSet's (same image size): a
+        :class:`~failwidgets.methods.vae.BetaVAE` or any module with ``encode`` / ``decode``
+        of the shapes :mod:`failwidgets.methods.vae` documents ("Bring your own VAE"); it is
+        checked on two of the images here.
     defuse : Defuse, optional
         An already fitted :class:`~failwidgets.methods.defuse.Defuse` (with this ``vae`` and
         ``classifier``) fitted on ``evalset.images_at(rows)``, ``rows`` being ``indices`` or
@@ -286,11 +297,9 @@ class ScenarioView(widgets.VBox):
             raise TypeError(
                 f"classifier: expected a callable torch module, got {type(classifier).__name__}"
             )
-        for attribute in ("encode", "decode", "config"):
-            if not hasattr(vae, attribute):
-                raise TypeError(
-                    f"vae: expected a BetaVAE (with encode, decode, config), got {type(vae).__name__}"
-                )
+        from ..methods.vae import CheckedVAE
+
+        checked_vae = CheckedVAE(vae)  # TypeError naming vae without encode / decode
         if preprocess is not None and not callable(preprocess):
             raise TypeError(
                 f"preprocess: expected a callable or None, got {type(preprocess).__name__}"
@@ -325,7 +334,8 @@ class ScenarioView(widgets.VBox):
         self._classifier = classifier
         self._vae = vae
         rows = self._fit_rows(evalset, split, indices)
-        self._check_image_size(evalset, rows, vae)
+        self._check_image_size(evalset, rows, checked_vae)
+        self._checked_vae = checked_vae
         if class_name is not None:
             self._check_class(class_name)
 
@@ -363,7 +373,8 @@ class ScenarioView(widgets.VBox):
         # kept until the next correction, and a note on the last action (an error), which a
         # refresh clears
         self._status_parts = {"task": ("", False), "note": ("", False)}
-        self._status_lock = threading.Lock()
+        self._status_lock = threading.RLock()  # an observer of the line may read `status`
+        self._progress_key, self._progress_time = None, 0.0
         self.correction_ = None
         self._correction_thread: threading.Thread | None = None
 
@@ -382,7 +393,8 @@ class ScenarioView(widgets.VBox):
             self.grid.show(
                 [], title="Click a scenario to see the source images of its failing codes"
             )
-        children = [self._controls, self.canvas, self._correction_box]
+        self._show_quality()
+        children = [self._controls, self._quality, self.canvas, self._correction_box]
         if self._owns_grid:
             children.append(self.grid)
         self.children = children
@@ -418,14 +430,16 @@ class ScenarioView(widgets.VBox):
 
     @staticmethod
     def _check_image_size(evalset: EvalSet, rows: np.ndarray, vae) -> None:
-        size = int(vae.config.image_size)
+        """The EvalSet's images fit the VAE, and the VAE keeps its contract on two of them."""
         height, width = evalset.image(int(rows[0])).shape[:2]
-        if (height, width) != (size, size):
+        if vae.image_shape is not None and (height, width) != vae.image_shape[1:]:
+            size_h, size_w = vae.image_shape[1:]
             raise ValueError(
                 f"evalset: its images are {height}x{width} pixels but the VAE was built for "
-                f"{size}x{size} images (vae.config.image_size={size}); resize the images or "
+                f"{size_h}x{size_w} images (vae.config.image_size={size_h}); resize the images or "
                 f"train a VAE with image_size={height}"
             )
+        vae.probe(evalset.images_at(rows[:2]))
 
     def _fit(self, rows, preprocess, fit_kwargs, max_images):
         from ..methods.defuse import Defuse
@@ -531,6 +545,8 @@ class ScenarioView(widgets.VBox):
         self._correction_table = widgets.HTML()
         self._correction_table.add_class("fw-scenarios-correction")
         self._correction_box = widgets.VBox([self._correction_table])
+        self._quality = widgets.HTML(layout=widgets.Layout(margin="2px 0 4px 0"))
+        self._quality.add_class("fw-scenarios-quality")
 
     # ------------------------------------------------------------------ validation
     def _check_class(self, value) -> str:
@@ -728,7 +744,7 @@ class ScenarioView(widgets.VBox):
         if scenario_id not in self._samples:
             self._samples[scenario_id] = sample_scenario(
                 self._scenarios[scenario_id],
-                self._vae,
+                self._checked_vae,
                 self._classifier,
                 n=self._n_shown,
                 tau=self.tau,
@@ -850,9 +866,30 @@ class ScenarioView(widgets.VBox):
         }
         settings.update(data)
         settings.update(kwargs)
-        result = correct_classifier(
-            self._classifier, self._vae, self._scenarios, self.labels, **settings
-        )
+        user_callback = settings.pop("on_progress", None)
+        if user_callback is not None and not callable(user_callback):
+            raise TypeError(
+                f"on_progress: expected a callable or None, got {type(user_callback).__name__}"
+            )
+
+        def on_progress(progress) -> None:
+            self._show_progress(progress)
+            if user_callback is not None:
+                user_callback(progress)
+
+        self._progress_key, self._progress_time = None, 0.0
+        try:
+            result = correct_classifier(
+                self._classifier,
+                self._checked_vae,
+                self._scenarios,
+                self.labels,
+                on_progress=on_progress,
+                **settings,
+            )
+        except Exception as error:
+            self._set_status(f"correction stopped: {error}", error=True, task=True)
+            raise
         self.correction_ = result
         self._show_correction(result)
         self._set_status(
@@ -952,7 +989,9 @@ class ScenarioView(widgets.VBox):
         ``top_prediction``, ``top_count``, ``n_wrong``, ``predicted_text``, ``is_failure``,
         ``correct_label``), ``class_names``, ``class_name``, ``tau``, ``n_samples``,
         ``sample_version``, ``image_size``, ``n_scenarios``, ``n_labelled``, ``n_failures``,
-        ``labels_path``, ``message``.
+        ``labels_path``, ``message``, ``quality`` (the VAE check: ``original_accuracy``,
+        ``reconstruction_accuracy``, ``passed``, ``n_vae_failure_images``,
+        ``n_vae_failing_draws``, ``vae_failures``, ``text``; None when not measured).
         """
         shown = self._shown_ids()
         weights = [s.weight for s in self._scenarios]
@@ -975,7 +1014,8 @@ class ScenarioView(widgets.VBox):
             "tau": self.tau,
             "n_samples": self._n_shown,
             "sample_version": self._version,
-            "image_size": int(self._vae.config.image_size),
+            "image_size": int(self._checked_vae.image_size),
+            "quality": self._quality_model(),
             "n_scenarios": len(self._scenarios),
             "n_labelled": len(labelled),
             "n_failures": sum(1 for _, label in labelled if label.is_failure),
@@ -1057,6 +1097,82 @@ class ScenarioView(widgets.VBox):
                 f'<span style="color: {_status_colour(is_error)}">{html.escape(part)}</span>'
                 for part, is_error in parts
             )
+
+    def _show_progress(self, progress) -> None:
+        """The correction's :class:`~failwidgets.methods.defuse.CorrectionProgress` in the status
+        line ("correcting: λ=0.1 (2/4), epoch 2/3, step 12/60"), at most every
+        :data:`PROGRESS_INTERVAL_S` within an epoch."""
+        now = time.monotonic()
+        key = (progress.stage, progress.lam, progress.epoch)
+        if key == self._progress_key and now - self._progress_time < PROGRESS_INTERVAL_S:
+            return
+        self._progress_key, self._progress_time = key, now
+        self._set_status(
+            f"correcting: {progress.text} ({100 * progress.fraction:.0f}% of the finetuning)",
+            task=True,
+        )
+
+    # ------------------------------------------------------------------ the VAE check
+    @property
+    def quality(self):
+        """The :class:`~failwidgets.methods.defuse.ReconstructionQuality` of the images Defuse
+        identified around (None for an identification made without the check)."""
+        return self._identification.quality
+
+    def _quality_model(self) -> dict | None:
+        quality = self.quality
+        if quality is None:
+            return None
+        identification = self._identification
+        return {
+            **quality.as_dict(),
+            "n_vae_failing_draws": int(identification.n_vae_failing_draws),
+            "vae_failures": identification.vae_failures,
+            "text": self._quality_text(),
+        }
+
+    def _quality_text(self) -> str:
+        quality = self.quality
+        if quality is None:
+            return "VAE check: not measured (the Defuse was fitted without it)"
+        identification = self._identification
+        text = (
+            f"VAE check: the classifier gets {_percent(quality.original_accuracy)} of the "
+            f"{quality.n_images} images right and {_percent(quality.reconstruction_accuracy)} "
+            "of their VAE reconstructions"
+        )
+        if quality.passed:
+            text += "."
+        else:
+            text += (
+                f", under {quality.min_ratio:g} x: decoded samples look like failures for that "
+                "reason alone. Fix the VAE (train it longer, a larger latent_dim or a smaller "
+                "beta, decode to [0, 1] images)."
+            )
+        if identification.n_vae_failing_draws:
+            what = "left out" if identification.vae_failures == "exclude" else "kept, flagged"
+            text += (
+                f" {identification.n_vae_failing_draws} misclassified draws of "
+                f"{identification.n_vae_failure_images} images whose reconstruction alone is "
+                f"misclassified are VAE failures ({what})."
+            )
+        return text
+
+    def _show_quality(self) -> None:
+        quality = self.quality
+        warn = quality is not None and not quality.passed
+        colour = "var(--jp-warn-color0, #e65100)" if warn else "var(--jp-ui-font-color2, #666)"
+        border = "var(--jp-warn-color0, #e65100)" if warn else "var(--jp-border-color1, #bbb)"
+        self._quality.remove_class("fw-scenarios-quality-ok")
+        self._quality.remove_class("fw-scenarios-quality-warn")
+        self._quality.add_class("fw-scenarios-quality-warn" if warn else "fw-scenarios-quality-ok")
+        self._quality.value = (
+            f'<div style="color: {colour}; border-left: 3px solid {border}; padding: 1px 8px; '
+            'font-size: var(--jp-ui-font-size1, 13px); line-height: 1.4">'
+            + ("⚠ " if warn else "")
+            + html.escape(self._quality_text())
+            + "</div>"
+        )
 
     # ------------------------------------------------------------------ correction display
     def _show_correction(self, result) -> None:
