@@ -29,6 +29,7 @@ Definitions followed (paper appendix A, and the reference's behaviour):
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..class_names import class_index
 from .answers import AnswerFrame, answer_frame
 from .caption_words import CaptionWords
 from .linear_svm import DEFAULT_CS, check_Cs, fit_balanced_svms_cv
@@ -57,8 +59,8 @@ def _as_embeddings(X, name: str, n_features: int | None = None) -> np.ndarray:
         )
     if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
         raise TypeError(f"{name}: expected real numbers, got dtype {X.dtype}")
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)  # float32 stays float32 (memory); arithmetic is float64
+    if X.dtype not in (np.float16, np.float32, np.float64):
+        X = X.astype(np.float64)  # float16/32 stay as they are (memory); arithmetic is float64
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(
             f"{name}: embedding dimension {X.shape[1]} does not match the {n_features} "
@@ -67,6 +69,12 @@ def _as_embeddings(X, name: str, n_features: int | None = None) -> np.ndarray:
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return X
+
+
+def _row_chunks(X: np.ndarray, rows: int = 65536):
+    """``X`` in float64 blocks of at most ``rows`` rows."""
+    for start in range(0, len(X), rows):
+        yield np.asarray(X[start : start + rows], dtype=np.float64)
 
 
 def _l2_normalize(X: np.ndarray) -> np.ndarray:
@@ -91,8 +99,15 @@ class Whitener:
         X = _as_embeddings(X, "X")
         if len(X) < 2:
             raise ValueError(f"X: at least 2 samples are needed to whiten, got {len(X)}")
-        self.mean_ = X.mean(axis=0, dtype=np.float64)
-        std = X.std(axis=0, dtype=np.float64)
+        # Two passes over row chunks in float64: no full-size float64 copy of X.
+        total = np.zeros(X.shape[1])
+        for chunk in _row_chunks(X):
+            total += chunk.sum(axis=0)
+        self.mean_ = total / len(X)
+        squares = np.zeros(X.shape[1])
+        for chunk in _row_chunks(X):
+            squares += ((chunk - self.mean_) ** 2).sum(axis=0)
+        std = np.sqrt(squares / len(X))
         self.scale_ = np.where(std > 0, std, 1.0)
         self.n_features_in_ = X.shape[1]
         return self
@@ -132,6 +147,8 @@ class FailureDirections:
     failure_strength_ : (n_classes,) best CV balanced accuracy (NaN: skipped).
     n_val_, n_errors_ : (n_classes,) validation samples and errors per class.
     skipped_ : dict class index -> reason, for classes without an SVM.
+    pending_ : set of class indices with enough samples whose SVMs are not fitted yet
+        (``fit(classes=...)``; :meth:`fit_classes` fits them). Their entries are NaN.
     """
 
     def __init__(
@@ -175,6 +192,7 @@ class FailureDirections:
         val_labels,
         val_correct,
         n_classes: int | None = None,
+        classes=None,
     ) -> FailureDirections:
         """Fit the whitening on ``train_embeddings`` and one SVM per class on the validation set.
 
@@ -185,10 +203,63 @@ class FailureDirections:
         val_labels : (n_val,) ground-truth class indices.
         val_correct : (n_val,) whether the model classified each validation sample correctly.
         n_classes : number of classes (default ``max(val_labels) + 1``).
+        classes : class indices whose SVMs are fitted now (default: every class). The other
+            classes that have enough samples are left in ``pending_``, to be fitted later
+            with :meth:`fit_classes`; the result is the same as fitting them all at once.
         """
         Cs = self._check_params()
         train = _as_embeddings(train_embeddings, "train_embeddings")
-        val = _as_embeddings(val_embeddings, "val_embeddings", train.shape[1])
+        val, labels, correct = self._check_val(
+            val_embeddings, val_labels, val_correct, train.shape[1]
+        )
+        n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
+        if len(labels) and labels.max() >= n_classes:
+            raise ValueError(f"val_labels: class {int(labels.max())} >= n_classes={n_classes}")
+        requested = range(n_classes) if classes is None else _check_classes(classes, n_classes)
+
+        self.whitener_ = Whitener().fit(train)
+        D = train.shape[1]
+        self.n_classes_ = n_classes
+        self.n_features_in_ = D
+        self.coef_ = np.full((n_classes, D), np.nan)
+        self.intercept_ = np.full(n_classes, np.nan)
+        self.best_C_ = np.full(n_classes, np.nan)
+        self.cv_scores_ = np.full((n_classes, len(Cs)), np.nan)
+        self.failure_strength_ = np.full(n_classes, np.nan)
+        self.n_val_ = np.bincount(labels, minlength=n_classes)
+        self.n_errors_ = np.bincount(labels[~correct], minlength=n_classes)
+        self.skipped_: dict[int, str] = {}
+        self.Cs_ = Cs
+        for c in range(n_classes):
+            reason = self._skip_reason(self.n_val_[c], self.n_errors_[c])
+            if reason:
+                self.skipped_[c] = reason
+        self.pending_: set[int] = {c for c in range(n_classes) if c not in self.skipped_}
+        self._fit_svms(val, labels, correct, requested)
+        return self
+
+    def fit_classes(self, val_embeddings, val_labels, val_correct, classes) -> FailureDirections:
+        """Fit the SVMs of pending classes (left out of ``fit(classes=...)``).
+
+        Pass the same validation set as to :meth:`fit` (or at least every validation sample
+        of ``classes``); classes already fitted or skipped are left as they are. Fitting
+        classes one by one gives the same SVMs as fitting them all in :meth:`fit`.
+        """
+        self._check_fitted()
+        val, labels, correct = self._check_val(
+            val_embeddings, val_labels, val_correct, self.n_features_in_
+        )
+        if len(labels) and labels.max() >= self.n_classes_:
+            raise ValueError(
+                f"val_labels: class {int(labels.max())} >= n_classes={self.n_classes_}"
+            )
+        requested = _check_classes(classes, self.n_classes_)
+        self._fit_svms(val, labels, correct, requested)
+        return self
+
+    @staticmethod
+    def _check_val(val_embeddings, val_labels, val_correct, n_features: int):
+        val = _as_embeddings(val_embeddings, "val_embeddings", n_features)
         labels = np.asarray(val_labels)
         correct = np.asarray(val_correct)
         if labels.shape != (len(val),):
@@ -203,37 +274,28 @@ class FailureDirections:
             raise TypeError(f"val_labels: expected integer class indices, got {labels.dtype}")
         if len(labels) and labels.min() < 0:
             raise ValueError(f"val_labels: negative class index {int(labels.min())}")
-        n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
-        if len(labels) and labels.max() >= n_classes:
-            raise ValueError(f"val_labels: class {int(labels.max())} >= n_classes={n_classes}")
+        return val, labels, correct
 
-        self.whitener_ = Whitener().fit(train)
-        processed = self.whitener_.transform(val)
-        D = train.shape[1]
-        self.n_classes_ = n_classes
-        self.n_features_in_ = D
-        self.coef_ = np.full((n_classes, D), np.nan)
-        self.intercept_ = np.full(n_classes, np.nan)
-        self.best_C_ = np.full(n_classes, np.nan)
-        self.cv_scores_ = np.full((n_classes, len(Cs)), np.nan)
-        self.failure_strength_ = np.full(n_classes, np.nan)
-        self.n_val_ = np.bincount(labels, minlength=n_classes)
-        self.n_errors_ = np.bincount(labels[~correct], minlength=n_classes)
-        self.skipped_: dict[int, str] = {}
-        self.Cs_ = Cs
-
+    def _fit_svms(self, val, labels, correct, classes) -> None:
+        """Fit the SVMs of the pending classes among ``classes`` on their validation rows."""
         fitted, problems = [], []
-        for c in range(n_classes):
-            reason = self._skip_reason(self.n_val_[c], self.n_errors_[c])
-            if reason:
-                self.skipped_[c] = reason
+        for c in classes:
+            if c not in self.pending_:
                 continue
-            rows = labels == c
+            rows = np.flatnonzero(labels == c)
+            if len(rows) != self.n_val_[c]:
+                raise ValueError(
+                    f"val_labels: class {c} has {len(rows)} validation samples here, but "
+                    f"{self.n_val_[c]} when the directions were fitted; pass the same "
+                    "validation set"
+                )
             fitted.append(c)
-            problems.append((processed[rows], correct[rows].astype(np.int64)))
+            problems.append((self.whitener_.transform(val[rows]), correct[rows].astype(np.int64)))
+        if not problems:
+            return
         results = fit_balanced_svms_cv(
             problems,
-            Cs=Cs,
+            Cs=self.Cs_,
             cv=self.cv,
             random_state=self.random_state,
             solver=self.solver,
@@ -245,7 +307,7 @@ class FailureDirections:
             self.best_C_[c] = result.best_C
             self.cv_scores_[c] = result.cv_scores
             self.failure_strength_[c] = result.best_score
-        return self
+            self.pending_.discard(c)
 
     def _skip_reason(self, n_val: int, n_errors: int) -> str | None:
         n_correct = n_val - n_errors
@@ -272,6 +334,8 @@ class FailureDirections:
             raise ValueError(f"cls: class index {cls} outside 0..{self.n_classes_ - 1}")
         if int(cls) in self.skipped_:
             raise ValueError(f"cls: class {int(cls)} has no SVM: {self.skipped_[int(cls)]}")
+        if int(cls) in self.pending_:
+            raise ValueError(f"cls: class {int(cls)} is not fitted yet: call fit_classes()")
         return int(cls)
 
     def transform(self, X) -> np.ndarray:
@@ -287,7 +351,7 @@ class FailureDirections:
     def decision_function(self, X, labels, chunk_size: int = 8192) -> np.ndarray:
         """Each row's decision value under the SVM of its own class ``labels[i]``.
 
-        Rows of skipped classes get NaN.
+        Rows of skipped or pending classes get NaN.
         """
         self._check_fitted()
         X = _as_embeddings(X, "X", self.n_features_in_)
@@ -380,8 +444,55 @@ class FailureDirectionsResult:
         self.text_encoder = text_encoder
         self.train_split = train_split
         self.val_split = val_split
-        self._decision = model.decision_function(self.embeddings, self.labels)
+        order = np.argsort(self.labels, kind="stable")
+        bounds = np.cumsum(np.bincount(self.labels, minlength=model.n_classes_))
+        self._class_rows = np.split(order, bounds[:-1])
+        self._decision = np.full(n, np.nan)
         self._caption_scores: dict[int, pd.DataFrame] = {}
+        self._class_locks = {c: threading.Lock() for c in model.pending_}
+        for c in range(model.n_classes_):
+            if c not in model.skipped_ and c not in model.pending_:
+                self._fill_decision(c)
+
+    def _fill_decision(self, c: int) -> None:
+        rows = self._class_rows[c]
+        if len(rows):
+            self._decision[rows] = self.model.class_decision_function(self.embeddings[rows], c)
+
+    @property
+    def pending(self) -> list[str]:
+        """Classes whose failure direction is fitted when first asked for (see ``classes``)."""
+        return [self.class_names[c] for c in sorted(self.model.pending_)]
+
+    def fit_classes(self, classes=None) -> FailureDirectionsResult:
+        """Fit the pending failure directions of ``classes`` (names or indices; None: all).
+
+        Every query fits the classes it needs on its own; call this to fit them ahead of
+        time. Safe to call from several threads: each class is fitted once.
+        """
+        if classes is None:
+            wanted = sorted(self.model.pending_)
+        elif isinstance(classes, (str, int, np.integer)):
+            wanted = [self.class_index(classes)]
+        else:
+            wanted = [self.class_index(c) for c in classes]
+        for c in wanted:
+            self._ensure_fitted(c)
+        return self
+
+    def _ensure_fitted(self, c: int) -> None:
+        lock = self._class_locks.get(c)
+        if lock is None or c not in self.model.pending_:
+            return
+        with lock:
+            if c not in self.model.pending_:
+                return
+            rows = self._class_rows[c]
+            rows = rows[self.split[rows] == self.val_split]
+            self.model.fit_classes(
+                self.embeddings[rows], self.labels[rows], self.correct[rows], [c]
+            )
+            self._fill_decision(c)
 
     @classmethod
     def from_arrays(
@@ -396,19 +507,28 @@ class FailureDirectionsResult:
         caption_words: CaptionWords | None = None,
         train_split: str = "train",
         val_split: str = "val",
+        classes=None,
         **params,
     ) -> FailureDirectionsResult:
-        """Fit :class:`FailureDirections` (``**params``) on the train/val splits and wrap it."""
+        """Fit :class:`FailureDirections` (``**params``) on the train/val splits and wrap it.
+
+        ``classes``: the classes (names or indices) whose SVMs are fitted now; default all.
+        The others are fitted when a query first needs them (``[]``: every class on demand,
+        the fast start for many classes); the directions are the same either way.
+        """
         embeddings = _as_embeddings(embeddings, "embeddings")
         labels, correct, split = _check_sample_arrays(labels, correct, split, len(embeddings))
         train_rows = _split_rows(split, train_split, "train_split")
         val_rows = _split_rows(split, val_split, "val_split")
+        if classes is not None:
+            classes = [_class_index(class_names, c, "classes") for c in _as_list(classes)]
         model = FailureDirections(**params).fit(
             embeddings[train_rows],
             embeddings[val_rows],
             labels[val_rows],
             correct[val_rows],
             n_classes=len(class_names),
+            classes=classes,
         )
         if len(model.skipped_) == model.n_classes_:
             warnings.warn(
@@ -432,10 +552,12 @@ class FailureDirectionsResult:
     def __repr__(self) -> str:
         skipped = self.skipped
         n_classes = len(self.class_names)
+        pending = len(self.model.pending_)
         text = (
             f"FailureDirectionsResult(classes={n_classes}, "
             f"directions={n_classes - len(skipped)}, "
-            f"captions={'yes' if self.text_encoder is not None else 'no (no text encoder)'}"
+            + (f"fitted on demand={pending}, " if pending else "")
+            + f"captions={'yes' if self.text_encoder is not None else 'no (no text encoder)'}"
         )
         if skipped:
             shown = "; ".join(f"{name!r}: {why}" for name, why in list(skipped.items())[:5])
@@ -446,7 +568,11 @@ class FailureDirectionsResult:
     # ------------------------------------------------------------------ summary
     @property
     def summary(self) -> pd.DataFrame:
-        """One row per class: failure_strength, best_C, n_val, n_errors, skipped_reason."""
+        """One row per class: failure_strength, best_C, n_val, n_errors, skipped_reason.
+
+        Classes not fitted yet (:attr:`pending`) have NaN strength and C; call
+        :meth:`fit_classes` first for every figure.
+        """
         m = self.model
         return pd.DataFrame(
             {
@@ -470,15 +596,7 @@ class FailureDirectionsResult:
 
     def class_index(self, cls) -> int:
         """Index of a class given by name or index."""
-        if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool):
-            if not 0 <= int(cls) < len(self.class_names):
-                raise ValueError(f"cls: class index {cls} outside 0..{len(self.class_names) - 1}")
-            return int(cls)
-        if isinstance(cls, str):
-            if cls not in self.class_names:
-                raise ValueError(f"cls: unknown class {cls!r}; known: {self.class_names[:10]}")
-            return self.class_names.index(cls)
-        raise TypeError(f"cls: expected a class name or index, got {type(cls).__name__}")
+        return class_index(cls, self.class_names)
 
     def _fitted_class(self, cls) -> int:
         c = self.class_index(cls)
@@ -487,6 +605,7 @@ class FailureDirectionsResult:
                 f"cls: class {self.class_names[c]!r} has no failure direction: "
                 f"{self.model.skipped_[c]}"
             )
+        self._ensure_fitted(c)
         return c
 
     # ------------------------------------------------------------------ images
@@ -610,7 +729,7 @@ class FailureDirectionsResult:
         if not (self.split == split).any():
             _split_rows(self.split, split, "split")
         text = self._encode_texts([caption])[0]
-        similarities = _l2_normalize(self.embeddings[rows]) @ text
+        similarities = _l2_normalize(np.asarray(self.embeddings[rows], dtype=np.float64)) @ text
         order = np.argsort(-similarities, kind="stable")[:k]
         chosen = rows[order]
         return CaptionSubpopulation(
@@ -631,6 +750,7 @@ class FailureDirectionsResult:
         """
         k = _check_k(k)
         pool = _split_rows(self.split, split, "split")
+        self.fit_classes()
         out = {}
         for c, name in enumerate(self.class_names):
             rows = pool[self.labels[pool] == c]
@@ -648,10 +768,39 @@ class FailureDirectionsResult:
         ``weights = 1 + mask``). Images of classes without a direction are never flagged.
         """
         rows = _split_rows(self.split, split, "split")
+        self.fit_classes(np.unique(self.labels[rows]))
         mask = np.zeros(len(self.labels), dtype=bool)
         with np.errstate(invalid="ignore"):
             mask[rows] = self._decision[rows] < threshold  # NaN (skipped) compares False
         return mask
+
+
+def _as_list(values) -> list:
+    if isinstance(values, (str, int, np.integer)):
+        return [values]
+    return list(values)
+
+
+def _class_index(class_names: Sequence[str], cls, name: str) -> int:
+    if isinstance(cls, str):
+        if cls not in class_names:
+            raise ValueError(f"{name}: unknown class {cls!r}; known: {list(class_names)[:10]}")
+        return list(class_names).index(cls)
+    if isinstance(cls, bool) or not isinstance(cls, (int, np.integer)):
+        raise TypeError(f"{name}: expected class names or indices, got {cls!r}")
+    if not 0 <= int(cls) < len(class_names):
+        raise ValueError(f"{name}: class index {cls} outside 0..{len(class_names) - 1}")
+    return int(cls)
+
+
+def _check_classes(classes, n_classes: int) -> list[int]:
+    values = np.asarray(list(classes) if not isinstance(classes, np.ndarray) else classes)
+    if values.size and (values.dtype == bool or not np.issubdtype(values.dtype, np.integer)):
+        raise TypeError(f"classes: expected class indices, got {values.dtype} values")
+    values = values.astype(np.int64).ravel()
+    if values.size and (values.min() < 0 or values.max() >= n_classes):
+        raise ValueError(f"classes: class indices must lie in 0..{n_classes - 1}")
+    return list(dict.fromkeys(int(c) for c in values))
 
 
 def _check_k(k) -> int:
@@ -716,7 +865,9 @@ def find_failure_directions(
     caption_words : word lists for the candidate captions (default: the reference's).
     train_split, val_split : split names for the whitening statistics and the SVMs.
     **params : :class:`FailureDirections` parameters (Cs, cv, min_errors, min_correct,
-        random_state, solver, n_jobs).
+        random_state, solver, n_jobs), and ``classes`` (see
+        :meth:`FailureDirectionsResult.from_arrays`: ``classes=[]`` fits each class's
+        direction when it is first needed).
     """
     if getattr(evalset, "split", None) is None:
         raise ValueError(

@@ -123,17 +123,20 @@ class _GramProblem:
         model.fit(self.K[np.ix_(rows, rows)], self.y[rows])
         return model
 
-    def fold_scores(self, folds: list, Cs: np.ndarray) -> np.ndarray:
-        scores = np.zeros((len(Cs), len(folds)))
-        for j, (train, test) in enumerate(folds):
-            K_train = self.K[np.ix_(train, train)]
-            K_test = self.K[np.ix_(test, train)]
-            for i, C in enumerate(Cs):
-                model = _svc(C, "precomputed").fit(K_train, self.y[train])
-                decision = K_test[:, model.support_] @ model.dual_coef_[0] + model.intercept_[0]
-                positive = _positive(decision, model.classes_)
-                scores[i, j] = _balanced_accuracy(self.y[test], positive)
-        return scores
+    def fold_scores(self, folds: list, Cs: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+        blocks = [
+            (self.K[np.ix_(train, train)], self.K[np.ix_(test, train)]) for train, test in folds
+        ]
+
+        def score(i: int, j: int) -> float:
+            train, test = folds[j]
+            K_train, K_test = blocks[j]
+            model = _svc(Cs[i], "precomputed").fit(K_train, self.y[train])
+            decision = K_test[:, model.support_] @ model.dual_coef_[0] + model.intercept_[0]
+            positive = _positive(decision, model.classes_)
+            return _balanced_accuracy(self.y[test], positive)
+
+        return _score_grid(score, len(Cs), len(folds), n_jobs)
 
     def refit(self, C: float) -> tuple[np.ndarray, float]:
         rows = np.arange(len(self.y))
@@ -149,24 +152,45 @@ class _LinearProblem:
         self.X = X
         self.y = y
 
-    def fold_scores(self, folds: list, Cs: np.ndarray) -> np.ndarray:
-        scores = np.zeros((len(Cs), len(folds)))
-        for j, (train, test) in enumerate(folds):
-            for i, C in enumerate(Cs):
-                model = _svc(C, "linear").fit(self.X[train], self.y[train])
-                positive = _positive(model.decision_function(self.X[test]), model.classes_)
-                scores[i, j] = _balanced_accuracy(self.y[test], positive)
-        return scores
+    def fold_scores(self, folds: list, Cs: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+        def score(i: int, j: int) -> float:
+            train, test = folds[j]
+            model = _svc(Cs[i], "linear").fit(self.X[train], self.y[train])
+            positive = _positive(model.decision_function(self.X[test]), model.classes_)
+            return _balanced_accuracy(self.y[test], positive)
+
+        return _score_grid(score, len(Cs), len(folds), n_jobs)
 
     def refit(self, C: float) -> tuple[np.ndarray, float]:
         model = _svc(C, "linear").fit(self.X, self.y)
         return model.coef_[0].copy(), float(model.intercept_[0])
 
 
+def _score_grid(score, n_Cs: int, n_folds: int, n_jobs: int) -> np.ndarray:
+    """``score(i, j)`` for every C ``i`` and fold ``j``, in ``n_jobs`` threads (libsvm
+    releases the GIL, so one problem's C sweep runs in parallel when it is alone)."""
+    cells = [(i, j) for j in range(n_folds) for i in range(n_Cs)]
+    if n_jobs <= 1:
+        values = [score(i, j) for i, j in cells]
+    else:
+        with ThreadPoolExecutor(min(n_jobs, len(cells))) as pool:
+            values = list(pool.map(lambda cell: score(*cell), cells))
+    scores = np.zeros((n_Cs, n_folds))
+    for (i, j), value in zip(cells, values):
+        scores[i, j] = value
+    return scores
+
+
 def _positive(decision: np.ndarray, classes: np.ndarray) -> np.ndarray:
     # sklearn's binary SVC predicts classes_[1] where the decision value is > 0.
     predicted = np.where(decision > 0, classes[1], classes[0])
     return predicted == 1
+
+
+def _check_n_jobs(n_jobs) -> int:
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
+        raise ValueError(f"n_jobs: expected a positive integer or None, got {n_jobs!r}")
+    return int(n_jobs)
 
 
 def _check_problem(X, y, n_splits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -198,6 +222,7 @@ def fit_balanced_svm_cv(
     cv: int = 2,
     random_state: int | None = 0,
     solver: str = "auto",
+    n_jobs: int = 1,
 ) -> LinearSVMFit:
     """Pick C by ``cv``-fold cross-validated balanced accuracy, then refit on all of ``X``.
 
@@ -209,7 +234,9 @@ def fit_balanced_svm_cv(
     cv : number of stratified folds (see :func:`cv_folds`).
     random_state : seed of the fold shuffle; None keeps the data order.
     solver : "auto", "precomputed" (Gram matrix) or "linear" (``SVC(kernel="linear")``).
+    n_jobs : threads sweeping the (C, fold) fits; the result does not depend on it.
     """
+    n_jobs = _check_n_jobs(n_jobs)
     if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
         raise ValueError(f"cv: expected an integer >= 2, got {cv!r}")
     if solver not in _SOLVERS:
@@ -219,7 +246,7 @@ def fit_balanced_svm_cv(
     use_gram = solver == "precomputed" or (solver == "auto" and len(y) <= GRAM_MAX_SAMPLES)
     problem = _GramProblem(X, y) if use_gram else _LinearProblem(X, y)
     folds = cv_folds(y, cv, random_state)
-    cv_scores = problem.fold_scores(folds, Cs).mean(axis=1)
+    cv_scores = problem.fold_scores(folds, Cs, n_jobs).mean(axis=1)
     best = int(np.argmax(cv_scores))
     coef, intercept = problem.refit(Cs[best])
     return LinearSVMFit(coef, intercept, float(Cs[best]), Cs.copy(), cv_scores)
@@ -243,13 +270,16 @@ def fit_balanced_svms_cv(
         n_jobs = (
             len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         )
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
-        raise ValueError(f"n_jobs: expected a positive integer or None, got {n_jobs!r}")
-    n_jobs = max(1, min(int(n_jobs), len(problems)))
+    n_jobs = _check_n_jobs(n_jobs)
+    # Threads go to the problems first; a problem left alone sweeps its Cs in parallel.
+    inner = max(1, n_jobs // max(1, len(problems)))
+    n_jobs = max(1, min(n_jobs, len(problems)))
 
     def fit(problem):
         X, y = problem
-        return fit_balanced_svm_cv(X, y, Cs=Cs, cv=cv, random_state=random_state, solver=solver)
+        return fit_balanced_svm_cv(
+            X, y, Cs=Cs, cv=cv, random_state=random_state, solver=solver, n_jobs=inner
+        )
 
     from threadpoolctl import threadpool_limits
 

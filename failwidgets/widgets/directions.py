@@ -27,6 +27,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.answers import answer_frame
 from ..methods.directions import FailureDirectionsResult
@@ -51,16 +52,9 @@ SIDES = ("hard", "easy")
 MAX_STRIP_SIZE = 50
 BAR_COLOR = "#4a90d9"
 SKIPPED_BAR_COLOR = "#9e9e9e"
+PENDING_BAR_COLOR = "#c7dcf2"
 SELECTED_BAR_COLOR = "#f57c00"
 SKIPPED_STUB = 0.015
-
-
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if not is_int(value):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected at least {minimum}, got {value}")
-    return int(value)
 
 
 def _check_split(value, name: str, result: FailureDirectionsResult) -> None:
@@ -186,13 +180,14 @@ class DirectionsView(widgets.VBox):
                 raise TypeError(f"grid: expected an ImageGrid, got {type(grid).__name__}")
             if grid.evalset is not evalset:
                 raise ValueError("grid: the shared ImageGrid must show the same EvalSet")
-        k = _check_int(k, "k")
-        n_captions = _check_int(n_captions, "n_captions")
-        strip_size = _check_int(strip_size, "strip_size")
+        k = _check_int(k, "k", 1)
+        n_captions = _check_int(n_captions, "n_captions", 1)
+        strip_size = _check_int(strip_size, "strip_size", 1)
         if strip_size > MAX_STRIP_SIZE:
             raise ValueError(f"strip_size: at most {MAX_STRIP_SIZE}, got {strip_size}")
-        thumb_size = _check_int(thumb_size, "thumb_size")
+        thumb_size = _check_int(thumb_size, "thumb_size", 1)
         first = self._initial_class(result, class_name)
+        self._drawn_pending = frozenset(result.model.pending_)
 
         self._evalset = evalset
         self._result = result
@@ -280,26 +275,89 @@ class DirectionsView(widgets.VBox):
                 return result.class_index(class_name)
             except (TypeError, ValueError) as error:
                 raise type(error)(str(error).replace("cls:", "class_name:", 1)) from None
-        strength = result.model.failure_strength_
-        return 0 if np.isnan(strength).all() else int(np.nanargmax(strength))
+        model = result.model
+        strength = model.failure_strength_
+        if not np.isnan(strength).all():
+            return int(np.nanargmax(strength))
+        if model.pending_:  # nothing fitted yet: the class with the most validation errors
+            pending = sorted(model.pending_)
+            return pending[int(np.argmax(model.n_errors_[pending]))]
+        return 0
 
     def _dropdown_options(self) -> list[tuple[str, str]]:
-        strength = self._result.model.failure_strength_
+        model = self._result.model
+        strength = model.failure_strength_
         options = []
         for c, name in enumerate(self._result.class_names):
-            note = "no direction" if np.isnan(strength[c]) else f"{strength[c]:.2f}"
+            if c in model.pending_:
+                note = "fitted when opened"
+            elif np.isnan(strength[c]):
+                note = "no direction"
+            else:
+                note = f"{strength[c]:.2f}"
             options.append((f"{name} · {note}", name))
         return options
+
+    def _bar_heights_and_colors(self) -> tuple[np.ndarray, list[str]]:
+        model = self._result.model
+        strength = model.failure_strength_
+        base = 0.5  # chance level of a balanced accuracy
+        # classes without a direction (or not fitted yet) get a short stub, so their bar
+        # can still be clicked
+        heights = np.where(np.isnan(strength), base + SKIPPED_STUB, strength)
+        colors = [
+            PENDING_BAR_COLOR
+            if c in model.pending_
+            else SKIPPED_BAR_COLOR
+            if np.isnan(s)
+            else BAR_COLOR
+            for c, s in enumerate(strength)
+        ]
+        return heights, colors
+
+    def _chart_title(self) -> str:
+        pending = len(self._result.model.pending_)
+        if not pending:
+            return "Failure strength per class"
+        fitted = len(self._result.class_names) - len(self._result.model.skipped_) - pending
+        return f"Failure strength per class ({fitted} fitted; others when opened)"
+
+    def _ensure_direction(self) -> None:
+        """Fit the selected class's direction if it is pending, and redraw what changed."""
+        c = self.class_index
+        if c in self._result.model.pending_:
+            self._result.fit_classes([c])
+        self._redraw_strengths()
+
+    def _redraw_strengths(self) -> None:
+        """Bars, title and dropdown labels again, when classes were fitted since last drawn."""
+        pending = frozenset(self._result.model.pending_)
+        if pending == self._drawn_pending:
+            return
+        self._drawn_pending = pending
+        heights, colors = self._bar_heights_and_colors()
+        y_scale = self._bars.scales["y"]
+        low = np.floor(10 * (float(heights.min()) - 0.05)) / 10
+        with self._bars.hold_sync():
+            if low < y_scale.min:
+                y_scale.min = low
+            self._bars.y = heights
+            self._bars.colors = colors
+        self._chart.title = self._chart_title()
+        syncing, self._syncing = self._syncing, True
+        try:
+            self._dropdown.options = self._dropdown_options()
+            self._dropdown.value = self.class_name
+        finally:
+            self._syncing = syncing
 
     def _build_chart(self):
         import bqplot
 
         names = list(self._result.class_names)
-        strength = self._result.model.failure_strength_
         base = 0.5  # chance level of a balanced accuracy
-        # classes without a direction get a short grey stub, so their bar can still be clicked
-        heights = np.where(np.isnan(strength), base + SKIPPED_STUB, strength)
-        low = min(0.4, np.floor(10 * (float(heights.min()) - 0.05)) / 10)
+        heights, colors = self._bar_heights_and_colors()
+        low = min(0.4, np.floor(10 * (min(float(heights.min()), 0.5) - 0.05)) / 10)
         x_scale = bqplot.OrdinalScale()
         y_scale = bqplot.LinearScale(min=low, max=1.0)
         many = len(names) > 8
@@ -322,7 +380,7 @@ class DirectionsView(widgets.VBox):
             y=heights,
             base=base,
             scales={"x": x_scale, "y": y_scale},
-            colors=[SKIPPED_BAR_COLOR if np.isnan(s) else BAR_COLOR for s in strength],
+            colors=colors,
             color_mode="no_group",
             padding=0.2,
             interactions={"click": "select"},
@@ -333,7 +391,7 @@ class DirectionsView(widgets.VBox):
         figure = bqplot.Figure(
             marks=[bars],
             axes=[x_axis, y_axis],
-            title="Failure strength per class",
+            title=self._chart_title(),
             title_style={"font-size": "14px"},
             fig_margin={"top": 40, "bottom": 70 if many else 35, "left": 55, "right": 10},
             animation_duration=0,
@@ -369,7 +427,7 @@ class DirectionsView(widgets.VBox):
 
     @property
     def class_index(self) -> int:
-        return self._result.class_names.index(self.class_name)
+        return self._result.class_index(self.class_name)
 
     @property
     def skipped_reason(self) -> str | None:
@@ -463,7 +521,9 @@ class DirectionsView(widgets.VBox):
         classes = range(len(self._result.class_names))
         if class_name is not None:
             classes = [self._class_arg(class_name, "class_name")]
-        return [self._tail_mode(c) for c in classes if c not in self._result.model.skipped_]
+        modes = [self._tail_mode(c) for c in classes if c not in self._result.model.skipped_]
+        self._redraw_strengths()  # the classes fitted on the way
+        return modes
 
     # ------------------------------------------------------------------ validation
     def _class_arg(self, value, name: str) -> int:
@@ -485,11 +545,11 @@ class DirectionsView(widgets.VBox):
 
     @validator("k")
     def _valid_k(self, proposal):
-        return _check_int(proposal["value"], "k")
+        return _check_int(proposal["value"], "k", 1)
 
     @validator("n_captions")
     def _valid_n_captions(self, proposal):
-        return _check_int(proposal["value"], "n_captions")
+        return _check_int(proposal["value"], "n_captions", 1)
 
     def _check_caption(self, caption: str) -> None:
         if self._result.text_encoder is None:
@@ -507,6 +567,7 @@ class DirectionsView(widgets.VBox):
         self._checked = {}
         self._syncing = True
         try:
+            self._ensure_direction()
             self._dropdown.value = change["new"]
             self._bars.selected = [c]
         finally:
@@ -608,10 +669,19 @@ class DirectionsView(widgets.VBox):
         return float(self._result.correct[rows].mean()) if rows.any() else float("nan")
 
     def _tail_mode(self, c: int) -> FailureMode:
+        """The class's K most negative images in the split, with the rule that re-applies
+        them: decision value at most the threshold between the K-th and the next value."""
+        from ..rules import DirectionRule
+
         name = self._result.class_names[c]
-        hard = self._result.most_aligned(c, k=self.k, split=self._split)
+        values = self._result.decision_values(c, self._split)
+        hard = values.sort_values(kind="stable").iloc[: self.k]  # = most_aligned(c, k, split)
         members = hard.index.to_numpy(dtype=np.int64)
-        accuracy = float(self._result.correct[members].mean()) if len(members) else float("nan")
+        rule = None
+        if len(members):
+            rest = values.drop(hard.index).to_numpy()
+            threshold = DirectionRule.boundary(hard.to_numpy(), rest)
+            rule = DirectionRule.from_result(self._result, name, threshold)
         heldout = None
         if self._heldout_split is not None:
             held = self._result.most_aligned(c, k=self.k, split=self._heldout_split)
@@ -624,13 +694,15 @@ class DirectionsView(widgets.VBox):
         else:
             strength = self._result.model.failure_strength_[c]
             description = f"failure direction of {name} (strength {strength:.2f})"
-        return FailureMode(
-            method=METHOD,
-            class_name=name,
-            description=description,
-            members=members,
-            accuracy=accuracy,
-            drop=self._class_accuracy(c, self._split) - accuracy,
+        return FailureMode.from_members(
+            METHOD,
+            name,
+            description,
+            members,
+            self._result,
+            reference_indices=values.index.to_numpy(dtype=np.int64),  # the class in the split
+            grouping="label",
+            rule=rule,
             heldout_drop=heldout,
         )
 
@@ -653,15 +725,16 @@ class DirectionsView(widgets.VBox):
             caption = self._selection[1]
             sub = self._subpopulation(caption)
             self._checked[caption] = sub
-            accuracy = sub.accuracy
-            mode = FailureMode(
-                method=METHOD,
-                class_name=name,
-                description=caption,
-                members=np.asarray(sub.indices, dtype=np.int64),
-                accuracy=accuracy,
-                drop=self._class_accuracy(c, self._split) - accuracy,
+            mode = FailureMode.from_members(
+                METHOD,
+                name,
+                caption,
+                np.asarray(sub.indices, dtype=np.int64),
+                self._result,
+                reference_indices=np.flatnonzero(self._result.split == self._split),
+                grouping="label",
             )
+            accuracy = mode.accuracy
             self._grid.show(
                 mode.members,
                 scores=sub.similarities,

@@ -21,6 +21,11 @@ defuse     a fitted ``Defuse`` in ``results`` with ``classifier`` and ``vae``; o
 A method whose assets are missing is not built: the Explorer shows one line saying what to
 pass (:attr:`Explorer.unavailable`). Every method analyses only the rows of ``split`` (None:
 all rows) and the Explorer re-applies failure modes on ``heldout_split`` where it can.
+
+Label noise: ``label_issues=`` (a :class:`~failwidgets.label_noise.LabelIssues`, a boolean
+mask or the flagged indices) badges the flagged samples "label?" in the shared grid, and
+``exclude_label_issues=`` (True, or some of :data:`LABEL_ISSUE_METHODS`) leaves them out of
+those methods' failure-mode search, so that no mode is built from likely label errors.
 """
 
 from __future__ import annotations
@@ -36,9 +41,16 @@ from ..data import EvalSet
 from ..features.cache import cache_directory, digest, state_digest
 from .build_progress import BuildProgress
 
-__all__ = ["ALL_METHODS", "build_from_evalset"]
+__all__ = ["ALL_METHODS", "LABEL_ISSUE_METHODS", "ViewUnavailable", "build_from_evalset"]
 
 ALL_METHODS = ("barlow", "prime", "ces", "directions", "defuse")
+#: Methods that can leave samples flagged as likely label errors out of their search.
+LABEL_ISSUE_METHODS = ("barlow", "prime", "defuse")
+
+
+class ViewUnavailable(Exception):
+    """Raised by a view factory to leave its view out; the message says why (and what to
+    pass), and the Explorer shows it."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,8 @@ class _Assets:
         self.progress = progress
         self.__dict__.update(assets)
         self.results = _results_by_method(assets.get("results"))
+        self.label_flags: np.ndarray | None = None  # see _check_label_issues
+        self.excluding: frozenset[str] = frozenset()
         self._encoder = None
         if self.clip is not None:
             self.encoder()  # a bad clip= raises now
@@ -68,6 +82,15 @@ class _Assets:
     def rows(self) -> np.ndarray | None:
         """The rows every method analyses (None: all)."""
         return None if self.split is None else self.evalset.split_indices(self.split)
+
+    def search_rows(self, method: str) -> np.ndarray | None:
+        """The rows ``method`` searches for failure modes: :meth:`rows`, less the samples
+        flagged as likely label errors when ``method`` excludes them."""
+        rows = self.rows()
+        if method not in self.excluding:
+            return rows
+        rows = np.arange(self.evalset.n) if rows is None else rows
+        return rows[~self.label_flags[rows]]
 
     def example_rows(self) -> np.ndarray:
         """Rows that may serve as concept examples: ``train`` when there is such a split
@@ -168,6 +191,8 @@ def _plan_barlow(a: _Assets, options: dict) -> _Plan:
         kwargs = {"model": _feature_map_model(a.robust_model), **options}
         if a.split is not None:
             kwargs.setdefault("split", a.split)
+        if "barlow" in a.excluding:
+            kwargs["indices"] = a.search_rows("barlow")
         return TreeView(a.evalset, features, grid=grid, results=given, **kwargs)
 
     return _Plan(make)
@@ -223,7 +248,7 @@ def _plan_prime(a: _Assets, options: dict) -> _Plan:
         tags = _tags(a)
         if tags is None or tags.n_tags == 0:
             raise ValueError("the EvalSet's metadata has no boolean or categorical column")
-        return LatticeView(a.evalset, tags, indices=a.rows(), grid=grid, **options)
+        return LatticeView(a.evalset, tags, indices=a.search_rows("prime"), grid=grid, **options)
 
     return _Plan(make)
 
@@ -295,6 +320,7 @@ def _guess_bottleneck(a: _Assets) -> str:
     import torch
 
     from ..features.split import split_points
+    from ..image_tensors import images_to_tensor
 
     model = a.classifier
     points = split_points(model)
@@ -310,7 +336,7 @@ def _guess_bottleneck(a: _Assets) -> str:
     hooks = [
         modules[name].register_forward_hook(recorder(name)) for name in points if name in modules
     ]
-    transform = a.preprocess or (lambda images: torch.from_numpy(images).permute(0, 3, 1, 2) / 255)
+    transform = a.preprocess or images_to_tensor
     try:
         with torch.inference_mode():
             logits = model.eval()(transform(a.evalset.images_at([0])).float())
@@ -321,6 +347,11 @@ def _guess_bottleneck(a: _Assets) -> str:
         if name in shapes and shapes[name] != tuple(logits.shape):
             return name
     raise ValueError("bottleneck: cannot guess the layer; pass bottleneck='<module name>'")
+
+
+DIRECTIONS_ON_DEMAND_ABOVE = 20_000
+"""Above this many samples in the split, failure directions are fitted per class on demand
+(when a class is first opened) instead of for every class at construction."""
 
 
 def _plan_directions(a: _Assets, options: dict) -> _Plan:
@@ -344,6 +375,8 @@ def _plan_directions(a: _Assets, options: dict) -> _Plan:
         None if a.embeddings is None else _check_rows_array(a.embeddings, "embeddings", a.evalset.n)
     )
     has_train = a.split != "train" and bool(np.any(a.evalset.split == "train"))
+    if int(np.count_nonzero(a.evalset.split == a.split)) > DIRECTIONS_ON_DEMAND_ABOVE:
+        fit.setdefault("classes", [])  # each class's SVMs when it is first opened
 
     def make(grid):
         from ..methods.directions import find_failure_directions
@@ -374,6 +407,8 @@ def _plan_defuse(a: _Assets, options: dict) -> _Plan:
         view_options["labels_path"] = Path(f"defuse_labels_{key[:10]}.json")
     if defuse is not None:
         view_options["defuse"] = defuse
+    elif "defuse" in a.excluding:
+        view_options["indices"] = _defuse_rows_without_flags(a, view_options)
     elif a.split is not None:
         view_options.setdefault("split", a.split)
 
@@ -383,6 +418,15 @@ def _plan_defuse(a: _Assets, options: dict) -> _Plan:
         return ScenarioView(a.evalset, a.classifier, a.vae, grid=grid, **view_options)
 
     return _Plan(make)
+
+
+def _defuse_rows_without_flags(a: _Assets, view_options: dict) -> np.ndarray:
+    """The rows Defuse would identify around (``split``, else its default), less the flagged."""
+    from .scenarios import _DEFAULT_SPLIT, ScenarioView
+
+    split = view_options.pop("split", a.split if a.split is not None else _DEFAULT_SPLIT)
+    rows = ScenarioView._fit_rows(a.evalset, split, view_options.pop("indices", None))
+    return rows[~a.label_flags[rows]]
 
 
 def _map_factory(a: _Assets) -> Callable:
@@ -444,9 +488,72 @@ def _check_options(options, methods) -> dict[str, dict]:
     return checked
 
 
+def _check_label_issues(evalset: EvalSet, label_issues, exclude, methods, results):
+    """The flags as a boolean (N,) mask (None without flags) and the methods that exclude them.
+
+    ``exclude``: False/None (none), True (every method of :data:`LABEL_ISSUE_METHODS` that the
+    Explorer fits itself) or method names (each must be able to, and must not be given a fitted
+    result, which is shown unchanged).
+    """
+    from ..label_noise import LabelIssues
+
+    if isinstance(exclude, (bool, np.bool_)) or exclude is None:
+        named = None
+    elif isinstance(exclude, str):
+        named = (exclude,)
+    elif isinstance(exclude, Sequence):
+        named = tuple(exclude)
+    else:
+        raise TypeError(
+            "exclude_label_issues: expected True, False or method names, got "
+            f"{type(exclude).__name__}"
+        )
+    if label_issues is None:
+        if named or (named is None and bool(exclude)):
+            raise ValueError(
+                "exclude_label_issues: no flags to exclude; pass label_issues= (e.g. "
+                "failwidgets.label_noise.find_label_issues(evalset))"
+            )
+        return None, frozenset()
+    if isinstance(label_issues, LabelIssues):
+        if label_issues.n != evalset.n or not np.array_equal(label_issues.labels, evalset.labels):
+            raise ValueError(
+                f"label_issues: found on another EvalSet ({label_issues.n} samples) than this "
+                f"one ({evalset.n} samples), or its labels changed since"
+            )
+        flags = np.array(label_issues.flagged, dtype=bool)
+    elif isinstance(label_issues, (str, bytes)) or np.isscalar(label_issues):
+        raise TypeError(
+            "label_issues: expected LabelIssues, a boolean mask or sample indices, got "
+            f"{type(label_issues).__name__}"
+        )
+    else:
+        flags = np.zeros(evalset.n, dtype=bool)
+        flags[evalset.check_indices(label_issues, name="label_issues")] = True
+    if named is None:
+        fitted = [m for m in LABEL_ISSUE_METHODS if m in methods and m not in results]
+        return flags, frozenset(fitted if bool(exclude) else ())
+    for method in named:
+        if not isinstance(method, str) or method not in ALL_METHODS:
+            raise ValueError(
+                f"exclude_label_issues: unknown method {method!r}; choose from "
+                f"{list(LABEL_ISSUE_METHODS)} or pass True"
+            )
+        if method not in LABEL_ISSUE_METHODS:
+            raise ValueError(
+                f"exclude_label_issues: {method} cannot leave samples out of its search yet; "
+                f"choose from {list(LABEL_ISSUE_METHODS)}"
+            )
+        if method in results:
+            raise ValueError(
+                f"exclude_label_issues: {method}'s result is given fitted and shown unchanged; "
+                "fit it on label_issues.exclude(rows) yourself, or leave it out here"
+            )
+    return flags, frozenset(m for m in named if m in methods)
+
+
 def _missing(reason: str) -> Callable:
     """A factory that leaves its view out with ``reason`` (shown by the Explorer)."""
-    from .explorer import ViewUnavailable
 
     def factory(grid):
         raise ViewUnavailable(reason)
@@ -455,9 +562,27 @@ def _missing(reason: str) -> Callable:
 
 
 def build_from_evalset(
-    cls, evalset, *, methods, options, progress, cache_dir, explorer_kwargs, **assets
+    cls,
+    evalset,
+    *,
+    methods,
+    options,
+    progress,
+    cache_dir,
+    explorer_kwargs,
+    label_issues=None,
+    exclude_label_issues=False,
+    **assets,
 ):
-    """``Explorer.from_evalset``: see its docstring."""
+    """``Explorer.from_evalset``: see its docstring.
+
+    ``label_issues`` (LabelIssues, boolean mask or indices) badges flagged samples in the grid;
+    ``exclude_label_issues`` (True or names from :data:`LABEL_ISSUE_METHODS`) leaves them out
+    of those methods' search. Both may also arrive in ``explorer_kwargs``.
+    """
+    explorer_kwargs = dict(explorer_kwargs)
+    label_issues = explorer_kwargs.pop("label_issues", label_issues)
+    exclude_label_issues = explorer_kwargs.pop("exclude_label_issues", exclude_label_issues)
     if not isinstance(evalset, EvalSet):
         raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
     split = explorer_kwargs.get("split")
@@ -487,6 +612,9 @@ def build_from_evalset(
     )
     names = _check_methods(methods, assets.get("vae"), a.results)
     options = _check_options(options, names)
+    a.label_flags, a.excluding = _check_label_issues(
+        evalset, label_issues, exclude_label_issues, names, a.results
+    )
     plans = {name: _PLANNERS[name](a, dict(options.get(name, {}))) for name in names}
     timings: dict[str, float] = {}
     n_steps = sum(p.make is not None for p in plans.values())
@@ -512,6 +640,8 @@ def build_from_evalset(
         views["map"] = timed("map", _map_factory(a))
     start = time.perf_counter()
     explorer = cls(evalset, views, **explorer_kwargs)
+    if a.label_flags is not None:
+        explorer.grid.set_label_issues(label_issues)  # the "label?" badges
     timings["total"] = time.perf_counter() - start
     explorer.timings.update(timings)
     bar.finish({k: v for k, v in timings.items() if k != "total"}, explorer.unavailable)
