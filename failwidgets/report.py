@@ -39,7 +39,8 @@ th, td { border-bottom: 1px solid var(--line); padding: 6px 8px; text-align: lef
   vertical-align: top; }
 th { background: var(--head); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.thumbs img { width: 48px; height: 48px; object-fit: cover; margin: 0 2px 2px 0;
+td.thumbs { white-space: nowrap; }
+.thumbs img { width: 44px; height: 44px; object-fit: cover; margin: 0 2px 2px 0;
   border: 2px solid transparent; border-radius: 3px; }
 .thumbs img.wrong { border-color: var(--bad); }
 .chart text { fill: var(--fg); font-size: 11px; } .chart rect { fill: var(--bar); }
@@ -128,7 +129,7 @@ def _mode_rows(evalset, frame: pd.DataFrame, thumbnails: int) -> str:
 
 _HEADER = (
     "<tr><th>class</th><th>description</th><th>size</th><th>accuracy</th>"
-    "<th>drop</th><th>held-out drop</th><th>members (errors first)</th></tr>"
+    "<th>drop</th><th>held-out drop</th><th>members (errors first, red border)</th></tr>"
 )
 
 
