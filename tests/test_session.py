@@ -203,3 +203,18 @@ def test_report_text_from_the_data_is_escaped(world, tmp_path):
         assert "static copy" in bundle["text/html"] and "<script>" not in bundle["text/html"]
     finally:
         explorer.close()
+
+
+def test_a_notebook_saved_without_widget_state_shows_the_static_summary(saved):
+    """nbconvert (as GitHub, nbviewer and exports render) falls back to the text/html copy."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    bundle = saved["explorer"]._repr_mimebundle_()
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("explorer")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=bundle)]
+    notebook.cells = [cell]
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    assert "static copy: run the notebook to interact" in body
+    assert saved["mode"].description.split(" ")[0] in body
