@@ -285,6 +285,8 @@ def fit_balanced_svms_cv(
 
     # Parallelism comes from the problems; multi-threaded BLAS inside each worker would
     # only oversubscribe the CPUs (and spin-wait, which costs a lot on a shared machine).
+    if len(problems) == 1:  # alone: BLAS may use every thread for its Gram matrix
+        return [fit(problems[0])]
     with threadpool_limits(limits=1, user_api="blas"):
         if n_jobs == 1:
             return [fit(p) for p in problems]
