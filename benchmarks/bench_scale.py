@@ -214,6 +214,20 @@ def main(argv=None) -> dict:
         f"threshold change: {threshold_s * 1e3:.1f} ms, largest message {threshold_bytes:,} bytes"
     )
 
+    modes = explorer.shown_modes
+    mode = max(modes, key=lambda m: m.size) if modes else None
+
+    def select_mode():
+        explorer.select_mode(mode)
+
+    select_mode_s = timed(select_mode) if mode is not None else float("nan")
+    select_mode_bytes = meter.take()
+    print(
+        f"select a failure mode ({0 if mode is None else mode.size:,} members, the map "
+        f"highlights them): {select_mode_s * 1e3:.1f} ms, largest message "
+        f"{select_mode_bytes:,} bytes"
+    )
+
     grid = explorer.grid
     grid.show(np.arange(args.n))
     meter.take()
@@ -241,7 +255,10 @@ def main(argv=None) -> dict:
         "threshold_ms": round(threshold_s * 1e3, 1),
         "click_ms": round(click * 1e3, 2),
         "select_all_ms": round(select_all * 1e3, 2),
-        "max_message_bytes": max(switch_bytes, threshold_bytes, select_bytes, click_bytes),
+        "select_mode_ms": round(select_mode_s * 1e3, 1),
+        "max_message_bytes": max(
+            switch_bytes, threshold_bytes, select_mode_bytes, select_bytes, click_bytes
+        ),
         "peak_rss_mb": round(peak_rss_mb),
     }
     print(json.dumps(result))
