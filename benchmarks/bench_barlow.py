@@ -12,6 +12,7 @@ delta/tau re-filter (:meth:`BarlowResult.leaves`).
 
     python benchmarks/bench_barlow.py                 # the full run
     python benchmarks/bench_barlow.py --groups 100    # fewer groups while iterating
+    python benchmarks/bench_barlow.py --repeats 3     # median (run_wall_s) and min of 3 runs
 
 Prints its figures, then one JSON line.
 """
@@ -46,6 +47,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs of the whole survey")
     parser.add_argument("--skip-sklearn", action="store_true", help="skip the sklearn timing")
     args = parser.parse_args(argv)
 
@@ -65,10 +67,16 @@ def main(argv=None) -> dict:
     barlow.fit_groups(features, evalset, {"warm-up": groups["g0"][:50]})  # numba JIT / cache load
     warmup = time.perf_counter() - t0
 
-    cpu0 = time.process_time()
-    survey = barlow.fit_groups(features, evalset, groups, keep_results=False)
-    wall = survey.seconds
-    cpu = time.process_time() - cpu0
+    walls, cpus, loads = [], [], []
+    for _ in range(max(1, args.repeats)):
+        loads.append(os.getloadavg()[0])
+        cpu0 = time.process_time()
+        survey = barlow.fit_groups(features, evalset, groups, keep_results=False)
+        walls.append(survey.seconds)
+        cpus.append(time.process_time() - cpu0)
+    loads.append(os.getloadavg()[0])
+    wall = float(np.median(walls))
+    cpu = float(np.median(cpus))
     per_class = survey.per_class
     print(
         f"{args.groups} groups x {args.group_size} samples x {args.features} features, "
@@ -76,8 +84,11 @@ def main(argv=None) -> dict:
     )
     print(f"  warm-up (JIT or cache load): {warmup:.2f} s")
     print(
-        f"  whole run: {wall:.2f} s wall, {cpu:.2f} s CPU ({1e3 * wall / args.groups:.1f} ms/group)"
+        f"  whole run: {wall:.2f} s wall (median of {len(walls)}; min {min(walls):.2f} s), "
+        f"{cpu:.2f} s CPU ({1e3 * wall / args.groups:.1f} ms/group wall, "
+        f"{1e3 * cpu / args.groups:.1f} ms/group CPU)"
     )
+    print(f"  1-min load average during the runs: {', '.join(f'{v:.2f}' for v in loads)}")
     if args.groups < 1000:
         print(f"  EXTRAPOLATED to 1000 groups: {wall * 1000 / args.groups:.1f} s wall")
     print(
@@ -123,7 +134,10 @@ def main(argv=None) -> dict:
         "depth": args.depth,
         "n_jobs": args.n_jobs,
         "run_wall_s": round(wall, 3),
+        "run_wall_s_min": round(min(walls), 3),
+        "run_wall_s_runs": [round(w, 3) for w in walls],
         "run_cpu_s": round(cpu, 3),
+        "cpu_ms_per_group": round(1e3 * cpu / args.groups, 2),
         "extrapolated_1000_groups_s": round(wall * 1000 / args.groups, 1),
         "warmup_s": round(warmup, 3),
         "refilter_ms": round(refilter_ms, 3),
@@ -131,6 +145,7 @@ def main(argv=None) -> dict:
         "sklearn_mi_one_group_s": None if sk_s is None else round(sk_s, 3),
         "mi_max_abs_diff": max_diff,
         "load_average_1min": round(os.getloadavg()[0], 2),
+        "load_average_during_runs": [round(v, 2) for v in loads],
     }
     print(json.dumps(figures))
     return figures

@@ -74,7 +74,8 @@ def classifier_under_test(device):
 
 
 def vae_under_test(device):
-    from failwidgets.methods.vae import DEMO_CONFIG, BetaVAE, load_demo_vae
+    from failwidgets.demo.vae_model import DEMO_CONFIG, load_demo_vae
+    from failwidgets.methods.vae import BetaVAE
 
     try:
         return load_demo_vae(device=device), "demo VAE (shipped weights)"
@@ -274,13 +275,13 @@ def demo_check(args) -> dict:
 
     from failwidgets.datasets import make_world
     from failwidgets.demo.classifier import load_classifier
+    from failwidgets.demo.vae_model import DEMO_WORLD, load_demo_vae
     from failwidgets.methods.defuse import (
         correct_classifier,
         distill_scenarios,
         identify_failures,
         sample_scenario,
     )
-    from failwidgets.methods.vae import DEMO_WORLD, load_demo_vae
 
     device = torch.device(args.device)
     world = make_world(**DEMO_WORLD)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+from ._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -16,13 +16,12 @@ _LAZY = {
     "ScenarioView": "failwidgets.widgets.scenarios",
     "Explorer": "failwidgets.widgets.explorer",
     "FailureMode": "failwidgets.modes",
+    "set_image_transport": "failwidgets.widgets.transport",
+    "get_image_transport": "failwidgets.widgets.transport",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str):
-    """Import public names on first use, so ``import failwidgets`` stays light (no torch)."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'failwidgets' has no attribute {name!r}")
+# public names are imported on first use, so ``import failwidgets`` stays light (no torch)
+__getattr__ = lazy_getattr(__name__, _LAZY)

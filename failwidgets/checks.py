@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["check_fraction", "check_int"]
+import numpy as np
+
+__all__ = ["check_fraction", "check_indices", "check_int"]
 
 
 def check_fraction(value, name: str) -> float:
@@ -17,12 +19,35 @@ def check_fraction(value, name: str) -> float:
     return value
 
 
-def check_int(value, name: str, low: int, high: int | None = None) -> int:
-    """``value`` as an int in ``low..high`` (``high`` None: no upper bound)."""
+def check_int(value, name: str, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int in ``low..high`` (None: no bound on that side); bools are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
     value = int(value)
-    if value < low or (high is not None and value > high):
-        bounds = f"in {low}..{high}" if high is not None else f">= {low}"
+    if (low is not None and value < low) or (high is not None and value > high):
+        if low is not None and high is not None:
+            bounds = f"in {low}..{high}"
+        else:
+            bounds = f">= {low}" if low is not None else f"<= {high}"
         raise ValueError(f"{name}: must be {bounds}, got {value}")
     return value
+
+
+def check_indices(indices, n: int, name: str = "indices") -> np.ndarray:
+    """Sample indices (a sequence of integers or a boolean mask of length ``n``) as int64,
+    each in ``0..n - 1``, in the order given (a mask gives them sorted)."""
+    array = np.asarray(indices)
+    if array.dtype == bool:
+        if array.shape != (n,):
+            raise ValueError(f"{name}: boolean mask of shape {array.shape}, expected ({n},)")
+        return np.flatnonzero(array)
+    if array.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D sequence of indices, got shape {array.shape}")
+    if array.size == 0:
+        return array.astype(np.int64)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{name}: expected integer indices, got dtype {array.dtype}")
+    bad = (array < 0) | (array >= n)
+    if bad.any():
+        raise ValueError(f"{name}: index {int(array[bad][0])} outside 0..{n - 1}")
+    return array.astype(np.int64)

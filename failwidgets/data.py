@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from .checks import check_indices
+from .class_names import check_class_names, class_index
 from .images import ImageSource, PathImages, as_image_source
 
 __all__ = ["EvalSet", "check_class_names"]
@@ -50,43 +52,6 @@ def _outside_stacklevel() -> int:
 def _read_only(array: np.ndarray) -> np.ndarray:
     array.setflags(write=False)
     return array
-
-
-def check_class_names(class_names, argument: str = "class_names") -> list[str]:
-    """Class names as a list of distinct strings.
-
-    Accepts any ordered collection of names: a list, tuple, 1-D array, ``pd.Index`` or
-    ``pd.Series``. Each name must be a non-empty string or an integer (kept as its decimal
-    string); a single string, a set, a mapping, ``None``, float names and empty (or blank)
-    names are refused.
-    """
-    if isinstance(class_names, (str, bytes, Mapping, Set)) or not isinstance(
-        class_names, Sequence | np.ndarray | pd.Index | pd.Series
-    ):
-        raise TypeError(
-            f"{argument}: expected an ordered list of class names, got {type(class_names).__name__}"
-        )
-    values = np.asarray(class_names, dtype=object)
-    if values.ndim != 1:
-        raise ValueError(f"{argument}: expected a 1-D list of names, got shape {values.shape}")
-    names = []
-    for position, name in enumerate(values.tolist()):
-        if isinstance(name, (bool, np.bool_)) or not isinstance(name, (str, int, np.integer)):
-            raise TypeError(
-                f"{argument}: name {position} is a {type(name).__name__} ({name!r}); "
-                "expected a string"
-            )
-        if isinstance(name, str) and not name.strip():
-            raise ValueError(f"{argument}: name {position} is empty")
-        names.append(str(name))
-    if not names:
-        raise ValueError(f"{argument}: at least one class name is needed")
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise ValueError(f"{argument}: duplicate class name {name!r}")
-        seen.add(name)
-    return names
 
 
 class EvalSet:
@@ -518,18 +483,7 @@ class EvalSet:
 
     def class_index(self, cls: int | str) -> int:
         """Class index for a class name or index (validated)."""
-        if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool):
-            if not 0 <= int(cls) < self.n_classes:
-                raise ValueError(f"cls: class index {cls} outside 0..{self.n_classes - 1}")
-            return int(cls)
-        if isinstance(cls, str):
-            try:
-                return self.class_names.index(cls)
-            except ValueError:
-                raise ValueError(
-                    f"cls: unknown class {cls!r}; known: {self.class_names[:10]}"
-                ) from None
-        raise TypeError(f"cls: expected a class name or index, got {type(cls).__name__}")
+        return class_index(cls, self.class_names)
 
     def image(self, index: int) -> np.ndarray:
         """The image at ``index`` as uint8 (H, W, 3)."""
@@ -559,23 +513,7 @@ class EvalSet:
 
     def check_indices(self, indices, name: str = "indices") -> np.ndarray:
         """Validate a sequence of sample indices (or a boolean mask) and return int64 indices."""
-        array = np.asarray(indices)
-        if array.dtype == bool:
-            if array.shape != (self.n,):
-                raise ValueError(
-                    f"{name}: boolean mask of shape {array.shape}, expected ({self.n},)"
-                )
-            return np.flatnonzero(array)
-        if array.ndim != 1:
-            raise ValueError(f"{name}: expected a 1-D sequence of indices, got shape {array.shape}")
-        if array.size == 0:
-            return array.astype(np.int64)
-        if not np.issubdtype(array.dtype, np.integer):
-            raise TypeError(f"{name}: expected integer indices, got dtype {array.dtype}")
-        if array.min() < 0 or array.max() >= self.n:
-            bad = array[(array < 0) | (array >= self.n)][0]
-            raise ValueError(f"{name}: index {int(bad)} outside 0..{self.n - 1}")
-        return array.astype(np.int64)
+        return check_indices(indices, self.n, name)
 
     # ------------------------------------------------------------------ groupings
     def label_group(self, cls: int | str) -> np.ndarray:

@@ -33,6 +33,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .checks import check_indices as _check_indices
 from .data import EvalSet
 
 __all__ = [
@@ -372,25 +373,6 @@ def _check_choice(value, name: str, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name}: unknown value {value!r}; expected one of {list(choices)}")
     return value
-
-
-def _check_indices(indices, n: int, name: str) -> np.ndarray:
-    """int64 indices from indices or a boolean (n,) mask, each in ``0..n-1``."""
-    array = np.asarray(indices)
-    if array.dtype == bool:
-        if array.shape != (n,):
-            raise ValueError(f"{name}: boolean mask of shape {array.shape}, expected ({n},)")
-        return np.flatnonzero(array)
-    if array.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D sequence of indices, got shape {array.shape}")
-    if array.size == 0:
-        return array.astype(np.int64)
-    if not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"{name}: expected integer indices, got dtype {array.dtype}")
-    bad = (array < 0) | (array >= n)
-    if bad.any():
-        raise ValueError(f"{name}: index {int(array[bad][0])} outside 0..{n - 1}")
-    return array.astype(np.int64)
 
 
 def _check_probabilities(probabilities, n: int, n_classes: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""One shape for a failure mode, whatever the method: a member set plus a description.
+"""One shape for a failure mode, whatever the method: a member set plus a description, and
+optionally the rule that re-applies it to other rows (:mod:`failwidgets.rules`).
 
 The Explorer compares methods through this shape (a table, Jaccard overlaps between member
 sets) and exports it to CSV/Parquet and back.
@@ -11,6 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,13 +39,24 @@ COLUMNS = [
 ]
 
 
+_RULE_OR_LABEL: Any = object()  # from_members: the rule's grouping, else "label"
+
+
 @dataclass(frozen=True)
 class FailureMode:
     """A failure mode found by one method for one class.
 
     ``members`` are EvalSet indices; ``accuracy`` is the model's accuracy on them, ``drop`` the
-    class accuracy minus it; ``heldout_drop`` the same drop when the mode's rule is re-applied
-    to held-out data (None when not measured).
+    class accuracy (on the rows the method analysed) minus it; ``heldout_drop`` the same drop
+    when the mode's rule is re-applied to held-out data (None when not measured).
+
+    ``rule`` (optional, default None) says how the mode re-applies to other rows: an object
+    with ``apply(evalset, indices) -> members``, ``reference(evalset, indices)`` (the class's
+    rows) and a readable ``description`` (see :mod:`failwidgets.rules`;
+    :func:`failwidgets.rules.heldout` measures a mode on a held-out split). Rules are not
+    written by :func:`export_modes` (CSV and Parquet hold the columns of ``COLUMNS``), so
+    imported modes have none. Build modes with :meth:`from_members`, which computes
+    ``accuracy`` and ``drop`` the same way for every method.
     """
 
     method: str
@@ -53,10 +66,75 @@ class FailureMode:
     accuracy: float = float("nan")
     drop: float = float("nan")
     heldout_drop: float | None = None
+    rule: object | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
         return int(len(self.members))
+
+    @classmethod
+    def from_members(
+        cls,
+        method: str,
+        class_name: str,
+        description: str,
+        members,
+        evalset,
+        *,
+        reference_indices=None,
+        grouping: Any = _RULE_OR_LABEL,
+        rule=None,
+        heldout_drop: float | None = None,
+    ) -> FailureMode:
+        """A failure mode with ``accuracy`` and ``drop`` computed from its members.
+
+        ``accuracy`` is the model's accuracy on ``members``; ``drop`` the class accuracy on
+        the reference rows minus it (the papers' drop, e.g. PRIME's ``A_c - A_S``, Barlow's
+        ``ER(leaf) - BER``). The reference rows are the rows of ``reference_indices``
+        (default: every row) in the class's group: labelled ``class_name``
+        (``grouping="label"``, the default without a rule), predicted as it
+        (``"prediction"``), or all of them (None: ``reference_indices`` already are the
+        class's rows); by default with a ``rule``, the rule's grouping. Members keep their
+        order.
+
+        Parameters
+        ----------
+        method, class_name, description : as the attributes.
+        members : EvalSet indices of the mode (any order, kept).
+        evalset : an EvalSet, or any object with ``correct`` (and ``labels``,
+            ``predictions``, ``class_names`` when the reference rows are filtered by class).
+        reference_indices : the rows the method analysed (e.g. a split), default all.
+        grouping : ``"label"``, ``"prediction"`` or None (default: the rule's, else label).
+        rule : how the mode re-applies (:mod:`failwidgets.rules`), or None.
+        heldout_drop : a held-out drop measured by the method itself, or None.
+        """
+        from .rules import class_rows
+
+        correct = np.asarray(evalset.correct)
+        members = np.asarray(members)
+        if members.ndim != 1 or (members.size and members.dtype.kind not in "iu"):
+            raise TypeError(
+                f"members: expected 1-D integer EvalSet indices, got {members.dtype} of shape "
+                f"{members.shape}"
+            )
+        members = members.astype(np.int64)
+        if members.size and (members.min() < 0 or members.max() >= len(correct)):
+            raise ValueError(f"members: indices must lie in 0..{len(correct) - 1}")
+        if grouping is _RULE_OR_LABEL:
+            grouping = getattr(rule, "grouping", "label")
+        reference = class_rows(evalset, class_name, grouping, reference_indices)
+        accuracy = float(correct[members].mean()) if members.size else float("nan")
+        class_accuracy = float(correct[reference].mean()) if reference.size else float("nan")
+        return cls(
+            method=method,
+            class_name=class_name,
+            description=description,
+            members=members,
+            accuracy=accuracy,
+            drop=class_accuracy - accuracy,
+            heldout_drop=heldout_drop,
+            rule=rule,
+        )
 
 
 def modes_to_frame(modes) -> pd.DataFrame:
@@ -178,7 +256,9 @@ def export_modes(modes, path: str | os.PathLike) -> Path:
 
     CSV holds ``members`` as JSON lists and floats in their shortest exact form, so
     :func:`import_modes` gives back the same modes; Parquet needs ``pyarrow``
-    (``pip install "failwidgets[parquet]"``).
+    (``pip install "failwidgets[parquet]"``). A mode's ``rule`` is not written (it holds
+    features, models or callables): imported modes have ``rule=None``, and their measured
+    ``heldout_drop`` comes back as a number.
     """
     path = _check_path(path)
     frame = modes_to_frame(modes)

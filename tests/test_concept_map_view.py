@@ -438,7 +438,7 @@ def test_bad_inputs(setup):
         ConceptMapView(evalset, explainer, direction="both")
     with pytest.raises(ValueError, match="background"):
         ConceptMapView(evalset, explainer, background="sometimes")
-    with pytest.raises(ValueError, match="n_bars: expected at least 1"):
+    with pytest.raises(ValueError, match="n_bars: must be >= 1"):
         ConceptMapView(evalset, explainer, n_bars=0)
     big, _ = make_world(size=20)
     with pytest.raises(ValueError, match=r"evalset: its images do not fit.*\(3, 16, 16\)"):

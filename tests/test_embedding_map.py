@@ -279,6 +279,34 @@ def test_show_mode_highlights_members_on_top(evalset, embeddings):
     assert view.color_by == "correct" and view.highlighted.size == 0
 
 
+def test_a_large_map_outlines_a_mode_instead_of_resending_every_point(
+    evalset, embeddings, monkeypatch
+):
+    from failwidgets.widgets import embedding_map
+
+    monkeypatch.setattr(embedding_map, "RECOLOR_MAX_POINTS", evalset.n - 1)
+    grid = ImageGrid(evalset, [0, 1])
+    view = EmbeddingMap(evalset, embeddings, grid=grid)
+    selections = []
+    view.on_select(selections.append)
+    widget = view.scatter.widget
+    points_before = widget.points.copy()
+    sent = []
+    widget.observe(lambda change: sent.append(change["name"]), names=["points", "point_order"])
+    view.show_mode(FailureMode("barlow", "class_0", "dark", np.array([9, 3, 6]), 0.2, 0.5))
+    assert view.color_by == "correct" and view.highlighted.tolist() == [3, 6, 9]
+    assert sorted(np.asarray(widget.selection).tolist()) == [3, 6, 9]
+    assert sent == [] and np.array_equal(widget.points, points_before)  # nothing resent
+    assert selections == [] and view.selected_members.size == 0  # not a user's selection
+    assert grid.indices.tolist() == [0, 1]
+    assert "dark" in view._status.value
+    view.clear_mode()
+    assert view.highlighted.size == 0
+    assert widget.selection is None or len(widget.selection) == 0
+    view.select([5, 7])  # a lasso after the outline is a selection again
+    assert len(selections) == 1 and sorted(selections[0].members.tolist()) == [5, 7]
+
+
 def test_set_class_filters_the_map_and_the_selection(evalset, embeddings):
     view = EmbeddingMap(evalset, embeddings)
     assert view.scatter.widget.filter is None and view.class_name == ""

@@ -102,3 +102,45 @@ def test_selected_mode_and_indices_are_observable(explorer):
     explorer.class_name = next(c for c in explorer.evalset.class_names if c != mode.class_name)
     assert explorer.selected_mode is None and modes[-1] is None
     assert isinstance(modes[0], FailureMode)
+
+
+def _observed(view):
+    seen = {"mode": [], "indices": []}
+    view.observe(lambda change: seen["mode"].append(change["new"]), "selected_mode")
+    view.observe(lambda change: seen["indices"].append(change["new"]), "selected_indices")
+    return seen
+
+
+def _select_something(name, view, evalset):
+    if name == "map":
+        view.select(np.flatnonzero(~evalset.correct)[:4])
+    elif name == "directions":
+        view.show_tail()
+    elif name == "barlow":
+        view.select(0)
+    elif name == "prime":
+        view.select(view.failure_modes()[0].rule.tags)
+    else:
+        raise AssertionError(f"no selection gesture for {name}")
+
+
+@pytest.mark.parametrize("name", ["directions", "map"])
+def test_views_publish_their_selection_as_traits(explorer, name):
+    """A selection in a view sets its read-only selected_mode and selected_indices; a class
+    change clears them; the on_select callbacks still run."""
+    view = explorer.views[name]
+    seen = _observed(view)
+    called = []
+    view.on_select(called.append)
+    _select_something(name, view, explorer.evalset)
+    mode = view.selected_mode
+    assert isinstance(mode, FailureMode)
+    assert seen["mode"][-1] is mode and called[-1] is mode
+    np.testing.assert_array_equal(np.sort(view.selected_indices), np.sort(mode.members))
+    with pytest.raises(traitlets.TraitError):
+        view.selected_mode = None
+    if name == "directions":
+        other = next(c for c in explorer.evalset.class_names if c != view.class_name)
+        view.set_class(other)
+        assert view.selected_mode is None and view.selected_indices.size == 0
+        assert seen["mode"][-1] is None

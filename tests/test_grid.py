@@ -521,3 +521,79 @@ def test_a_million_indices_page_and_range_select(evalset):
     click(grid, "replace", 0)
     click(grid, "range", 999_999)
     assert sorted(grid.selected) == sorted(set(idx.tolist()))
+
+
+# ---------------------------------------------------------------- label-issue badges
+def _issues(evalset, flagged):
+    from failwidgets.label_noise import LabelIssues
+
+    mask = np.zeros(evalset.n, dtype=bool)
+    mask[flagged] = True
+    quality = np.where(mask, 0.04, 0.9)
+    quality[-1] = np.nan  # an unchecked sample
+    return LabelIssues(
+        flagged=mask,
+        label_quality=quality,
+        suggested_label=(evalset.labels + 1) % 3,
+        labels=evalset.labels,
+        checked=~np.isnan(quality),
+        class_names=evalset.class_names,
+        filter_by="prune_by_noise_rate",
+        quality_method="self_confidence",
+    )
+
+
+def test_label_issues_badge_their_tiles_with_the_suggested_label(evalset):
+    grid = ImageGrid(evalset, [3, 4, 5, 6], label_issues=_issues(evalset, [4, 6, 20]))
+    assert grid.label_issues.tolist() == [4, 6, 20] and grid.n_label_issues == 2
+    content, _ = grid.page_payload(0)
+    marks = {item["index"]: item["label_issue"] for item in content["items"]}
+    names = evalset.class_names
+    assert marks[3] is None and marks[5] is None
+    assert marks[4] == {"suggested": names[(evalset.labels[4] + 1) % 3], "quality": 0.04}
+    grid.show([20, 29, 0])
+    assert grid.n_label_issues == 1
+
+
+def test_label_issues_from_a_mask_or_indices_and_cleared_with_none(evalset):
+    grid = ImageGrid(evalset, np.arange(10))
+    assert grid.n_label_issues == 0 and grid.label_issues.size == 0
+    version = grid._data_version
+    mask = np.zeros(evalset.n, dtype=bool)
+    mask[[1, 2]] = True
+    grid.set_label_issues(mask)
+    assert grid.n_label_issues == 2 and grid._data_version == version + 1  # pages refetched
+    content, _ = grid.page_payload(0)
+    assert content["items"][1]["label_issue"] == {"suggested": None, "quality": None}
+    grid.set_label_issues([9])
+    assert grid.label_issues.tolist() == [9] and grid.n_label_issues == 1
+    with pytest.raises(ValueError):
+        grid.label_issues[0] = 3  # read-only
+    grid.set_label_issues(None)
+    assert grid.n_label_issues == 0
+    assert all(item["label_issue"] is None for item in grid.page_payload(0)[0]["items"])
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "text"),
+    [
+        ("cat", TypeError, "label_issues: expected LabelIssues"),
+        (3, TypeError, "label_issues: expected LabelIssues"),
+        ([99], ValueError, "label_issues: index 99 outside"),
+        (np.ones(4, dtype=bool), ValueError, r"label_issues: boolean mask of shape \(4,\)"),
+        ([0.5], TypeError, "label_issues: expected integer indices"),
+    ],
+)
+def test_bad_label_issues_name_the_argument_and_change_nothing(evalset, value, error, text):
+    grid = ImageGrid(evalset, label_issues=[1])
+    with pytest.raises(error, match=text):
+        grid.set_label_issues(value)
+    with pytest.raises(error, match=text):
+        ImageGrid(evalset, label_issues=value)
+    assert grid.label_issues.tolist() == [1]
+
+
+def test_label_issues_found_on_another_evalset_are_refused(evalset):
+    other = make_evalset(n=12)
+    with pytest.raises(ValueError, match="label_issues: found on another EvalSet"):
+        ImageGrid(evalset, label_issues=_issues(other, [1]))

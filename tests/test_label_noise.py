@@ -314,3 +314,82 @@ def test_missing_cleanlab_names_the_extra(planted, monkeypatch):
         monkeypatch.setitem(sys.modules, module, None)  # importing it now raises ImportError
     with pytest.raises(ImportError, match=r'pip install "failwidgets\[cleanlab\]"'):
         find_label_issues(planted[0])
+
+
+# ---------------------------------------------------------------------- the Explorer's wiring
+PRIME_OPTIONS = {"max_size": 1, "min_support": 20, "a": 0.25}
+
+
+def _explorer(planted, tmp_path, **kwargs):
+    from failwidgets.widgets.explorer import Explorer
+
+    evalset = planted[0]
+    metadata = evalset.metadata.to_numpy(dtype=np.float32)
+    noise = np.random.default_rng(1).normal(size=(evalset.n, 4)).astype(np.float32)
+    return Explorer.from_evalset(
+        evalset,
+        features=np.hstack([metadata, noise]),  # Barlow: blurry, occluded, 4 noise features
+        methods=("barlow", "prime"),
+        options={"prime": PRIME_OPTIONS, "barlow": {"depth": 1, "k": 6}},
+        progress=False,
+        background=False,
+        cache_dir=tmp_path,
+        **kwargs,
+    )
+
+
+def _modes(explorer) -> dict:
+    """method -> list of (class, description, members) of every class's modes."""
+    frame = explorer.failure_modes()
+    found: dict = {}
+    for method, name, text, members in zip(
+        frame["method"], frame["class_name"], frame["description"], frame["members"], strict=True
+    ):
+        found.setdefault(method, []).append((name, text, set(np.asarray(members).tolist())))
+    return found
+
+
+def test_excluding_label_issues_per_method_removes_flagged_members(planted, issues, tmp_path):
+    flagged = set(np.flatnonzero(issues.flagged).tolist())
+    plain = _explorer(planted, tmp_path, label_issues=issues)
+    before = _modes(plain)
+    # the planted noise makes "blurry" a failure mode of class a, made of flagged samples
+    assert any(n == "a" and "blurry" in t for n, t, _ in before["prime"])
+    for method in ("prime", "barlow"):
+        assert set().union(*(m for _, _, m in before[method])) & flagged, method
+    # the flags are badged in the shared grid, whatever is excluded
+    np.testing.assert_array_equal(plain.grid.label_issues, sorted(flagged))
+
+    only_prime = _explorer(planted, tmp_path, label_issues=issues, exclude_label_issues=("prime",))
+    after = _modes(only_prime)
+    assert not any(n == "a" and "blurry" in t for n, t, _ in after["prime"])
+    assert not set().union(*(m for _, _, m in after["prime"])) & flagged
+    # the real (correctly labelled) failure mode stays
+    assert {(n, t) for n, t, _ in after["prime"] if "occluded" in t} == {
+        (n, t) for n, t, _ in before["prime"] if "occluded" in t
+    }
+    assert after["barlow"] == before["barlow"]  # not excluded there
+
+    both = _modes(_explorer(planted, tmp_path, label_issues=issues, exclude_label_issues=True))
+    for method in ("prime", "barlow"):
+        members = set().union(*(m for _, _, m in both[method]))
+        assert members and not members & flagged, method
+
+
+def test_label_issue_options_are_checked(planted, issues, tmp_path):
+    with pytest.raises(ValueError, match="exclude_label_issues: no flags to exclude"):
+        _explorer(planted, tmp_path, exclude_label_issues=True)
+    with pytest.raises(ValueError, match="exclude_label_issues: ces cannot leave samples out"):
+        _explorer(planted, tmp_path, label_issues=issues, exclude_label_issues="ces")
+    with pytest.raises(ValueError, match="exclude_label_issues: unknown method 'primes'"):
+        _explorer(planted, tmp_path, label_issues=issues, exclude_label_issues=["primes"])
+    with pytest.raises(TypeError, match="exclude_label_issues: expected True, False or method"):
+        _explorer(planted, tmp_path, label_issues=issues, exclude_label_issues=3)
+    with pytest.raises(ValueError, match="label_issues: found on another EvalSet"):
+        _explorer(planted, tmp_path, label_issues=find_label_issues(_planted(seed=1)[0]))
+    with pytest.raises(TypeError, match="label_issues: expected LabelIssues"):
+        _explorer(planted, tmp_path, label_issues="flags")
+    mask = np.zeros(planted[0].n, dtype=bool)
+    mask[[3, 5]] = True
+    explorer = _explorer(planted, tmp_path, label_issues=mask)  # a plain mask works too
+    assert explorer.grid.label_issues.tolist() == [3, 5]

@@ -218,3 +218,25 @@ def test_a_notebook_saved_without_widget_state_shows_the_static_summary(saved):
     body, _ = HTMLExporter().from_notebook_node(notebook)
     assert "static copy: run the notebook to interact" in body
     assert saved["mode"].description.split(" ")[0] in body
+
+
+def test_a_refresh_re_measures_only_new_rules(saved, monkeypatch):
+    """Held-out drops are remembered per rule: an unchanged table costs no re-application."""
+    import failwidgets.rules as rules
+
+    explorer = saved["explorer"]
+    calls = []
+    original = rules.with_heldout
+
+    def counting(modes, *args, **kwargs):
+        calls.append(len(modes))
+        return original(modes, *args, **kwargs)
+
+    monkeypatch.setattr(rules, "with_heldout", counting)
+    explorer.__dict__.pop("_heldout_cache", None)
+    first = explorer.failure_modes()
+    measured = sum(calls)
+    again = explorer.failure_modes()
+    assert measured > 0 and sum(calls) == measured  # the second pass re-applied no rule
+    assert first["heldout_drop"].equals(again["heldout_drop"])
+    assert first["heldout_drop"].notna().any()

@@ -8,17 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from failwidgets.methods.vae import (
-    DEMO_CONFIG,
-    DEMO_VAE_PATH,
-    BetaVAE,
-    VAEConfig,
-    images_to_tensor,
-    load_demo_vae,
-    load_vae,
-    save_vae,
-    train_demo_vae,
-)
+from failwidgets.demo.vae_model import DEMO_CONFIG, DEMO_VAE_PATH, load_demo_vae, train_demo_vae
+from failwidgets.methods.vae import BetaVAE, VAEConfig, images_to_tensor, load_vae, save_vae
 
 torch.set_num_threads(1)
 

@@ -4,14 +4,15 @@
 - a robust feature extractor, a CNN adversarially trained with L2 PGD
   (:func:`load_robust`, :func:`train_robust`);
 - a small CLIP built from open_clip's classes and trained with its contrastive loss
-  (:func:`load_clip` -> ``(model, preprocess, tokenizer)``, :func:`train_clip`).
+  (:func:`load_clip` -> ``(model, preprocess, tokenizer)``, :func:`train_clip`);
+- the beta-VAE Defuse uses on the demo world (:func:`load_demo_vae`, :func:`train_demo_vae`).
 
 Imports are lazy: ``import failwidgets.demo`` does not import torch or open_clip.
 """
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_getattr
 
 _SOURCES = {
     "load": ".loader",
@@ -28,15 +29,14 @@ _SOURCES = {
     "pretraining_world": ".clip_model",
     "caption_attributes": ".clip_model",
     "evaluate_zero_shot": ".clip_model",
+    "load_demo_vae": ".vae_model",
+    "train_demo_vae": ".vae_model",
 }
 
 __all__ = sorted(_SOURCES)
 
 
-def __getattr__(name: str):
-    if name in _SOURCES:
-        return getattr(importlib.import_module(_SOURCES[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _SOURCES)
 
 
 def __dir__():

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..image_tensors import images_to_tensor
+
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 __all__ = ["WEIGHTS_DIR", "images_to_tensor", "read_weights", "split_arrays", "write_weights"]
@@ -51,13 +53,6 @@ def split_arrays(world, split: str):
             f"world.split: no samples in split {split!r} (splits present: {sorted(set(splits))})"
         )
     return images[indices], labels[indices].astype(np.int64), indices
-
-
-def images_to_tensor(images: np.ndarray):
-    """uint8 (N, H, W, 3) array -> float tensor (N, 3, H, W) in [0, 1]."""
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def write_weights(name: str, tensors: dict, config: dict, directory=None) -> Path:

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..image_tensors import images_to_tensor
+
 __all__ = [
     "DEFAULT_TRAINING",
     "WEIGHTS_DIR",
@@ -125,12 +127,6 @@ def _channel_stats(images_uint8: np.ndarray) -> tuple[list[float], list[float]]:
     return mean.tolist(), std.tolist()
 
 
-def _to_tensor(images_uint8):
-    return (
-        torch.from_numpy(np.ascontiguousarray(images_uint8)).permute(0, 3, 1, 2).float().div_(255.0)
-    )
-
-
 def predict(model, images_uint8, batch_size: int = 128, device: str | None = None):
     """Predicted classes and probabilities of ``model`` on uint8 (N, H, W, 3) images.
 
@@ -152,7 +148,7 @@ def predict(model, images_uint8, batch_size: int = 128, device: str | None = Non
     out = []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            x = _to_tensor(images[start : start + batch_size]).to(device)
+            x = images_to_tensor(images[start : start + batch_size]).to(device)
             x = x.contiguous(memory_format=torch.channels_last)
             out.append(torch.softmax(runner(x).float(), dim=1).cpu().numpy())
     probs = np.concatenate(out).astype(np.float32)

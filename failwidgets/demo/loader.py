@@ -63,7 +63,7 @@ class Demo:
     @cached_property
     def vae(self):
         """The demo beta-VAE (Defuse)."""
-        from ..methods.vae import load_demo_vae
+        from .vae_model import load_demo_vae
 
         return load_demo_vae()
 

@@ -15,7 +15,7 @@ STEPS = {
     "classifier": ["-m", "failwidgets.demo.classifier"],
     "robust": ["-m", "failwidgets.demo.robust"],
     "clip": ["-m", "failwidgets.demo.clip_model"],
-    "vae": ["-m", "failwidgets.methods.vae"],
+    "vae": ["-m", "failwidgets.demo.vae_model"],
 }
 
 

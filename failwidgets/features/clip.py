@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..models.openclip import cached_weights, is_offline
 from .cache import save_array_atomic, state_digest
 from .clip_inputs import BatchedPreprocess, ImageBatches
 
@@ -33,15 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["ClipEncoder"]
 
 _CACHE_VERSION = "failwidgets-clip-embeddings-v2"
-_OFFLINE_VALUES = {"1", "true", "yes", "on"}
-
-
-def _offline() -> bool:
-    """Whether downloads from the Hugging Face hub are disabled for this process."""
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        if os.environ.get(var, "").strip().lower() in _OFFLINE_VALUES:
-            return True
-    return False
 
 
 class ClipEncoder:
@@ -375,9 +367,9 @@ def _resolve_pretrained_tag(name: str, tag: str, weights_cache_dir) -> str:
             f"pretrained: {tag!r} is neither a file nor a known open_clip tag for {name!r}; "
             f"known tags: {known}"
         )
-    if not _offline():
+    if not is_offline():
         return tag
-    local = _cached_weights(config, weights_cache_dir)
+    local = cached_weights(config, weights_cache_dir)
     if local is None:
         raise FileNotFoundError(
             f"open_clip weights for {name!r} (pretrained={tag!r}) are not in the local cache "
@@ -386,38 +378,3 @@ def _resolve_pretrained_tag(name: str, tag: str, weights_cache_dir) -> str:
             f"(ClipEncoder.from_pretrained({name!r}, checkpoint_path=...))."
         )
     return local
-
-
-def _cached_weights(config: dict, weights_cache_dir) -> str | None:
-    """Path of already-downloaded weights for an open_clip pretrained config, or None."""
-    if config.get("file") and os.path.isfile(config["file"]):
-        return config["file"]
-    hub = config.get("hf_hub", "")
-    if hub:
-        try:
-            from huggingface_hub import try_to_load_from_cache
-        except ImportError:  # pragma: no cover - huggingface_hub ships with open_clip
-            try_to_load_from_cache = None
-        if try_to_load_from_cache is not None:
-            repo_id, filename = os.path.split(hub)
-            filename = filename or "open_clip_pytorch_model.bin"
-            candidates = [filename]
-            if filename == "open_clip_pytorch_model.bin":
-                candidates.insert(0, "open_clip_model.safetensors")
-            elif filename.endswith((".bin", ".pth")):
-                candidates.insert(0, filename[:-4] + ".safetensors")
-            for candidate in candidates:
-                found = try_to_load_from_cache(
-                    repo_id,
-                    candidate,
-                    cache_dir=None if weights_cache_dir is None else str(weights_cache_dir),
-                )
-                if isinstance(found, str) and os.path.isfile(found):
-                    return found
-    url = config.get("url", "")
-    if url:
-        root = Path(weights_cache_dir) if weights_cache_dir else Path.home() / ".cache" / "clip"
-        local = root / os.path.basename(url)
-        if local.is_file():
-            return str(local)
-    return None

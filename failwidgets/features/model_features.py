@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..image_tensors import images_to_tensor
 from .cache import cached_array, digest, state_digest
 
 __all__ = ["model_features"]
@@ -71,7 +72,7 @@ def model_features(
         with torch.inference_mode(), _restore_training(model, was_training):
             for start in tqdm(starts, desc="features", disable=not progress, unit="batch"):
                 images = evalset.images_at(np.arange(start, min(start + batch_size, evalset.n)))
-                x = torch.from_numpy(images).to(target).permute(0, 3, 1, 2).float().div_(255.0)
+                x = images_to_tensor(torch.from_numpy(images).to(target))
                 if input_size is not None and tuple(x.shape[-2:]) != tuple(input_size):
                     x = torch.nn.functional.interpolate(
                         x, size=input_size, mode="bilinear", antialias=True, align_corners=False

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..data import check_class_names
+from ..class_names import check_class_names
 from .classes import encode_classes, infer_class_names, read_classes
 
 __all__ = ["ARGUMENTS", "is_column_name", "probability_columns", "resolve_columns"]

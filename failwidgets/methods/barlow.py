@@ -32,6 +32,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
+from ..class_names import class_index
 from .answers import AnswerFrame, AnswerList, answer_frame, answer_list
 from .mutual_info import _mutual_info_codes, _n_workers, _noise_for
 
@@ -180,15 +181,8 @@ class Outcomes:
     def class_index(self, cls) -> int:
         if self.source is not None and hasattr(self.source, "class_index"):
             return int(self.source.class_index(cls))
-        if isinstance(cls, str):
-            if self.class_names is None or cls not in self.class_names:
-                raise ValueError(f"group: unknown class {cls!r}")
-            return self.class_names.index(cls)
-        if isinstance(cls, Integral) and not isinstance(cls, bool):
-            if not 0 <= int(cls) < max(self.n_classes, 1):
-                raise ValueError(f"group: class index {cls} outside 0..{self.n_classes - 1}")
-            return int(cls)
-        raise TypeError(f"group: expected a class name or index, got {type(cls).__name__}")
+        names = self.class_names if self.class_names is not None else range(max(self.n_classes, 1))
+        return class_index(cls, names, "group")
 
     def class_name(self, index: int) -> str:
         if self.class_names is not None and 0 <= index < len(self.class_names):
@@ -428,24 +422,52 @@ class BarlowResult:
         )
 
     def to_failure_modes(
-        self, delta: float | None = None, tau: float | None = None, class_name: str = ""
+        self,
+        delta: float | None = None,
+        tau: float | None = None,
+        class_name: str = "",
+        *,
+        features=None,
+        grouping: str | None = None,
     ) -> AnswerList:
         """Passing leaves as :class:`failwidgets.modes.FailureMode` objects; when none passes,
-        the list's ``reason`` says why."""
+        the list's ``reason`` says why.
+
+        ``accuracy`` is ``1 - ER`` of the leaf and ``drop`` is ``ER - BER`` (the group's
+        accuracy minus the leaf's). With ``features`` (the (N, D) array the tree was fitted
+        on, or a callable ``(evalset, rows) -> features``) each mode gets a
+        :class:`~failwidgets.rules.TreePathRule` (the leaf's path) that re-applies it to any
+        rows of the group's class; ``grouping`` is the tree's group (``"label"``,
+        ``"prediction"``, or None for a custom group).
+        """
+        from types import SimpleNamespace
+
         from ..modes import FailureMode
+        from ..rules import TreePathRule
 
         leaves = self.failure_leaves(delta, tau)
-        modes = [
-            FailureMode(
-                method="barlow",
-                class_name=class_name,
-                description=str(row.rule),
-                members=self.members(int(row.node_id)),
-                accuracy=1.0 - float(row.error_rate),
-                drop=float(row.error_rate) - self.base_error_rate,
+        correct = np.ones(int(self.group.max()) + 1 if self.n else 0, dtype=bool)
+        correct[self.group] = ~self.errors
+        outcomes = SimpleNamespace(correct=correct)  # the group's rows are the reference
+        modes = []
+        for row in leaves.itertuples(index=False):
+            node = int(row.node_id)
+            rule = None
+            if features is not None:
+                conditions = self.rules[node].conditions
+                rule = TreePathRule(class_name, conditions, features, grouping=grouping)
+            modes.append(
+                FailureMode.from_members(
+                    "barlow",
+                    class_name,
+                    str(row.rule),
+                    self.members(node),
+                    outcomes,
+                    reference_indices=self.group,
+                    grouping=None,
+                    rule=rule,
+                )
             )
-            for row in leaves.itertuples(index=False)
-        ]
         return answer_list(modes, lambda: leaves.reason)
 
 

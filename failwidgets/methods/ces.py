@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..image_tensors import images_to_tensor
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
@@ -651,16 +653,6 @@ def _read_bank_arrays(npz: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
 def _stem(path: str | os.PathLike) -> Path:
     path = Path(path)
     return path.with_suffix("") if path.suffix in (".npz", ".json") else path
-
-
-def images_to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 images (n, H, W, 3) -> float32 tensor (n, 3, H, W) in [0, 1] (no normalisation)."""
-    import torch
-
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images: expected uint8 (n, H, W, 3), got {images.dtype} {images.shape}")
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def _resize(images: list[np.ndarray], size: tuple[int, int] | None) -> np.ndarray:

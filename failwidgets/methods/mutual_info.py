@@ -39,6 +39,9 @@ __all__ = ["mutual_info_classif", "clear_noise_cache"]
 NOISE_CACHE_MAX_VALUES = 2**26
 # Columns per task of a thread.
 COLUMN_BLOCK = 256
+# A block's columns of the selected rows are copied into one contiguous array when it takes
+# at most this many bytes (otherwise the kernels read X[rows] in place).
+BLOCK_COPY_BYTES = 32 * 2**20
 # Columns per kernel call (a multiple of 8 dividing COLUMN_BLOCK; a chunk's scratch stays
 # in the L2 cache); the noise draws are stored in chunks of this many columns so that a
 # chunk's draws are contiguous.
@@ -176,6 +179,9 @@ class _Plan:
     def __init__(self, rows, codes, n_neighbors: int):
         from scipy.special import digamma
 
+        from . import mutual_info_kernels
+
+        self.kernels = mutual_info_kernels
         self.rows = rows
         label_counts = np.bincount(codes)
         per_sample_count = label_counts[codes]
@@ -192,6 +198,7 @@ class _Plan:
         self.starts = (np.cumsum(widths) - widths + pad).astype(np.int64)
         self.n_kept = n_kept = int(counts.sum())
         self.width = int(widths.sum())
+        self.segments = [(int(a), int(a + c)) for a, c in zip(self.starts, counts)]
 
         order = np.argsort(codes, kind="stable")
         order = order[kept[order]]
@@ -220,24 +227,31 @@ class _Plan:
             scratch[:, low + count : low + count + pad] = np.inf
         return scratch
 
-    def run_chunk(self, X, c0, c1, noise_chunk, scratch, out, name) -> None:
-        """``out[:] = MI`` of the columns ``c0:c1`` of ``X[rows]``."""
-        from .mutual_info_kernels import digamma_sums, prepare_chunk
-
+    def run_chunk(self, source, source_rows, offset, c0, c1, noise_chunk, scratch, out, name):
+        """``out[:] = MI`` of the columns ``c0:c1`` of ``X[rows]``, read as the columns
+        ``c0 - offset:c1 - offset`` of ``source[source_rows]`` (``X`` itself, or a copy of a
+        block of its columns)."""
         chunk = scratch[: c1 - c0]
-        bad_i, bad_j = prepare_chunk(
-            X, self.rows, c0, c1, noise_chunk, self.order, self.targets, chunk
+        bad_i, bad_j = self.kernels.prepare_chunk(
+            source,
+            source_rows,
+            c0 - offset,
+            c1 - offset,
+            noise_chunk,
+            self.order,
+            self.targets,
+            chunk,
         )
         if bad_i >= 0:
             raise ValueError(
-                f"{name}: non-finite value at row {int(self.rows[bad_i])}, column {bad_j}; "
-                "features must be finite"
+                f"{name}: non-finite value at row {int(self.rows[bad_i])}, column "
+                f"{bad_j + offset}; features must be finite"
             )
-        for start, count in zip(self.starts, self.counts):
-            chunk[:, start : start + count].sort(axis=1)
-        sums = np.empty(c1 - c0)
-        digamma_sums(chunk, self.starts, self.counts, self.kvals, self.brute, self.psi, sums)
-        np.maximum(self.constant - sums / self.n_kept, 0.0, out=out)
+        for start, stop in self.segments:
+            chunk[:, start:stop].sort(axis=1)
+        self.kernels.digamma_sums(
+            chunk, self.starts, self.counts, self.kvals, self.brute, self.psi, self.constant, out
+        )
 
 
 def _mutual_info_codes(X, rows, codes, n_neighbors, noise, n_jobs, name="X") -> np.ndarray:
@@ -249,13 +263,24 @@ def _mutual_info_codes(X, rows, codes, n_neighbors, noise, n_jobs, name="X") -> 
     mi = np.empty(n_features)
     blocks = [(j0, min(j0 + COLUMN_BLOCK, n_features)) for j0 in range(0, n_features, COLUMN_BLOCK)]
 
+    copy_blocks = rows.shape[0] * COLUMN_BLOCK * X.itemsize <= BLOCK_COPY_BYTES
+    positions = np.arange(rows.shape[0], dtype=np.int64)
+
     def run(block):
         j0, j1 = block
         scratch = plan.scratch()
+        # The rows of a group lie anywhere in X: one contiguous copy of the block's columns
+        # (whole rows read in order) spares the kernels a scattered read per chunk.
+        if copy_blocks:
+            source, source_rows, offset = X[rows, j0:j1], positions, j0
+        else:
+            source, source_rows, offset = X, rows, 0
         for c0 in range(j0, j1, NOISE_CHUNK):
             c1 = min(c0 + NOISE_CHUNK, j1)
             noise_chunk = noise[c0 // NOISE_CHUNK]
-            plan.run_chunk(X, c0, c1, noise_chunk, scratch, mi[c0:c1], name)
+            plan.run_chunk(
+                source, source_rows, offset, c0, c1, noise_chunk, scratch, mi[c0:c1], name
+            )
 
     workers = _n_workers(n_jobs, len(blocks))
     if workers == 1:

@@ -9,7 +9,7 @@ Two steps per chunk of columns, with NumPy's sort in between:
 2. :func:`digamma_sums` finds each sample's radius (just under the distance to its k-th
    nearest neighbour of the same class), merges the sorted classes into one sorted row per
    feature (values and radii together) and counts, for every sample, the samples of all
-   classes within its radius (``m_i``); it returns ``sum_i psi(m_i)`` per feature.
+   classes within its radius (``m_i``); it returns the MI ``max(constant - mean_i psi(m_i), 0)`` per feature.
 
 A scratch row holds one segment per class, ``[pad x -inf | n_c sorted values | pad x +inf]``.
 All kernels are compiled on first use and cached on disk (``cache=True``).
@@ -33,27 +33,42 @@ LANES = 4
 
 
 # --------------------------------------------------------------------------- column scaling
-@njit(nogil=True, cache=True)
-def _leaf_sums(a, start, n, acc, res):  # pragma: no cover - numba
+# What a column sum adds up: the values, their squared deviations from a centre, or their
+# absolute values (the three sums of scikit-learn's scaling and noise).
+PLAIN, SQUARED_DEVIATION, ABSOLUTE = 0, 1, 2
+
+
+@njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def _term(v, what, centre):  # pragma: no cover - numba
+    if what == SQUARED_DEVIATION:
+        d = v - centre
+        return d * d
+    if what == ABSOLUTE:
+        return abs(v)
+    return v
+
+
+@njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def _leaf_sums(a, start, n, what, centre, acc, res):  # pragma: no cover - numba
     """Leaf of NumPy's pairwise summation for every column of ``a`` at once: ``res[j]`` is
-    the sum of ``a[start:start + n, j]`` with 8 accumulators (``n <= 128``)."""
+    the sum of ``term(a[start:start + n, j])`` with 8 accumulators (``n <= 128``)."""
     width = a.shape[1]
     if n < 8:
         for j in range(width):
             res[j] = 0.0
         for i in range(start, start + n):
             for j in range(width):
-                res[j] += a[i, j]
+                res[j] += _term(a[i, j], what, centre[j])
         return
     for t in range(8):
         for j in range(width):
-            acc[t, j] = a[start + t, j]
+            acc[t, j] = _term(a[start + t, j], what, centre[j])
     i = 8
     stop = n - (n % 8)
     while i < stop:
         for t in range(8):
             for j in range(width):
-                acc[t, j] += a[start + i + t, j]
+                acc[t, j] += _term(a[start + i + t, j], what, centre[j])
         i += 8
     for j in range(width):
         res[j] = ((acc[0, j] + acc[1, j]) + (acc[2, j] + acc[3, j])) + (
@@ -61,29 +76,43 @@ def _leaf_sums(a, start, n, acc, res):  # pragma: no cover - numba
         )
     while i < n:
         for j in range(width):
-            res[j] += a[start + i, j]
+            res[j] += _term(a[start + i, j], what, centre[j])
         i += 1
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, error_model="numpy")
+def _leaf_sums_of(a, start, n, what, centre, acc, res):  # pragma: no cover - numba
+    # one specialised copy of the leaf per term (the branch stays out of the inner loops)
+    if what == SQUARED_DEVIATION:
+        _leaf_sums(a, start, n, SQUARED_DEVIATION, centre, acc, res)
+    elif what == ABSOLUTE:
+        _leaf_sums(a, start, n, ABSOLUTE, centre, acc, res)
+    else:
+        _leaf_sums(a, start, n, PLAIN, centre, acc, res)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
 def _half(n):  # pragma: no cover - numba
     h = n // 2
     return h - h % 8
 
 
-@njit(nogil=True, cache=True)
-def column_sums(a, res):  # pragma: no cover - numba
-    """``res[:] = np.sum(a, axis=0)`` for a C-ordered (n, width) float64 ``a``, bit for bit
-    as NumPy sums a contiguous column: pairwise, ``sum(left) + sum(right)`` down to blocks of
-    at most 128 values (the left half holding ``n // 2`` rounded down to a multiple of 8).
+@njit(nogil=True, cache=True, error_model="numpy")
+def column_sums(a, res, what=PLAIN, centre=None):  # pragma: no cover - numba
+    """``res[:] = np.sum(term(a), axis=0)`` for a C-ordered (n, width) float64 ``a``, bit
+    for bit as NumPy sums a contiguous column: pairwise, ``sum(left) + sum(right)`` down to
+    blocks of at most 128 values (the left half holding ``n // 2`` rounded down to a
+    multiple of 8). ``term`` is the value (``PLAIN``), ``(value - centre[j]) ** 2``
+    (``SQUARED_DEVIATION``) or ``|value|`` (``ABSOLUTE``).
 
     The recursion runs on an explicit stack (numba cannot cache recursive functions).
     """
     n = a.shape[0]
     width = a.shape[1]
+    centres = np.zeros(width) if centre is None else centre
     acc = np.empty((8, width))
     if n <= 128:
-        _leaf_sums(a, 0, n, acc, res)
+        _leaf_sums_of(a, 0, n, what, centres, acc, res)
         return
     left = np.empty((64, width))  # finished left halves, by stack level
     starts = np.empty(64, dtype=np.int64)
@@ -102,7 +131,7 @@ def column_sums(a, res):  # pragma: no cover - numba
             stages[sp + 1] = 0
             sp += 1
             continue
-        _leaf_sums(a, starts[sp], m, acc, res)
+        _leaf_sums_of(a, starts[sp], m, what, centres, acc, res)
         sp -= 1
         while sp >= 0:
             if stages[sp] == 1:  # left half done: keep it, descend into the right half
@@ -122,7 +151,7 @@ def column_sums(a, res):  # pragma: no cover - numba
             return
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, error_model="numpy")
 def prepare_chunk(features, rows, c0, c1, noise, order, targets, out):  # pragma: no cover
     """Scale, add noise and write columns ``c0:c1`` of ``features[rows]`` into ``out``.
 
@@ -153,38 +182,28 @@ def prepare_chunk(features, rows, c0, c1, noise, order, targets, out):  # pragma
     mean = np.empty(width)
     for jj in range(width):
         mean[jj] = (0.0 + sums[jj]) / n
-    work = np.empty((n, width))
-    for i in range(n):
-        for jj in range(width):
-            d = x[i, jj] - mean[jj]
-            work[i, jj] = d * d
-    column_sums(work, sums)
+    column_sums(x, sums, SQUARED_DEVIATION, mean)
     std = np.empty(width)
     for jj in range(width):
         s = np.sqrt((0.0 + sums[jj]) / n)
         std[jj] = 1.0 if s < _EPS10 else s
     for i in range(n):
         for jj in range(width):
-            q = x[i, jj] / std[jj]
-            x[i, jj] = q
-            work[i, jj] = abs(q)
-    column_sums(work, sums)
+            x[i, jj] = x[i, jj] / std[jj]
+    column_sums(x, sums, ABSOLUTE)
     scale = np.empty(width)
     for jj in range(width):
         scale[jj] = 1e-10 * max(1.0, (0.0 + sums[jj]) / n)
-    for i in range(n):
-        for jj in range(width):
-            x[i, jj] = x[i, jj] + scale[jj] * noise[i, jj]
-    for s in range(order.shape[0]):
+    for s in range(order.shape[0]):  # noise added on the way into the class segments
         i = order[s]
         t = targets[s]
         for jj in range(width):
-            out[jj, t] = x[i, jj]
+            out[jj, t] = x[i, jj] + scale[jj] * noise[i, jj]
     return -1, -1
 
 
 # --------------------------------------------------------------------------- radii
-@njit(nogil=True, cache=True, inline="always")
+@njit(nogil=True, cache=True, error_model="numpy", inline="always")
 def _window_radii(row, start, stop, k, radius):  # pragma: no cover - numba
     # The k nearest neighbours of a point on a line are a window of k + 1 consecutive sorted
     # values: d_k is the smallest of the windows' widths. Unsigned indices (all >= 0 thanks
@@ -205,7 +224,7 @@ def _window_radii(row, start, stop, k, radius):  # pragma: no cover - numba
     return tiny
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, error_model="numpy")
 def window_radii(row, start, stop, k, radius):  # pragma: no cover - numba
     """``radius[p] = nextafter(d_k, 0)`` for the samples ``start:stop`` of a sorted, padded
     class segment searched with a tree in scikit-learn (exact distances ``|x_i - x_j|``)."""
@@ -227,7 +246,7 @@ def window_radii(row, start, stop, k, radius):  # pragma: no cover - numba
                 radius[p] = np.nextafter(dk, 0.0)
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, error_model="numpy")
 def brute_radii(row, start, stop, k, radius, buf):  # pragma: no cover - numba
     """The same for a small class, searched by brute force in scikit-learn: squared
     distances ``x^2 - 2xy + y^2`` (the GEMM decomposition, in this order), clipped at 0,
@@ -248,7 +267,7 @@ def brute_radii(row, start, stop, k, radius, buf):  # pragma: no cover - numba
 
 
 # --------------------------------------------------------------------------- merging
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, error_model="numpy")
 def merge_lanes(va, ra, a0, na, vb, rb, b0, nb, vo, ro, o0):  # pragma: no cover - numba
     """Merge two sorted, +inf-terminated runs of every row: values ``va[r, a0:a0 + na]`` with
     their radii ``ra`` and ``vb[r, b0:b0 + nb]`` with ``rb`` into ``vo[r, o0:]`` / ``ro``.
@@ -298,7 +317,7 @@ def merge_lanes(va, ra, a0, na, vb, rb, b0, nb, vo, ro, o0):  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- counting
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, error_model="numpy")
 def digamma_sum_merged(row, rad, n, psi, m, todo):  # pragma: no cover - numba
     """``sum psi(m_p)`` over the sorted values ``row[WINDOW:WINDOW + n]`` (WINDOW sentinels
     on each side), where ``m_p`` counts the values within ``rad[p]`` of ``row[p]``, itself
@@ -350,9 +369,10 @@ def digamma_sum_merged(row, rad, n, psi, m, todo):  # pragma: no cover - numba
     return total
 
 
-@njit(nogil=True, cache=True)
-def digamma_sums(block, starts, counts, kvals, brute, psi, out):  # pragma: no cover - numba
-    """``out[j] = sum_i psi(m_i)`` for each row ``j`` of ``block`` (one feature per row).
+@njit(nogil=True, cache=True, error_model="numpy")
+def digamma_sums(block, starts, counts, kvals, brute, psi, constant, out):  # pragma: no cover
+    """``out[j] = max(constant - mean_i psi(m_i), 0)``, the MI of each row ``j`` of ``block``
+    (one feature per row), ``mean_i psi(m_i)`` taken over the samples of all classes.
 
     Class ``c`` occupies ``starts[c]:starts[c] + counts[c]`` of every row, sorted ascending
     and padded with at least WINDOW (and n_neighbors) -inf before and +inf after. ``m_i``
@@ -408,4 +428,5 @@ def digamma_sums(block, starts, counts, kvals, brute, psi, out):  # pragma: no c
                 ra = ro
                 a0 = WINDOW
         for r in range(j1 - j0):
-            out[j0 + r] = digamma_sum_merged(values[r], values_r[r], n_kept, psi, m, todo)
+            total = digamma_sum_merged(values[r], values_r[r], n_kept, psi, m, todo)
+            out[j0 + r] = max(constant - total / n_kept, 0.0)

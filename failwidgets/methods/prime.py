@@ -36,7 +36,9 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_fraction as _check_fraction
+from ..checks import check_indices
 from ..checks import check_int as _check_int
+from ..class_names import class_index
 from ..features.tags import TagMatrix, as_tag_matrix, tags_from_metadata, unknown_names_message
 from .answers import AnswerFrame, AnswerList, answer_frame, answer_list
 
@@ -255,15 +257,7 @@ class PrimeResult:
 
     def class_index(self, class_) -> int:
         """Index of a class given by name or index."""
-        if isinstance(class_, str):
-            try:
-                return self.class_names.index(class_)
-            except ValueError:
-                raise ValueError(
-                    f"class_: unknown class {class_!r}; known: {list(self.class_names)[:10]}"
-                ) from None
-        c = _check_int(class_, "class_", 0, len(self.class_names) - 1)
-        return c
+        return class_index(class_, self.class_names, "class_")
 
     def class_tags(self, class_) -> tuple[str, ...]:
         """Tags kept for a class (present in at least ``min_count`` of its images)."""
@@ -552,18 +546,25 @@ class PrimeResult:
 
     def to_failure_modes(self, a=None, s=None, b=None, max_size=None) -> AnswerList:
         """Failure modes in the package's shared shape (:class:`failwidgets.modes.FailureMode`);
-        when empty, its ``reason`` says why."""
+        when empty, its ``reason`` says why.
+
+        ``accuracy`` is ``A_S`` and ``drop`` is ``A_c - A_S`` (class accuracy on the searched
+        images); each mode carries a :class:`~failwidgets.rules.TagSetRule` (its tag set,
+        over the tags the search was given) that re-applies it to any rows of its class.
+        """
         from ..modes import FailureMode
+        from ..rules import TagSetRule
 
         frame = self.failure_modes(a, s, b, max_size)
         modes = [
-            FailureMode(
-                method="prime",
-                class_name=row["class"],
-                description=" + ".join(row["tags"]),
-                members=self.row_members(int(row["row"])),
-                accuracy=float(row["accuracy"]),
-                drop=float(row["drop"]),
+            FailureMode.from_members(
+                "prime",
+                row["class"],
+                " + ".join(row["tags"]),
+                self.row_members(int(row["row"])),
+                self,
+                reference_indices=self._class_images[self.class_index(row["class"])],
+                rule=TagSetRule(row["class"], tuple(row["tags"]), self.tag_matrix),
             )
             for _, row in frame.iterrows()
         ]
@@ -851,18 +852,8 @@ class PrimeResult:
 
 
 def _check_indices(indices, n: int, name: str) -> np.ndarray:
-    array = np.asarray(indices)
-    if array.dtype == bool:
-        if array.shape != (n,):
-            raise ValueError(f"{name}: boolean mask of shape {array.shape}, expected ({n},)")
-        return np.flatnonzero(array)
-    if array.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D array of indices, got shape {array.shape}")
-    if array.size and not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"{name}: expected integer indices, got dtype {array.dtype}")
-    array = array.astype(np.int64)
-    if array.size and (array.min() < 0 or array.max() >= n):
-        raise ValueError(f"{name}: indices must lie in 0..{n - 1}")
+    """Distinct sample indices, sorted (:func:`failwidgets.checks.check_indices`)."""
+    array = check_indices(indices, n, name)
     unique = np.unique(array)
     if len(unique) != len(array):
         raise ValueError(f"{name}: repeated indices")

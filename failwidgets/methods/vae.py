@@ -1,4 +1,4 @@
-"""A convolutional beta-VAE for Defuse: model, training, save/load and the demo VAE.
+"""A convolutional beta-VAE for Defuse: model, training, save/load and the VAE contract.
 
 Architecture (Defuse, appendix B): an encoder of 4x4 stride-2 convolutions with ReLU, two
 fully connected layers of ``hidden`` units and a linear layer to ``2 * latent_dim`` (mean and
@@ -86,6 +86,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..image_tensors import images_to_tensor as to_float_images
+
 __all__ = [
     "VAEConfig",
     "BetaVAE",
@@ -96,14 +98,8 @@ __all__ = [
     "module_device",
     "save_vae",
     "load_vae",
-    "train_demo_vae",
-    "load_demo_vae",
-    "DEMO_VAE_PATH",
-    "DEMO_CONFIG",
-    "DEMO_TRAINING",
 ]
 
-DEMO_VAE_PATH = Path(__file__).resolve().parents[1] / "demo" / "weights" / "vae.pt"
 _FORMAT = "failwidgets.beta_vae"
 _FORMAT_VERSION = 1
 
@@ -192,39 +188,14 @@ class VAEConfig:
 
 
 def images_to_tensor(images, *, image_size: int | None = None, channels: int = 3) -> torch.Tensor:
-    """Images as a float32 tensor ``(N, C, H, W)`` in [0, 1].
+    """Images as a float32 tensor ``(N, C, H, W)`` in [0, 1]
+    (:func:`failwidgets.image_tensors.images_to_tensor`).
 
     uint8 input (numpy or torch) is read as ``(N, H, W, C)`` with values 0..255 (EvalSet layout),
     float input as ``(N, C, H, W)`` with values in [0, 1] (torch layout). With ``image_size``, a
     size mismatch raises a ValueError that says what was expected.
     """
-    if isinstance(images, np.ndarray):
-        tensor = torch.from_numpy(np.ascontiguousarray(images))
-    elif isinstance(images, torch.Tensor):
-        tensor = images
-    else:
-        raise TypeError(
-            f"images: expected a numpy array or torch tensor, got {type(images).__name__}"
-        )
-    if tensor.ndim != 4:
-        raise ValueError(
-            "images: expected a 4-D batch, (N, H, W, C) uint8 or (N, C, H, W) float, "
-            f"got shape {tuple(tensor.shape)}"
-        )
-    if tensor.dtype == torch.uint8:
-        if tensor.shape[-1] != channels:
-            raise ValueError(
-                f"images: uint8 images must be (N, H, W, {channels}), got {tuple(tensor.shape)}"
-            )
-        tensor = tensor.permute(0, 3, 1, 2).float().div_(255.0)
-    elif tensor.is_floating_point():
-        if tensor.shape[1] != channels:
-            raise ValueError(
-                f"images: float images must be (N, {channels}, H, W) in [0, 1], got {tuple(tensor.shape)}"
-            )
-        tensor = tensor.float()
-    else:
-        raise TypeError(f"images: expected dtype uint8 or floating, got {tensor.dtype}")
+    tensor = to_float_images(images, channels=channels)
     if image_size is not None and tuple(tensor.shape[2:]) != (image_size, image_size):
         raise ValueError(
             f"images: the VAE was built for {image_size}x{image_size} images, got "
@@ -813,71 +784,3 @@ def load_vae(path, *, device=None) -> BetaVAE:
     if device is not None:
         vae.to(device)
     return vae.eval()
-
-
-# -- demo VAE -----------------------------------------------------------------------------------
-
-# The demo VAE uses beta = 1 and small batches: on a 2-core CPU budget (about 16,000 Adam steps)
-# beta = 4 collapses to background colours (the demo classifier gets 8% of its decodes of test
-# images right), while beta = 1 learns the objects' position, size and colour (22%; the shapes
-# would need a larger budget).
-DEMO_CONFIG = VAEConfig(image_size=64, latent_dim=16, beta=1.0, channels=32, hidden=256)
-DEMO_TRAINING = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "kl_warmup_steps": 500, "seed": 0}
-DEMO_WORLD = {"n_images": 20000, "image_size": 64, "seed": 0}
-
-
-def train_demo_vae(
-    path=DEMO_VAE_PATH, *, progress: bool = True, world=None, device=None, **overrides
-) -> BetaVAE:
-    """Train the demo beta-VAE on the demo world's train and val images; save it to ``path``.
-
-    Reproducible: fixed seeds for the world, the initialisation, the shuffling and the noise.
-    ``overrides`` replace entries of ``DEMO_TRAINING`` (e.g. ``epochs=1`` for a quick run);
-    ``world`` reuses an already generated world (default: ``make_world(**DEMO_WORLD)``);
-    ``device`` trains elsewhere than the CPU (e.g. ``"cuda"`` with more ``epochs``);
-    ``path=None`` skips saving. Returns the trained VAE (on the CPU).
-    """
-    unknown = sorted(set(overrides) - set(DEMO_TRAINING))
-    if unknown:
-        raise TypeError(
-            f"train_demo_vae: unknown settings {unknown}; known: {sorted(DEMO_TRAINING)}"
-        )
-    settings = {**DEMO_TRAINING, **overrides}
-    if world is None:
-        from failwidgets.datasets import make_world
-
-        world = make_world(**DEMO_WORLD)
-    images = np.asarray(world.images)[np.asarray(world.split) != "test"]
-    torch.manual_seed(settings["seed"])
-    vae = BetaVAE(DEMO_CONFIG)
-    if device is not None:
-        vae.to(device)
-    vae.fit(images, progress=progress, **settings)
-    vae.cpu()
-    if path is not None:
-        save_vae(
-            vae,
-            path,
-            trained_on="demo world, train and val splits",
-            world=DEMO_WORLD,
-            training=settings,
-            n_images=int(len(images)),
-        )
-    return vae
-
-
-def load_demo_vae(*, device=None) -> BetaVAE:
-    """The demo VAE shipped in ``failwidgets/demo/weights/vae.pt``."""
-    if not DEMO_VAE_PATH.is_file():
-        raise FileNotFoundError(
-            f"the demo VAE weights are missing at {DEMO_VAE_PATH}; re-create them with "
-            "`python -m failwidgets.methods.vae`"
-        )
-    return load_vae(DEMO_VAE_PATH, device=device)
-
-
-if __name__ == "__main__":  # python -m failwidgets.methods.vae  -> re-train the demo VAE
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    trained = train_demo_vae()
-    print(trained.history_.to_string(index=False))
-    print(f"saved {DEMO_VAE_PATH} ({DEMO_VAE_PATH.stat().st_size / 1e6:.2f} MB)")

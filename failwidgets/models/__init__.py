@@ -14,7 +14,7 @@ Imports are lazy, so ``import failwidgets.models`` does not import torch.
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_getattr
 
 __all__ = [
     "NormalizedResNet",
@@ -39,10 +39,7 @@ _SOURCES = {
 }
 
 
-def __getattr__(name: str):
-    if name in _SOURCES:
-        return getattr(importlib.import_module(_SOURCES[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _SOURCES)
 
 
 def __dir__():

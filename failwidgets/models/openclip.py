@@ -16,7 +16,7 @@ import difflib
 import os
 from pathlib import Path
 
-__all__ = ["is_offline", "load_open_clip", "resolve_cached_pretrained"]
+__all__ = ["cached_weights", "is_offline", "load_open_clip", "resolve_cached_pretrained"]
 
 _TRUE = {"1", "on", "yes", "true"}
 
@@ -51,10 +51,15 @@ def resolve_cached_pretrained(name: str, pretrained: str, cache_dir=None) -> str
     import open_clip
 
     cfg = open_clip.get_pretrained_cfg(name, pretrained)
-    if not cfg:
-        return None
-    if cfg.get("file"):
-        return cfg["file"] if os.path.isfile(cfg["file"]) else None
+    return cached_weights(cfg, cache_dir) if cfg else None
+
+
+def cached_weights(cfg: dict, cache_dir=None) -> str | None:
+    """Local path of already-downloaded weights for an open_clip pretrained config
+    (``open_clip.get_pretrained_cfg(name, tag)``), else None; see
+    :func:`resolve_cached_pretrained`."""
+    if cfg.get("file") and os.path.isfile(cfg["file"]):
+        return cfg["file"]
     hub = cfg.get("hf_hub", "")
     if hub:
         repo_id, filename = os.path.split(hub)
@@ -64,7 +69,7 @@ def resolve_cached_pretrained(name: str, pretrained: str, cache_dir=None) -> str
             candidates.insert(0, "open_clip_model.safetensors")
         elif filename.endswith((".bin", ".pth")):
             candidates.insert(0, filename[:-4] + ".safetensors")
-        found = _hf_cached(repo_id, candidates, cache_dir)
+        found = _hf_cached(repo_id, candidates, None if cache_dir is None else str(cache_dir))
         if found:
             return found
     url = cfg.get("url", "")

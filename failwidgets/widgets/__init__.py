@@ -5,7 +5,7 @@ Views are imported on first use, so importing one does not import every method's
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_getattr
 
 _VIEWS = {
     "ImageGrid": ".grid",
@@ -21,7 +21,4 @@ _VIEWS = {
 __all__ = list(_VIEWS)
 
 
-def __getattr__(name: str):
-    if name in _VIEWS:
-        return getattr(importlib.import_module(_VIEWS[name], __name__), name)
-    raise AttributeError(f"module 'failwidgets.widgets' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _VIEWS)

@@ -36,6 +36,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.answers import answer_list
 from ..methods.ces import ConceptBank, ConceptExplainer, ConceptScores, embed_concepts
@@ -46,7 +47,6 @@ from .guard import (
     Checked,
     GuardedState,
     answer_errors,
-    is_int,
     message_int,
     short_repr,
     validator,
@@ -61,14 +61,6 @@ EMBEDDINGS = {"pca": "PCA", "tsne": "t-SNE"}
 TRUE_LABEL = -1  # the target dropdown's value for "each image's true label"
 CACHE_SIZE = 32
 DESCRIPTION_CONCEPTS = 3  # concepts named in a failure mode's description
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if not is_int(value):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected at least {minimum}, got {value}")
-    return int(value)
 
 
 def _check_delta(value) -> float:
@@ -555,7 +547,14 @@ class ConceptMapView(widgets.VBox):
         top negative one; when no concept raises (or lowers) it, it says why instead
         (:meth:`ConceptScores.empty_reason`). Empty when nothing is explained or the scores
         could not be computed: the empty list's ``reason`` (shown in its repr) says which.
+
+        Its ``rule`` (a :class:`~failwidgets.rules.ConceptRule`, when some concept raises the
+        probability of the class itself) re-applies the explanation: the class's images
+        without the top concept (with it, for ``direction="remove"``); on other rows it
+        measures whether the explanation holds there (:func:`failwidgets.rules.heldout`).
         """
+        from ..rules import ConceptRule
+
         self.wait()
         scores = self._scores
         members = self._explained
@@ -566,12 +565,6 @@ class ConceptMapView(widgets.VBox):
             class_name = self._evalset.class_names[int(labels[0])]
         else:
             class_name = self.class_name
-        c = self._evalset.class_index(class_name)
-        accuracy = float(self._evalset.correct[members].mean())
-        class_rows = self._rows[self._evalset.labels[self._rows] == c]
-        class_accuracy = (
-            float(self._evalset.correct[class_rows].mean()) if len(class_rows) else float("nan")
-        )
         verb = "adding" if self.direction == "add" else "removing"
         positive = scores.top_positive(DESCRIPTION_CONCEPTS)
         negative = scores.top_negative(1)
@@ -585,14 +578,22 @@ class ConceptMapView(widgets.VBox):
         elif positive:  # (both empty: every score is 0, and one reason covers both)
             description += f"; {negative.reason}"
         description = f"{self._explained_text()}: {description}"
+        rule = None
+        if positive and self.target in (None, class_name):  # explains p(the class): re-apply
+            # it as the class's images without (for "remove": with) the top concept
+            rule = ConceptRule.from_explainer(
+                self._explainer, positive[0][0], class_name, self.direction
+            )
         return [
-            FailureMode(
-                method=METHOD,
-                class_name=class_name,
-                description=description,
-                members=members.copy(),
-                accuracy=accuracy,
-                drop=class_accuracy - accuracy,
+            FailureMode.from_members(
+                METHOD,
+                class_name,
+                description,
+                members.copy(),
+                self._evalset,
+                reference_indices=self._rows,
+                grouping="label",
+                rule=rule,
             )
         ]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import pathlib
-from collections.abc import Callable
 
 import anywidget
 import ipywidgets as widgets
@@ -43,6 +42,7 @@ from .guard import (
     short_repr,
     validator,
 )
+from .selectable import Selectable
 
 __all__ = ["DirectionsPanel", "DirectionsView"]
 
@@ -104,7 +104,7 @@ class DirectionsPanel(GuardedState, anywidget.AnyWidget):
     view_model = traitlets.Dict({}).tag(sync=True)
 
 
-class DirectionsView(widgets.VBox):
+class DirectionsView(Selectable, widgets.VBox):
     """Failure directions of an EvalSet's classes: strengths, aligned images and captions.
 
     Parameters
@@ -193,7 +193,6 @@ class DirectionsView(widgets.VBox):
         self._result = result
         self._split = split
         self._heldout_split = heldout_split
-        self._callbacks: list[Callable[[FailureMode], None]] = []
         self._selected_members = np.zeros(0, dtype=np.int64)
         self._selection: tuple | None = None  # ("tail",) or ("caption", caption)
         self._checked: dict = {}  # caption -> CaptionSubpopulation, current class and k
@@ -442,15 +441,6 @@ class DirectionsView(widgets.VBox):
     def set_class(self, name: str | int) -> None:
         """Show class ``name`` (a name or index) without touching the shared grid."""
         self.class_name = self._result.class_names[self._class_arg(name, "name")]
-
-    def on_select(self, callback: Callable[[FailureMode], None]) -> None:
-        """Call ``callback(mode)`` on each selection (a caption, a direction's hardest images).
-
-        Also called again with the new members when K changes a current selection.
-        """
-        if not callable(callback):
-            raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
-        self._callbacks.append(callback)
 
     def hard_images(self):
         """The K most negative decision values of the class in the split (index: sample)."""
@@ -746,8 +736,9 @@ class DirectionsView(widgets.VBox):
         self._selected_members = mode.members.copy()
         self._render_panel()
         if notify:
-            for callback in list(self._callbacks):
-                callback(mode)
+            self._notify_select(mode)
+        else:
+            self.set_trait("selected_mode", mode)
         return mode
 
     # ------------------------------------------------------------------ drawing

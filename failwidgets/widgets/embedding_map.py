@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
 
 import anywidget
 import ipywidgets as widgets
@@ -30,6 +29,7 @@ from ..methods.projection import LAYOUTS, PCAProjection, check_embeddings, proje
 from ..modes import FailureMode
 from .grid import ImageGrid
 from .guard import GuardedState, validator
+from .selectable import Selectable
 
 __all__ = ["COLOR_BY", "EmbeddingMap", "ThemeProbe"]
 
@@ -45,6 +45,10 @@ LAYOUT_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 GROUPS = ("label", "prediction")
 TSNE_TOGGLE_MAX = 50_000  # t-SNE is offered in the toggle up to this many points
 LEGEND_MAX_CLASSES = 20
+RECOLOR_MAX_POINTS = 200_000
+"""Above this many points, :meth:`EmbeddingMap.show_mode` outlines a mode's members (the
+map's selection highlight: a message of the members only) instead of recolouring every point
+(which resends all the points: 16 MB at 1,000,000)."""
 ALL_CLASSES = ""
 
 # (light background, dark background)
@@ -129,7 +133,7 @@ def _class_palette(n_classes: int, dark: bool) -> list:
     return [colors[i % len(colors)] for i in range(n_classes)]
 
 
-class EmbeddingMap(widgets.VBox):
+class EmbeddingMap(Selectable, widgets.VBox):
     """A WebGL map of per-sample embeddings, linked to an :class:`ImageGrid`.
 
     Parameters
@@ -223,9 +227,9 @@ class EmbeddingMap(widgets.VBox):
         self._coordinates: dict[str, np.ndarray] = {}
         self._explained: dict[str, np.ndarray] = {}
         self._members = np.zeros(0, dtype=np.int64)
+        self._outlining = False  # show_mode is setting the scatter's selection
         self._mode_title: str | None = None
         self._selected = np.zeros(0, dtype=np.int64)
-        self._callbacks: list[Callable[[FailureMode], None]] = []
         self._pending_title: str | None = None
         self._background = (1.0, 1.0, 1.0)
         self._ready = False
@@ -432,7 +436,9 @@ class EmbeddingMap(widgets.VBox):
         """Highlight a failure mode's members: colour by membership, members drawn on top.
 
         ``mode`` is a :class:`~failwidgets.modes.FailureMode` or EvalSet indices (a boolean
-        mask works too). The grid is left alone (whoever selected the mode shows it).
+        mask works too). The grid is left alone (whoever selected the mode shows it). Above
+        ``RECOLOR_MAX_POINTS`` points the members are outlined instead (the map's selection
+        highlight), so that the message stays the size of the mode, not of the map.
         """
         if title is not None and not isinstance(title, str):
             raise TypeError(f"title: expected a string, got {type(title).__name__}")
@@ -449,11 +455,21 @@ class EmbeddingMap(widgets.VBox):
         flags = np.zeros(self._evalset.n, dtype=np.int8)
         flags[self._members] = 1
         self._frame["mode"] = pd.Categorical.from_codes(flags, ["other", "member"])
-        if self.color_by == "mode":
+        if self._evalset.n > RECOLOR_MAX_POINTS:
+            self._outline(self._members)
+        elif self.color_by == "mode":
             self._apply_colors()
         else:
             self.color_by = "mode"
         self._render_status()
+
+    def _outline(self, rows) -> None:
+        """Set the scatter's selection without taking it for a user's (lasso) selection."""
+        self._outlining = True
+        try:
+            self._scatter.selection(None if rows is None else rows.astype(np.uint32))
+        finally:
+            self._outlining = False
 
     def clear_mode(self) -> None:
         """Remove the highlighted failure mode (colours go back to correct / error)."""
@@ -462,6 +478,8 @@ class EmbeddingMap(widgets.VBox):
         self._frame["mode"] = pd.Categorical.from_codes(
             np.zeros(self._evalset.n, dtype=np.int8), ["other", "member"]
         )
+        if self._evalset.n > RECOLOR_MAX_POINTS:
+            self._outline(None)
         if self.color_by == "mode":
             self.color_by = "correct"
         self._render_status()
@@ -484,12 +502,6 @@ class EmbeddingMap(widgets.VBox):
 
     def clear_selection(self) -> None:
         self.select([])
-
-    def on_select(self, callback: Callable[[FailureMode], None]) -> None:
-        """Call ``callback(mode)`` on each map selection (members: the selected samples)."""
-        if not callable(callback):
-            raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
-        self._callbacks.append(callback)
 
     def failure_modes(self) -> list[FailureMode]:
         """The current map selection as a failure mode (empty list without a selection)."""
@@ -556,6 +568,8 @@ class EmbeddingMap(widgets.VBox):
         self._apply_colors(recolor_only=True)
 
     def _on_scatter_selection(self, change):
+        if self._outlining:
+            return
         value = change["new"]
         rows = np.zeros(0, dtype=np.int64) if value is None else np.asarray(value).astype(np.int64)
         rows = np.unique(rows[(rows >= 0) & (rows < self._evalset.n)])
@@ -570,26 +584,24 @@ class EmbeddingMap(widgets.VBox):
         self._selected = ordered
         self._render_status()
         if not len(ordered):
+            self._selected_members = ordered  # nothing selected: the traits say so
             return
         n_errors = int(np.count_nonzero(~correct))
         heading = title or f"Map selection · {len(ordered)} samples · {n_errors} errors"
         self._grid.show(ordered, title=heading)
-        mode = self._selection_mode(ordered)
-        for callback in list(self._callbacks):
-            callback(mode)
+        self._notify_select(self._selection_mode(ordered))
 
     def _selection_mode(self, members: np.ndarray) -> FailureMode:
-        correct = self._evalset.correct
-        accuracy = float(correct[members].mean())
-        baseline = float(correct[self.visible_indices()].mean())
+        """The selection as a FailureMode; ``drop``: the shown points' accuracy minus its."""
         where = self.class_name or "all classes"
-        return FailureMode(
-            method=METHOD,
-            class_name=self.class_name or "all",
-            description=f"map selection: {len(members)} samples ({where}, {self.projection})",
-            members=members.copy(),
-            accuracy=accuracy,
-            drop=baseline - accuracy,
+        return FailureMode.from_members(
+            METHOD,
+            self.class_name or "all",
+            f"map selection: {len(members)} samples ({where}, {self.projection})",
+            members.copy(),
+            self._evalset,
+            reference_indices=self.visible_indices(),  # the class's group (or every row)
+            grouping=None,
         )
 
     # ------------------------------------------------------------------ drawing

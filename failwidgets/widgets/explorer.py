@@ -21,6 +21,7 @@ computes from the views' current state, synchronously.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import inspect
 import math
@@ -29,7 +30,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -39,7 +40,8 @@ import traitlets
 
 from ..data import EvalSet
 from ..modes import FailureMode, export_modes, frame_to_modes, import_modes, modes_to_frame
-from .grid import ImageGrid
+from .explorer_assets import ViewUnavailable
+from .grid import ImageGrid, _IndexArray
 from .mode_table import ModeTable, sort_frame
 
 __all__ = ["Explorer", "METHODS", "THRESHOLDS", "DEMO_METHODS"]
@@ -110,14 +112,34 @@ def _percent(value) -> str:
     return "—" if value is None or not math.isfinite(float(value)) else f"{100 * value:.0f}%"
 
 
+HELDOUT_CACHE_SIZE = 20_000
+
+
+def _rule_key(mode: FailureMode) -> tuple | None:
+    """What decides a mode's held-out drop: its rule's kind, parameters and data sources (by
+    identity); None when the rule is not a dataclass (then it is measured every time)."""
+    rule = getattr(mode, "rule", None)
+    if rule is None or not dataclasses.is_dataclass(rule):
+        return None
+    parts: list = [type(rule)]
+    for field in dataclasses.fields(rule):
+        value = getattr(rule, field.name)
+        if isinstance(value, (str, int, float, bool, type(None))):
+            parts.append(value)
+        elif isinstance(value, tuple):
+            try:
+                hash(value)
+                parts.append(value)
+            except TypeError:
+                parts.append(("id", id(value)))
+        else:  # arrays, callables, models: the same object gives the same values
+            parts.append(("id", id(value)))
+    return tuple(parts)
+
+
 def _errors_first(evalset: EvalSet, indices: np.ndarray) -> np.ndarray:
     indices = np.asarray(indices, dtype=np.int64)
     return indices[np.argsort(evalset.correct[indices], kind="stable")]
-
-
-class ViewUnavailable(Exception):
-    """Raised by a view factory to leave its view out; the message says why (and what to
-    pass), and the Explorer shows it."""
 
 
 # ---------------------------------------------------------------------- the widget
@@ -144,8 +166,10 @@ class Explorer(widgets.VBox):
         measured (member sets are cut to it, so methods fitted on different images compare on
         the same ones). None: all images.
     heldout_split : str, optional
-        For PRIME, the split on which each tag set is re-applied to measure ``heldout_drop``
-        (it must not have been searched). Other views measure it themselves (e.g.
+        The split on which each failure mode's rule is re-applied to measure
+        ``heldout_drop`` (:func:`failwidgets.rules.heldout`; it must not have been searched):
+        Barlow's tree path, PRIME's tag set, the failure direction's threshold, the CES
+        concept, Defuse's mixture component. A drop a view measured itself is kept (e.g.
         DirectionsView's ``heldout_split``).
     max_agreement_modes : int
         Failure modes per method in the agreement matrix (strongest drops first).
@@ -167,7 +191,15 @@ class Explorer(widgets.VBox):
     controls : dict
         The threshold sliders, ``(view name, attribute) -> slider``.
     selected_mode : FailureMode or None
-        The last failure mode selected in a view or the table.
+        The last failure mode selected in a view or the table (a read-only trait).
+    selected_indices : np.ndarray
+        The images selected in the shared grid (a trait; setting it selects them).
+    threshold_traits : dict
+        ``(view name, attribute) -> trait name``: every threshold is also a typed, bounded
+        trait of the Explorer named ``<view>_<attribute>`` (``barlow_delta``, ``prime_a``,
+        ``directions_k``...). ``class_name``, ``selected_mode``, ``selected_indices`` and these
+        work with ``observe`` and ``traitlets.link``; ``ipywidgets.jslink`` links the sliders
+        in ``controls`` in the browser.
     source_indices : np.ndarray or None
         For an Explorer over a subset of a larger EvalSet (``from_demo``), the index of each
         of its rows in the larger one; None otherwise.
@@ -175,7 +207,14 @@ class Explorer(widgets.VBox):
         Seconds spent building (``from_demo``) and in the last table update.
     """
 
-    class_name = traitlets.Unicode("")
+    class_name = traitlets.Unicode("", help="the selected class, shown by every view")
+    selected_mode = traitlets.Instance(
+        FailureMode,
+        allow_none=True,
+        read_only=True,
+        help="the last failure mode selected in a view or the table (None: none)",
+    )
+    selected_indices = _IndexArray(help="the images selected in the shared grid")
 
     def __init__(
         self,
@@ -235,6 +274,7 @@ class Explorer(widgets.VBox):
         self._executor: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
         self._last_modes: list[FailureMode] = []
+        self.saved_modes: list[FailureMode] | None = None  # the table of a loaded session
         self._ready = False
         self.timings: dict[str, float] = {}
         self.source_indices: np.ndarray | None = None
@@ -281,6 +321,7 @@ class Explorer(widgets.VBox):
         )
 
         self.controls: dict[tuple[str, str], widgets.Widget] = {}
+        self.threshold_traits: dict[tuple[str, str], str] = {}
         thresholds = self._build_thresholds()
 
         self.table = ModeTable()
@@ -438,6 +479,7 @@ class Explorer(widgets.VBox):
                 if isinstance(view, traitlets.HasTraits) and view.has_trait(spec.attr):
                     view.observe(self._view_threshold_changed(name, spec.attr), spec.attr)
                 self.controls[(name, spec.attr)] = slider
+                self._add_threshold_trait(name, spec, slider)
                 sliders.append(slider)
             if sliders:
                 label = widgets.HTML(
@@ -451,6 +493,42 @@ class Explorer(widgets.VBox):
         box = widgets.VBox(rows)
         box.add_class("fw-explorer-thresholds")
         return box
+
+    def _add_threshold_trait(self, name: str, spec: Threshold, slider) -> None:
+        """``<view>_<attr>`` (e.g. ``barlow_delta``): the threshold as a typed trait of the
+        Explorer, bounded like its slider, that ``observe`` and ``traitlets.link`` accept."""
+        trait_name = f"{name}_{spec.attr}"
+        if trait_name in self.trait_names() or hasattr(type(self), trait_name):
+            return  # a name taken by the Explorer itself: the slider still works
+        kind = traitlets.Int if isinstance(slider, widgets.IntSlider) else traitlets.Float
+        if isinstance(slider, widgets.FloatLogSlider):
+            low, high = slider.base**slider.min, slider.base**slider.max
+        else:
+            low, high = slider.min, slider.max
+        trait = kind(slider.value, min=low, max=high, help=spec.tooltip)
+        self.add_traits(**{trait_name: trait})
+        self.set_trait(trait_name, slider.value)
+        self.threshold_traits[(name, spec.attr)] = trait_name
+
+        def validate(obj, proposal):
+            # the view checks the value (as from its slider); the trait takes the view's value
+            if getattr(self.views[name], spec.attr) != proposal["value"]:
+                self.set_threshold(name, spec.attr, proposal["value"])
+            return getattr(self.views[name], spec.attr)
+
+        self._register_validator(validate, [trait_name])
+
+    def _threshold_trait_follows(self, name: str, attr: str) -> None:
+        """After the view's threshold changed elsewhere (its slider, the view itself)."""
+        trait_name = self.threshold_traits.get((name, attr))
+        if trait_name is None:
+            return
+        value = getattr(self.views[name], attr)
+        if getattr(self, trait_name) != value:
+            trait = self.traits()[trait_name]
+            trait.min = value if trait.min is None else min(trait.min, value)
+            trait.max = value if trait.max is None else max(trait.max, value)
+            self.set_trait(trait_name, value)
 
     def _class_size_max(self) -> int:
         return int(np.bincount(self._evalset.labels).max()) if self._evalset.n else 1
@@ -512,10 +590,6 @@ class Explorer(widgets.VBox):
     @property
     def evalset(self) -> EvalSet:
         return self._evalset
-
-    @property
-    def selected_mode(self) -> FailureMode | None:
-        return self._selected_mode
 
     @property
     def selected_members(self) -> np.ndarray:
@@ -655,6 +729,91 @@ class Explorer(widgets.VBox):
             self._executor = None
         super().close()
 
+    # ------------------------------------------------------------------ sessions and reports
+    TABLE_TAB = "All failure modes"
+
+    @property
+    def shown_modes(self) -> list[FailureMode]:
+        """The failure modes the table shows now (its class or all classes)."""
+        return list(self._last_modes)
+
+    @property
+    def table_scope(self) -> str:
+        """What the failure-mode table lists: ``"class"`` (the selected class) or ``"all"``."""
+        return self._table_scope.value
+
+    @table_scope.setter
+    def table_scope(self, value: str) -> None:
+        if value not in ("class", "all"):
+            raise ValueError(f"table_scope: expected 'class' or 'all', got {value!r}")
+        self._table_scope.value = value
+
+    @property
+    def selected_tab(self) -> str:
+        """The open tab: a view's name, or ``"table"`` for the failure-mode table."""
+        names = list(self.views)
+        index = self.tabs.selected_index
+        return names[index] if index is not None and index < len(names) else "table"
+
+    def select_tab(self, name: str) -> bool:
+        """Open the tab of view ``name`` (or ``"table"``); False when there is no such tab."""
+        names = list(self.views)
+        if name == "table":
+            self.tabs.selected_index = len(names)
+            return True
+        if name not in names:
+            return False
+        self.tabs.selected_index = names.index(name)
+        return True
+
+    @property
+    def labels_path(self) -> Path | None:
+        """Where the Defuse scenario labels are written (None without a scenario view)."""
+        for view in self.views.values():
+            path = getattr(view, "labels_path", None)
+            if isinstance(path, (str, Path)):
+                return Path(path)
+        return None
+
+    def save(self, path) -> Path:
+        """Save this session (class, thresholds, selection, table, tab, labels location) to
+        ``path`` as versioned JSON; :meth:`Explorer.load` restores it. Returns the path."""
+        from ..session import save_session
+
+        return save_session(self, path)
+
+    @classmethod
+    def load(cls, path, evalset: EvalSet, **assets) -> Explorer:
+        """Rebuild the Explorer of a saved session for ``evalset`` and restore its state.
+
+        ``**assets`` are :meth:`from_evalset`'s arguments (the same model, features,
+        embeddings, tags... as when it was saved). The EvalSet must be the session's one
+        (same samples, labels, predictions and images), else
+        :class:`~failwidgets.session.SessionMismatchError` says what differs. The table as
+        saved is in ``saved_modes``; what could not be restored is warned about.
+        """
+        from ..session import load_session
+
+        return load_session(path, evalset, cls.from_evalset, **assets)
+
+    def to_html(self, path, thumbnails: int = 8) -> Path:
+        """Write a self-contained HTML report of every method's failure modes (descriptions,
+        figures, held-out drop, thumbnails of members), readable with no kernel."""
+        from ..report import write_report
+
+        return write_report(self, path, thumbnails=thumbnails)
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):  # a static summary for front ends with no kernel
+            from ..report import summary_html
+
+            try:
+                bundle["text/html"] = summary_html(self)
+            except Exception:  # never let the fallback break the widget's display
+                pass
+        return bundle
+
     # ------------------------------------------------------------------ class
     def _class_arg(self, value) -> int:
         try:
@@ -693,6 +852,7 @@ class Explorer(widgets.VBox):
         finally:
             self._syncing -= 1
         self._selected_mode = None
+        self.set_trait("selected_mode", None)
         self.table.mark(None)
         self.table.class_name = name
         self._show_class_images()
@@ -769,6 +929,7 @@ class Explorer(widgets.VBox):
             slider.value = value
         finally:
             self._syncing -= 1
+        self._threshold_trait_follows(name, attr)
 
     # ------------------------------------------------------------------ selection
     def _view_of(self, method: str) -> str | None:
@@ -791,6 +952,7 @@ class Explorer(widgets.VBox):
 
     def _set_selected(self, mode: FailureMode) -> None:
         self._selected_mode = mode
+        self.set_trait("selected_mode", mode)
         self.table.mark(mode)
         for view in self.views.values():  # the embedding map highlights the members
             show_mode = getattr(view, "show_mode", None)
@@ -799,8 +961,15 @@ class Explorer(widgets.VBox):
         self._render_selection()
 
     def _on_grid_selected(self, change):
+        self.selected_indices = change["new"]
         if self._ready:
             self._render_selection()
+
+    @traitlets.validate("selected_indices")
+    def _valid_selected_indices(self, proposal):
+        # the grid checks the indices (range, duplicates) and keeps the selection
+        self.grid.selected = proposal["value"]
+        return self.grid.selected
 
     def _render_selection(self) -> None:
         parts = []
@@ -858,45 +1027,58 @@ class Explorer(widgets.VBox):
             except Exception as error:
                 self._message(f"{name}: failure_modes() failed ({type(error).__name__}: {error})")
                 continue
-            if self._methods.get(name) == "prime" and self._heldout_split is not None:
-                found = self._prime_heldout(name, view, found)
+            if self._heldout_split is not None:
+                found = self._with_heldout(name, found)
             modes.extend(found)
         return modes
 
-    def _prime_heldout(self, name: str, view, modes: list[FailureMode]) -> list[FailureMode]:
-        """PRIME modes with ``heldout_drop``: their tag sets re-applied to the held-out split."""
-        result = getattr(view, "result", None)
-        thresholds = getattr(view, "thresholds", None)
-        if result is None or not callable(thresholds) or not modes:
-            return modes
-        held = self._evalset.split_indices(self._heldout_split)
-        held = np.setdiff1d(held, result.indices)
-        if len(held) == 0:
-            return modes
-        try:
-            frame = result.failure_modes(**thresholds())
-            report = result.generalization(held, modes=frame)
-        except Exception as error:
-            self._message(f"{name}: held-out generalisation failed ({error})")
-            return modes
-        heldout = {
-            (str(row["class"]), " + ".join(row["tags"])): row["heldout_drop"]
-            for _, row in report.table.iterrows()
-        }
+    def _with_heldout(self, name: str, modes: list[FailureMode]) -> list[FailureMode]:
+        """The modes with ``heldout_drop``: each mode's rule re-applied to the class's rows in
+        ``heldout_split`` (:func:`~failwidgets.rules.with_heldout`); a drop the view measured
+        itself is kept. A rule that fails leaves its mode unmeasured, with one message."""
+        from ..rules import with_heldout
+
+        if getattr(self, "_heldout_rows", None) is None:  # computed once: a scan of every row
+            self._heldout_rows = self._evalset.split_indices(self._heldout_split)
+        failed: list[str] = []
+
+        def on_error(mode, error):
+            failed.append(f"{type(error).__name__}: {error}")
+
+        # A rule seen before (same kind, parameters and data sources) has the same held-out
+        # drop: it is remembered, so a threshold change re-measures only the modes it makes.
+        cache = self.__dict__.setdefault("_heldout_cache", {})
+        keys = [_rule_key(mode) for mode in modes]
+        todo = [
+            m
+            for m, key in zip(modes, keys)
+            if m.rule is not None and m.heldout_drop is None and (key is None or key not in cache)
+        ]
+        measured = {}
+        if todo:
+            done = with_heldout(
+                todo, self._evalset, None, indices=self._heldout_rows, on_error=on_error
+            )
+            for mode, result in zip(todo, done):
+                measured[id(mode)] = result
+                key = _rule_key(mode)
+                if key is not None and result is not mode:
+                    if len(cache) >= HELDOUT_CACHE_SIZE:
+                        cache.clear()
+                    # the entry holds the rule, so the ids in its key stay unique
+                    cache[key] = (result.heldout_drop, mode.rule)
+        if failed:
+            self._message(
+                f"{name}: held-out drop not measured for {len(failed)} modes ({failed[0]})"
+            )
         out = []
-        for mode in modes:
-            value = heldout.get((mode.class_name, mode.description))
-            if mode.heldout_drop is None and value is not None and not pd.isna(value):
-                mode = FailureMode(
-                    method=mode.method,
-                    class_name=mode.class_name,
-                    description=mode.description,
-                    members=mode.members,
-                    accuracy=mode.accuracy,
-                    drop=mode.drop,
-                    heldout_drop=float(value),
-                )
-            out.append(mode)
+        for mode, key in zip(modes, keys):
+            if id(mode) in measured:
+                out.append(measured[id(mode)])
+            elif mode.heldout_drop is None and key is not None and key in cache:
+                out.append(replace(mode, heldout_drop=cache[key][0]))
+            else:
+                out.append(mode)
         return out
 
     def _in_split(self) -> np.ndarray:
@@ -906,6 +1088,8 @@ class Explorer(widgets.VBox):
         return self._split_mask
 
     def _agreement_modes(self, modes: list[FailureMode], class_name: str) -> list[FailureMode]:
+        from dataclasses import replace
+
         in_split = None if self._split is None else self._in_split()
         chosen: list[FailureMode] = []
         by_method: dict[str, list[FailureMode]] = {}
@@ -919,16 +1103,7 @@ class Explorer(widgets.VBox):
                 mode = method_modes[int(i)]
                 if in_split is not None:
                     members = np.asarray(mode.members, dtype=np.int64)
-                    members = np.unique(members[in_split[members]])
-                    mode = FailureMode(
-                        method=mode.method,
-                        class_name=mode.class_name,
-                        description=mode.description,
-                        members=members,
-                        accuracy=mode.accuracy,
-                        drop=mode.drop,
-                        heldout_drop=mode.heldout_drop,
-                    )
+                    mode = replace(mode, members=np.unique(members[in_split[members]]))
                 chosen.append(mode)
         return chosen
 

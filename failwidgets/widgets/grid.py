@@ -5,7 +5,12 @@ The index list (up to millions of entries) stays in Python; only small state is 
 custom message and receives the page's metadata as JSON plus one binary buffer per thumbnail, so
 nothing image-like is stored in the notebook. The selection reaches the browser as one binary
 buffer of ranges or a bitmap (:mod:`~failwidgets.widgets.selection`), never as a JSON list: a
-million selected images cost at most 125 KB per change.
+million selected images cost at most 125 KB per change. For front ends that drop binary buffers
+(Colab), the ``"dataurl"`` image transport (:mod:`~failwidgets.widgets.transport`) sends the
+thumbnails as data URLs inside the JSON and the selection as base64 text instead.
+
+Samples flagged as likely label errors (:func:`failwidgets.label_noise.find_label_issues`, or
+any mask) wear a "label?" badge: see :meth:`ImageGrid.set_label_issues`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import anywidget
 import numpy as np
 import traitlets
 
+from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..thumbnails import THUMBNAIL_FORMATS, ThumbnailCache
 from .guard import (
@@ -32,6 +38,7 @@ from .guard import (
     validator,
 )
 from .selection import encode_selection
+from .transport import pack_bytes, pack_images
 
 __all__ = ["ImageGrid", "format_score"]
 
@@ -49,12 +56,6 @@ def format_score(value: float) -> str:
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
     return f"{value:.3g}"
-
-
-def _check_int(value, name: str) -> int:
-    if not is_int(value):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    return int(value)
 
 
 class _IndexArray(traitlets.TraitType):
@@ -134,6 +135,8 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         Initially selected sample indices.
     title : str, optional
         Heading shown above the grid.
+    label_issues : LabelIssues, boolean mask or indices, optional
+        Samples to badge as likely label errors (see :meth:`set_label_issues`).
     sort : {"none", "asc", "desc"}
         Display order: as given, or by score (stable, NaN last).
     thumb_format : {"jpeg", "png", "webp"}
@@ -150,6 +153,10 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         The shown sample indices in the given order (read-only).
     scores : np.ndarray or None
         The scores (read-only).
+    label_issues : np.ndarray
+        Sample indices badged as likely label errors (ascending, read-only).
+    n_label_issues : int
+        How many of the shown samples are badged.
 
     Notes
     -----
@@ -174,9 +181,11 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
     title = traitlets.Unicode("").tag(sync=True)
     selected = _IndexArray()  # kept in the kernel; the browser gets ``_selection``
     n_selected = StrictInt(0, read_only=True).tag(sync=True)
+    n_label_issues = StrictInt(0, read_only=True).tag(sync=True)
     # The selection as one binary buffer (see widgets/selection.py): a million selected
-    # samples are at most 125 KB, and a contiguous run 16 bytes.
-    _selection = traitlets.Bytes(encode_selection(np.zeros(0, bool))).tag(sync=True)
+    # samples are at most 125 KB, and a contiguous run 16 bytes. Base64 text instead under the
+    # "dataurl" image transport (see widgets/transport.py), for front ends that drop buffers.
+    _selection = traitlets.Union([traitlets.Bytes(), traitlets.Unicode()]).tag(sync=True)
     # Bumped whenever page contents change without other state changing (new subset, thumb size):
     # the browser drops its cached pages when it changes.
     _data_version = StrictInt(0).tag(sync=True)
@@ -193,11 +202,13 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         title: str | None = None,
         sort: str = "none",
         thumb_format: str = "jpeg",
+        label_issues=None,
         **kwargs,
     ):
         if not isinstance(evalset, EvalSet):
             raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
         self._evalset = evalset
+        self._issues = _LabelFlags.check(label_issues, evalset)
         self._class_names = list(evalset.class_names)
         self._indices, self._scores = self._check_subset(indices, scores)
         self._orders: dict[str, np.ndarray] = {}
@@ -300,6 +311,29 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
     def clear_selection(self) -> None:
         self._select(np.zeros(0, dtype=np.int64))
 
+    @property
+    def label_issues(self) -> np.ndarray:
+        """Sample indices badged as likely label errors (ascending, read-only)."""
+        flagged = np.flatnonzero(self._issues.mask) if self._issues else np.zeros(0, np.int64)
+        flagged.flags.writeable = False
+        return flagged
+
+    def set_label_issues(self, label_issues) -> None:
+        """Badge samples as likely label errors ("label?" on their tiles; None: no badges).
+
+        Parameters
+        ----------
+        label_issues : LabelIssues, boolean mask, sample indices or None
+            A :class:`~failwidgets.label_noise.LabelIssues` (found on this grid's EvalSet;
+            each badge's tooltip then gives the suggested label and the label quality), a
+            boolean mask over the EvalSet's samples, or the indices of the flagged samples.
+        """
+        flags = _LabelFlags.check(label_issues, self._evalset)
+        with self.hold_sync():
+            self._issues = flags
+            self._set_subset_traits()
+            self._data_version += 1
+
     # ------------------------------------------------------------------ validation
     def _check_subset(self, indices, scores):
         evalset = self._evalset
@@ -384,6 +418,10 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         distinct.flags.writeable = False
         return distinct
 
+    @traitlets.default("_selection")
+    def _default_selection(self):
+        return pack_bytes(encode_selection(np.zeros(0, bool)))
+
     @traitlets.observe("selected")
     def _on_selected(self, change):
         mask = np.zeros(self._evalset.n, dtype=bool)
@@ -391,7 +429,7 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         self._mask = mask
         with self.hold_sync():
             self.set_trait("n_selected", len(change["new"]))
-            self._selection = encode_selection(mask)
+            self._selection = pack_bytes(encode_selection(mask))
 
     def _select(self, indices: np.ndarray) -> None:
         """Set ``selected`` to ``indices``, known to be distinct and in range."""
@@ -432,6 +470,8 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         self.set_trait("has_scores", self._scores is not None)
         n_wrong = int(np.count_nonzero(~self._evalset.correct[self._indices]))
         self.set_trait("n_incorrect", n_wrong)
+        flagged = 0 if not self._issues else np.count_nonzero(self._issues.mask[self._indices])
+        self.set_trait("n_label_issues", int(flagged))
 
     # ------------------------------------------------------------------ ordering and pages
     def _order(self) -> np.ndarray | None:
@@ -466,9 +506,10 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         -------
         content : dict
             ``{"type": "page", "items": [...], ...}``; each item has ``position``, ``index``,
-            ``label``, ``prediction``, ``correct``, ``score`` (float or None), ``score_text``
-            and ``buffer`` (position in ``buffers``, or -1 with an ``error`` when the image could
-            not be loaded).
+            ``label``, ``prediction``, ``correct``, ``score`` (float or None), ``score_text``,
+            ``label_issue`` (None, or ``{"suggested", "quality"}`` for a badged sample, each
+            None when unknown) and ``buffer`` (position in ``buffers``, or -1 with an
+            ``error`` when the image could not be loaded).
         buffers : list of bytes
             One encoded thumbnail per item that has one.
         """
@@ -478,6 +519,7 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         thumbnails, errors = self._thumbs.get_many(indices)
         labels = self._evalset.labels[indices]
         predictions = self._evalset.predictions[indices]
+        flags = self._issues if self._issues else None
         items, buffers = [], []
         for offset, (index, label, prediction, thumb) in enumerate(
             zip(indices.tolist(), labels.tolist(), predictions.tolist(), thumbnails)
@@ -490,6 +532,7 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
                 "correct": label == prediction,
                 "score": None,
                 "score_text": None,
+                "label_issue": None if flags is None else flags.item(index, self._class_names),
                 "buffer": -1,
             }
             if scores is not None:
@@ -564,6 +607,7 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         if kind == "page":
             page = message_int(content, "page")
             reply, thumbs = self.page_payload(page, request_id=message_request_id(content))
+            reply, thumbs = pack_images(reply, thumbs)  # buffers, or data URLs (Colab)
             self.send(reply, buffers=thumbs)
         elif kind == "select":
             mode = content.get("mode")
@@ -589,3 +633,47 @@ def _unique_in_order(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.int64)
     _, first = np.unique(values, return_index=True)
     return values[np.sort(first)]
+
+
+class _LabelFlags:
+    """Per-sample label-issue flags of a grid: a mask, and the suggested label and label
+    quality when they come from a :class:`~failwidgets.label_noise.LabelIssues`."""
+
+    def __init__(self, mask: np.ndarray, suggested=None, quality=None):
+        self.mask, self.suggested, self.quality = mask, suggested, quality
+
+    def __bool__(self) -> bool:
+        return bool(self.mask.any())
+
+    @classmethod
+    def check(cls, value, evalset: EvalSet) -> _LabelFlags:
+        from ..label_noise import LabelIssues
+
+        n = evalset.n
+        if value is None:
+            return cls(np.zeros(n, dtype=bool))
+        if isinstance(value, LabelIssues):
+            if value.n != n or not np.array_equal(value.labels, evalset.labels):
+                raise ValueError(
+                    f"label_issues: found on another EvalSet ({value.n} samples) than the "
+                    f"grid's ({n} samples), or its labels changed since"
+                )
+            return cls(np.array(value.flagged), value.suggested_label, value.label_quality)
+        if isinstance(value, (str, bytes)) or np.isscalar(value):
+            raise TypeError(
+                "label_issues: expected LabelIssues, a boolean mask or sample indices, got "
+                f"{type(value).__name__}"
+            )
+        mask = np.zeros(n, dtype=bool)
+        mask[evalset.check_indices(value, name="label_issues")] = True
+        return cls(mask)
+
+    def item(self, index: int, class_names: list[str]) -> dict | None:
+        """The page item's ``label_issue`` entry for sample ``index`` (None: not flagged)."""
+        if not self.mask[index]:
+            return None
+        quality = None if self.quality is None else float(self.quality[index])
+        return {
+            "suggested": None if self.suggested is None else class_names[self.suggested[index]],
+            "quality": quality if quality is not None and math.isfinite(quality) else None,
+        }

@@ -504,6 +504,7 @@ class LatticeView(widgets.VBox):
         """Select the node of ``tags`` (a tag set of the current class; ``()`` for the class):
         highlight it, show its images in the grid (errors first) and notify ``on_select``."""
         from ..modes import FailureMode
+        from ..rules import TagSetRule
 
         if isinstance(tags, str):
             tags = (tags,)
@@ -540,13 +541,14 @@ class LatticeView(widgets.VBox):
             f"accuracy {accuracy:.1%} (class {class_accuracy:.1%})"
         )
         self.grid.show(members, title=title)
-        mode = FailureMode(
-            method="prime",
-            class_name=self.class_name,
-            description=description,
-            members=self._selected_members.copy(),
-            accuracy=accuracy,
-            drop=class_accuracy - accuracy,
+        mode = FailureMode.from_members(
+            "prime",
+            self.class_name,
+            description,
+            self._selected_members.copy(),
+            r,
+            reference_indices=r.class_images(c),
+            rule=TagSetRule(self.class_name, ordered_tags, r.tag_matrix),
         )
         for callback in self._callbacks:
             callback(mode)

@@ -56,6 +56,7 @@ from .guard import (
     short_repr,
     validator,
 )
+from .transport import pack_images
 
 __all__ = ["ScenarioView", "ScenarioCanvas", "DEFAULT_FIT_SETTINGS", "DEFAULT_MAX_IMAGES"]
 
@@ -165,6 +166,7 @@ class ScenarioCanvas(GuardedState, anywidget.AnyWidget):
                 reply, data = view.strips_payload(ids, request_id=request_id)
             except ValueError as error:
                 raise BrowserMessageError(str(error)) from None
+            reply, data = pack_images(reply, data)  # buffers, or data URLs (Colab)
             self.send(reply, buffers=data)
         elif kind == "select":
             view._select_from_browser(view._message_id(content))
@@ -921,21 +923,33 @@ class ScenarioView(widgets.VBox):
         return self._evalset.class_names[c] if c is not None else "?"
 
     def _failure_mode(self, scenario):
+        """The scenario's images as a FailureMode; ``drop`` is the accuracy of the images
+        labelled with its majority class (in the analysed rows) minus theirs. Its ``rule``
+        re-applies it: the class's images whose VAE code falls in its mixture component."""
         from ..modes import FailureMode
+        from ..rules import MixtureRule, vae_encoder
 
         members = self._members[scenario.id]
         top = scenario.top_prediction
         predicted = self._evalset.class_names[top] if top is not None else "?"
-        accuracy = float(self._evalset.correct[members].mean()) if len(members) else float("nan")
-        c = scenario.majority_label
-        class_accuracy = float(self._class_accuracy[c]) if c is not None else float("nan")
-        return FailureMode(
-            method="defuse",
-            class_name=self._class_of(scenario),
-            description=f"scenario {scenario.id}: {self._class_of(scenario)} → predicted {predicted}",
-            members=members.copy(),
-            accuracy=accuracy,
-            drop=class_accuracy - accuracy,
+        name = self._class_of(scenario)
+        rule = None
+        mixture = self._scenarios.mixture
+        vae = self._checked_vae
+        if scenario.majority_label is not None and vae is not None and mixture is not None:
+            encoder = self.__dict__.get("_rule_encoder")
+            if encoder is None:  # one encoder per view: each image is encoded once
+                encoder = self.__dict__["_rule_encoder"] = vae_encoder(vae)
+            rule = MixtureRule.from_vae(encoder, mixture, scenario.component, name)
+        return FailureMode.from_members(
+            "defuse",
+            name,
+            f"scenario {scenario.id}: {name} → predicted {predicted}",
+            members.copy(),
+            self._evalset,
+            reference_indices=self._rows,
+            grouping="label" if scenario.majority_label is not None else None,
+            rule=rule,
         )
 
     def _row(self, scenario, max_weight: float) -> dict:

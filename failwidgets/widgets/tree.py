@@ -67,6 +67,7 @@ from .guard import (
     short_repr,
     validator,
 )
+from .transport import pack_images
 
 __all__ = ["TreeCanvas", "TreeView", "tree_view_model"]
 
@@ -459,14 +460,14 @@ class TreeCanvas(GuardedState, anywidget.AnyWidget):
         """Keep ``content``/``buffers`` as the panel's state and send them to the browser."""
         with self._lock:
             self._visual = (content, buffers)
-        self.send(content, buffers=buffers)
+        self.send(*pack_images(content, buffers))  # buffers, or data URLs (Colab)
 
     @answer_errors
     def _on_message(self, widget, content, buffers) -> None:
         kind = content.get("type")
         if kind == "visual-request":
             message, data = self.visual
-            self.send(message, buffers=data)
+            self.send(*pack_images(message, data))
         elif kind == "select":
             node = message_int(content, "node")
             if node not in {node["id"] for node in self.tree.get("nodes", ())}:
@@ -1076,9 +1077,10 @@ class TreeView(widgets.VBox):
             When empty, its ``reason`` (shown in its repr) says why for each class: no tree
             (the status message), no errors to explain, or :meth:`BarlowResult.empty_reason`.
         """
-        from ..modes import FailureMode
+        from dataclasses import replace
 
-        delta, tau = self.delta, self.tau  # one snapshot (the Explorer calls from a thread)
+        delta, tau, grouping = self.delta, self.tau, self.grouping  # one snapshot (the
+        # Explorer calls from a thread)
         if isinstance(classes, str) and classes == "current":
             names = [self.class_name]
             results = [self._status_message if self._result is None else self._result]
@@ -1102,17 +1104,16 @@ class TreeView(widgets.VBox):
             if r.nothing_to_explain:
                 reasons.append((name, f"no errors among its {r.n} images: nothing to explain"))
                 continue
-            found = r.to_failure_modes(delta, tau, class_name=name)
+            found = r.to_failure_modes(
+                delta, tau, class_name=name, features=self._features, grouping=grouping
+            )
             if not found:
                 reasons.append((name, str(found.reason)))
             modes += [
-                FailureMode(
-                    method=m.method,
-                    class_name=m.class_name,
+                replace(
+                    m,
                     description=self._describe(m.description, name),
                     members=np.sort(m.members),
-                    accuracy=m.accuracy,
-                    drop=m.drop,
                 )
                 for m in found
             ]
@@ -1127,6 +1128,7 @@ class TreeView(widgets.VBox):
         """Select tree node ``node``: highlight it, show its images in the grid (errors
         first), show its feature's visualisation and notify ``on_select``."""
         from ..modes import FailureMode
+        from ..rules import TreePathRule
 
         r = self._result
         if r is None:
@@ -1149,14 +1151,20 @@ class TreeView(widgets.VBox):
             scores = self._features[members, feature]
         self.grid.show(members, scores=scores, title=title)
         self._visualize(feature)
-        error_rate = float(r.table["error_rate"][node])
-        mode = FailureMode(
-            method="barlow",
-            class_name=self.class_name,
-            description=self._describe(rule),
-            members=self._selected_members.copy(),
-            accuracy=1.0 - error_rate,
-            drop=error_rate - r.base_error_rate,
+        path = None
+        if self._features is not None:
+            path = TreePathRule(
+                self.class_name, r.rule(node).conditions, self._features, grouping=self.grouping
+            )
+        mode = FailureMode.from_members(
+            "barlow",
+            self.class_name,
+            self._describe(rule),
+            self._selected_members.copy(),
+            self._evalset,
+            reference_indices=r.group,
+            grouping=None,  # the tree's group is the class's rows
+            rule=path,
         )
         for callback in self._callbacks:
             callback(mode)

@@ -19,9 +19,9 @@
 //     empty_reasons: {positive, negative} (why a side has no concept; string or null) }
 
 import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
+import { make, svg } from "./dom.js";
 import { listenerSet } from "./events.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 const STYLE_ID = "fw-concept-map-style";
 
 export const MAP = {
@@ -129,21 +129,6 @@ section[data-side="negative"] .fw-cmap-bar-fill { background: var(--fw-cmap-neg)
 .fw-cmap-hint { color: var(--fw-fg-muted); font-size: var(--fw-font-size-small); margin-top: 4px; }
 `;
 
-function make(doc, tag, className, attributes) {
-  const node = doc.createElement(tag);
-  if (className) node.className = className;
-  if (attributes) {
-    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  }
-  return node;
-}
-
-function svg(doc, tag, attributes) {
-  const node = doc.createElementNS(SVG_NS, tag);
-  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, String(value));
-  return node;
-}
-
 /** "positive", "negative", "zero" or "none" (no score yet). */
 export function scoreSign(score) {
   if (score === null || score === undefined || Number.isNaN(score)) return "none";
@@ -227,7 +212,7 @@ export function placeLabels(points, layout = MAP) {
 export function createConceptMap(container, options = {}) {
   const { onConcept = () => {}, onShowExplained = () => {} } = options;
   const doc = container.ownerDocument;
-  ensureStyle(doc, STYLE_ID, CONCEPT_MAP_CSS);
+  ensureStyle(container, STYLE_ID, CONCEPT_MAP_CSS);
   let destroyed = false;
   let model = null;
   let busy = false;

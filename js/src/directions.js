@@ -15,6 +15,7 @@
 //   }
 
 import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
+import { make } from "./dom.js";
 import { listenerSet } from "./events.js";
 
 const STYLE_ID = "fw-directions-style";
@@ -76,15 +77,6 @@ export const DIRECTIONS_CSS = `
 .fw-dir-hint { margin-top: 6px; color: var(--fw-fg-muted); font-size: var(--fw-font-size-small); }
 `;
 
-function make(doc, tag, className, attributes) {
-  const node = doc.createElement(tag);
-  if (className) node.className = className;
-  if (attributes) {
-    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  }
-  return node;
-}
-
 function stat(doc, label, value, className) {
   const span = make(doc, "span", `fw-dir-stat ${className}`);
   const bold = make(doc, "b");
@@ -112,7 +104,7 @@ export function accuracyText(check, split = "test") {
 export function createDirectionsView(container, options = {}) {
   const { onCaption = () => {}, onShowTail = () => {} } = options;
   const doc = container.ownerDocument;
-  ensureStyle(doc, STYLE_ID, DIRECTIONS_CSS);
+  ensureStyle(container, STYLE_ID, DIRECTIONS_CSS);
   let destroyed = false;
   let model = null;
   const listeners = listenerSet();

@@ -18,3 +18,29 @@ export function listenerSet() {
     },
   };
 }
+
+/**
+ * Pointer and keyboard wiring of a layer of selectable items (tree or lattice nodes).
+ *
+ * `itemOf(target)` returns the item element an event target belongs to (or null). A click, or
+ * Enter / Space on a focused item, calls `choose(item)`; hovering or focusing an item calls
+ * `hover(item)`, and leaving `area` calls `hover(null)`. Listeners go through `listen`
+ * (a {@link listenerSet}'s), so the view's cleanup removes them.
+ */
+export function wireItems(listen, layer, area, itemOf, { choose, hover }) {
+  listen(layer, "click", (event) => {
+    const item = itemOf(event.target);
+    if (item) choose(item);
+  });
+  listen(layer, "keydown", (event) => {
+    const item = itemOf(event.target);
+    if (item && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      choose(item);
+    }
+  });
+  const showDetails = (event) => hover(itemOf(event.target));
+  listen(layer, "mouseover", showDetails);
+  listen(layer, "focusin", showDetails);
+  listen(area, "mouseleave", () => hover(null));
+}

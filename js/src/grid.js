@@ -6,8 +6,10 @@
 // callbacks. All text from data goes through textContent or attributes, never innerHTML.
 
 import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
+import { make } from "./dom.js";
 import { listenerSet } from "./events.js";
 import { selectionOf } from "./selection.js";
+import { imageURL, releaseURL } from "./images.js";
 
 export const PAGE_SIZES = [25, 50, 100, 200, 500, 1000];
 export const SORT_OPTIONS = [
@@ -74,6 +76,11 @@ export const GRID_CSS = `
   color: var(--fw-on-badge); background: var(--fw-good); box-shadow: 0 0 0 1px rgba(0, 0, 0, 0.25);
 }
 .fw-thumb.incorrect .fw-badge { background: var(--fw-bad); }
+.fw-label-issue {
+  position: absolute; top: 2px; right: 2px; height: 17px; padding: 0 4px; border-radius: 9px;
+  font-size: 10px; line-height: 17px; font-weight: 700; cursor: help;
+  color: #1a1a1a; background: #f5c542; box-shadow: 0 0 0 1px rgba(0, 0, 0, 0.3);
+}
 .fw-caption {
   display: flex; gap: 3px; min-width: 0; white-space: nowrap; overflow: hidden;
   font-size: var(--fw-font-size-small); line-height: 1.3;
@@ -123,17 +130,18 @@ export function describeItem(item, total) {
   parts.push(`label: ${item.label}`, `prediction: ${item.prediction}`);
   parts.push(item.correct ? "✓ correct" : "✗ incorrect");
   if (item.score_text != null && item.score_text !== "") parts.push(`score: ${item.score_text}`);
+  if (item.label_issue) parts.push(describeLabelIssue(item));
   if (item.error) parts.push(`image error: ${item.error}`);
   return parts.join(" · ");
 }
 
-function make(doc, tag, className, attributes) {
-  const node = doc.createElement(tag);
-  if (className) node.className = className;
-  if (attributes) {
-    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  }
-  return node;
+/** Tooltip of the "label?" badge: the sample's label may be wrong. */
+export function describeLabelIssue(item) {
+  const issue = item.label_issue || {};
+  const parts = ["label?: likely label error"];
+  if (issue.suggested != null) parts.push(`suggested: ${issue.suggested}`);
+  if (typeof issue.quality === "number") parts.push(`label quality ${issue.quality.toFixed(2)}`);
+  return parts.join(", ");
 }
 
 /**
@@ -162,7 +170,7 @@ export function createGridView(container, options = {}) {
     revokeObjectURL = (url) => URL.revokeObjectURL(url),
   } = options;
   const doc = container.ownerDocument;
-  ensureStyle(doc, STYLE_ID, GRID_CSS);
+  ensureStyle(container, STYLE_ID, GRID_CSS);
 
   const viewId = Math.random().toString(36).slice(2, 10);
   const state = {
@@ -175,6 +183,7 @@ export function createGridView(container, options = {}) {
     title: "",
     version: 0,
     nIncorrect: 0,
+    nLabelIssues: 0,
   };
   let selected = selectionOf([]); // {size, has(index)}
   const cache = new Map(); // page -> {items, urls}; insertion order = least recently used first
@@ -250,7 +259,7 @@ export function createGridView(container, options = {}) {
   const stateKey = () => `${state.version}|${state.sort}|${state.pageSize}|${state.thumbSize}`;
 
   function revoke(entry) {
-    for (const url of entry.urls) if (url) revokeObjectURL(url);
+    for (const url of entry.urls) releaseURL(url, revokeObjectURL);
     entry.urls = [];
   }
 
@@ -267,6 +276,7 @@ export function createGridView(container, options = {}) {
       `${formatCount(state.nIncorrect)} incorrect`,
       `${formatCount(selected.size)} selected`,
     ];
+    if (state.nLabelIssues > 0) parts.push(`${formatCount(state.nLabelIssues)} label?`);
     return `${parts.join(" · ")} — click to select, shift-click for a range, ctrl/⌘-click to toggle`;
   }
 
@@ -350,6 +360,12 @@ export function createGridView(container, options = {}) {
     const badge = make(doc, "span", "fw-badge", { "aria-hidden": "true" });
     badge.textContent = item.correct ? "✓" : "✗";
     frame.appendChild(badge);
+    if (item.label_issue) {
+      tile.classList.add("label-issue");
+      const flag = make(doc, "span", "fw-label-issue", { title: describeLabelIssue(item) });
+      flag.textContent = "label?";
+      frame.appendChild(flag);
+    }
 
     const caption = make(doc, "div", "fw-caption");
     const label = make(doc, "span", "fw-label");
@@ -440,8 +456,9 @@ export function createGridView(container, options = {}) {
 
   /**
    * Page data from the host: message {request_id, page, version, sort, page_size, thumb_size,
-   * mime, items: [{position, index, label, prediction, correct, score_text, buffer, error?}]}
-   * and one binary buffer per thumbnail (item.buffer indexes them; -1 for none).
+   * mime, items: [{position, index, label, prediction, correct, score_text, label_issue,
+   * buffer, error?}]} and one binary buffer per thumbnail (item.buffer indexes them; -1 for
+   * none), or no buffers and message.data_urls at the same indices (the "dataurl" transport).
    * Returns true when shown, false when ignored as stale (only the latest request counts).
    */
   function receivePage(message, buffers = []) {
@@ -453,11 +470,9 @@ export function createGridView(container, options = {}) {
       // The host's state moved on; the state change that follows triggers a fresh request.
       return false;
     }
-    const urls = (message.items || []).map((item) => {
-      const buffer = item.buffer >= 0 ? buffers[item.buffer] : undefined;
-      if (!buffer) return null;
-      return createObjectURL(new Blob([buffer], { type: message.mime || "image/jpeg" }));
-    });
+    const urls = (message.items || []).map((item) =>
+      imageURL(message, buffers, item.buffer, createObjectURL, "image/jpeg"),
+    );
     const entry = { items: message.items || [], urls };
     cache.set(request.page, entry);
     while (cache.size > Math.max(1, maxCachedPages)) {

@@ -3,6 +3,7 @@
 
 import { createGridView } from "./grid.js";
 import { decodeSelection } from "./selection.js";
+import { bytesOf } from "./images.js";
 
 // view state name -> model trait
 const TRAITS = {
@@ -15,6 +16,7 @@ const TRAITS = {
   title: "title",
   version: "_data_version",
   nIncorrect: "n_incorrect",
+  nLabelIssues: "n_label_issues",
 };
 
 export default {
@@ -33,8 +35,9 @@ export default {
       for (const [name, trait] of Object.entries(TRAITS)) state[name] = model.get(trait);
       view.setState(state);
     };
-    // The selection arrives as one binary buffer (ranges or a bitmap), never a JSON list.
-    const syncSelected = () => view.setSelected(decodeSelection(model.get("_selection")));
+    // The selection arrives as one binary buffer (ranges or a bitmap), never a JSON list;
+    // as base64 text under the "dataurl" transport (front ends that drop buffers).
+    const syncSelected = () => view.setSelected(decodeSelection(bytesOf(model.get("_selection"))));
     const onMessage = (message, buffers) => {
       if (message && message.type === "page") view.receivePage(message, buffers);
     };

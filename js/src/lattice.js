@@ -11,18 +11,11 @@
 // All text from data goes through textContent or attributes, never innerHTML.
 
 import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
-import { listenerSet } from "./events.js";
+import { make, svg } from "./dom.js";
+import { DIVERGING_STOPS, divergingColour, symmetricDomain } from "./colour.js";
+import { listenerSet, wireItems } from "./events.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 const STYLE_ID = "fw-lattice-style";
-
-// ColorBrewer RdBu, reversed: blue = the set is *more* accurate than the class, red = less.
-// Both ends stay saturated enough to read on white and on JupyterLab's dark background; the
-// light middle is outlined by every node's stroke.
-export const DROP_STOPS = [
-  "#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
-  "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f",
-]; // prettier-ignore
 
 export const LAYOUT = {
   columnWidth: 128,
@@ -119,30 +112,15 @@ export function describeNode(node, className) {
   return parts.join(" · ");
 }
 
-function hexToRgb(hex) {
-  const value = parseInt(hex.slice(1), 16);
-  return [(value >> 16) & 255, (value >> 8) & 255, value & 255];
-}
-
-/** Colour of an accuracy drop on the diverging scale [-domain, +domain] (clamped). */
+/** Colour of an accuracy drop on the diverging scale [-domain, +domain] (clamped): blue = the
+ * set is *more* accurate than the class, red = less. */
 export function dropColour(drop, domain) {
-  if (drop == null || !Number.isFinite(drop)) return "#9e9e9e";
-  const d = domain > 0 ? domain : 1;
-  const t = (Math.max(-d, Math.min(d, drop)) + d) / (2 * d); // 0..1
-  const scaled = t * (DROP_STOPS.length - 1);
-  const i = Math.min(DROP_STOPS.length - 2, Math.floor(scaled));
-  const f = scaled - i;
-  const a = hexToRgb(DROP_STOPS[i]);
-  const b = hexToRgb(DROP_STOPS[i + 1]);
-  const mix = a.map((v, k) => Math.round(v + (b[k] - v) * f));
-  return `rgb(${mix[0]}, ${mix[1]}, ${mix[2]})`;
+  return divergingColour(drop, domain);
 }
 
 /** Symmetric colour domain: the largest |drop| drawn, at least 0.05, rounded up to 0.05. */
 export function dropDomain(nodes) {
-  let largest = 0.05;
-  for (const node of nodes) if (Number.isFinite(node.drop)) largest = Math.max(largest, Math.abs(node.drop));
-  return Math.min(1, Math.ceil(largest / 0.05 - 1e-9) * 0.05);
+  return symmetricDomain(nodes.map((node) => node.drop));
 }
 
 export function nodeRadius(n, nClass, layout = LAYOUT) {
@@ -267,19 +245,6 @@ export function layoutLattice(graph, layout = LAYOUT, sweeps = 8) {
   return { levels, x, y, labelBottom, width, height, crossings: best.crossings, initialCrossings };
 }
 
-function make(doc, tag, className, attributes) {
-  const node = doc.createElement(tag);
-  if (className) node.className = className;
-  if (attributes) for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  return node;
-}
-
-function svg(doc, tag, attributes) {
-  const node = doc.createElementNS(SVG_NS, tag);
-  if (attributes) for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  return node;
-}
-
 export function matchesQuery(node, query) {
   const q = (query || "").trim().toLowerCase();
   if (!q) return false;
@@ -298,7 +263,7 @@ export function createLatticeView(container, options = {}) {
   const { onSelect = () => {}, onQuery = () => {}, layout: baseLayout = LAYOUT } = options;
   let layout = baseLayout;
   const doc = container.ownerDocument;
-  ensureStyle(doc, STYLE_ID, LATTICE_CSS);
+  ensureStyle(container, STYLE_ID, LATTICE_CSS);
 
   let graph = { nodes: [], edges: [] };
   let selectedRow = -1;
@@ -326,7 +291,7 @@ export function createLatticeView(container, options = {}) {
   const legend = make(doc, "span", "fw-lattice-legend");
   const low = make(doc, "span", "fw-lattice-low");
   const ramp = make(doc, "span", "fw-lattice-ramp", { title: "accuracy drop: class accuracy − set accuracy" });
-  ramp.style.background = `linear-gradient(to right, ${DROP_STOPS.join(", ")})`;
+  ramp.style.background = `linear-gradient(to right, ${DIVERGING_STOPS.join(", ")})`;
   const high = make(doc, "span", "fw-lattice-high");
   const modeKey = make(doc, "span", "fw-lattice-key");
   modeKey.append(make(doc, "span", "fw-lattice-key-ring"), "failure mode");
@@ -521,32 +486,15 @@ export function createLatticeView(container, options = {}) {
     onSelect(row);
   }
 
-  listen(nodeLayer, "click", (event) => {
-    const g = nodeOf(event.target);
-    if (g) choose(g);
-  });
-  listen(nodeLayer, "keydown", (event) => {
-    const g = nodeOf(event.target);
-    if (g && (event.key === "Enter" || event.key === " ")) {
-      event.preventDefault();
-      choose(g);
-    }
-  });
-  const showDetails = (event) => {
-    const g = nodeOf(event.target);
-    const node = g ? g._fwNode : null;
-    if (node !== hovered) {
-      hovered = node;
-      renderStatus();
-    }
-  };
-  listen(nodeLayer, "mouseover", showDetails);
-  listen(nodeLayer, "focusin", showDetails);
-  listen(canvas, "mouseleave", () => {
-    if (hovered) {
-      hovered = null;
-      renderStatus();
-    }
+  wireItems(listen, nodeLayer, canvas, nodeOf, {
+    choose,
+    hover(g) {
+      const node = g ? g._fwNode : null;
+      if (node !== hovered) {
+        hovered = node;
+        renderStatus();
+      }
+    },
   });
   listen(search, "input", () => {
     query = search.value;

@@ -18,6 +18,7 @@
 //   }
 
 import { THEME_VARS, ensureStyle } from "./theme.js";
+import { make } from "./dom.js";
 
 const STYLE_ID = "fw-mode-table-style";
 
@@ -96,15 +97,6 @@ export const MODE_TABLE_CSS = `
 .fw-mt-cell.fw-diag { color: var(--fw-fg-muted); }
 `;
 
-function make(doc, tag, className, attributes) {
-  const node = doc.createElement(tag);
-  if (className) node.className = className;
-  if (attributes) {
-    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  }
-  return node;
-}
-
 function missing(value) {
   return value === null || value === undefined || (typeof value === "number" && Number.isNaN(value));
 }
@@ -182,7 +174,7 @@ function modeLabel(mode) {
 export function createModeTableView(container, options = {}) {
   const { onSelect = () => {}, onSort = () => {} } = options;
   const doc = container.ownerDocument;
-  ensureStyle(doc, STYLE_ID, MODE_TABLE_CSS);
+  ensureStyle(container, STYLE_ID, MODE_TABLE_CSS);
   let destroyed = false;
   let state = {
     rows: [],

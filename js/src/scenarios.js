@@ -8,7 +8,9 @@
 // All text from data goes through textContent or attributes, never innerHTML.
 
 import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
+import { make } from "./dom.js";
 import { listenerSet } from "./events.js";
+import { imageURL, releaseURL } from "./images.js";
 
 const STYLE_ID = "fw-scenarios-style";
 const numberFormat = new Intl.NumberFormat("en-US");
@@ -136,13 +138,6 @@ export function labelHint(row, classNames) {
   return "not reviewed";
 }
 
-function make(doc, tag, className, attributes) {
-  const node = doc.createElement(tag);
-  if (className) node.className = className;
-  if (attributes) for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  return node;
-}
-
 /**
  * Create the scenario view inside `container`.
  *
@@ -164,7 +159,7 @@ export function createScenarioView(container, options = {}) {
     revokeObjectURL = (url) => URL.revokeObjectURL(url),
   } = options;
   const doc = container.ownerDocument;
-  ensureStyle(doc, STYLE_ID, SCENARIOS_CSS);
+  ensureStyle(container, STYLE_ID, SCENARIOS_CSS);
 
   const viewId = Math.random().toString(36).slice(2, 10);
   let data = { rows: [], class_names: [], sample_version: 0 };
@@ -408,7 +403,7 @@ export function createScenarioView(container, options = {}) {
     // strips of an older version that are not on screen are not worth keeping
     for (const [id, strip] of strips) {
       if (strip.version !== data.sample_version && !rowElements.has(id)) {
-        for (const url of strip.urls) if (url) revokeObjectURL(url);
+        for (const url of strip.urls) releaseURL(url, revokeObjectURL);
         strips.delete(id);
       }
     }
@@ -436,18 +431,16 @@ export function createScenarioView(container, options = {}) {
 
   /**
    * Decoded samples from the host: message {version, mime, strips: [{id, buffers: [i, ...]}]}
-   * with the PNG buffers. Returns the number of strips shown (0 when stale: another version).
+   * with the PNG buffers (or, with no buffers, msg.data_urls at the same indices: the "dataurl"
+   * transport). Returns the number of strips shown (0 when stale: another version).
    */
   function receiveStrips(msg, buffers = []) {
     if (destroyed || !msg || msg.version !== data.sample_version) return 0;
     let shown = 0;
     for (const strip of msg.strips || []) {
-      const urls = (strip.buffers || []).map((b) => {
-        const buffer = b >= 0 ? buffers[b] : undefined;
-        return buffer ? createObjectURL(new Blob([buffer], { type: msg.mime || "image/png" })) : null;
-      });
+      const urls = (strip.buffers || []).map((b) => imageURL(msg, buffers, b, createObjectURL));
       const old = strips.get(strip.id);
-      if (old) for (const url of old.urls) if (url) revokeObjectURL(url);
+      if (old) for (const url of old.urls) releaseURL(url, revokeObjectURL);
       strips.set(strip.id, { version: msg.version, urls });
       if (pending) pending.ids.delete(strip.id);
       const el = rowElements.get(strip.id);
@@ -544,7 +537,7 @@ export function createScenarioView(container, options = {}) {
     if (destroyed) return;
     destroyed = true;
     listeners.removeAll();
-    for (const strip of strips.values()) for (const url of strip.urls) if (url) revokeObjectURL(url);
+    for (const strip of strips.values()) for (const url of strip.urls) releaseURL(url, revokeObjectURL);
     strips.clear();
     rowElements.clear();
     pending = null;

@@ -34,13 +34,21 @@ export const PANEL_STYLE = `
 `;
 
 /**
- * Insert a <style> element with `css` into `doc` once (keyed by `id`); later calls are no-ops.
- * Styles are static strings written by us, never data, so textContent is safe.
+ * Insert a <style> element with `css` once (keyed by `id`); later calls are no-ops.
+ * `target` is a document, or the view's container: inside a shadow root (marimo renders
+ * anywidgets in one) the style goes into that root, which the page's styles do not reach;
+ * otherwise into the document's head. Styles are static strings written by us, never data, so
+ * textContent is safe.
  */
-export function ensureStyle(doc, id, css) {
-  if (!doc || doc.getElementById(id)) return;
+export function ensureStyle(target, id, css) {
+  if (!target) return;
+  const root = typeof target.getRootNode === "function" ? target.getRootNode() : target;
+  const inShadow = typeof ShadowRoot !== "undefined" && root instanceof ShadowRoot;
+  const doc = inShadow ? root.ownerDocument : target.ownerDocument || target;
+  const scope = inShadow ? root : doc;
+  if (!doc || scope.getElementById(id)) return;
   const style = doc.createElement("style");
   style.id = id;
   style.textContent = css;
-  (doc.head || doc.documentElement).appendChild(style);
+  (inShadow ? root : doc.head || doc.documentElement).appendChild(style);
 }

@@ -11,17 +11,12 @@
 // or attributes only, never innerHTML.
 
 import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
-import { listenerSet } from "./events.js";
+import { make, svg } from "./dom.js";
+import { DIVERGING_STOPS, MISSING_COLOUR, divergingColour, symmetricDomain } from "./colour.js";
+import { listenerSet, wireItems } from "./events.js";
+import { imageURL, releaseURL } from "./images.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 const STYLE_ID = "fw-tree-style";
-
-// ColorBrewer RdBu, reversed: blue = the node errs less than the group, red = more. Both ends
-// read on white and on JupyterLab's dark background; the light middle is outlined by the stroke.
-export const ER_STOPS = [
-  "#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
-  "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f",
-]; // prettier-ignore
 
 export const LAYOUT = {
   columnWidth: 150,
@@ -163,32 +158,17 @@ export function describeNode(node, tree) {
   return parts.join(" · ");
 }
 
-function hexToRgb(hex) {
-  const value = parseInt(hex.slice(1), 16);
-  return [(value >> 16) & 255, (value >> 8) & 255, value & 255];
-}
-
-/** Colour of ER − BER on the diverging scale [-domain, +domain] (clamped). */
+/** Colour of ER − BER on the diverging scale [-domain, +domain] (clamped): blue = the node
+ * errs less than the group, red = more. */
 export function errorColour(er, ber, domain) {
-  if (er == null || ber == null || !Number.isFinite(er) || !Number.isFinite(ber)) return "#9e9e9e";
-  const d = domain > 0 ? domain : 1;
-  const t = (Math.max(-d, Math.min(d, er - ber)) + d) / (2 * d);
-  const scaled = t * (ER_STOPS.length - 1);
-  const i = Math.min(ER_STOPS.length - 2, Math.floor(scaled));
-  const f = scaled - i;
-  const a = hexToRgb(ER_STOPS[i]);
-  const b = hexToRgb(ER_STOPS[i + 1]);
-  const mix = a.map((v, k) => Math.round(v + (b[k] - v) * f));
-  return `rgb(${mix[0]}, ${mix[1]}, ${mix[2]})`;
+  if (er == null || ber == null) return MISSING_COLOUR;
+  return divergingColour(er - ber, domain);
 }
 
 /** Symmetric colour domain: the largest |ER − BER|, at least 0.05, rounded up to 0.05. */
 export function errorDomain(tree) {
-  let largest = 0.05;
-  for (const node of tree.nodes || []) {
-    if (Number.isFinite(node.er) && Number.isFinite(tree.ber)) largest = Math.max(largest, Math.abs(node.er - tree.ber));
-  }
-  return Math.min(1, Math.ceil(largest / 0.05 - 1e-9) * 0.05);
+  const finite = (node) => Number.isFinite(node.er) && Number.isFinite(tree.ber);
+  return symmetricDomain((tree.nodes || []).map((node) => (finite(node) ? node.er - tree.ber : NaN)));
 }
 
 export function nodeRadius(size, rootSize, layout = LAYOUT) {
@@ -242,19 +222,6 @@ export function layoutTree(nodes, layout = LAYOUT) {
   return { x, y, width, height, levelHeight, columns };
 }
 
-function make(doc, tag, className, attributes) {
-  const node = doc.createElement(tag);
-  if (className) node.className = className;
-  if (attributes) for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  return node;
-}
-
-function svg(doc, tag, attributes) {
-  const node = doc.createElementNS(SVG_NS, tag);
-  if (attributes) for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  return node;
-}
-
 /**
  * Create the tree view inside `container`.
  *
@@ -274,7 +241,7 @@ export function createTreeView(container, options = {}) {
     revokeObjectURL = (url) => URL.revokeObjectURL(url),
   } = options;
   const doc = container.ownerDocument;
-  ensureStyle(doc, STYLE_ID, TREE_CSS);
+  ensureStyle(container, STYLE_ID, TREE_CSS);
 
   let tree = { nodes: [] };
   let selected = -1;
@@ -296,7 +263,7 @@ export function createTreeView(container, options = {}) {
   const legend = make(doc, "span", "fw-tree-legend");
   const low = make(doc, "span", "fw-tree-low");
   const ramp = make(doc, "span", "fw-tree-ramp", { title: "node colour: error rate minus the group's base error rate" });
-  ramp.style.background = `linear-gradient(to right, ${ER_STOPS.join(", ")})`;
+  ramp.style.background = `linear-gradient(to right, ${DIVERGING_STOPS.join(", ")})`;
   const high = make(doc, "span", "fw-tree-high");
   const passKey = make(doc, "span", "fw-tree-key");
   passKey.append(make(doc, "span", "fw-tree-key-ring"), "failure leaf");
@@ -514,7 +481,7 @@ export function createTreeView(container, options = {}) {
 
   // ------------------------------------------------------------------ the feature panel
   function revokeAll() {
-    for (const url of urls) revokeObjectURL(url);
+    for (const url of urls) releaseURL(url, revokeObjectURL);
     urls = [];
   }
 
@@ -568,9 +535,8 @@ export function createTreeView(container, options = {}) {
     }
     const mime = content.mime || "image/png";
     const urlOf = (position) => {
-      if (position == null || position < 0 || !buffers[position]) return null;
-      const url = createObjectURL(new Blob([buffers[position]], { type: mime }));
-      urls.push(url);
+      const url = imageURL(content, buffers, position, createObjectURL, mime);
+      if (url) urls.push(url);
       return url;
     };
     const row = (name, label, detail = "") => {
@@ -626,32 +592,15 @@ export function createTreeView(container, options = {}) {
     onSelect(selected);
   }
 
-  listen(nodeLayer, "click", (event) => {
-    const g = nodeOf(event.target);
-    if (g) choose(g);
-  });
-  listen(nodeLayer, "keydown", (event) => {
-    const g = nodeOf(event.target);
-    if (g && (event.key === "Enter" || event.key === " ")) {
-      event.preventDefault();
-      choose(g);
-    }
-  });
-  const showDetails = (event) => {
-    const g = nodeOf(event.target);
-    const node = g ? g._fwNode : null;
-    if (node !== hovered) {
-      hovered = node;
-      renderStatus();
-    }
-  };
-  listen(nodeLayer, "mouseover", showDetails);
-  listen(nodeLayer, "focusin", showDetails);
-  listen(canvas, "mouseleave", () => {
-    if (hovered) {
-      hovered = null;
-      renderStatus();
-    }
+  wireItems(listen, nodeLayer, canvas, nodeOf, {
+    choose,
+    hover(g) {
+      const node = g ? g._fwNode : null;
+      if (node !== hovered) {
+        hovered = node;
+        renderStatus();
+      }
+    },
   });
   listen(featureBar, "click", (event) => {
     const button = event.target && event.target.closest ? event.target.closest(".fw-tree-feature") : null;

@@ -1,0 +1,224 @@
+"""Drive other front ends than JupyterLab in headless Chromium: Jupyter Notebook 7 and marimo.
+
+Used by the browser tests (tests/test_browser_frontends.py), alongside
+:mod:`failwidgets.labdriver` (JupyterLab). Notebook 7 is served by the same kind of Jupyter
+server as JupyterLab (``/notebooks/<file>`` instead of ``/lab/tree/<file>``), with its app
+exposed as ``window.jupyterapp`` so that the cells can be run by command. marimo runs a
+notebook file with ``marimo run --headless`` on 127.0.0.1 (no token); its cells run when a
+page opens it.
+Needs the ``test`` extra (notebook>=7, marimo, playwright) and ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from .labdriver import (
+    CHROMIUM_ARGS,
+    LabServer,
+    _free_port,
+    accept_kernel_dialog,
+    chromium_path,
+    wait_kernel_idle,
+)
+
+__all__ = [
+    "MarimoServer",
+    "NotebookServer",
+    "marimo_page",
+    "notebook_page",
+    "set_notebook_theme",
+    "write_marimo",
+]
+
+
+class NotebookServer(LabServer):
+    """A Jupyter server on 127.0.0.1 (random token) for Jupyter Notebook 7 pages.
+
+    The same server as :class:`~failwidgets.labdriver.LabServer`, with Notebook 7's
+    ``JupyterNotebookApp.expose_app_in_browser`` set (in a private config folder), so that
+    :func:`failwidgets.labdriver.run_all` can run a notebook's cells by command.
+    """
+
+    def start(self, timeout: float = 90.0) -> NotebookServer:
+        config = self.state_dir / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "jupyter_server_config.json").write_text(
+            json.dumps({"JupyterNotebookApp": {"expose_app_in_browser": True}})
+        )
+        previous = os.environ.get("JUPYTER_CONFIG_DIR")
+        os.environ["JUPYTER_CONFIG_DIR"] = str(config)  # read by the server process only
+        try:
+            super().start(timeout)
+        finally:
+            if previous is None:
+                os.environ.pop("JUPYTER_CONFIG_DIR", None)
+            else:
+                os.environ["JUPYTER_CONFIG_DIR"] = previous
+        return self
+
+
+@contextmanager
+def _browser_page(width: int, height: int):
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    if executable is None:
+        raise RuntimeError(
+            "Chromium not found: install Debian's chromium (apt-get install chromium)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+@contextmanager
+def notebook_page(
+    server: LabServer, notebook: str, *, width=1400, height=1000, theme: str | None = None
+):
+    """Open ``notebook`` (relative to the server root) in Jupyter Notebook 7; yield the page.
+
+    The page is ready for :func:`failwidgets.labdriver.run_all` (its kernel idle).
+    ``theme``: 'JupyterLab Light' or 'JupyterLab Dark' (None: leave it).
+    """
+    with _browser_page(width, height) as page:
+        page._failwidgets_log = server.log_path  # read by run_all's diagnostics
+        page.goto(server.url(f"notebooks/{notebook}"))
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started")
+        page.evaluate("() => window.jupyterapp.started")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
+        accept_kernel_dialog(page)
+        if theme:
+            set_notebook_theme(page, theme)
+        wait_kernel_idle(page)
+        yield page
+
+
+def set_notebook_theme(page, theme: str) -> None:
+    """Switch Notebook 7's theme ('JupyterLab Light' or 'JupyterLab Dark')."""
+    page.evaluate(
+        "(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme
+    )
+    page.wait_for_function(
+        "(t) => document.body.dataset.jpThemeName === t", arg=theme, timeout=20_000
+    )
+
+
+# ---------------------------------------------------------------------- marimo
+def write_marimo(path: str | os.PathLike, cells: list[str]) -> None:
+    """Write a marimo notebook of ``cells`` to ``path``.
+
+    Each cell is Python source whose last line, when it is an expression, is the cell's
+    output. marimo works out the cells' dependencies itself: a name defined in one cell can
+    be used by later ones (define each name in one cell only).
+    """
+    blocks = []
+    for source in cells:
+        body = textwrap.indent(textwrap.dedent(source).strip("\n"), "    ")
+        blocks.append(f"@app.cell\ndef _():\n{body}\n    return\n")
+    text = "import marimo\n\napp = marimo.App()\n\n\n" + "\n\n".join(blocks)
+    text += '\n\nif __name__ == "__main__":\n    app.run()\n'
+    Path(path).write_text(text)
+
+
+class MarimoServer:
+    """marimo serving one notebook file on 127.0.0.1 (no token), headless.
+
+    ``mode="run"`` (default) serves it as an app: every cell runs when a page opens it.
+    ``mode="edit"`` opens the editor, whose cells wait to be run.
+    """
+
+    def __init__(
+        self,
+        notebook: str | os.PathLike,
+        log_path: str | os.PathLike | None = None,
+        mode: str = "run",
+    ):
+        if mode not in ("run", "edit"):
+            raise ValueError(f"mode: expected 'run' or 'edit', got {mode!r}")
+        self.mode = mode
+        self.notebook = Path(notebook)
+        self.port = _free_port()
+        self.state_dir = Path(tempfile.mkdtemp(prefix="failwidgets-marimo-"))
+        self.log_path = Path(log_path) if log_path else self.state_dir / "marimo.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self, timeout: float = 90.0) -> MarimoServer:
+        env = dict(
+            os.environ,
+            HF_HUB_OFFLINE="1",
+            MARIMO_SKIP_UPDATE_CHECK="1",
+            XDG_CONFIG_HOME=str(self.state_dir / "config"),
+            XDG_STATE_HOME=str(self.state_dir / "state"),
+            XDG_CACHE_HOME=str(self.state_dir / "cache"),
+        )
+        env.setdefault("TQDM_DISABLE", "1")
+        cmd = [
+            sys.executable, "-m", "marimo", "-q", self.mode, str(self.notebook), "--headless",
+            "--host", "127.0.0.1", "--port", str(self.port), "--no-token",
+        ]  # fmt: skip
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            cmd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.notebook.parent,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"marimo exited early; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.url + "health", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"marimo did not answer within {timeout:.0f} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def __enter__(self) -> MarimoServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@contextmanager
+def marimo_page(server: MarimoServer, *, width=1400, height=1000):
+    """Open the server's notebook in headless Chromium; yield the page (cells may still run)."""
+    with _browser_page(width, height) as page:
+        page._failwidgets_log = server.log_path
+        page.goto(server.url)
+        yield page
