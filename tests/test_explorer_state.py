@@ -124,7 +124,7 @@ def _select_something(name, view, evalset):
         raise AssertionError(f"no selection gesture for {name}")
 
 
-@pytest.mark.parametrize("name", ["directions", "map"])
+@pytest.mark.parametrize("name", ["barlow", "prime", "directions", "map"])
 def test_views_publish_their_selection_as_traits(explorer, name):
     """A selection in a view sets its read-only selected_mode and selected_indices; a class
     change clears them; the on_select callbacks still run."""

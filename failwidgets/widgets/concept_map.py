@@ -51,6 +51,7 @@ from .guard import (
     short_repr,
     validator,
 )
+from .selectable import Selectable
 
 __all__ = ["ConceptMapPanel", "ConceptMapView"]
 
@@ -96,7 +97,7 @@ class ConceptMapPanel(GuardedState, anywidget.AnyWidget):
     busy = traitlets.Bool(False).tag(sync=True)
 
 
-class ConceptMapView(widgets.VBox):
+class ConceptMapView(Selectable, widgets.VBox):
     """Concept explanations (CES) of the selected images on a map of the concept bank.
 
     Parameters
@@ -230,7 +231,6 @@ class ConceptMapView(widgets.VBox):
         self._selected_concept: str | None = None
         self._selected_members = np.zeros(0, dtype=np.int64)
         self._note: str | None = None
-        self._callbacks: list[Callable[[FailureMode], None]] = []
         self._coordinates: dict[str, np.ndarray] = {}
         self._positives = self._positive_examples()
         self._showing = False  # True while this view changes the grid (its selection follows)
@@ -488,12 +488,6 @@ class ConceptMapView(widgets.VBox):
             pending.result(timeout=timeout)
         return self._scores
 
-    def on_select(self, callback: Callable[[FailureMode], None]) -> None:
-        """Call ``callback(mode)`` when a concept is clicked (mode members: its positive examples)."""
-        if not callable(callback):
-            raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
-        self._callbacks.append(callback)
-
     def show_concept(self, name: str) -> FailureMode:
         """Select concept ``name``: show its positive examples in the grid.
 
@@ -529,8 +523,7 @@ class ConceptMapView(widgets.VBox):
             accuracy=accuracy,
         )
         self._render()
-        for callback in list(self._callbacks):
-            callback(mode)
+        self._notify_select(mode)
         return mode
 
     def show_explained(self) -> None:

@@ -40,6 +40,7 @@ from .guard import (
     short_repr,
     validator,
 )
+from .selectable import Selectable
 
 __all__ = ["LatticeView", "LatticeCanvas"]
 
@@ -95,7 +96,7 @@ class LatticeCanvas(GuardedState, anywidget.AnyWidget):
 
 
 # ---------------------------------------------------------------------- the view
-class LatticeView(widgets.VBox):
+class LatticeView(Selectable, widgets.VBox):
     """PRIME's tag lattice of the selected class, with threshold controls and an image grid.
 
     Parameters
@@ -186,7 +187,6 @@ class LatticeView(widgets.VBox):
         self._b_fixed = b_values  # sizes without a slider keep these
         self._selected_tags: tuple[str, ...] | None = None
         self._selected_members = np.zeros(0, dtype=np.int64)
-        self._callbacks: list[Callable] = []
         self._quiet = 0  # > 0: trait changes do not redraw (batched updates)
         self._syncing = False
         self._status_text = ""
@@ -473,12 +473,6 @@ class LatticeView(widgets.VBox):
             self._quiet -= 1
         self._refresh()
 
-    def on_select(self, callback: Callable) -> None:
-        """Call ``callback(FailureMode)`` whenever a node is selected."""
-        if not callable(callback):
-            raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
-        self._callbacks.append(callback)
-
     def failure_modes(self, class_name: str | None = None) -> list:
         """Failure modes at the current thresholds, as :class:`~failwidgets.modes.FailureMode`.
 
@@ -550,8 +544,7 @@ class LatticeView(widgets.VBox):
             reference_indices=r.class_images(c),
             rule=TagSetRule(self.class_name, ordered_tags, r.tag_matrix),
         )
-        for callback in self._callbacks:
-            callback(mode)
+        self._notify_select(mode)
 
     # ------------------------------------------------------------------ the view model
     def _b(self) -> dict[int, float]:

@@ -56,6 +56,7 @@ from .guard import (
     short_repr,
     validator,
 )
+from .selectable import Selectable
 from .transport import pack_images
 
 __all__ = ["ScenarioView", "ScenarioCanvas", "DEFAULT_FIT_SETTINGS", "DEFAULT_MAX_IMAGES"]
@@ -196,7 +197,7 @@ class ScenarioCanvas(GuardedState, anywidget.AnyWidget):
 
 
 # ---------------------------------------------------------------------- the view
-class ScenarioView(widgets.VBox):
+class ScenarioView(Selectable, widgets.VBox):
     """Defuse's failure scenarios of a classifier, one row each, with labeling and correction.
 
     Parameters
@@ -368,7 +369,6 @@ class ScenarioView(widgets.VBox):
         self._thumbs: dict[int, list[bytes]] = {}
         self._selected: int | None = None
         self._selected_members = np.zeros(0, dtype=np.int64)
-        self._callbacks: list[Callable] = []
         self._syncing = False
         self._ready = False
         # the status line has two parts: the correction's ("finetuning…", "corrected with…"),
@@ -727,12 +727,6 @@ class ScenarioView(widgets.VBox):
         """Show only scenarios whose majority label is ``name`` (None: all scenarios)."""
         self.class_name = name
 
-    def on_select(self, callback: Callable) -> None:
-        """Call ``callback(FailureMode)`` whenever a scenario is selected."""
-        if not callable(callback):
-            raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
-        self._callbacks.append(callback)
-
     def resample(self) -> None:
         """Draw new samples of every scenario (a new random stream, the same ``tau``)."""
         self._draw += 1
@@ -796,8 +790,7 @@ class ScenarioView(widgets.VBox):
                 f"{n_errors} misclassified"
             ),
         )
-        for callback in self._callbacks:
-            callback(mode)
+        self._notify_select(mode)
 
     def failure_modes(self, class_name: str | None = None, *, confirmed_only: bool = False):
         """One :class:`~failwidgets.modes.FailureMode` per scenario (see the class notes).

@@ -67,6 +67,7 @@ from .guard import (
     short_repr,
     validator,
 )
+from .selectable import Selectable
 from .transport import pack_images
 
 __all__ = ["TreeCanvas", "TreeView", "tree_view_model"]
@@ -487,7 +488,7 @@ class TreeCanvas(GuardedState, anywidget.AnyWidget):
 
 
 # ---------------------------------------------------------------------- the view
-class TreeView(widgets.VBox):
+class TreeView(Selectable, widgets.VBox):
     """Barlow failure trees of the selected class, with threshold controls and an image grid.
 
     Parameters
@@ -649,7 +650,6 @@ class TreeView(widgets.VBox):
         self._visual_token = 0
         self._attack_future: Future | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._callbacks: list[Callable] = []
         self._quiet = 0
         self._syncing = False
         self.timings: dict[str, float] = {}
@@ -1051,12 +1051,6 @@ class TreeView(widgets.VBox):
         """Show the tree of class ``name``."""
         self.class_name = name
 
-    def on_select(self, callback: Callable) -> None:
-        """Call ``callback(FailureMode)`` whenever a node is selected."""
-        if not callable(callback):
-            raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
-        self._callbacks.append(callback)
-
     def _describe(self, rule: str, class_name: str | None = None) -> str:
         if self.grouping == "prediction":
             return f"predicted as {class_name or self.class_name}: {rule}"
@@ -1166,8 +1160,7 @@ class TreeView(widgets.VBox):
             grouping=None,  # the tree's group is the class's rows
             rule=path,
         )
-        for callback in self._callbacks:
-            callback(mode)
+        self._notify_select(mode)
 
     def visualize(self, feature: int) -> None:
         """Show the visualisation triplet of ``feature`` (any column) over the group."""
