@@ -51,7 +51,9 @@ __all__ = [
 ]
 
 
-def _as_embeddings(X, name: str, n_features: int | None = None) -> np.ndarray:
+def _as_embeddings(
+    X, name: str, n_features: int | None = None, check_finite: bool = True
+) -> np.ndarray:
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(
@@ -66,9 +68,14 @@ def _as_embeddings(X, name: str, n_features: int | None = None) -> np.ndarray:
             f"{name}: embedding dimension {X.shape[1]} does not match the {n_features} "
             "dimensions the directions were fitted on"
         )
-    if not np.all(np.isfinite(X)):
+    if check_finite and not _all_finite(X):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return X
+
+
+def _all_finite(X: np.ndarray, rows: int = 65536) -> bool:
+    """``np.isfinite(X).all()`` in row blocks (no full-size temporary)."""
+    return all(np.isfinite(X[start : start + rows]).all() for start in range(0, len(X), rows))
 
 
 def _row_chunks(X: np.ndarray, rows: int = 65536):
@@ -95,18 +102,25 @@ class Whitener:
     n_features_in_ : D.
     """
 
-    def fit(self, X) -> Whitener:
-        X = _as_embeddings(X, "X")
+    def fit(self, X, check_input: bool = True) -> Whitener:
+        """Mean and standard deviation of ``X`` per dimension (``check_input=False``: ``X``
+        is known to be a finite 2-D float array)."""
+        X = _as_embeddings(X, "X", check_finite=check_input)
         if len(X) < 2:
             raise ValueError(f"X: at least 2 samples are needed to whiten, got {len(X)}")
-        # Two passes over row chunks in float64: no full-size float64 copy of X.
-        total = np.zeros(X.shape[1])
+        # One pass over float64 row blocks, each block's mean and sum of squared deviations
+        # merged into the running ones (Chan et al.): no float64 copy of X, stable.
+        count, mean, squares = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
         for chunk in _row_chunks(X):
-            total += chunk.sum(axis=0)
-        self.mean_ = total / len(X)
-        squares = np.zeros(X.shape[1])
-        for chunk in _row_chunks(X):
-            squares += ((chunk - self.mean_) ** 2).sum(axis=0)
+            k = len(chunk)
+            chunk_mean = chunk.mean(axis=0)
+            chunk_squares = ((chunk - chunk_mean) ** 2).sum(axis=0)
+            delta = chunk_mean - mean
+            total = count + k
+            mean = mean + delta * (k / total)
+            squares = squares + chunk_squares + delta**2 * (count * k / total)
+            count = total
+        self.mean_ = mean
         std = np.sqrt(squares / len(X))
         self.scale_ = np.where(std > 0, std, 1.0)
         self.n_features_in_ = X.shape[1]
@@ -193,6 +207,7 @@ class FailureDirections:
         val_correct,
         n_classes: int | None = None,
         classes=None,
+        check_input: bool = True,
     ) -> FailureDirections:
         """Fit the whitening on ``train_embeddings`` and one SVM per class on the validation set.
 
@@ -206,18 +221,19 @@ class FailureDirections:
         classes : class indices whose SVMs are fitted now (default: every class). The other
             classes that have enough samples are left in ``pending_``, to be fitted later
             with :meth:`fit_classes`; the result is the same as fitting them all at once.
+        check_input : False skips the NaN/inf scan of the embeddings (known to be finite).
         """
         Cs = self._check_params()
-        train = _as_embeddings(train_embeddings, "train_embeddings")
+        train = _as_embeddings(train_embeddings, "train_embeddings", check_finite=check_input)
         val, labels, correct = self._check_val(
-            val_embeddings, val_labels, val_correct, train.shape[1]
+            val_embeddings, val_labels, val_correct, train.shape[1], check_input
         )
         n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
         if len(labels) and labels.max() >= n_classes:
             raise ValueError(f"val_labels: class {int(labels.max())} >= n_classes={n_classes}")
         requested = range(n_classes) if classes is None else _check_classes(classes, n_classes)
 
-        self.whitener_ = Whitener().fit(train)
+        self.whitener_ = Whitener().fit(train, check_input=False)
         D = train.shape[1]
         self.n_classes_ = n_classes
         self.n_features_in_ = D
@@ -258,8 +274,8 @@ class FailureDirections:
         return self
 
     @staticmethod
-    def _check_val(val_embeddings, val_labels, val_correct, n_features: int):
-        val = _as_embeddings(val_embeddings, "val_embeddings", n_features)
+    def _check_val(val_embeddings, val_labels, val_correct, n_features: int, check_input=True):
+        val = _as_embeddings(val_embeddings, "val_embeddings", n_features, check_input)
         labels = np.asarray(val_labels)
         correct = np.asarray(val_correct)
         if labels.shape != (len(val),):
@@ -427,10 +443,13 @@ class FailureDirectionsResult:
         caption_words: CaptionWords | None = None,
         train_split: str = "train",
         val_split: str = "val",
+        check_input: bool = True,
     ):
         model._check_fitted()
         self.model = model
-        self.embeddings = _as_embeddings(embeddings, "embeddings", model.n_features_in_)
+        self.embeddings = _as_embeddings(
+            embeddings, "embeddings", model.n_features_in_, check_finite=check_input
+        )
         n = len(self.embeddings)
         self.labels, self.correct, self.split = _check_sample_arrays(labels, correct, split, n)
         self.class_names = [str(name) for name in class_names]
@@ -529,6 +548,7 @@ class FailureDirectionsResult:
             correct[val_rows],
             n_classes=len(class_names),
             classes=classes,
+            check_input=False,  # scanned once above
         )
         if len(model.skipped_) == model.n_classes_:
             warnings.warn(
@@ -547,6 +567,7 @@ class FailureDirectionsResult:
             caption_words=caption_words,
             train_split=train_split,
             val_split=val_split,
+            check_input=False,
         )
 
     def __repr__(self) -> str:
@@ -878,7 +899,7 @@ def find_failure_directions(
         if encoder is None:
             raise ValueError("embeddings: pass CLIP embeddings or an encoder to compute them")
         embeddings = encoder.encode_images(evalset)
-    embeddings = _as_embeddings(embeddings, "embeddings")
+    embeddings = _as_embeddings(embeddings, "embeddings", check_finite=False)  # from_arrays does
     if len(embeddings) != evalset.n:
         raise ValueError(
             f"embeddings: {len(embeddings)} rows for an EvalSet of {evalset.n} samples"
