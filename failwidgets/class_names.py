@@ -69,11 +69,13 @@ def class_index(value, class_names: Sequence, name: str = "cls") -> int:
         Neither a name nor an integer.
     """
     if isinstance(value, str):
-        names = list(class_names)
+        names = class_names if isinstance(class_names, (list, tuple)) else list(class_names)
         try:
             return names.index(value)
         except ValueError:
-            raise ValueError(f"{name}: unknown class {value!r}; known: {names[:10]}") from None
+            raise ValueError(
+                f"{name}: unknown class {value!r}; known: {list(names[:10])}"
+            ) from None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected a class name or index, got {type(value).__name__}")
     if not 0 <= int(value) < len(class_names):

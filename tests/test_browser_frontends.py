@@ -13,12 +13,15 @@ node's images reach the grid only through Python.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
 from playwright.sync_api import expect
+from test_browser_concept_map import CELLS as CONCEPT_MAP_CELLS
 from test_browser_directions import CELLS as DIRECTIONS_CELLS
 from test_browser_lattice import CELLS as LATTICE_CELLS
+from test_browser_scenarios import CELLS as SCENARIO_CELLS
 from test_browser_tree import CELLS as TREE_CELLS
 
 from failwidgets.frontends import (
@@ -268,6 +271,23 @@ VIEWS = {
         title="on the grass",
         parts=("view.panel", "view.grid"),
     ),
+    "concept_map": dict(
+        cell=CONCEPT_MAP_CELLS[0],  # ends with display(view, grid): a shared grid
+        ready=".fw-cmap[data-state='ready'] circle.fw-cmap-point",
+        click=".fw-cmap circle.fw-cmap-point",
+        selected=".fw-cmap circle.fw-cmap-point.selected",
+        title="Positive examples of the concept",
+        parts=("view.panel", "grid"),
+    ),
+    "scenarios": dict(  # over data URLs: the strips come as data: URLs
+        cell="import failwidgets\nfailwidgets.set_image_transport('dataurl')\n" + SCENARIO_CELLS[0],
+        ready=".fw-scenarios[data-state='ready'] .fw-scn-row .fw-scn-img",
+        click=".fw-scn-row[data-id='0'] .fw-scn-strip",
+        selected=".fw-scn-row[data-id='0'].selected",
+        title="source images of its failing codes",
+        parts=("view.canvas", "view.grid"),
+        data_urls=".fw-scn-img",
+    ),
 }
 
 
@@ -277,10 +297,16 @@ def click_view(page, spec: dict) -> None:
     page.locator(spec["ready"]).first.wait_for(timeout=120_000)
     page.locator(spec["click"]).first.click()
     page.locator(spec["selected"]).first.wait_for()
-    title = page.locator(".fw-grid .fw-title", has_text=spec["title"])
-    title.first.wait_for()
+    title = page.locator(".fw-title", has_text=spec["title"])
     grid = page.locator(".fw-grid").filter(has=title)
-    grid.locator(".fw-thumb img").first.wait_for()
+    grid.first.wait_for()
+    grid.first.locator(".fw-thumb img").first.wait_for()
+    if "data_urls" in spec:
+        images = page.locator(spec["data_urls"])
+        expect(images.first).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+        expect(grid.first.locator(".fw-thumb img").first).to_have_attribute(
+            "src", re.compile(r"^data:image/jpeg;base64,")
+        )
 
 
 @pytest.mark.parametrize("name", list(VIEWS))
@@ -297,7 +323,8 @@ def test_view_in_notebook7(notebook_server, artifacts_dir, name):
 def test_view_in_marimo(tmp_path, artifacts_dir, name):
     spec = VIEWS[name]
     notebook = tmp_path / f"{name}.py"
-    write_marimo(notebook, [marimo_view_cell(spec["cell"], spec["parts"])])
+    cell = spec["cell"].replace("display(view, grid)\n", "view\n")  # marimo has no display()
+    write_marimo(notebook, [marimo_view_cell(cell, spec["parts"])])
     with MarimoServer(notebook) as server, marimo_page(server, height=1800) as page:
         click_view(page, spec)
         page.screenshot(path=str(artifacts_dir / f"frontends-marimo-{name}.png"), full_page=True)

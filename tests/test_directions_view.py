@@ -378,7 +378,11 @@ def test_heldout_drop_reapplies_the_direction(world, result):
     view = DirectionsView(world["evalset"], result, k=10, heldout_split="extra")
     es = view.evalset
     for c, mode in enumerate(view.failure_modes()):
-        held = result.most_aligned(c, k=10, split="extra").index
+        # the rule: decision value below the threshold between the K-th and next value
+        values = result.decision_values(c, "test").sort_values(kind="stable")
+        threshold = (values.iloc[9] + values.iloc[10]) / 2
+        extra = result.decision_values(c, "extra")
+        held = extra.index[extra.to_numpy() <= threshold]
         in_class = (es.split == "extra") & (es.labels == c)
         expected = es.correct[in_class].mean() - es.correct[held].mean()
         assert mode.heldout_drop == pytest.approx(expected) and mode.heldout_drop > 0.3

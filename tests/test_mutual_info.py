@@ -122,6 +122,33 @@ def test_column_sums_are_numpys_pairwise_sums_to_the_last_bit(n):
         assert ours[j] == np.sum(np.ascontiguousarray(X[:, j]))
 
 
+@pytest.mark.parametrize("n", [5, 128, 1300, 8193])
+def test_column_sums_of_deviations_and_absolute_values_match_numpy_bit_for_bit(n):
+    # the variance and mean |x| sums of scikit-learn's scaling and noise
+    rng = np.random.default_rng(n)
+    X = np.ascontiguousarray(rng.normal(size=(n, 6)) * [1e-3, 1.0, 1e6, 3.0, 1e-9, 7.0])
+    centre = X.mean(axis=0)
+    ours = np.empty(6)
+    kernels.column_sums(X, ours, kernels.SQUARED_DEVIATION, centre)
+    for j in range(6):
+        assert ours[j] == np.sum((np.ascontiguousarray(X[:, j]) - centre[j]) ** 2)
+    kernels.column_sums(X, ours, kernels.ABSOLUTE)
+    for j in range(6):
+        assert ours[j] == np.sum(np.abs(np.ascontiguousarray(X[:, j])))
+
+
+def test_copied_column_blocks_give_the_same_scores_as_reading_in_place(monkeypatch):
+    rng = np.random.default_rng(12)
+    X = _case(rng, 700, 300, "relu").astype(np.float32)
+    rows = rng.permutation(700)[:333]
+    y = rng.random(333) < 0.3
+    copied = mutual_info_classif(X, y, rows=rows, random_state=1)
+    monkeypatch.setattr(mi_module, "BLOCK_COPY_BYTES", 0)
+    in_place = mutual_info_classif(X, y, rows=rows, random_state=1)
+    np.testing.assert_array_equal(copied, in_place)
+    np.testing.assert_allclose(copied, sk_mutual_info(X[rows], y, random_state=1), atol=TOL)
+
+
 def test_kernels_handle_exact_duplicates_like_sklearn():
     # With zero noise, rounded data keep exact ties (k-th neighbour at distance 0, radius 0);
     # compare the kernels with scikit-learn's estimator on the same scaled column.

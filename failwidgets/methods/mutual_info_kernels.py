@@ -28,6 +28,10 @@ _JUST_BELOW_ONE = 1.0 - 2.0**-53
 # goes on past them only when all of them are within the radius. Merged rows carry this
 # many -inf / +inf sentinels on each side.
 WINDOW = 8
+# m_i is at most 2 * WINDOW + 1 after the window; a flag above it marks the samples whose
+# count goes on past the window.
+FAR_FLAG = 16
+FAR_MASK = (1 << FAR_FLAG) - 1
 # Rows (features) merged in lockstep: independent chains of dependent loads overlap.
 LANES = 4
 
@@ -332,11 +336,13 @@ def digamma_sum_merged(row, rad, n, psi, m, todo):  # pragma: no cover - numba
         count = 1
         for t in range(np.uint64(1), w + np.uint64(1)):
             count += (row[p + t] - v <= r) + (v - row[p - t] <= r)
-        m[p] = count
+        # bit FAR_FLAG marks a sample whose outermost window neighbours are within
+        far = (row[p + w] - v <= r) | (v - row[p - w] <= r)
+        m[p] = count + (np.int64(far) << FAR_FLAG)
     n_todo = 0
-    for p in range(start, stop):  # the samples whose outer neighbours were within
+    for p in range(start, stop):  # the samples to count further
         todo[n_todo] = p
-        n_todo += (row[p + w] - row[p] <= rad[p]) | (row[p] - row[p - w] <= rad[p])
+        n_todo += m[p] >> FAR_FLAG
     for q in range(n_todo):
         p = todo[q]
         v = row[p]
@@ -352,7 +358,7 @@ def digamma_sum_merged(row, rad, n, psi, m, todo):  # pragma: no cover - numba
             while v - row[p - t] <= r:
                 t += np.uint64(1)
                 extra += 1
-        m[p] += extra
+        m[p] = (m[p] & FAR_MASK) + extra
     s0 = s1 = s2 = s3 = 0.0  # independent chains of additions
     p = start
     last = stop - np.uint64(n % 4)

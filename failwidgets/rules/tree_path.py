@@ -18,7 +18,7 @@ class TreePathRule(Rule):
     Parameters
     ----------
     class_name, grouping : the tree's group (``grouping=None`` for a custom group).
-    conditions : :class:`~failwidgets.methods.barlow.Condition` objects (original feature
+    conditions : :class:`~failwidgets.methods.tree_conditions.Condition` objects (original feature
         indices), all of which a member satisfies.
     features : (N, D) array with one row per EvalSet row (the features the tree was fitted
         on), or a callable ``(evalset, rows) -> (len(rows), D)`` computing them.
@@ -31,7 +31,7 @@ class TreePathRule(Rule):
     method = "barlow"
 
     def __post_init__(self):
-        from ..methods.barlow import Condition
+        from ..methods.tree_conditions import Condition
 
         _check_class_name(self.class_name)
         _check_grouping(self.grouping)
@@ -50,8 +50,8 @@ class TreePathRule(Rule):
         return f"{self._where()} with {' and '.join(str(c) for c in self.conditions)}"
 
     def _select(self, evalset, rows):
-        from ..methods.barlow import Condition
-        from ..methods.barlow import Rule as BarlowRule
+        from ..methods.tree_conditions import Condition
+        from ..methods.tree_conditions import Rule as BarlowRule
 
         if callable(self.features):
             values = _values_at(self.features, evalset, rows, "features")

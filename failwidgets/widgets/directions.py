@@ -506,7 +506,8 @@ class DirectionsView(Selectable, widgets.VBox):
         the class has no direction). ``accuracy`` is the model's accuracy on them, ``drop``
         the class's accuracy in the split minus it; ``description`` is the class's top hard
         caption (or a generic name without a text encoder); ``heldout_drop`` the same drop
-        for the K most negative images of ``heldout_split`` (None when not given).
+        for the images of ``heldout_split`` whose decision value is below the mode's
+        threshold (its rule re-applied; None without ``heldout_split``).
         """
         classes = range(len(self._result.class_names))
         if class_name is not None:
@@ -672,19 +673,12 @@ class DirectionsView(Selectable, widgets.VBox):
             rest = values.drop(hard.index).to_numpy()
             threshold = DirectionRule.boundary(hard.to_numpy(), rest)
             rule = DirectionRule.from_result(self._result, name, threshold)
-        heldout = None
-        if self._heldout_split is not None:
-            held = self._result.most_aligned(c, k=self.k, split=self._heldout_split)
-            rows = held.index.to_numpy(dtype=np.int64)
-            if len(rows):
-                held_accuracy = float(self._result.correct[rows].mean())
-                heldout = self._class_accuracy(c, self._heldout_split) - held_accuracy
         if self._result.text_encoder is not None:
             description = str(self._result.captions(c, side="hard", k=1)["caption"].iloc[0])
         else:
             strength = self._result.model.failure_strength_[c]
             description = f"failure direction of {name} (strength {strength:.2f})"
-        return FailureMode.from_members(
+        mode = FailureMode.from_members(
             METHOD,
             name,
             description,
@@ -693,8 +687,12 @@ class DirectionsView(Selectable, widgets.VBox):
             reference_indices=values.index.to_numpy(dtype=np.int64),  # the class in the split
             grouping="label",
             rule=rule,
-            heldout_drop=heldout,
         )
+        if self._heldout_split is not None and rule is not None:
+            from ..rules import with_heldout  # the rule re-applied, as for every method
+
+            (mode,) = with_heldout([mode], self._evalset, self._heldout_split)
+        return mode
 
     def _apply_selection(self, notify: bool) -> FailureMode:
         """Show the current selection in the grid, record its members, tell the callbacks."""
