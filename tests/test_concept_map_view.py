@@ -432,7 +432,7 @@ def test_bad_inputs(setup):
         ConceptMapView(evalset, explainer, split="extra")
     with pytest.raises(ValueError, match="class_name: unknown class 'zebra'"):
         ConceptMapView(evalset, explainer, class_name="zebra")
-    with pytest.raises(ValueError, match="delta: expected a positive finite step"):
+    with pytest.raises(ValueError, match="delta: expected a finite positive step"):
         ConceptMapView(evalset, explainer, delta=0)
     with pytest.raises(ValueError, match="direction: expected 'add' or 'remove'"):
         ConceptMapView(evalset, explainer, direction="both")

@@ -508,7 +508,7 @@ def test_sampling_follows_mean_and_tau_scaled_covariance():
     np.testing.assert_array_equal(
         codes[:5], sample_scenario_codes(scenario, 5, tau=0.25, seed=3)[:5]
     )
-    with pytest.raises(ValueError, match="tau: expected a finite number > 0"):
+    with pytest.raises(ValueError, match=r"tau: must lie in \(0, 1\]"):
         sample_scenario_codes(scenario, 5, tau=0.0)
     with pytest.raises(ValueError, match="n: expected a positive integer"):
         sample_scenario_codes(scenario, 0)

@@ -27,12 +27,13 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
 
 from ..class_names import class_index
+from ..thresholds import spec as threshold_spec
 from .answers import AnswerFrame, AnswerList, answer_frame, answer_list
 from .mutual_info import _mutual_info_codes, _n_workers, _noise_for
 from .tree_conditions import Condition, Rule
@@ -471,8 +472,8 @@ class Barlow:
         self,
         k: int = 20,
         depth: int = 1,
-        delta: float = 0.1,
-        tau: float = 0.2,
+        delta: float = threshold_spec("barlow", "delta").default,
+        tau: float = threshold_spec("barlow", "tau").default,
         n_neighbors: int = 3,
         random_state: int = 0,
         n_jobs: int | None = None,
@@ -756,11 +757,8 @@ def _survey_summary(per_class: pd.DataFrame, groupings) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- helpers
 def _check_unit(value, name: str) -> float:
-    if not isinstance(value, Real) or isinstance(value, bool) or not np.isfinite(value):
-        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
-    return float(value)
+    """``delta`` or ``tau`` in [0, 1] (the threshold spec's check)."""
+    return threshold_spec("barlow", name).check(value)
 
 
 def _check_features(features, n: int) -> np.ndarray:

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..image_tensors import images_to_tensor
+from ..thresholds import spec as threshold_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -1083,12 +1084,8 @@ def _check_k(k) -> int:
 
 
 def _check_delta(delta) -> float:
-    """``delta`` as a finite positive float; TypeError/ValueError naming ``delta`` else."""
-    if not isinstance(delta, numbers.Real) or isinstance(delta, (bool, np.bool_)):
-        raise TypeError(f"delta: expected a positive number, got {type(delta).__name__} {delta!r}")
-    if not (np.isfinite(delta) and delta > 0):
-        raise ValueError(f"delta: expected a finite positive step, got {delta}")
-    return float(delta)
+    """``delta`` as a finite positive float (the threshold spec's check)."""
+    return threshold_spec("ces", "delta").check(delta)
 
 
 def _flat_activations(activations, bank: ConceptBank) -> np.ndarray:
@@ -1159,7 +1156,7 @@ def concept_scores(
     activations: np.ndarray | torch.Tensor,
     target: int | Sequence[int] | np.ndarray,
     *,
-    delta: float = 1e4,
+    delta: float = threshold_spec("ces", "delta").default,
     direction: str = "add",
     max_batch_elements: int = 1 << 20,
 ) -> ConceptScores:
@@ -1514,7 +1511,7 @@ class ConceptExplainer:
         bank: ConceptBank,
         *,
         transform: Callable[[np.ndarray], torch.Tensor] | None = None,
-        delta: float = 1e4,
+        delta: float = threshold_spec("ces", "delta").default,
         batch_size: int = 64,
     ) -> None:
         if bank.layer and split.layer and bank.layer != split.layer:

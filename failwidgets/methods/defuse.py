@@ -45,6 +45,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from ..thresholds import spec as threshold_spec
 from .scenario_labels import ScenarioLabels, check_class_label
 from .vae import (
     CheckedVAE,
@@ -1020,12 +1021,16 @@ def distill_scenarios(
 
 
 def _check_tau(tau) -> float:
-    tau = _positive_float(tau, "tau")
-    return tau
+    """``tau`` in (0, 1] (the threshold spec's check)."""
+    return threshold_spec("defuse", "tau").check(tau)
 
 
 def sample_scenario_codes(
-    scenario: Scenario, n: int, *, tau: float = 0.1, seed: int = 0
+    scenario: Scenario,
+    n: int,
+    *,
+    tau: float = threshold_spec("defuse", "tau").default,
+    seed: int = 0,
 ) -> np.ndarray:
     """``n`` codes ``z ~ N(mean, tau * cov)`` of a scenario (float32 ``(n, latent_dim)``).
 
@@ -1083,7 +1088,7 @@ def sample_scenario(
     classifier,
     *,
     n: int = 10,
-    tau: float = 0.1,
+    tau: float = threshold_spec("defuse", "tau").default,
     preprocess: Callable | None = None,
     seed: int = 0,
     batch_size: int = 512,
@@ -1310,7 +1315,7 @@ def correct_classifier(
     preprocess: Callable | None = None,
     lambdas: Sequence[float] = DEFAULT_LAMBDAS,
     n_per_scenario: int = 256,
-    tau: float = 0.1,
+    tau: float = threshold_spec("defuse", "tau").default,
     epochs: int = 3,
     max_steps_per_epoch: int | None = None,
     batch_size: int = 256,
@@ -1685,7 +1690,12 @@ class Defuse:
         return self.scenarios_
 
     def sample(
-        self, scenario_id: int, *, n: int = 10, tau: float = 0.1, seed: int | None = None
+        self,
+        scenario_id: int,
+        *,
+        n: int = 10,
+        tau: float = threshold_spec("defuse", "tau").default,
+        seed: int | None = None,
     ) -> ScenarioSamples:
         """Decoded, classified samples of one scenario (see :func:`sample_scenario`)."""
         scenario = self._fitted()[scenario_id]

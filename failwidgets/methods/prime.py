@@ -40,6 +40,7 @@ from ..checks import check_indices
 from ..checks import check_int as _check_int
 from ..class_names import class_index
 from ..features.tags import TagMatrix, as_tag_matrix, tags_from_metadata, unknown_names_message
+from ..thresholds import spec as threshold_spec
 from .answers import AnswerFrame, AnswerList, answer_frame, answer_list
 
 __all__ = [
@@ -56,7 +57,12 @@ __all__ = [
 ]
 
 MAX_SET_SIZE = 6
-DEFAULT_NECESSITY: dict[int, float] = {1: 0.0, 2: 0.10, 3: 0.05, 4: 0.025, 5: 0.0125, 6: 0.00625}
+DEFAULT_NECESSITY: dict[int, float] = {
+    1: 0.0,
+    **{size: threshold_spec("prime", f"b{size}").default for size in (2, 3, 4)},
+    5: 0.0125,
+    6: 0.00625,
+}
 TOLERANCE = 1e-9
 DEFAULT_MAX_CANDIDATES = 5_000_000
 
@@ -917,10 +923,10 @@ def search(
     tag_names: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
     max_size: int = 4,
-    min_support: int = 30,
+    min_support: int = threshold_spec("prime", "s").default,
     min_count: int | None = None,
     indices=None,
-    a: float = 0.30,
+    a: float = threshold_spec("prime", "a").default,
     b: Mapping[int, float] | None = None,
     n_jobs: int | None = None,
     max_candidates: int = DEFAULT_MAX_CANDIDATES,
@@ -1041,9 +1047,9 @@ class Prime:
     def __init__(
         self,
         max_size: int = 4,
-        min_support: int = 30,
+        min_support: int = threshold_spec("prime", "s").default,
         min_count: int | None = None,
-        a: float = 0.30,
+        a: float = threshold_spec("prime", "a").default,
         b: Mapping[int, float] | None = None,
         n_jobs: int | None = None,
         max_candidates: int = DEFAULT_MAX_CANDIDATES,

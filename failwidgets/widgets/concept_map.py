@@ -41,6 +41,7 @@ from ..data import EvalSet
 from ..methods.answers import answer_list
 from ..methods.ces import ConceptBank, ConceptExplainer, ConceptScores, embed_concepts
 from ..modes import FailureMode
+from ..thresholds import spec as threshold_spec
 from .grid import ImageGrid, format_score
 from .guard import (
     BrowserMessageError,
@@ -62,15 +63,6 @@ EMBEDDINGS = {"pca": "PCA", "tsne": "t-SNE"}
 TRUE_LABEL = -1  # the target dropdown's value for "each image's true label"
 CACHE_SIZE = 32
 DESCRIPTION_CONCEPTS = 3  # concepts named in a failure mode's description
-
-
-def _check_delta(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"delta: expected a positive number, got {type(value).__name__}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"delta: expected a positive finite step, got {value}")
-    return value
 
 
 def _percent(value: float) -> str:
@@ -206,7 +198,7 @@ class ConceptMapView(Selectable, widgets.VBox):
         sync_limit = _check_int(sync_limit, "sync_limit", 0)
         n_labels = _check_int(n_labels, "n_labels", 0)
         n_bars = _check_int(n_bars, "n_bars", 1)
-        delta = _check_delta(explainer.delta if delta is None else delta)
+        delta = threshold_spec("ces", "delta").check(explainer.delta if delta is None else delta)
         self._evalset = evalset
         self._explainer = explainer
         self._bank = explainer.bank
@@ -264,10 +256,11 @@ class ConceptMapView(Selectable, widgets.VBox):
             min=math.floor(exponent) - 3,
             max=math.ceil(exponent) + 3,
             step=0.25,
-            description="δ",
+            description=threshold_spec("ces", "delta").label,
+            tooltip=threshold_spec("ces", "delta").doc,
             style={"description_width": "initial"},
             readout_format=".3g",
-            continuous_update=False,
+            continuous_update=threshold_spec("ces", "delta").continuous,
             layout=widgets.Layout(width="min(100%, 300px)"),
         )
         self._direction_toggle = widgets.ToggleButtons(
@@ -656,7 +649,7 @@ class ConceptMapView(Selectable, widgets.VBox):
 
     @validator("delta")
     def _valid_delta(self, proposal):
-        return _check_delta(proposal["value"])
+        return threshold_spec("ces", "delta").check(proposal["value"])
 
     @validator("direction")
     def _valid_direction(self, proposal):

@@ -31,6 +31,7 @@ from ..data import EvalSet
 from ..methods.answers import answer_frame
 from ..methods.directions import FailureDirectionsResult
 from ..modes import FailureMode
+from ..thresholds import spec as threshold_spec
 from .grid import ImageGrid, format_score
 from .guard import (
     BrowserMessageError,
@@ -155,7 +156,7 @@ class DirectionsView(Selectable, widgets.VBox):
         result: FailureDirectionsResult,
         *,
         grid: ImageGrid | None = None,
-        k: int = 20,
+        k: int = threshold_spec("directions", "k").default,
         n_captions: int = 5,
         split: str = "test",
         class_name: str | int | None = None,
@@ -220,7 +221,8 @@ class DirectionsView(Selectable, widgets.VBox):
             value=k,
             min=1,
             max=max(k, int(counts.max())),
-            description="K",
+            description=threshold_spec("directions", "k").label,
+            tooltip=threshold_spec("directions", "k").doc,
             continuous_update=False,
             layout=widgets.Layout(width="min(100%, 360px)"),
         )
@@ -536,7 +538,7 @@ class DirectionsView(Selectable, widgets.VBox):
 
     @validator("k")
     def _valid_k(self, proposal):
-        return _check_int(proposal["value"], "k", 1)
+        return threshold_spec("directions", "k").check(proposal["value"])
 
     @validator("n_captions")
     def _valid_n_captions(self, proposal):

@@ -40,6 +40,8 @@ import traitlets
 
 from ..data import EvalSet
 from ..modes import FailureMode, export_modes, frame_to_modes, import_modes, modes_to_frame
+from ..thresholds import THRESHOLDS as METHOD_THRESHOLDS
+from ..thresholds import ThresholdSpec
 from .explorer_assets import ViewUnavailable
 from .grid import ImageGrid, _IndexArray
 from .mode_table import ModeTable, sort_frame
@@ -69,41 +71,8 @@ _METHOD_OF_VIEW = {info.view: key for key, info in METHODS.items()}
 DEMO_METHODS = ("barlow", "prime", "ces", "directions")  # Defuse is slow: opt in
 
 
-@dataclass(frozen=True)
-class Threshold:
-    """A view attribute the Explorer's threshold panel sets.
-
-    ``kind``: ``"fraction"`` (0..1), ``"count"`` (an integer from ``minimum`` up to the largest
-    class), ``"log"`` (positive, log-scaled slider) or ``"spread"`` (0.01..0.5 by default).
-    """
-
-    attr: str
-    label: str
-    kind: str
-    tooltip: str
-    continuous: bool = True
-
-
-THRESHOLDS: dict[str, tuple[Threshold, ...]] = {
-    "barlow": (
-        Threshold("delta", "δ", "fraction", "a failure leaf has ER > BER + δ (error-rate margin)"),
-        Threshold("tau", "τ", "fraction", "a failure leaf has EC > τ (share of all errors)"),
-    ),
-    "prime": (
-        Threshold("a", "a", "fraction", "minimum accuracy drop A_c − A_S"),
-        Threshold("s", "s", "count", "minimum support |I_S| (images with every tag)"),
-        Threshold("b2", "b₂", "fraction", "necessity threshold of 2-tag sets"),
-        Threshold("b3", "b₃", "fraction", "necessity threshold of 3-tag sets"),
-        Threshold("b4", "b₄", "fraction", "necessity threshold of 4-tag sets"),
-    ),
-    "ces": (
-        Threshold("delta", "δ", "log", "step along each concept's CAV (large: saturates)", False),
-    ),
-    "directions": (
-        Threshold("k", "K", "count", "images per direction tail and per caption check"),
-    ),
-    "defuse": (Threshold("tau", "τ", "spread", "sampling spread: z ~ N(mean, τ·cov)", False),),
-}
+THRESHOLDS = METHOD_THRESHOLDS
+"""Each method's thresholds (:data:`failwidgets.thresholds.THRESHOLDS`): the panel's sliders."""
 
 DEBOUNCE_S = 0.15
 
@@ -468,17 +437,17 @@ class Explorer(widgets.VBox):
             method = self._methods.get(name)
             sliders = []
             for spec in THRESHOLDS.get(method, ()):
-                if not hasattr(view, spec.attr):
+                if not hasattr(view, spec.name):
                     continue
                 try:
                     slider = self._make_slider(view, spec)
                 except (TypeError, ValueError):
                     continue  # an attribute of another kind: the view's own control handles it
-                slider.add_class(f"fw-explorer-{name}-{spec.attr}")
-                slider.observe(self._slider_changed(name, spec.attr), "value")
-                if isinstance(view, traitlets.HasTraits) and view.has_trait(spec.attr):
-                    view.observe(self._view_threshold_changed(name, spec.attr), spec.attr)
-                self.controls[(name, spec.attr)] = slider
+                slider.add_class(f"fw-explorer-{name}-{spec.name}")
+                slider.observe(self._slider_changed(name, spec.name), "value")
+                if isinstance(view, traitlets.HasTraits) and view.has_trait(spec.name):
+                    view.observe(self._view_threshold_changed(name, spec.name), spec.name)
+                self.controls[(name, spec.name)] = slider
                 self._add_threshold_trait(name, spec, slider)
                 sliders.append(slider)
             if sliders:
@@ -494,10 +463,10 @@ class Explorer(widgets.VBox):
         box.add_class("fw-explorer-thresholds")
         return box
 
-    def _add_threshold_trait(self, name: str, spec: Threshold, slider) -> None:
+    def _add_threshold_trait(self, name: str, spec: ThresholdSpec, slider) -> None:
         """``<view>_<attr>`` (e.g. ``barlow_delta``): the threshold as a typed trait of the
         Explorer, bounded like its slider, that ``observe`` and ``traitlets.link`` accept."""
-        trait_name = f"{name}_{spec.attr}"
+        trait_name = f"{name}_{spec.name}"
         if trait_name in self.trait_names() or hasattr(type(self), trait_name):
             return  # a name taken by the Explorer itself: the slider still works
         kind = traitlets.Int if isinstance(slider, widgets.IntSlider) else traitlets.Float
@@ -505,16 +474,16 @@ class Explorer(widgets.VBox):
             low, high = slider.base**slider.min, slider.base**slider.max
         else:
             low, high = slider.min, slider.max
-        trait = kind(slider.value, min=low, max=high, help=spec.tooltip)
+        trait = kind(slider.value, min=low, max=high, help=spec.doc)
         self.add_traits(**{trait_name: trait})
         self.set_trait(trait_name, slider.value)
-        self.threshold_traits[(name, spec.attr)] = trait_name
+        self.threshold_traits[(name, spec.name)] = trait_name
 
         def validate(obj, proposal):
             # the view checks the value (as from its slider); the trait takes the view's value
-            if getattr(self.views[name], spec.attr) != proposal["value"]:
-                self.set_threshold(name, spec.attr, proposal["value"])
-            return getattr(self.views[name], spec.attr)
+            if getattr(self.views[name], spec.name) != proposal["value"]:
+                self.set_threshold(name, spec.name, proposal["value"])
+            return getattr(self.views[name], spec.name)
 
         self._register_validator(validate, [trait_name])
 
@@ -533,37 +502,37 @@ class Explorer(widgets.VBox):
     def _class_size_max(self) -> int:
         return int(np.bincount(self._evalset.labels).max()) if self._evalset.n else 1
 
-    def _make_slider(self, view, spec: Threshold) -> widgets.Widget:
-        value = getattr(view, spec.attr)
+    def _make_slider(self, view, spec: ThresholdSpec) -> widgets.Widget:
+        value = getattr(view, spec.name)
         if not hasattr(self, "_slider_layout"):  # one layout and style model for all sliders
             self._slider_layout = widgets.Layout(width="230px")
             self._slider_style = widgets.SliderStyle(description_width="28px")
         common = dict(
             description=spec.label,
-            tooltip=spec.tooltip,
+            tooltip=spec.doc,
             continuous_update=spec.continuous,
             layout=self._slider_layout,
             style=self._slider_style,
         )
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{spec.attr}: not a number")
+            raise TypeError(f"{spec.name}: not a number")
         if spec.kind == "fraction":
             return widgets.FloatSlider(
                 value=float(value), min=0.0, max=1.0, step=0.005, readout_format=".3f", **common
             )
         if spec.kind == "count":
             if not isinstance(value, numbers.Integral):
-                raise TypeError(f"{spec.attr}: not an integer")
+                raise TypeError(f"{spec.name}: not an integer")
             low = 1
             result = getattr(view, "result", None)
-            if spec.attr == "s" and hasattr(result, "min_support"):
+            if spec.name == "s" and hasattr(result, "min_support"):
                 low = int(result.min_support)
             high = max(int(value), self._class_size_max(), low)
             return widgets.IntSlider(value=int(value), min=low, max=high, **common)
         if spec.kind == "log":
             value = float(value)
             if not value > 0:
-                raise ValueError(f"{spec.attr}: not positive")
+                raise ValueError(f"{spec.name}: not positive")
             exponent = math.log10(value)
             return widgets.FloatLogSlider(
                 value=value,
@@ -584,7 +553,7 @@ class Explorer(widgets.VBox):
                 readout_format=".2f",
                 **common,
             )
-        raise ValueError(f"{spec.attr}: unknown threshold kind {spec.kind!r}")
+        raise ValueError(f"{spec.name}: unknown threshold kind {spec.kind!r}")
 
     # ------------------------------------------------------------------ public API
     @property

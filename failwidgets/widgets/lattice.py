@@ -29,6 +29,7 @@ from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.answers import answer_list
 from ..methods.prime import MAX_SET_SIZE, Prime, PrimeResult, search
+from ..thresholds import spec as threshold_spec
 from .grid import ImageGrid
 from .guard import (
     BrowserMessageError,
@@ -252,10 +253,11 @@ class LatticeView(Selectable, widgets.VBox):
         layout = widgets.Layout(width="260px")
         style = {"description_width": "32px"}
 
-        def fraction(name, tooltip):
+        def fraction(name):
+            spec = threshold_spec("prime", name)
             return widgets.FloatSlider(
-                min=0.0, max=1.0, step=0.005, readout_format=".3f", description=name,
-                tooltip=tooltip, continuous_update=True, layout=layout, style=style,
+                min=0.0, max=1.0, step=0.005, readout_format=".3f", description=spec.label,
+                tooltip=spec.doc, continuous_update=spec.continuous, layout=layout, style=style,
             )  # fmt: skip
 
         self._class_dropdown = widgets.Dropdown(
@@ -265,19 +267,19 @@ class LatticeView(Selectable, widgets.VBox):
             style={"description_width": "40px"},
         )
         self._sliders = {
-            "a": fraction("a", "minimum accuracy drop A_c - A_S"),
+            "a": fraction("a"),
             "s": widgets.IntSlider(
                 min=r.min_support,
                 max=max(r.min_support, int(r.class_summary["n_images"].max())),
-                description="s",
-                tooltip="minimum support |I_S| (re-filters; not below the searched minimum)",
+                description=threshold_spec("prime", "s").label,
+                tooltip=f"{threshold_spec('prime', 's').doc}; not below the searched minimum",
                 continuous_update=True,
                 layout=layout,
                 style=style,
             ),
-            "b2": fraction("b2", "necessity threshold for 2-tag sets"),
-            "b3": fraction("b3", "necessity threshold for 3-tag sets"),
-            "b4": fraction("b4", "necessity threshold for 4-tag sets"),
+            "b2": fraction("b2"),
+            "b3": fraction("b3"),
+            "b4": fraction("b4"),
             "max_size": widgets.IntSlider(
                 min=1,
                 max=MAX_SET_SIZE,
@@ -313,11 +315,11 @@ class LatticeView(Selectable, widgets.VBox):
     # ------------------------------------------------------------------ validation
     @validator("a", "b2", "b3", "b4")
     def _valid_fraction(self, proposal):
-        return _check_fraction(proposal["value"], proposal["trait"].name)
+        return threshold_spec("prime", proposal["trait"].name).check(proposal["value"])
 
     @validator("s")
     def _valid_s(self, proposal):
-        value = _check_int(proposal["value"], "s", 1)
+        value = threshold_spec("prime", "s").check(proposal["value"])
         if value < self._result.min_support:
             raise ValueError(
                 f"s: {value} is below the searched minimum support "

@@ -43,6 +43,7 @@ import traitlets
 
 from ..checks import check_int
 from ..data import EvalSet
+from ..thresholds import spec as threshold_spec
 from .grid import ImageGrid
 from .guard import (
     BrowserMessageError,
@@ -77,15 +78,6 @@ _DEFAULT_SPLIT = object()
 
 
 # ---------------------------------------------------------------------- validation
-def _check_tau(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"tau: expected a number in (0, 1], got {type(value).__name__}")
-    value = float(value)
-    if not 0.0 < value <= 1.0:  # NaN fails too
-        raise ValueError(f"tau: must lie in (0, 1] (the slider spans 0.01 to 0.5), got {value}")
-    return value
-
-
 def _check_labels_path(labels_path) -> Path:
     if isinstance(labels_path, (bytes, bytearray)) or not isinstance(
         labels_path, (str, os.PathLike)
@@ -284,7 +276,7 @@ class ScenarioView(Selectable, widgets.VBox):
         preprocess: Callable | None = None,
         grid: ImageGrid | None = None,
         n_samples_shown: int = 8,
-        tau: float = 0.1,
+        tau: float = threshold_spec("defuse", "tau").default,
         split=_DEFAULT_SPLIT,
         class_name: str | None = None,
         fit_kwargs: Mapping | None = None,
@@ -327,7 +319,7 @@ class ScenarioView(Selectable, widgets.VBox):
         if max_images is not None:
             max_images = check_int(max_images, "max_images", 1)
         self._n_shown = check_int(n_samples_shown, "n_samples_shown", 1, MAX_SAMPLES_SHOWN)
-        tau = _check_tau(tau)
+        tau = threshold_spec("defuse", "tau").check(tau)
         path = _check_labels_path(labels_path)
         if not isinstance(adopt_labels, (bool, np.bool_)):
             raise TypeError(
@@ -507,9 +499,9 @@ class ScenarioView(Selectable, widgets.VBox):
             max=TAU_RANGE[1],
             step=0.01,
             readout_format=".2f",
-            description="τ",
-            tooltip="sample spread: z ~ N(mean, τ·cov)",
-            continuous_update=False,
+            description=threshold_spec("defuse", "tau").label,
+            tooltip=threshold_spec("defuse", "tau").doc,
+            continuous_update=threshold_spec("defuse", "tau").continuous,
             layout=widgets.Layout(width="260px"),
             style={"description_width": "20px"},
         )
@@ -564,7 +556,7 @@ class ScenarioView(Selectable, widgets.VBox):
 
     @validator("tau")
     def _valid_tau(self, proposal):
-        return _check_tau(proposal["value"])
+        return threshold_spec("defuse", "tau").check(proposal["value"])
 
     @validator("class_name")
     def _valid_class(self, proposal):

@@ -50,11 +50,11 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from ..checks import check_fraction as _check_fraction
 from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.answers import answer_list
 from ..methods.barlow import NODE_COLUMNS, Barlow, BarlowResult, BarlowSurvey
+from ..thresholds import spec as threshold_spec
 from ..thumbnails import THUMBNAIL_FORMATS, encode_thumbnails
 from .grid import ImageGrid
 from .guard import (
@@ -719,11 +719,12 @@ class TreeView(Selectable, widgets.VBox):
         es = self._evalset
         n_features = max(self.k, 20) if self._features is None else self._features.shape[1]
 
-        def fraction(description, tooltip):
+        def fraction(name):
+            spec = threshold_spec("barlow", name)
             return widgets.FloatSlider(
-                min=0.0, max=1.0, step=0.01, readout_format=".2f", description=description,
-                tooltip=tooltip, continuous_update=True, layout=widgets.Layout(width="250px"),
-                style={"description_width": "28px"},
+                min=0.0, max=1.0, step=0.01, readout_format=".2f", description=spec.label,
+                tooltip=f"{spec.doc}; re-filters, no refit", continuous_update=spec.continuous,
+                layout=widgets.Layout(width="250px"), style={"description_width": "28px"},
             )  # fmt: skip
 
         self._class_dropdown = widgets.Dropdown(
@@ -743,8 +744,8 @@ class TreeView(Selectable, widgets.VBox):
         self._controls_by_name = {
             "class_name": self._class_dropdown,
             "grouping": self._grouping_toggle,
-            "delta": fraction("δ", "a failure leaf has ER > BER + δ (re-filters, no refit)"),
-            "tau": fraction("τ", "a failure leaf has EC > τ (re-filters, no refit)"),
+            "delta": fraction("delta"),
+            "tau": fraction("tau"),
             "depth": widgets.IntSlider(
                 min=1, max=MAX_DEPTH, description="depth", continuous_update=False,
                 tooltip="tree depth (fits a new tree)", layout=widgets.Layout(width="220px"),
@@ -802,7 +803,7 @@ class TreeView(Selectable, widgets.VBox):
 
     @validator("delta", "tau")
     def _valid_fraction(self, proposal):
-        return _check_fraction(proposal["value"], proposal["trait"].name)
+        return threshold_spec("barlow", proposal["trait"].name).check(proposal["value"])
 
     @validator("depth")
     def _valid_depth(self, proposal):
