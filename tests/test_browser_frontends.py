@@ -2,9 +2,12 @@
 round-trips to Python
 
 - in JupyterLab with the "dataurl" image transport (what Colab gets: no binary buffers);
-- in Jupyter Notebook 7 (ImageGrid, TreeView with its feature panel);
-- in marimo, through ``mo.ui.anywidget`` (ImageGrid, and the TreeView's drawing and grid; the
-  ipywidgets containers such as the TreeView's sliders or the Explorer do not run in marimo).
+- in Jupyter Notebook 7: ImageGrid, TreeView (with its feature panel), LatticeView,
+  DirectionsView, ConceptMapView, ScenarioView and EmbeddingMap (a lasso), over buffers and
+  over data URLs;
+- in marimo, through ``mo.ui.anywidget``: the ImageGrid, and each of those views' drawing and
+  grid (the ipywidgets containers, such as the views' sliders or the Explorer, do not run in
+  marimo).
 
 A click counts as round-tripped when its effect comes back from the kernel: a tile is drawn
 selected only once Python has applied the click and synced the selection back, and a tree
@@ -20,6 +23,7 @@ import pytest
 from playwright.sync_api import expect
 from test_browser_concept_map import CELLS as CONCEPT_MAP_CELLS
 from test_browser_directions import CELLS as DIRECTIONS_CELLS
+from test_browser_embedding_map import CELLS as EMBEDDING_MAP_CELLS
 from test_browser_lattice import CELLS as LATTICE_CELLS
 from test_browser_scenarios import CELLS as SCENARIO_CELLS
 from test_browser_tree import CELLS as TREE_CELLS
@@ -328,3 +332,53 @@ def test_view_in_marimo(tmp_path, artifacts_dir, name):
     with MarimoServer(notebook) as server, marimo_page(server, height=1800) as page:
         click_view(page, spec)
         page.screenshot(path=str(artifacts_dir / f"frontends-marimo-{name}.png"), full_page=True)
+
+
+def lasso_left_half(page, canvas) -> None:
+    """Pick jupyter-scatter's lasso (the toolbar's second button) and draw around the map's
+    left half (as tests/test_browser_embedding_map.py does)."""
+    page.locator("[class*='jss:flex-col'] button").nth(1).click()
+    box = canvas.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05
+    x1, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.95
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in [(x1, y0), (x1, y1), (x0, y1), (x0, y0 + 5)]:
+        page.mouse.move(x, y, steps=12)
+    page.mouse.up()
+
+
+def test_embedding_map_in_notebook7(notebook_server, artifacts_dir):
+    cells = [EMBEDDING_MAP_CELLS[0], EMBEDDING_MAP_CELLS[1]]
+    write_notebook(notebook_server.root / "embedding_map.ipynb", cells)
+    with notebook_page(notebook_server, "embedding_map.ipynb", height=1400) as page:
+        run_all(page)
+        canvas = page.locator(".fw-embedding-map canvas").first
+        canvas.wait_for(state="visible")
+        page.locator(".fw-embedding-map .legend").first.wait_for()
+        page.wait_for_timeout(1500)  # the points fade in
+        lasso_left_half(page, canvas)
+        page.locator(".fw-emap-status", has_text="selected:").first.wait_for(timeout=20_000)
+        page.locator(".fw-grid .fw-thumb img").first.wait_for()
+        page.screenshot(path=str(artifacts_dir / "frontends-nb7-embedding_map.png"))
+        text = run_cell(page, 1, "SELECTED")
+    count, total = int(text.split()[1]), int(text.split()[3])
+    assert 0 < count == total, text  # the lasso's samples reached Python and its grid
+
+
+def test_embedding_map_in_marimo(tmp_path, artifacts_dir):
+    # the map's container is ipywidgets; its scatter (jupyter-scatter) and grid are anywidgets
+    cell = marimo_view_cell(EMBEDDING_MAP_CELLS[0], ("view.scatter.widget", "view.grid"))
+    notebook = tmp_path / "embedding_map.py"
+    write_marimo(notebook, [cell])
+    with MarimoServer(notebook) as server, marimo_page(server, height=1400) as page:
+        canvas = page.locator("canvas").first
+        canvas.wait_for(state="visible", timeout=120_000)
+        page.locator(".legend").first.wait_for()
+        page.wait_for_timeout(1500)  # the points fade in
+        lasso_left_half(page, canvas)
+        grid = page.locator(".fw-grid").filter(
+            has=page.locator(".fw-title", has_text="Map selection")
+        )
+        grid.locator(".fw-thumb img").first.wait_for(timeout=20_000)
+        page.screenshot(path=str(artifacts_dir / "frontends-marimo-embedding_map.png"))

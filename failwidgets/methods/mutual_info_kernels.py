@@ -4,15 +4,17 @@ Two steps per chunk of columns, with NumPy's sort in between:
 
 1. :func:`prepare_chunk` scales every column as scikit-learn does (NumPy's pairwise sums,
    reproduced operation by operation, for all columns of the chunk at once), adds the
-   tie-breaking noise and writes each column's values into its class segments of a scratch
-   row (one row per feature). The caller then sorts every class segment (``ndarray.sort``).
+   tie-breaking noise on the way into each column's class segments of a scratch row (one
+   row per feature). The caller then sorts every class segment (``ndarray.sort``).
 2. :func:`digamma_sums` finds each sample's radius (just under the distance to its k-th
    nearest neighbour of the same class), merges the sorted classes into one sorted row per
    feature (values and radii together) and counts, for every sample, the samples of all
-   classes within its radius (``m_i``); it returns the MI ``max(constant - mean_i psi(m_i), 0)`` per feature.
+   classes within its radius (``m_i``); it writes each feature's MI,
+   ``max(constant - mean_i psi(m_i), 0)``.
 
 A scratch row holds one segment per class, ``[pad x -inf | n_c sorted values | pad x +inf]``.
-All kernels are compiled on first use and cached on disk (``cache=True``).
+All kernels are compiled on first use and cached on disk (``cache=True``), with NumPy's
+error model (no zero-division checks: no divisor can be 0, and the loops vectorise).
 """
 
 from __future__ import annotations

@@ -1160,6 +1160,8 @@ class Explorer(widgets.VBox):
         preprocess=None,
         bottleneck: str | None = None,
         labels_path=None,
+        label_issues=None,
+        exclude_label_issues=False,
         options=None,
         cache_dir=None,
         progress: bool = True,
@@ -1213,6 +1215,12 @@ class Explorer(widgets.VBox):
             the last layer whose output is not the logits (e.g. a ResNet's avgpool).
         labels_path : path, optional
             Defuse's labels file (default: named after the classifier, VAE and images).
+        label_issues : LabelIssues, boolean mask or sample indices, optional
+            Likely label errors (:func:`failwidgets.label_noise.find_label_issues`): a badge
+            marks them in the grid.
+        exclude_label_issues : bool or sequence of str
+            True, or some of ``"barlow", "prime", "defuse"``: those methods leave the flagged
+            samples out of their search (their errors are not the model's).
         options : mapping method -> keyword arguments, optional
             Passed to each method's view (e.g. ``{"prime": {"a": 0.3}}``); a ``"fit"`` entry
             goes to the method's fit (CES's bank, the failure directions).
@@ -1246,6 +1254,8 @@ class Explorer(widgets.VBox):
             preprocess=preprocess,
             bottleneck=bottleneck,
             labels_path=labels_path,
+            label_issues=label_issues,
+            exclude_label_issues=exclude_label_issues,
         )
 
     @classmethod
