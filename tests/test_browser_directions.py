@@ -106,7 +106,8 @@ def test_directions_view_renders_and_follows_class_changes(lab_server, artifacts
         grid = page.locator(".fw-directions-view .fw-grid").last
         page.wait_for_function(
             """(t) => { const g = [...document.querySelectorAll('.fw-directions-view .fw-grid')].at(-1);
-                       return g.dataset.total === '20' && g.querySelector('.fw-title').textContent.includes(t); }""",
+                       return g.dataset.total === '20' && g.querySelector('.fw-title').textContent.includes(t)
+                              && g.querySelectorAll('.fw-thumb').length === 20; }""",
             arg=top,
         )
         assert grid.locator(".fw-thumb").count() == 20
