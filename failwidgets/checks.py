@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -51,3 +52,18 @@ def check_indices(indices, n: int, name: str = "indices") -> np.ndarray:
     if bad.any():
         raise ValueError(f"{name}: index {int(array[bad][0])} outside 0..{n - 1}")
     return array.astype(np.int64)
+
+
+def check_output_path(path, example: str):
+    """``path`` as a Path to a file that can be written: not a folder, in a folder that
+    exists; TypeError/ValueError naming ``path`` (``example``: a file name to suggest)."""
+    from pathlib import Path
+
+    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file path, got {type(path).__name__}")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"path: {str(path)!r} is a folder; give a file name (e.g. {example})")
+    if not path.parent.exists():
+        raise ValueError(f"path: the folder {str(path.parent)!r} does not exist")
+    return path

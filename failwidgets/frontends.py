@@ -17,14 +17,13 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 from .labdriver import (
     CHROMIUM_ARGS,
     LabServer,
+    ServerProcess,
     _free_port,
     accept_kernel_dialog,
     chromium_path,
@@ -137,12 +136,14 @@ def write_marimo(path: str | os.PathLike, cells: list[str]) -> None:
     Path(path).write_text(text)
 
 
-class MarimoServer:
+class MarimoServer(ServerProcess):
     """marimo serving one notebook file on 127.0.0.1 (no token), headless.
 
     ``mode="run"`` (default) serves it as an app: every cell runs when a page opens it.
     ``mode="edit"`` opens the editor, whose cells wait to be run.
     """
+
+    name = "marimo"
 
     def __init__(
         self,
@@ -177,42 +178,7 @@ class MarimoServer:
             sys.executable, "-m", "marimo", "-q", self.mode, str(self.notebook), "--headless",
             "--host", "127.0.0.1", "--port", str(self.port), "--no-token",
         ]  # fmt: skip
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            cmd,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=self.notebook.parent,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"marimo exited early; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(self.url + "health", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"marimo did not answer within {timeout:.0f} s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        if getattr(self, "_log", None):
-            self._log.close()
-
-    def __enter__(self) -> MarimoServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return self._launch(cmd, env, self.url + "health", timeout, cwd=self.notebook.parent)
 
 
 @contextmanager

@@ -48,8 +48,55 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-class LabServer:
+class ServerProcess:
+    """A local server in a subprocess: started, waited for until it answers, stopped."""
+
+    name = "server"
+    process: subprocess.Popen | None = None
+    log_path: Path
+
+    def _launch(self, cmd: list[str], env: dict, ready_url: str, timeout: float, **popen):
+        """Run ``cmd`` (output to ``log_path``) and wait until ``ready_url`` answers 200."""
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, **popen
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(ready_url, timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(
+            f"{self.name} did not answer within {timeout:.0f} s; see {self.log_path}"
+        )
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class LabServer(ServerProcess):
     """A JupyterLab server on 127.0.0.1 serving ``root`` with a random token."""
+
+    name = "jupyter lab"
 
     def __init__(self, root: str | os.PathLike, log_path: str | os.PathLike | None = None):
         self.root = Path(root)
@@ -90,38 +137,7 @@ class LabServer:
             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly",
         ]  # fmt: skip
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited early; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(self.url("api/status"), timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(
-            f"jupyter lab did not answer within {timeout:.0f} s; see {self.log_path}"
-        )
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        if getattr(self, "_log", None):
-            self._log.close()
-
-    def __enter__(self) -> LabServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return self._launch(cmd, env, self.url("api/status"), timeout)
 
 
 def write_notebook(

@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .checks import check_output_path
 from .thumbnails import encode_thumbnail
 
 __all__ = ["report_html", "summary_html", "write_report"]
@@ -201,13 +201,7 @@ def _thresholds_text(thresholds: dict) -> str:
 
 def write_report(explorer, path, thumbnails: int = 8, title: str = "failwidgets report") -> Path:
     """Write :func:`report_html` to ``path`` (an ``.html`` file); returns the path."""
-    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path: expected a file path, got {type(path).__name__}")
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"path: {str(path)!r} is a folder; give a file name (e.g. report.html)")
-    if not path.parent.exists():
-        raise ValueError(f"path: the folder {str(path.parent)!r} does not exist")
+    path = check_output_path(path, "report.html")
     path.write_text(report_html(explorer, thumbnails=thumbnails, title=title), encoding="utf-8")
     return path
 

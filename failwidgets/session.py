@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import check_output_path
 from .features.cache import digest
 from .modes import FailureMode
 
@@ -157,13 +158,7 @@ def session_state(explorer) -> dict:
 
 def save_session(explorer, path) -> Path:
     """Write the Explorer's session to ``path`` (JSON, written atomically); returns the path."""
-    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path: expected a file path, got {type(path).__name__}")
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"path: {str(path)!r} is a folder; give a file name (e.g. session.json)")
-    if not path.parent.exists():
-        raise ValueError(f"path: the folder {str(path.parent)!r} does not exist")
+    path = check_output_path(path, "session.json")
     text = json.dumps(session_state(explorer), indent=1, allow_nan=False)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -86,11 +86,17 @@ class DirectionRule(Rule):
         """The tail rule of a :class:`~failwidgets.methods.directions.FailureDirectionsResult`
         class (its embeddings are aligned with the EvalSet's rows)."""
         c = result.class_index(class_name)
+        # one score function per result and class, so that equal rules share their source
+        # (the Explorer remembers held-out drops by rule parameters and source identity)
+        sources = result.__dict__.setdefault("_rule_scores", {})
+        decision = sources.get(c)
+        if decision is None:
 
-        def decision(evalset, rows):
-            _aligned(result.embeddings, evalset, "the failure directions' embeddings")
-            return result.model.class_decision_function(result.embeddings[rows], c)
+            def decision(evalset, rows):
+                _aligned(result.embeddings, evalset, "the failure directions' embeddings")
+                return result.model.class_decision_function(result.embeddings[rows], c)
 
+            sources[c] = decision
         return cls(class_name=class_name, score=decision, threshold=threshold)
 
     @classmethod

@@ -357,7 +357,7 @@ DIRECTIONS_ON_DEMAND_ABOVE = 20_000
 def _plan_directions(a: _Assets, options: dict) -> _Plan:
     from .directions import DirectionsView
 
-    view_options = {"heldout_split": a.heldout_split, **options}
+    view_options = dict(options)  # the Explorer measures held-out drops for every method
     fit = dict(view_options.pop("fit", {}))
     if a.split is not None:
         view_options.setdefault("split", a.split)
