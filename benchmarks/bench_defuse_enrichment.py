@@ -14,9 +14,13 @@ others), so the default split is test, which the demo VAE was not trained on.
 
 Also reports the quality gate: the classifier's accuracy on the original images and on their
 VAE reconstructions (``vae_recon_accuracy``); with a poor VAE most draws fail for the VAE's sake
-and the scenarios can point at nothing.
+and the scenarios can point at nothing. ``enrichment_ceiling`` is ``1 / overall share``, the
+ratio if every code of the heaviest scenarios came from a planted failure: when planted images
+make more than half of all codes (e.g. when most kept codes are misclassified originals, and
+the classifier's errors are mostly planted), a ratio of 2 is out of reach whatever the
+scenarios hold.
 
-    python benchmarks/bench_defuse_enrichment.py                       # ~3 min on 2 cores
+    python benchmarks/bench_defuse_enrichment.py                       # ~2 min on 2 cores
     python benchmarks/bench_defuse_enrichment.py --images 3000 --q 100 # closer to the paper
     python benchmarks/bench_defuse_enrichment.py --vae-failures keep   # the paper's behaviour
 
@@ -83,6 +87,8 @@ def enrichment(image_index: np.ndarray, member: np.ndarray, scenarios, n_top: in
     top_image_share, overall_image_share = share(member[top_images]), share(member[all_images])
     return {
         "enrichment_ratio": top_share / overall_share if overall_share > 0 else float("nan"),
+        # the most the ratio can be (all top codes planted): below 2 the target is out of reach
+        "enrichment_ceiling": 1 / overall_share if overall_share > 0 else float("nan"),
         "top_planted_share": top_share,
         "overall_planted_share": overall_share,
         "image_enrichment_ratio": (
@@ -184,7 +190,8 @@ def main(argv=None) -> dict:
     print(
         f"planted share: {figures['top_planted_share']:.3f} of the {figures['top_codes']} codes "
         f"of the {args.top} heaviest scenarios, {figures['overall_planted_share']:.3f} of all "
-        f"{identification.n_found} codes: ratio {figures['enrichment_ratio']:.2f} (target >= 2); "
+        f"{identification.n_found} codes: ratio {figures['enrichment_ratio']:.2f} (target >= 2, "
+        f"ceiling {figures['enrichment_ceiling']:.2f}); "
         f"per distinct source image {figures['top_planted_image_share']:.3f} / "
         f"{figures['overall_planted_image_share']:.3f} = {figures['image_enrichment_ratio']:.2f}"
     )

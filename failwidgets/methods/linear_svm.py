@@ -118,11 +118,6 @@ class _GramProblem:
         self.y = y
         self.K = X @ X.T
 
-    def fit(self, rows: np.ndarray, C: float):
-        model = _svc(C, "precomputed")
-        model.fit(self.K[np.ix_(rows, rows)], self.y[rows])
-        return model
-
     def fold_scores(self, folds: list, Cs: np.ndarray, n_jobs: int = 1) -> np.ndarray:
         blocks = [
             (self.K[np.ix_(train, train)], self.K[np.ix_(test, train)]) for train, test in folds
@@ -139,8 +134,7 @@ class _GramProblem:
         return _score_grid(score, len(Cs), len(folds), n_jobs)
 
     def refit(self, C: float) -> tuple[np.ndarray, float]:
-        rows = np.arange(len(self.y))
-        model = self.fit(rows, C)
+        model = _svc(C, "precomputed").fit(self.K, self.y)  # every row: no copy of K
         coef = model.dual_coef_[0] @ self.X[model.support_]
         return coef, float(model.intercept_[0])
 

@@ -550,18 +550,20 @@ class PrimeResult:
             return out.copy()
         return self.members(c, self._names_array[self._tags[row, :k]].tolist(), errors_first)
 
-    def to_failure_modes(self, a=None, s=None, b=None, max_size=None) -> AnswerList:
+    def to_failure_modes(self, a=None, s=None, b=None, max_size=None, classes=None) -> AnswerList:
         """Failure modes in the package's shared shape (:class:`failwidgets.modes.FailureMode`);
         when empty, its ``reason`` says why.
 
         ``accuracy`` is ``A_S`` and ``drop`` is ``A_c - A_S`` (class accuracy on the searched
         images); each mode carries a :class:`~failwidgets.rules.TagSetRule` (its tag set,
         over the tags the search was given) that re-applies it to any rows of its class.
+        ``classes`` keeps some classes (as in :meth:`failure_modes`): only their modes are
+        built.
         """
         from ..modes import FailureMode
         from ..rules import TagSetRule
 
-        frame = self.failure_modes(a, s, b, max_size)
+        frame = self.failure_modes(a, s, b, max_size, classes=classes)
         modes = [
             FailureMode.from_members(
                 "prime",
@@ -570,6 +572,7 @@ class PrimeResult:
                 self.row_members(int(row["row"])),
                 self,
                 reference_indices=self._class_images[self.class_index(row["class"])],
+                grouping=None,  # the reference rows are the class's searched images already
                 rule=TagSetRule(row["class"], tuple(row["tags"]), self.tag_matrix),
             )
             for _, row in frame.iterrows()

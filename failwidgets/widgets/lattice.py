@@ -484,12 +484,11 @@ class LatticeView(Selectable, widgets.VBox):
         if class_name is not None:
             class_name = self._valid_class({"value": class_name})
         thresholds = self.thresholds()
-        modes = self._result.to_failure_modes(**thresholds)
         if class_name is None:
-            return modes
+            return self._result.to_failure_modes(**thresholds)
+        modes = self._result.to_failure_modes(**thresholds, classes=class_name)
         return answer_list(
-            [m for m in modes if m.class_name == class_name],
-            lambda: self._result.empty_reason(**thresholds, classes=class_name),
+            list(modes), lambda: self._result.empty_reason(**thresholds, classes=class_name)
         )
 
     def failure_mode_table(self):
