@@ -21,12 +21,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .labdriver import (
-    CHROMIUM_ARGS,
     LabServer,
     ServerProcess,
     _free_port,
     accept_kernel_dialog,
-    chromium_path,
+    browser_page,
     wait_kernel_idle,
 )
 
@@ -67,27 +66,6 @@ class NotebookServer(LabServer):
 
 
 @contextmanager
-def _browser_page(width: int, height: int):
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium_path()
-    if executable is None:
-        raise RuntimeError(
-            "Chromium not found: install Debian's chromium (apt-get install chromium)"
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.set_default_timeout(60_000)
-            yield page
-        finally:
-            browser.close()
-
-
-@contextmanager
 def notebook_page(
     server: LabServer, notebook: str, *, width=1400, height=1000, theme: str | None = None
 ):
@@ -96,7 +74,7 @@ def notebook_page(
     The page is ready for :func:`failwidgets.labdriver.run_all` (its kernel idle).
     ``theme``: 'JupyterLab Light' or 'JupyterLab Dark' (None: leave it).
     """
-    with _browser_page(width, height) as page:
+    with browser_page(width, height) as page:
         page._failwidgets_log = server.log_path  # read by run_all's diagnostics
         page.goto(server.url(f"notebooks/{notebook}"))
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started")
@@ -184,7 +162,7 @@ class MarimoServer(ServerProcess):
 @contextmanager
 def marimo_page(server: MarimoServer, *, width=1400, height=1000):
     """Open the server's notebook in headless Chromium; yield the page (cells may still run)."""
-    with _browser_page(width, height) as page:
+    with browser_page(width, height) as page:
         page._failwidgets_log = server.log_path
         page.goto(server.url)
         yield page

@@ -160,19 +160,8 @@ def write_notebook(
 
 
 @contextmanager
-def lab_page(
-    server: LabServer,
-    notebook: str,
-    *,
-    width=1400,
-    height=1000,
-    theme: str | None = "JupyterLab Light",
-):
-    """Open ``notebook`` (relative to the server root) in headless Chromium; yield the page.
-
-    The theme is set on every page (light by default): it is a user setting, so a theme that
-    an earlier page chose on the same server would otherwise carry over.
-    """
+def browser_page(width: int = 1400, height: int = 1000):
+    """A page of Debian's Chromium, headless (60 s default timeout); yield it."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
@@ -186,22 +175,40 @@ def lab_page(
         )
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
-            page._failwidgets_log = server.log_path  # read by run_all's diagnostics
             page.set_default_timeout(60_000)
-            # a fresh workspace per page: JupyterLab would otherwise restore the notebooks that
-            # earlier pages opened on this server, and their cells would share the DOM
-            workspace = f"fw-{secrets.token_hex(6)}"
-            page.goto(server.url(f"lab/workspaces/{workspace}/tree/{notebook}"))
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started")
-            page.evaluate("() => window.jupyterapp.started")
-            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
-            accept_kernel_dialog(page)
-            if theme:
-                set_theme(page, theme)
-            wait_kernel_idle(page)
             yield page
         finally:
             browser.close()
+
+
+@contextmanager
+def lab_page(
+    server: LabServer,
+    notebook: str,
+    *,
+    width=1400,
+    height=1000,
+    theme: str | None = "JupyterLab Light",
+):
+    """Open ``notebook`` (relative to the server root) in headless Chromium; yield the page.
+
+    The theme is set on every page (light by default): it is a user setting, so a theme that
+    an earlier page chose on the same server would otherwise carry over.
+    """
+    with browser_page(width, height) as page:
+        page._failwidgets_log = server.log_path  # read by run_all's diagnostics
+        # a fresh workspace per page: JupyterLab would otherwise restore the notebooks that
+        # earlier pages opened on this server, and their cells would share the DOM
+        workspace = f"fw-{secrets.token_hex(6)}"
+        page.goto(server.url(f"lab/workspaces/{workspace}/tree/{notebook}"))
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started")
+        page.evaluate("() => window.jupyterapp.started")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
+        accept_kernel_dialog(page)
+        if theme:
+            set_theme(page, theme)
+        wait_kernel_idle(page)
+        yield page
 
 
 def accept_kernel_dialog(page, timeout_ms: int = 3000) -> None:
