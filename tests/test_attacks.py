@@ -881,7 +881,7 @@ WIDGET_CASES: list[Case] = [
     Case(
         "tree: class_name=None",
         lambda kit: setattr(_w_tree(kit), "class_name", None),
-        Raises(TypeError, r"^class_name: expected a class name, got NoneType"),
+        Raises(TypeError, r"^class_name: expected a class name or index, got NoneType"),
     ),
     Case(
         "scenarios: tau=None",

@@ -162,7 +162,7 @@ def test_failure_modes_of_other_classes_fit_once(view):
     assert [key(m) for m in view.failure_modes(["dog"])] == [k for k in everything if k[0] == "dog"]
     assert view.failure_modes([EVIL]) == []  # no errors: nothing
     assert view.result.params["depth"] == 2 and view.class_name == "cat"  # the view is unchanged
-    with pytest.raises(ValueError, match="class_name: unknown class"):
+    with pytest.raises(ValueError, match="classes: unknown class"):
         view.failure_modes("bird")
     with pytest.raises(TypeError, match="classes"):
         view.failure_modes(3.5)
@@ -444,7 +444,7 @@ def test_bad_rows(split_data, data):
         TreeView(evalset, features, indices=[600], k=D)
     with pytest.raises(ValueError, match="indices: none of the given rows is in split 'test'"):
         TreeView(evalset, features, indices=evalset.split_indices("train"), split="test", k=D)
-    with pytest.raises(ValueError, match="split: the EvalSet has no split column"):
+    with pytest.raises(ValueError, match="split: this EvalSet has no split column"):
         TreeView(data[0], features, split="test", k=D)
 
 

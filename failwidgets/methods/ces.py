@@ -33,7 +33,7 @@ import numbers
 import os
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -954,6 +954,8 @@ class ConceptScores:
         not saturate, so it orders concepts whose steps all drive ``p_y`` to 0
         or 1 (equal scores, common with the reference's large ``delta``); the
         rankings below break score ties with it.
+    per_sample_log_odds : float array (n, C) or None
+        The unsummed log-odds changes (what :meth:`subset` sums again).
     """
 
     names: list[str]
@@ -966,6 +968,38 @@ class ConceptScores:
     delta: float
     val_accuracy: np.ndarray
     log_odds: np.ndarray
+    per_sample_log_odds: np.ndarray | None = field(default=None, repr=False)
+
+    def subset(self, positions) -> ConceptScores:
+        """The CES of some of the samples: ``positions`` (0-based rows of :attr:`per_sample`).
+
+        The sums are taken again over those rows only and normalised by their own peak, so
+        the result equals :func:`concept_scores` run on just those samples.
+        """
+        n = len(self.per_sample)
+        pos = np.asarray(positions)
+        if pos.ndim != 1 or (pos.size and pos.dtype.kind not in "iu"):
+            raise TypeError(f"positions: expected 1-D integer row positions, got {pos.dtype}")
+        if pos.size == 0:
+            raise ValueError("positions: no samples")
+        if pos.min() < 0 or pos.max() >= n:
+            raise ValueError(f"positions: must lie in 0..{n - 1}")
+        if self.per_sample_log_odds is None:
+            raise ValueError("per_sample_log_odds: these scores keep no per-sample log-odds")
+        per_sample = self.per_sample[pos]
+        raw = per_sample.sum(axis=0)
+        peak = float(np.max(np.abs(raw))) if raw.size else 0.0
+        odds = self.per_sample_log_odds[pos]
+        return replace(
+            self,
+            scores=raw / peak if peak > 0 else np.zeros_like(raw),
+            raw=raw,
+            per_sample=per_sample,
+            base_probability=np.asarray(self.base_probability)[pos],
+            target=np.asarray(self.target)[pos],
+            log_odds=odds.sum(axis=0),
+            per_sample_log_odds=odds,
+        )
 
     def order(self) -> np.ndarray:
         """Concept indices by descending score, ties broken by descending log-odds change."""
@@ -1261,6 +1295,7 @@ def concept_scores(
         delta=delta,
         val_accuracy=np.asarray(bank.val_accuracy, dtype=float),
         log_odds=odds.sum(dim=0).numpy(),
+        per_sample_log_odds=odds.numpy(),
     )
 
 

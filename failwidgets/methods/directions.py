@@ -42,6 +42,9 @@ from .answers import AnswerFrame, answer_frame
 from .caption_words import CaptionWords
 from .linear_svm import DEFAULT_CS, check_Cs, fit_balanced_svms_cv
 
+METHOD = "directions"
+"""The method key of failure directions (FailureMode.method, thresholds, the Explorer)."""
+
 __all__ = [
     "CaptionSubpopulation",
     "FailureDirections",
@@ -636,7 +639,8 @@ class FailureDirectionsResult:
         Most negative = predicted hardest for the model.
         """
         c = self._fitted_class(cls)
-        rows = np.flatnonzero((self.split == split) & (self.labels == c))
+        rows = self._class_rows[c]  # ascending
+        rows = rows[self.split[rows] == split]
         if not len(rows):
             _split_rows(self.split, split, "split")  # a clear error for an unknown split
         return pd.Series(
@@ -655,6 +659,121 @@ class FailureDirectionsResult:
         if side == "easy":
             return values.sort_values(ascending=False, kind="stable").iloc[:k]
         raise ValueError(f"side: expected 'hard' or 'easy', got {side!r}")
+
+    def default_class(self) -> int:
+        """The class a view opens first: the strongest failure direction fitted so far; when
+        none is fitted yet, the pending class with the most validation errors; else 0."""
+        model = self.model
+        strength = model.failure_strength_
+        if not np.isnan(strength).all():
+            return int(np.nanargmax(strength))
+        if model.pending_:
+            pending = sorted(model.pending_)
+            return pending[int(np.argmax(model.n_errors_[pending]))]
+        return 0
+
+    def prepare_class(self, cls) -> FailureDirectionsResult:
+        """Fit the class's direction if it is pending and score its captions, so that the
+        queries a view makes on the class afterwards are cheap (run it off the UI thread)."""
+        c = self.class_index(cls)
+        if c in self.model.skipped_:
+            return self
+        self._ensure_fitted(c)
+        if self.caption_reason(c) is None:
+            self.caption_scores(c)
+        return self
+
+    def class_accuracy(self, cls, split: str = "test") -> float:
+        """The model's accuracy on the class's images in ``split`` (NaN when it has none)."""
+        c = self.class_index(cls)
+        rows = self._class_rows[c]
+        rows = rows[self.split[rows] == split]
+        return float(self.correct[rows].mean()) if len(rows) else float("nan")
+
+    # ------------------------------------------------------------------ failure modes
+    def tail_mode(self, cls, k: int, split: str = "test", heldout_split: str | None = None):
+        """The class's failure mode: its ``k`` images of ``split`` with the most negative
+        decision values, as a :class:`~failwidgets.modes.FailureMode`.
+
+        ``accuracy`` is the model's accuracy on them, ``drop`` the class's accuracy in the
+        split minus it; ``description`` the class's top hard caption (a generic name without
+        captions). Its ``rule`` re-applies the tail to other rows: decision value at most the
+        threshold midway between the ``k``-th and the next value. With ``heldout_split``,
+        ``heldout_drop`` is the drop of the rule re-applied to that split
+        (:func:`failwidgets.rules.with_heldout`, as for every method).
+        """
+        from ..modes import FailureMode
+        from ..rules import DirectionRule, with_heldout
+
+        k = _check_k(k)
+        c = self._fitted_class(cls)
+        name = self.class_names[c]
+        values = self.decision_values(c, split)
+        hard = values.sort_values(kind="stable").iloc[:k]  # = most_aligned(c, k, split)
+        members = hard.index.to_numpy(dtype=np.int64)
+        rule = None
+        if len(members):
+            rest = values.drop(hard.index).to_numpy()
+            threshold = DirectionRule.boundary(hard.to_numpy(), rest)
+            rule = DirectionRule.from_result(self, name, threshold)
+        mode = FailureMode.from_members(
+            METHOD,
+            name,
+            self._tail_description(c),
+            members,
+            self,  # labels and correctness aligned with the EvalSet's rows
+            reference_indices=values.index.to_numpy(dtype=np.int64),  # the class in the split
+            grouping="label",
+            rule=rule,
+        )
+        if heldout_split is not None and rule is not None:
+            (mode,) = with_heldout([mode], self, indices=_split_rows(self.split, heldout_split, "heldout_split"))
+        return mode
+
+    def _tail_description(self, c: int) -> str:
+        if self.caption_reason(c) is None:
+            return str(self.captions(c, side="hard", k=1)["caption"].iloc[0])
+        strength = self.model.failure_strength_[c]
+        return f"failure direction of {self.class_names[c]} (strength {strength:.2f})"
+
+    def failure_modes(
+        self, k: int, classes=None, split: str = "test", heldout_split: str | None = None
+    ) -> list:
+        """One :meth:`tail_mode` per class with a failure direction, in class order.
+
+        ``classes``: names or indices (default: every class); classes without a direction
+        are left out, pending ones are fitted first.
+        """
+        k = _check_k(k)
+        if heldout_split is not None:
+            _split_rows(self.split, heldout_split, "heldout_split")
+        wanted = range(len(self.class_names)) if classes is None else _as_list(classes)
+        indices = [self.class_index(c) for c in wanted]
+        return [
+            self.tail_mode(c, k, split=split, heldout_split=heldout_split)
+            for c in indices
+            if c not in self.model.skipped_
+        ]
+
+    def subpopulation_mode(self, sub: CaptionSubpopulation):
+        """A caption's subpopulation (:meth:`caption_subpopulation` of one class) as a
+        :class:`~failwidgets.modes.FailureMode`: ``drop`` is the class's accuracy in the
+        subpopulation's split minus the accuracy on it."""
+        from ..modes import FailureMode
+
+        if not isinstance(sub, CaptionSubpopulation):
+            raise TypeError(f"sub: expected a CaptionSubpopulation, got {type(sub).__name__}")
+        if sub.class_name is None:
+            raise ValueError("sub: a failure mode needs the subpopulation of one class (cls=...)")
+        return FailureMode.from_members(
+            METHOD,
+            sub.class_name,
+            sub.caption,
+            np.asarray(sub.indices, dtype=np.int64),
+            self,
+            reference_indices=_split_rows(self.split, sub.split, "sub.split"),
+            grouping="label",
+        )
 
     # ------------------------------------------------------------------ captions
     def _encode_texts(self, texts: list[str]) -> np.ndarray:

@@ -49,6 +49,7 @@ __all__ = [
     "TagLattice",
     "GeneralizationReport",
     "search",
+    "prime_result",
     "necessity_thresholds",
     "caption",
     "DEFAULT_NECESSITY",
@@ -560,24 +561,40 @@ class PrimeResult:
         ``classes`` keeps some classes (as in :meth:`failure_modes`): only their modes are
         built.
         """
+        frame = self.failure_modes(a, s, b, max_size, classes=classes)
+        modes = [self.row_failure_mode(row) for row in frame["row"].tolist()]
+        return answer_list(modes, lambda: frame.reason)
+
+    def row_failure_mode(self, row: int):
+        """The tag set of candidate ``row`` as a :class:`~failwidgets.modes.FailureMode`,
+        whether it is a failure mode or not (as :meth:`to_failure_modes` builds them).
+
+        Its members are ascending; the empty set (size 0) is the whole class, described
+        ``"(all images)"`` (drop 0).
+        """
         from ..modes import FailureMode
         from ..rules import TagSetRule
 
-        frame = self.failure_modes(a, s, b, max_size, classes=classes)
-        modes = [
-            FailureMode.from_members(
-                "prime",
-                row["class"],
-                " + ".join(row["tags"]),
-                self.row_members(int(row["row"])),
-                self,
-                reference_indices=self._class_images[self.class_index(row["class"])],
-                grouping=None,  # the reference rows are the class's searched images already
-                rule=TagSetRule(row["class"], tuple(row["tags"]), self.tag_matrix),
-            )
-            for _, row in frame.iterrows()
-        ]
-        return answer_list(modes, lambda: frame.reason)
+        row = _check_int(row, "row", 0, self.n_candidates - 1)
+        c = int(self._class_id[row])
+        tags = tuple(self._names_array[self._tags[row, : int(self._size[row])]].tolist())
+        return FailureMode.from_members(
+            "prime",
+            self.class_names[c],
+            " + ".join(tags) if tags else "(all images)",
+            self.row_members(row),
+            self,
+            reference_indices=self._class_images[c],
+            grouping=None,  # the reference rows are the class's searched images already
+            rule=TagSetRule(self.class_names[c], tags, self.tag_matrix),
+        )
+
+    def strongest_class(self, a=None, s=None, b=None, max_size=None) -> str:
+        """The class whose strongest failure mode drops most (the first class when none)."""
+        modes = self.failure_modes(a, s, b, max_size)
+        if len(modes):
+            return str(modes.sort_values("drop", ascending=False, kind="stable").iloc[0]["class"])
+        return self.class_names[0]
 
     # ------------------------------------------------------------------ lattice
     def _down_closure(self, rows: np.ndarray) -> np.ndarray:
@@ -652,6 +669,53 @@ class PrimeResult:
             }
         )
         return TagLattice(self.class_names[c], nodes.reset_index(drop=True), edges)
+
+    def drawing(
+        self,
+        class_,
+        a=None,
+        s=None,
+        b=None,
+        max_size=None,
+        max_nodes: int = 40,
+        max_context: int = 8,
+    ):
+        """The lattice of one class cut to ``max_nodes`` nodes for a Hasse diagram.
+
+        The failure modes (strongest drop first) with all their subsets, then up to
+        ``max_context`` of the strongest other drops with their subsets, while they fit.
+        Returns a :class:`~failwidgets.methods.prime_lattice.LatticeDrawing` (the
+        :class:`TagLattice`, class accuracy and size, modes drawn of all, why none).
+        """
+        from .prime_lattice import lattice_drawing
+
+        a, s, _, max_size = self._check_filter(a, s, b, max_size)
+        return lattice_drawing(
+            self,
+            class_,
+            a=a,
+            s=s,
+            b=b,
+            max_size=max_size,
+            max_nodes=max_nodes,
+            max_context=max_context,
+        )
+
+    def search_again(self, max_size: int) -> PrimeResult:
+        """The same search (tags, images, ``min_support``, ``min_count``, ``a``, ``b``) up to
+        set size ``max_size``; ValueError when it cannot run (e.g. too many candidates)."""
+        return search(
+            self.tag_matrix,
+            self.labels,
+            self.correct,
+            class_names=self.class_names,
+            max_size=max_size,
+            min_support=self.min_support,
+            min_count=self.min_count,
+            indices=self.indices,
+            a=self.a,
+            b=self.b,
+        )
 
     # ------------------------------------------------------------------ generalisation
     def generalization(
@@ -1099,3 +1163,27 @@ class Prime:
         )
         self.failure_modes_ = self.result_.failure_modes()
         return self
+
+
+def prime_result(result, evalset=None, name: str = "result") -> PrimeResult:
+    """``result`` (a :class:`PrimeResult` or a fitted :class:`Prime`) as a PrimeResult,
+    checked to be searched on ``evalset`` (same labels, correctness and class names)."""
+    if isinstance(result, Prime):
+        if not hasattr(result, "result_"):
+            raise ValueError(f"{name}: the Prime estimator is not fitted; call fit() first")
+        result = result.result_
+    if not isinstance(result, PrimeResult):
+        raise TypeError(
+            f"{name}: expected a PrimeResult or a fitted Prime, got {type(result).__name__}"
+        )
+    if evalset is not None and not (
+        len(result.labels) == evalset.n
+        and np.array_equal(result.labels, evalset.labels)
+        and np.array_equal(result.correct, evalset.correct)
+        and tuple(result.class_names) == tuple(evalset.class_names)
+    ):
+        raise ValueError(
+            f"{name}: it was not searched on this EvalSet (labels, predictions or class "
+            "names differ)"
+        )
+    return result

@@ -32,6 +32,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from ..class_names import class_index
 from ..data import EvalSet
 from ..modes import FailureMode
 from .grid import ImageGrid
@@ -235,7 +236,7 @@ class FailureView(Selectable, widgets.VBox):
                 f"classes: expected 'current', 'all', a class or a list of classes, "
                 f"got {type(classes).__name__}"
             )
-        return [names[self._evalset.class_index(c)] for c in classes]
+        return [names[class_index(c, names, name='classes')] for c in classes]
 
     def show_mode(self, mode: FailureMode, title: str | None = None) -> None:
         """Show ``mode``'s members in the grid, errors first."""
@@ -246,5 +247,7 @@ class FailureView(Selectable, widgets.VBox):
         self.grid.show(members, title=title or f"{mode.method} · {mode.description}")
 
     def close(self) -> None:
-        self._worker.close()
+        worker = self.__dict__.get("_worker")  # absent when the constructor refused its input
+        if worker is not None:
+            worker.close()
         super().close()

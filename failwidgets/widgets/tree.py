@@ -36,13 +36,12 @@ is answered with ``{"type": "error", ...}``.
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 import pathlib
 import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from collections.abc import Callable
 
 import anywidget
 import ipywidgets as widgets
@@ -53,9 +52,19 @@ import traitlets
 from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.answers import answer_list
-from ..methods.barlow import NODE_COLUMNS, Barlow, BarlowResult, BarlowSurvey
-from ..thresholds import spec as threshold_spec
-from ..thumbnails import THUMBNAIL_FORMATS, encode_thumbnails
+from ..methods.barlow import NODE_COLUMNS, Barlow, BarlowResult
+from ..methods.barlow_inputs import check_features, common_value, given_results
+from ..modes import FailureMode
+from ..rows import analysed_rows
+from ..viewmodels.tree import (
+    NO_FEATURES,
+    feature_panel,
+    node_feature,
+    rule_features,
+    tree_view_model,
+    with_attack,
+)
+from .failure_view import ClassName, FailureView
 from .grid import ImageGrid
 from .guard import (
     BrowserMessageError,
@@ -67,7 +76,7 @@ from .guard import (
     short_repr,
     validator,
 )
-from .selectable import Selectable
+from .threshold_controls import ControlLink, Threshold
 from .transport import pack_images
 
 __all__ = ["TreeCanvas", "TreeView", "tree_view_model"]
@@ -75,321 +84,6 @@ __all__ = ["TreeCanvas", "TreeView", "tree_view_model"]
 _STATIC = pathlib.Path(__file__).parent.parent / "static"
 GROUPINGS = ("label", "prediction")
 MAX_DEPTH = 3
-VISUAL_FORMAT = "png"
-VISUAL_MAX_SIZE = 160  # longest side of the images sent to the feature panel
-_NO_FEATURES = (
-    "no features were given (features=None); pass features= (the (N, D) features the trees "
-    "were fitted on) to see the top activating images, CAM heatmaps and the feature attack"
-)
-
-
-# ---------------------------------------------------------------------- validation
-
-
-def _check_features(features, n: int) -> np.ndarray:
-    if isinstance(features, (str, bytes)) or not hasattr(features, "__len__"):
-        raise TypeError(
-            f"features: expected an array (samples x features), got {type(features).__name__}"
-        )
-    array = np.asarray(features)
-    if array.ndim != 2:
-        raise ValueError(
-            f"features: expected a 2-D array (samples x features), got shape {array.shape}"
-        )
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"features: expected real numbers, got dtype {array.dtype}")
-    if array.shape[0] != n:
-        raise ValueError(
-            f"features: {array.shape[0]} rows but the evalset has {n} samples; pass one "
-            "feature row per sample"
-        )
-    if array.shape[1] == 0:
-        raise ValueError("features: no feature columns")
-    if array.dtype not in (np.float32, np.float64):
-        array = array.astype(np.float32)
-    if not np.isfinite(array).all():
-        raise ValueError("features: contains NaN or infinite values")
-    array = np.ascontiguousarray(array)
-    array.flags.writeable = False
-    return array
-
-
-def _split_rows(evalset: EvalSet, name, argument: str) -> np.ndarray:
-    if not isinstance(name, str):
-        raise TypeError(f"{argument}: expected a split name, got {type(name).__name__}")
-    if evalset.split is None:
-        raise ValueError(f"{argument}: the EvalSet has no split column")
-    rows = np.flatnonzero(evalset.split == name)
-    if rows.size == 0:
-        raise ValueError(
-            f"{argument}: no samples in split {name!r}; splits: {sorted(set(evalset.split))}"
-        )
-    return rows
-
-
-def _analysed_rows(evalset: EvalSet, indices, split) -> tuple[np.ndarray | None, str]:
-    """The rows a TreeView analyses (None: all) and a phrase naming them for messages.
-
-    ``indices``: indices, a boolean mask or a split name (as LatticeView takes); ``split``: a
-    split name; with both, the rows in both.
-    """
-    if indices is None and split is None:
-        return None, ""
-    parts: list[tuple[np.ndarray, str]] = []
-    if split is not None:
-        parts.append((_split_rows(evalset, split, "split"), f" in split {split!r}"))
-    if isinstance(indices, str):
-        parts.append((_split_rows(evalset, indices, "indices"), f" in split {indices!r}"))
-    elif indices is not None:
-        chosen = evalset.check_indices(indices, "indices")
-        if chosen.size == 0:
-            raise ValueError("indices: no rows to analyse (empty)")
-        if np.unique(chosen).size != chosen.size:
-            raise ValueError("indices: contains repeated indices")
-        parts.append((np.unique(chosen), f" in the {chosen.size} given rows"))
-    rows = functools.reduce(np.intersect1d, [part[0] for part in parts])
-    if rows.size == 0:
-        raise ValueError(f"indices: none of the given rows is in split {split!r}")
-    where = parts[0][1] if len(parts) == 1 else f" in the {rows.size} given rows of {split!r}"
-    rows.flags.writeable = False
-    return rows, where
-
-
-def _result_class(evalset: EvalSet, key) -> str:
-    """The class name a key of ``results`` names (a name, an index, or an index as text)."""
-    names = list(evalset.class_names)
-    if isinstance(key, str) and key in names:
-        return key
-    if isinstance(key, str) and key.isdigit():
-        key = int(key)
-    if isinstance(key, numbers.Integral) and not isinstance(key, bool) and 0 <= key < len(names):
-        return names[int(key)]
-    raise ValueError(f"results: unknown class {key!r}; known: {names[:10]}")
-
-
-def _result_grouping(evalset: EvalSet, result, class_name, preferred: tuple) -> tuple[str, str]:
-    """The (class name, grouping) a tree explains, read from its rows: the grouping in which
-    every row has the class (``class_name``, or when None the class all rows share)."""
-    for grouping in preferred:
-        values = (evalset.labels if grouping == "label" else evalset.predictions)[result.group]
-        if values.size == 0 or np.any(values != values[0]):
-            continue
-        name = evalset.class_names[int(values[0])]
-        if class_name is None or name == class_name:
-            return name, grouping
-    if class_name is None:
-        raise ValueError(
-            "results: cannot tell which class this BarlowResult explains (its rows are neither "
-            "all labelled nor all predicted as one class); pass a mapping {class: result}"
-        )
-    wanted = " or ".join("labelled" if g == "label" else "predicted as" for g in preferred)
-    raise ValueError(
-        f"results: the tree given for {class_name!r} has rows not all {wanted} {class_name!r}"
-    )
-
-
-def _given_results(
-    evalset: EvalSet, results, rows: np.ndarray | None, where: str, grouping: str
-) -> dict[tuple[str, str], BarlowResult]:
-    """The user's fitted trees keyed by (class name, grouping), checked against the EvalSet."""
-    if isinstance(results, BarlowResult):
-        items = [(None, None, results)]
-    elif isinstance(results, BarlowSurvey):
-        if results.results is None:
-            raise ValueError(
-                "results: the BarlowSurvey kept no trees; run it with keep_results=True"
-            )
-        items = [
-            (name, None if kind == "custom" else kind, result)
-            for (kind, name), result in results.results.items()
-            if result is not None
-        ]
-    elif isinstance(results, Mapping):
-        items = [(key, None, result) for key, result in results.items()]
-    else:
-        raise TypeError(
-            "results: expected a BarlowSurvey (keep_results=True), a mapping "
-            f"{{class: BarlowResult}} or a BarlowResult, got {type(results).__name__}"
-        )
-    if not items:
-        raise ValueError("results: no fitted tree given (empty)")
-    other = "prediction" if grouping == "label" else "label"
-    given: dict[tuple[str, str], BarlowResult] = {}
-    for key, kind, result in items:
-        if not isinstance(result, BarlowResult):
-            raise TypeError(
-                f"results: expected BarlowResult values, got {type(result).__name__} for {key!r}"
-            )
-        group = np.asarray(result.group)
-        if group.ndim != 1 or group.dtype.kind not in "iu":
-            raise TypeError("results: a BarlowResult's group must be 1-D integer row indices")
-        if group.size and (group.min() < 0 or group.max() >= evalset.n):
-            raise ValueError(
-                f"results: a tree has row index {int(group.max())} but the evalset has "
-                f"{evalset.n} samples; pass results fitted on `evalset`"
-            )
-        name = None if key is None else _result_class(evalset, key)
-        preferred = (kind,) if kind is not None else (grouping, other)
-        name, by = _result_grouping(evalset, result, name, preferred)
-        errors = np.asarray(result.errors)
-        if errors.shape != group.shape:
-            raise ValueError(
-                f"results: the tree for {name!r} has {errors.size} error flags "
-                f"for {group.size} rows"
-            )
-        mismatch = int(np.count_nonzero(errors != ~evalset.correct[group]))
-        if mismatch:
-            raise ValueError(
-                f"results: the tree for {name!r} marks {mismatch} of its rows wrong where the "
-                "evalset does not (or the reverse); pass results fitted on `evalset`"
-            )
-        if rows is not None and not np.isin(group, rows).all():
-            outside = int(np.count_nonzero(~np.isin(group, rows)))
-            raise ValueError(
-                f"results: the tree for {name!r} has {outside} rows outside the analysed "
-                f"rows{where}"
-            )
-        if (name, by) in given:
-            raise ValueError(f"results: two trees for class {name!r} ({by} grouping)")
-        given[(name, by)] = result
-    return given
-
-
-def _common(values, default: float) -> float:
-    """The one value all ``values`` share, else ``default``."""
-    values = {float(v) for v in values}
-    return values.pop() if len(values) == 1 else default
-
-
-def _finite_or_none(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-# ---------------------------------------------------------------------- the view model
-def tree_view_model(
-    result: BarlowResult | None,
-    *,
-    delta: float,
-    tau: float,
-    class_name: str = "",
-    grouping: str = "label",
-    message: str = "",
-) -> dict:
-    """The drawing's JSON view model of a fitted tree at thresholds ``delta``/``tau``.
-
-    Keys: ``status`` ("ok", "no_errors": nothing to explain, "error": no tree, see
-    ``message``), ``class_name``, ``grouping``, ``delta``, ``tau``, ``k``, ``depth``,
-    ``n`` (group size), ``n_errors``, ``ber``, ``aler``, ``n_leaves``, ``n_passing``,
-    ``message``, ``reason`` (why no leaf passes, from :meth:`BarlowResult.empty_reason`;
-    ``""`` when one does) and ``nodes``: one dict per tree node with ``id``, ``parent`` (-1 for the
-    root), ``depth``, ``leaf``, ``feature`` / ``threshold`` (the split; -1 / None for
-    leaves), ``edge`` (``{"feature", "op", "threshold"}`` of the condition from the parent,
-    None for the root), ``rule`` (the path as text), ``size``, ``errors``, ``er``, ``ec``,
-    ``iv``, ``passes`` (a failure leaf at these thresholds) and ``dim`` (a leaf that fails).
-    Only the leaves' ``passes``/``dim`` depend on ``delta``/``tau`` (via
-    :meth:`BarlowResult.leaves`, no refit).
-    """
-    base = {
-        "status": "error",
-        "class_name": class_name,
-        "grouping": grouping,
-        "delta": float(delta),
-        "tau": float(tau),
-        "k": None,
-        "depth": None,
-        "n": 0,
-        "n_errors": 0,
-        "ber": None,
-        "aler": None,
-        "n_leaves": 0,
-        "n_passing": 0,
-        "message": message,
-        "reason": "",
-        "nodes": [],
-    }
-    if result is None:
-        return base
-    base.update(
-        k=int(result.params["k"]),
-        depth=int(result.params["depth"]),
-        n=result.n,
-        n_errors=result.n_errors,
-        ber=_finite_or_none(result.base_error_rate),
-    )
-    if result.nothing_to_explain:
-        who = "labelled" if grouping == "label" else "predicted as"
-        base.update(
-            status="no_errors",
-            message=message
-            or (f"No errors among the {result.n} images {who} {class_name}: nothing to explain."),
-        )
-        return base
-    leaves = result.leaves(delta, tau)
-    passes = dict(zip(leaves["node_id"].tolist(), leaves["passes"].tolist()))
-    table = result.table
-    nodes = []
-    for i in range(result.n_nodes):
-        leaf = bool(table["is_leaf"][i])
-        edge = None
-        if int(table["parent"][i]) >= 0:
-            edge = {
-                "feature": int(table["edge_feature"][i]),
-                "op": str(table["edge_op"][i]),
-                "threshold": float(table["edge_threshold"][i]),
-            }
-        ok = bool(passes.get(i, False))
-        nodes.append(
-            {
-                "id": i,
-                "parent": int(table["parent"][i]),
-                "depth": int(table["depth"][i]),
-                "leaf": leaf,
-                "feature": int(table["feature"][i]),
-                "threshold": None if leaf else float(table["threshold"][i]),
-                "edge": edge,
-                "rule": str(table["rule"][i]),
-                "size": int(table["size"][i]),
-                "errors": int(table["errors"][i]),
-                "er": _finite_or_none(table["error_rate"][i]),
-                "ec": _finite_or_none(table["error_coverage"][i]),
-                "iv": _finite_or_none(table["importance"][i]),
-                "passes": ok,
-                "dim": leaf and not ok,
-            }
-        )
-    n_passing = int(sum(passes.values()))
-    base.update(
-        status="ok",
-        aler=_finite_or_none(result.aler),
-        n_leaves=int(len(leaves)),
-        n_passing=n_passing,
-        reason="" if n_passing else result.empty_reason(delta, tau),
-        nodes=nodes,
-    )
-    return base
-
-
-def _node_feature(result: BarlowResult, node: int) -> int | None:
-    """The feature a node is about: its split, or for a leaf the last condition's feature."""
-    if result.nothing_to_explain:
-        return None
-    feature = int(result.table["feature"][node])
-    if feature >= 0:
-        return feature
-    feature = int(result.table["edge_feature"][node])
-    return feature if feature >= 0 else None
-
-
-def _rule_features(result: BarlowResult, node: int) -> list[int]:
-    """Distinct features on the path to ``node`` and of its own split, in path order."""
-    if result.nothing_to_explain:
-        return []
-    features = [c.feature for c in result.rule(node).conditions]
-    own = int(result.table["feature"][node])
-    if own >= 0:
-        features.append(own)
-    return list(dict.fromkeys(features))
 
 
 # ---------------------------------------------------------------------- the drawing
@@ -488,7 +182,7 @@ class TreeCanvas(GuardedState, anywidget.AnyWidget):
 
 
 # ---------------------------------------------------------------------- the view
-class TreeView(Selectable, widgets.VBox):
+class TreeView(FailureView):
     """Barlow failure trees of the selected class, with threshold controls and an image grid.
 
     Parameters
@@ -543,11 +237,15 @@ class TreeView(Selectable, widgets.VBox):
         Seed of Barlow's mutual information and tree.
     background : bool
         Compute the feature attack on a worker thread (the panel shows it when ready).
+    show_controls : bool
+        Show the class selector and the δ/τ sliders (the Explorer shows them in its panel).
 
     Attributes
     ----------
-    class_name, grouping, delta, tau, depth, k : observable; setting ``delta``/``tau``
-        re-filters the leaves (no refit), the others fit (or reuse a cached) tree.
+    class_name, grouping, delta, tau, depth, k : observable typed traits; setting
+        ``delta``/``tau`` re-filters the leaves (no refit), the others fit (or reuse a cached)
+        tree.
+    status : the status line (BER, ALER and passing leaves, or why there is no tree).
     result : the current :class:`BarlowResult`, or None when the group cannot be fitted.
     result_is_given : whether ``result`` is one of the given ``results`` (shown unchanged).
     indices : the analysed EvalSet rows (ascending, read-only).
@@ -557,10 +255,11 @@ class TreeView(Selectable, widgets.VBox):
     grid, canvas : the linked :class:`ImageGrid` and the :class:`TreeCanvas` drawing.
     """
 
-    class_name = Checked()
+    method = "barlow"
+    class_name = ClassName(help="the class whose tree is shown")
+    delta = Threshold("barlow", "delta")
+    tau = Threshold("barlow", "tau")
     grouping = Checked()
-    delta = Checked()
-    tau = Checked()
     depth = Checked()
     k = Checked()
 
@@ -587,28 +286,22 @@ class TreeView(Selectable, widgets.VBox):
         background: bool = True,
         **kwargs,
     ):
-        if not isinstance(evalset, EvalSet):
-            raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
-        self._evalset = evalset
+        super().__init__(evalset, grid=grid, background=background, **kwargs)
         if features is None and results is None:
             raise TypeError(
                 "features: expected an array (samples x features), got None; pass features= "
                 "or your fitted trees in results="
             )
-        self._features = None if features is None else _check_features(features, evalset.n)
-        self._rows, self._where = _analysed_rows(evalset, indices, split)
+        self._features = None if features is None else check_features(features, evalset.n)
+        self._rows, self._where = analysed_rows(evalset, indices, split)
         self._given: dict[tuple[str, str], BarlowResult] = {}
         if results is not None:
-            self._given = _given_results(
-                evalset, results, self._rows, self._where,
-                grouping if grouping in GROUPINGS else "label",
-            )  # fmt: skip
+            preferred = grouping if grouping in GROUPINGS else "label"
+            self._given = given_results(evalset, results, self._rows, self._where, preferred)
         given = list(self._given.values())
         if grouping is None:
             groupings = {by for _, by in self._given}
             grouping = groupings.pop() if len(groupings) == 1 else "label"
-        delta = _common([r.delta for r in given], 0.1) if delta is None else delta
-        tau = _common([r.tau for r in given], 0.2) if tau is None else tau
         n_features = None if self._features is None else self._features.shape[1]
         used = max((int(r.table["feature"].max()) for r in given), default=-1)
         if n_features is not None and used >= n_features:
@@ -616,10 +309,6 @@ class TreeView(Selectable, widgets.VBox):
                 f"features: the given results split on feature {used} but features has only "
                 f"{n_features} columns; pass the features the results were fitted on"
             )
-        if grid is not None and not isinstance(grid, ImageGrid):
-            raise TypeError(f"grid: expected an ImageGrid or None, got {type(grid).__name__}")
-        if grid is not None and grid.evalset is not evalset:
-            raise ValueError("grid: the ImageGrid shows another EvalSet; pass one over `evalset`")
         self._n_top = _check_int(n_top, "n_top", 1, 50)
         self._attack_steps = _check_int(attack_steps, "attack_steps", 0)
         if attack_step_size is not None and (
@@ -632,50 +321,26 @@ class TreeView(Selectable, widgets.VBox):
                 f"attack_step_size: expected a positive number or None, got {attack_step_size!r}"
             )
         self._attack_step_size = attack_step_size
-        if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
-            raise TypeError(
-                f"random_state: expected an int seed, got {type(random_state).__name__}"
-            )
-        self._random_state = int(random_state)
-        if not isinstance(background, bool):
-            raise TypeError(f"background: expected True or False, got {type(background).__name__}")
-        self._background = background
+        self._random_state = _check_int(random_state, "random_state")
         self._model = self._check_model(model, evalset, n_features)
-
         self._cache: dict[tuple, BarlowResult | str] = {}
         self._result: BarlowResult | None = None
         self._status_message = ""
         self._selected_node: int | None = None
-        self._selected_members = np.zeros(0, dtype=np.int64)
-        self._visual_token = 0
-        self._attack_future: Future | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._quiet = 0
-        self._syncing = False
+        self._panel_token = 0
         self.timings: dict[str, float] = {}
 
-        super().__init__(**kwargs)
-        self.add_class("fw-tree-view")
-        self._owns_grid = grid is None
-        self.grid = ImageGrid(evalset, [], page_size=50, thumb_size=80) if grid is None else grid
+        self.grouping = grouping
+        self.delta = common_value([r.delta for r in given], 0.1) if delta is None else delta
+        self.tau = common_value([r.tau for r in given], 0.2) if tau is None else tau
+        self.depth = depth
+        self.k = min(20, n_features or 20) if k is None else k
+        self.class_name = self._default_class() if class_name is None else class_name
         self.canvas = TreeCanvas(on_node_click=self.select, on_feature=self._on_feature_click)
-
-        self._quiet += 1
-        try:
-            self.grouping = grouping
-            self.delta = delta
-            self.tau = tau
-            self.depth = depth
-            self.k = min(20, n_features or 20) if k is None else k
-            self.class_name = self._default_class() if class_name is None else class_name
-        finally:
-            self._quiet -= 1
-        self._build_controls()
+        self._controls = self._build_controls()
+        self._finish_init()
         self._refit()
-        children = [self._controls, self.canvas]
-        if self._owns_grid:
-            children.append(self.grid)
-        self.children = children
+        self.children = [self._controls, self.canvas] + ([self.grid] if self._owns_grid else [])
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -715,25 +380,9 @@ class TreeView(Selectable, widgets.VBox):
         group = self._evalset.group(self._evalset.class_index(class_name), by=grouping)
         return group if self._rows is None else np.intersect1d(group, self._rows)
 
-    def _build_controls(self) -> None:
-        es = self._evalset
+    def _build_controls(self) -> widgets.VBox:
         n_features = max(self.k, 20) if self._features is None else self._features.shape[1]
-
-        def fraction(name):
-            spec = threshold_spec("barlow", name)
-            return widgets.FloatSlider(
-                min=0.0, max=1.0, step=0.01, readout_format=".2f", description=spec.label,
-                tooltip=f"{spec.doc}; re-filters, no refit", continuous_update=spec.continuous,
-                layout=widgets.Layout(width="250px"), style={"description_width": "28px"},
-            )  # fmt: skip
-
-        self._class_dropdown = widgets.Dropdown(
-            options=list(es.class_names),
-            description="class",
-            layout=widgets.Layout(width="240px"),
-            style={"description_width": "40px"},
-        )
-        self._grouping_toggle = widgets.ToggleButtons(
+        grouping = widgets.ToggleButtons(
             options=[("by label", "label"), ("by prediction", "prediction")],
             tooltips=[
                 "images labelled as the class (errors: its false negatives)",
@@ -741,33 +390,35 @@ class TreeView(Selectable, widgets.VBox):
             ],
             style={"button_width": "110px"},
         )
+        depth = widgets.IntSlider(
+            min=1, max=MAX_DEPTH, description="depth", continuous_update=False,
+            tooltip="tree depth (fits a new tree)", layout=widgets.Layout(width="220px"),
+            style={"description_width": "40px"},
+        )  # fmt: skip
+        k = widgets.IntSlider(
+            min=1, max=n_features, description="k", continuous_update=False,
+            tooltip="features kept by mutual information (fits a new tree)",
+            layout=widgets.Layout(width="260px"), style={"description_width": "28px"},
+        )  # fmt: skip
+        for name, control in (("grouping", grouping), ("depth", depth), ("k", k)):
+            ControlLink((self, name), (control, "value"), on_error=self._control_error)
+        delta, tau = self.threshold_controls()
         self._controls_by_name = {
-            "class_name": self._class_dropdown,
-            "grouping": self._grouping_toggle,
-            "delta": fraction("delta"),
-            "tau": fraction("tau"),
-            "depth": widgets.IntSlider(
-                min=1, max=MAX_DEPTH, description="depth", continuous_update=False,
-                tooltip="tree depth (fits a new tree)", layout=widgets.Layout(width="220px"),
-                style={"description_width": "40px"},
-            ),
-            "k": widgets.IntSlider(
-                min=1, max=n_features, description="k", continuous_update=False,
-                tooltip="features kept by mutual information (fits a new tree)",
-                layout=widgets.Layout(width="260px"), style={"description_width": "28px"},
-            ),
-        }  # fmt: skip
+            "class_name": self.class_control(),
+            "grouping": grouping,
+            "delta": delta,
+            "tau": tau,
+            "depth": depth,
+            "k": k,
+        }
         for name, control in self._controls_by_name.items():
             control.add_class(f"fw-tree-control-{name.replace('_', '-')}")
-            control.value = getattr(self, name)
-            control.observe(self._control_changed(name), names="value")
-        self._status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
-        self._status.add_class("fw-tree-summary")
+        self._status_html.add_class("fw-tree-summary")
         c = self._controls_by_name
-        self._controls = widgets.VBox(
+        return widgets.VBox(
             [
                 widgets.HBox(
-                    [c["class_name"], c["grouping"], self._status],
+                    [c["class_name"], c["grouping"], self._status_html],
                     layout={"flex_flow": "row wrap", "align_items": "center"},
                 ),
                 widgets.HBox(
@@ -777,33 +428,12 @@ class TreeView(Selectable, widgets.VBox):
         )
 
     # ------------------------------------------------------------------ validation
-    @validator("class_name")
-    def _valid_class(self, proposal):
-        value = proposal["value"]
-        if isinstance(value, bool) or not isinstance(value, (str, numbers.Integral)):
-            raise TypeError(f"class_name: expected a class name, got {type(value).__name__}")
-        if isinstance(value, str) and value not in self._evalset.class_names:
-            raise ValueError(
-                f"class_name: unknown class {value!r}; known: {list(self._evalset.class_names)[:10]}"
-            )
-        if not isinstance(value, str):
-            if not 0 <= int(value) < self._evalset.n_classes:
-                raise ValueError(
-                    f"class_name: class index {value} outside 0..{self._evalset.n_classes - 1}"
-                )
-            value = self._evalset.class_names[int(value)]
-        return value
-
     @validator("grouping")
     def _valid_grouping(self, proposal):
         value = proposal["value"]
         if value not in GROUPINGS:
             raise ValueError(f"grouping: expected 'label' or 'prediction', got {value!r}")
         return value
-
-    @validator("delta", "tau")
-    def _valid_fraction(self, proposal):
-        return threshold_spec("barlow", proposal["trait"].name).check(proposal["value"])
 
     @validator("depth")
     def _valid_depth(self, proposal):
@@ -823,39 +453,18 @@ class TreeView(Selectable, widgets.VBox):
         return value
 
     # ------------------------------------------------------------------ reactions
-    @traitlets.observe("delta", "tau")
-    def _on_threshold(self, change):
-        self._sync_control(change["name"])
-        if not self._quiet:
-            self._refilter()
+    def _on_threshold(self, name: str) -> None:
+        start = time.perf_counter()
+        self._refresh()
+        self.timings["refilter"] = time.perf_counter() - start
 
-    @traitlets.observe("class_name", "grouping", "depth", "k")
+    def _on_class(self) -> None:
+        self._refit()
+
+    @traitlets.observe("grouping", "depth", "k")
     def _on_fit_setting(self, change):
-        self._sync_control(change["name"])
-        if not self._quiet:
+        if self._ready:
             self._refit()
-
-    def _control_changed(self, name: str):
-        def handler(change):
-            if self._syncing:
-                return
-            try:
-                setattr(self, name, change["new"])
-            except (TypeError, ValueError) as error:
-                self._set_status(str(error), error=True)
-                self._sync_control(name)
-
-        return handler
-
-    def _sync_control(self, name: str) -> None:
-        control = getattr(self, "_controls_by_name", {}).get(name)
-        if control is None or control.value == getattr(self, name):
-            return
-        self._syncing = True
-        try:
-            control.value = getattr(self, name)
-        finally:
-            self._syncing = False
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -911,8 +520,6 @@ class TreeView(Selectable, widgets.VBox):
         return self._result
 
     def _refit(self) -> None:
-        import time
-
         start = time.perf_counter()
         self.fit_current()
         self.timings["fit"] = time.perf_counter() - start
@@ -922,13 +529,6 @@ class TreeView(Selectable, widgets.VBox):
         self._clear_selection()
         self._refresh()
         self._show_group_in_own_grid()
-
-    def _refilter(self) -> None:
-        import time
-
-        start = time.perf_counter()
-        self._refresh()
-        self.timings["refilter"] = time.perf_counter() - start
 
     def view_model(self) -> dict:
         """The drawing's view model at the current thresholds (see :func:`tree_view_model`)."""
@@ -946,31 +546,23 @@ class TreeView(Selectable, widgets.VBox):
         with self.canvas.hold_sync():
             self.canvas.tree = model
             self.canvas.selected_node = self._drawn_selection()
-        if model["status"] == "ok":
-            text = (
-                f"BER {model['ber']:.1%} · ALER {model['aler']:.1%} · "
-                f"{model['n_passing']} of {model['n_leaves']} leaves pass δ, τ"
-            )
-            if model["reason"]:
-                text += f": {model['reason']}"
-            if self.result_is_given:
-                text = f"your tree (depth {model['depth']}, k {model['k']}) · {text}"
-            self._set_status(text)
-        else:
+        if model["status"] != "ok":
             self._set_status(model["message"])
+            return
+        text = (
+            f"BER {model['ber']:.1%} · ALER {model['aler']:.1%} · "
+            f"{model['n_passing']} of {model['n_leaves']} leaves pass δ, τ"
+        )
+        if model["reason"]:
+            text += f": {model['reason']}"
+        if self.result_is_given:
+            text = f"your tree (depth {model['depth']}, k {model['k']}) · {text}"
+        self._set_status(text)
 
     def _drawn_selection(self) -> int:
         """The selected node for the drawing: -1 when none or not drawn (nothing to explain)."""
         drawn = {node["id"] for node in self.canvas.tree.get("nodes", ())}
         return self._selected_node if self._selected_node in drawn else -1
-
-    def _set_status(self, text: str, error: bool = False) -> None:
-        import html
-
-        colour = "var(--jp-error-color1, #d32f2f)" if error else "var(--jp-ui-font-color1, #444)"
-        self._status_text = text
-        if hasattr(self, "_status"):
-            self._status.value = f'<span style="color: {colour}">{html.escape(text)}</span>'
 
     def _show_group_in_own_grid(self) -> None:
         if not self._owns_grid:
@@ -988,10 +580,6 @@ class TreeView(Selectable, widgets.VBox):
         self.grid.show(group, title=f"{len(group)} {what}, {errors}{hint}")
 
     # ------------------------------------------------------------------ public API
-    @property
-    def evalset(self) -> EvalSet:
-        return self._evalset
-
     @property
     def features(self) -> np.ndarray | None:
         """The feature matrix, or None when only ``results`` were given."""
@@ -1022,11 +610,6 @@ class TreeView(Selectable, widgets.VBox):
         return dict(self._given)
 
     @property
-    def status(self) -> str:
-        """The status line (BER, ALER and passing leaves, or why there is no tree)."""
-        return self._status_text
-
-    @property
     def selected_node(self) -> int | None:
         return self._selected_node
 
@@ -1044,55 +627,21 @@ class TreeView(Selectable, widgets.VBox):
             return pd.DataFrame(columns=NODE_COLUMNS)
         return r.failure_leaves(self.delta, self.tau)
 
-    def thresholds(self) -> dict:
-        """The current ``delta`` and ``tau``."""
-        return {"delta": self.delta, "tau": self.tau}
-
-    def set_class(self, name: str | int) -> None:
-        """Show the tree of class ``name``."""
-        self.class_name = name
-
     def _describe(self, rule: str, class_name: str | None = None) -> str:
         if self.grouping == "prediction":
             return f"predicted as {class_name or self.class_name}: {rule}"
         return rule
 
-    def failure_modes(self, classes="current") -> list:
-        """Passing leaves at the current ``delta``/``tau`` as :class:`~failwidgets.modes.FailureMode`.
-
-        Parameters
-        ----------
-        classes : "current" (the tree on screen), "all" (every class, at the current
-            grouping/depth/k; trees are fitted once and cached), a class name or index, or a
-            list of them.
-
-        Returns
-        -------
-        list of FailureMode
-            When empty, its ``reason`` (shown in its repr) says why for each class: no tree
-            (the status message), no errors to explain, or :meth:`BarlowResult.empty_reason`.
-        """
+    def _modes(self, class_names: list[str], thresholds: dict) -> list[FailureMode]:
+        """Passing leaves of each class's tree (at the current grouping/depth/k; trees are
+        fitted once and cached). When empty, its ``reason`` says why for each class: no tree
+        (the status message), no errors to explain, or :meth:`BarlowResult.empty_reason`."""
         from dataclasses import replace
 
-        delta, tau, grouping = self.delta, self.tau, self.grouping  # one snapshot (the
-        # Explorer calls from a thread)
-        if isinstance(classes, str) and classes == "current":
-            names = [self.class_name]
-            results = [self._status_message if self._result is None else self._result]
-        else:
-            if isinstance(classes, str) and classes == "all":
-                classes = list(self._evalset.class_names)
-            elif isinstance(classes, (str, numbers.Integral)):
-                classes = [classes]
-            if not isinstance(classes, (list, tuple)):
-                raise TypeError(
-                    "classes: expected 'current', 'all', a class name or a list of them, got "
-                    f"{type(classes).__name__}"
-                )
-            names = [self._valid_class({"value": c}) for c in classes]
-            results = [self.fit(name) for name in names]
+        delta, tau, grouping = thresholds["delta"], thresholds["tau"], self.grouping
         modes, reasons = [], []
-        for name, r in zip(names, results):
+        for name in class_names:
+            r = self.fit(name)
             if not isinstance(r, BarlowResult):
                 reasons.append((name, str(r)))
                 continue
@@ -1106,14 +655,12 @@ class TreeView(Selectable, widgets.VBox):
                 reasons.append((name, str(found.reason)))
             modes += [
                 replace(
-                    m,
-                    description=self._describe(m.description, name),
-                    members=np.sort(m.members),
+                    m, description=self._describe(m.description, name), members=np.sort(m.members)
                 )
                 for m in found
             ]
-        if len(names) == 1:
-            return answer_list(modes, lambda: reasons[0][1])
+        if len(class_names) == 1:
+            return answer_list(modes, lambda: reasons[0][1] if reasons else "")
         return answer_list(
             modes,
             lambda: "; ".join(f"{name}: {why}" for name, why in reasons) or "no class was given",
@@ -1122,7 +669,6 @@ class TreeView(Selectable, widgets.VBox):
     def select(self, node: int) -> None:
         """Select tree node ``node``: highlight it, show its images in the grid (errors
         first), show its feature's visualisation and notify ``on_select``."""
-        from ..modes import FailureMode
         from ..rules import TreePathRule
 
         r = self._result
@@ -1140,7 +686,7 @@ class TreeView(Selectable, widgets.VBox):
             f"{self.class_name} · node {node}: {rule} — {size} images, {errors} errors "
             f"(ER {errors / max(size, 1):.1%}, BER {r.base_error_rate:.1%})"
         )
-        feature = _node_feature(r, node)
+        feature = node_feature(r, node)
         scores = None
         if feature is not None and self._features is not None:
             scores = self._features[members, feature]
@@ -1166,7 +712,7 @@ class TreeView(Selectable, widgets.VBox):
     def visualize(self, feature: int) -> None:
         """Show the visualisation triplet of ``feature`` (any column) over the group."""
         if self._features is None:
-            raise ValueError(f"feature: {_NO_FEATURES}")
+            raise ValueError(f"feature: {NO_FEATURES}")
         feature = _check_int(feature, "feature", 0, self._features.shape[1] - 1)
         if self._result is None:
             raise ValueError(f"feature: no group to visualise ({self._status_message})")
@@ -1178,7 +724,7 @@ class TreeView(Selectable, widgets.VBox):
         r, node = self._result, self._selected_node
         if r is None or node is None:
             raise BrowserMessageError(f"feature: no node is selected to show feature {feature} of")
-        rule = _rule_features(r, node)
+        rule = rule_features(r, node)
         if feature not in rule:
             raise BrowserMessageError(
                 f"feature: {feature} is not on the selected node's rule (its features: {rule})"
@@ -1206,143 +752,27 @@ class TreeView(Selectable, widgets.VBox):
 
     def wait_for_attack(self, timeout: float | None = 60.0) -> None:
         """Block until a feature attack started by a selection has been sent."""
-        future = self._attack_future
-        if future is not None:
-            future.result(timeout=timeout)
+        self._worker.wait(timeout)
 
     def _visualize(self, feature: int | None) -> None:
-        self._visual_token += 1
-        token = self._visual_token
-        r = self._result
-        if feature is None or r is None or r.nothing_to_explain:
-            self.canvas.send_visual({"type": "visual", "state": "none", "token": token}, [])
-            return
-        if self._features is None:
-            content = {"type": "visual", "state": "error", "token": token, "feature": feature}
-            self.canvas.send_visual({**content, "message": f"No feature panel: {_NO_FEATURES}"}, [])
-            return
-        node = self._selected_node
-        indices = _top_activating(self._features, feature, r.group, self._n_top)
-        try:
-            images = self._evalset.images_at(indices)
-        except (ValueError, OSError) as error:
-            message = f"images of feature {feature} could not be loaded: {error}"
-            self.canvas.send_visual(
-                {"type": "visual", "state": "error", "token": token, "message": message}, []
-            )
-            return
-        items = [
-            {
-                "index": int(i),
-                "activation": float(self._features[i, feature]),
-                "label": self._evalset.class_names[int(self._evalset.labels[i])],
-                "prediction": self._evalset.class_names[int(self._evalset.predictions[i])],
-                "correct": bool(self._evalset.correct[i]),
-                "image": position,
-                "overlay": -1,
-                "attack": -1,
-            }
-            for position, i in enumerate(indices.tolist())
-        ]
-        buffers = _encode(images)
-        content = {
-            "type": "visual",
-            "token": token,
-            "state": "ready",
-            "feature": int(feature),
-            "node": -1 if node is None else int(node),
-            "rule_features": [] if node is None else _rule_features(r, node),
-            "mime": THUMBNAIL_FORMATS[VISUAL_FORMAT],
-            "items": items,
-            "heatmaps": "off",
-            "attack": "off",
-            "attack_info": None,
-            "message": "",
-        }
-        if self._model is None:
-            content["message"] = (
-                "Pass model= (the feature-map model behind the features) to see CAM heatmaps "
-                "and the feature attack."
-            )
-            self.canvas.send_visual(content, buffers)
-            return
-        try:
-            overlays = self._overlays(images, feature)
-        except Exception as error:  # a model that does not fit: say so in the panel
-            content.update(heatmaps="error", attack="error", message=f"CAM failed: {error}")
-            self.canvas.send_visual(content, buffers)
-            return
-        for item, position in zip(items, range(len(buffers), len(buffers) + len(overlays))):
-            item["overlay"] = position
-        buffers = buffers + _encode(overlays)
-        content["heatmaps"] = "ready"
-        if self._attack_steps == 0:
-            self.canvas.send_visual(content, buffers)
-            return
-        content["attack"] = "pending"
+        self._worker.cancel()  # a pending attack belongs to the previous panel
+        self._panel_token += 1  # the browser ignores a panel older than the one it shows
+        attack = self._model is not None and self._attack_steps > 0
+        content, buffers, images = feature_panel(
+            self._evalset, self._features, self._result, feature,
+            node=self._selected_node, n_top=self._n_top, model=self._model, attack=attack,
+        )  # fmt: skip
+        content["token"] = self._panel_token
         self.canvas.send_visual(content, buffers)
-        job = (token, content, buffers, images, feature)
-        if self._background:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="fw-tree-attack")
-            self._attack_future = self._executor.submit(self._attack, *job)
-        else:
-            future: Future = Future()
-            future.set_result(self._attack(*job))
-            self._attack_future = future
+        if content.get("attack") != "pending":
+            return
 
-    def _overlays(self, images: np.ndarray, feature: int) -> np.ndarray:
-        from ..features.visualize import cam_heatmaps, overlay_heatmap
+        def compute():
+            done = with_attack(
+                content, buffers, images, self._model,
+                steps=self._attack_steps, step_size=self._attack_step_size,
+            )  # fmt: skip
+            self.timings["attack"] = done[2]
+            return done
 
-        heat = cam_heatmaps(self._model, images, feature)
-        return overlay_heatmap(images, heat, alpha=0.5)
-
-    def _attack(self, token, content, buffers, images, feature) -> None:
-        import time
-
-        from ..features.visualize import feature_attack
-
-        start = time.perf_counter()
-        content = {**content, "items": [dict(item) for item in content["items"]]}
-        try:
-            attack = feature_attack(
-                self._model,
-                images,
-                feature,
-                steps=self._attack_steps,
-                step_size=self._attack_step_size,
-            )
-        except Exception as error:
-            content.update(attack="error", message=f"feature attack failed: {error}")
-        else:
-            start_at = len(buffers)
-            buffers = buffers + _encode(attack.images)
-            for offset, item in enumerate(content["items"]):
-                item["attack"] = start_at + offset
-            content["attack"] = "ready"
-            content["attack_info"] = {
-                "steps": attack.steps,
-                "step_size": attack.step_size,
-                "before": float(np.mean(attack.values_before)),
-                "after": float(np.mean(attack.values_after)),
-            }
-        self.timings["attack"] = time.perf_counter() - start
-        if token == self._visual_token:  # a newer selection replaced this one: drop it
-            self.canvas.send_visual(content, buffers)
-
-    def close(self) -> None:
-        executor = getattr(self, "_executor", None)
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
-        super().close()
-
-
-def _top_activating(features: np.ndarray, feature: int, group: np.ndarray, k: int) -> np.ndarray:
-    from ..features.visualize import top_activating
-
-    return top_activating(features, feature, group=group, k=k)
-
-
-def _encode(images: np.ndarray) -> list[bytes]:
-    return encode_thumbnails(images, size=VISUAL_MAX_SIZE, format=VISUAL_FORMAT, n_jobs=1)
+        self._worker.submit(compute, lambda done: self.canvas.send_visual(done[0], done[1]))
