@@ -21,12 +21,10 @@ from __future__ import annotations
 import threading
 import time
 
-import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-import traitlets
 from torch import nn
 
 from failwidgets.data import EvalSet
@@ -38,8 +36,10 @@ from failwidgets.widgets import explorer as explorer_module
 from failwidgets.widgets.concept_map import ConceptMapView
 from failwidgets.widgets.directions import DirectionsView
 from failwidgets.widgets.explorer import Explorer
+from failwidgets.widgets.failure_view import FailureView
 from failwidgets.widgets.grid import ImageGrid
 from failwidgets.widgets.lattice import LatticeView
+from failwidgets.widgets.threshold_controls import Threshold
 from failwidgets.widgets.tree import TreeView
 
 torch.set_num_threads(1)
@@ -103,29 +103,27 @@ def world():
     )
 
 
-class FakeTreeView(widgets.VBox):
+class FakeTreeView(FailureView):
     """Barlow's TreeView contract only: one leaf per class, the class's odd test images.
 
     The leaf's error rate is 1 and its coverage 1, so it passes while ``delta < 1 - BER``.
     ``calls`` records the delta seen by each ``failure_modes`` call; ``pause`` slows it.
     """
 
-    class_name = traitlets.Unicode("class_0")
-    delta = traitlets.Float(0.1)
-    tau = traitlets.Float(0.2)
+    method = "barlow"
+    delta = Threshold("barlow", "delta")
+    tau = Threshold("barlow", "tau")
 
     def __init__(self, evalset, grid, pause: float = 0.0):
-        super().__init__()
-        self.evalset, self.grid, self.pause = evalset, grid, pause
+        super().__init__(evalset, grid=grid)
+        self.pause = pause
         self.calls: list[float] = []
-        self._callbacks = []
-        self.selected_members = np.zeros(0, dtype=np.int64)
+        self.class_name = "class_0"
+        self._finish_init()
 
-    def set_class(self, name):
-        self.class_name = name
-
-    def on_select(self, callback):
-        self._callbacks.append(callback)
+    @property
+    def selected_members(self):
+        return self.selected_indices
 
     def _leaf(self, c: int) -> FailureMode:
         es = self.evalset
@@ -135,19 +133,21 @@ class FakeTreeView(widgets.VBox):
         ber = 1.0 - float(es.correct[rows].mean())
         return FailureMode("barlow", NAMES[c], "feature_3 > 0.5", leaf, 0.0, 1.0 - ber)
 
-    def failure_modes(self):
-        delta = self.delta
+    def _modes(self, class_names, thresholds):
+        delta = thresholds["delta"]
         self.calls.append(delta)
         if self.pause:
             time.sleep(self.pause)
-        return [self._leaf(c) for c in range(3) if self._leaf(c).drop > delta and self.tau < 1]
+        return [
+            self._leaf(c)
+            for c in range(3)
+            if NAMES[c] in class_names and self._leaf(c).drop > delta and thresholds["tau"] < 1
+        ]
 
     def select_leaf(self) -> FailureMode:
         mode = self._leaf(NAMES.index(self.class_name))
-        self.selected_members = mode.members
         self.grid.show(mode.members, title="leaf")
-        for callback in self._callbacks:
-            callback(mode)
+        self._notify_select(mode)
         return mode
 
 
@@ -521,8 +521,8 @@ def test_a_stale_refresh_never_replaces_a_newer_one(world):
     original = tree.failure_modes
     computed, release = threading.Event(), threading.Event()
 
-    def slow_in_the_old_thread():
-        modes = original()  # computed with the old delta...
+    def slow_in_the_old_thread(*args, **kwargs):
+        modes = original(*args, **kwargs)  # computed with the old delta...
         if threading.current_thread() is old:
             computed.set()
             release.wait(5)  # ...and delivered after the newer request
@@ -531,8 +531,7 @@ def test_a_stale_refresh_never_replaces_a_newer_one(world):
     tree.failure_modes = slow_in_the_old_thread
     tree.delta = 0.97  # above every leaf's drop: no modes
     assert ex.table.rows == []
-    ex._generation += 1
-    old = threading.Thread(target=ex._refresh, args=(ex._generation,))
+    old = threading.Thread(target=ex._request_refresh)  # computes in its own thread
     old.start()
     assert computed.wait(5)
     tree.delta = 0.0  # a newer request, drawn at once (background=False)
@@ -547,7 +546,7 @@ def test_a_failing_view_does_not_break_the_table(world):
     es = world["evalset"]
     ex = Explorer(es, {"barlow": lambda grid: FakeTreeView(es, grid)}, background=False)
 
-    def broken():
+    def broken(*args, **kwargs):
         raise RuntimeError("engine exploded")
 
     ex.views["barlow"].failure_modes = broken

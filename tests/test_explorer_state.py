@@ -9,6 +9,7 @@ import traitlets
 from test_explorer import make_world
 
 from failwidgets.modes import FailureMode
+from failwidgets.thresholds import spec
 from failwidgets.widgets.explorer import Explorer
 
 
@@ -43,8 +44,8 @@ def test_every_threshold_is_a_typed_bounded_trait(explorer):
         "prime_s",
         "directions_k",
     }
-    assert isinstance(explorer.traits()["barlow_delta"], traitlets.Float)
-    assert isinstance(explorer.traits()["directions_k"], traitlets.Int)
+    assert explorer.traits()["barlow_delta"].spec == spec("barlow", "delta")
+    assert explorer.traits()["directions_k"].spec.kind == "count"
     assert explorer.barlow_delta == explorer.views["barlow"].delta
     with pytest.raises(traitlets.TraitError):
         explorer.barlow_delta = 7.0  # a fraction: above its bound

@@ -222,7 +222,7 @@ def test_a_notebook_saved_without_widget_state_shows_the_static_summary(saved):
 
 def test_a_refresh_re_measures_only_new_rules(saved, monkeypatch):
     """Held-out drops are remembered per rule: an unchanged table costs no re-application."""
-    import failwidgets.rules as rules
+    import failwidgets.rules.heldout_cache as rules
 
     explorer = saved["explorer"]
     calls = []
@@ -233,7 +233,7 @@ def test_a_refresh_re_measures_only_new_rules(saved, monkeypatch):
         return original(modes, *args, **kwargs)
 
     monkeypatch.setattr(rules, "with_heldout", counting)
-    explorer.__dict__.pop("_heldout_cache", None)
+    explorer.__dict__.pop("_heldout", None)
     first = explorer.failure_modes()
     measured = sum(calls)
     again = explorer.failure_modes()

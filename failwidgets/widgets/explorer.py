@@ -21,15 +21,11 @@ computes from the views' current state, synchronously.
 
 from __future__ import annotations
 
-import dataclasses
 import html
-import inspect
 import math
 import numbers
-import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,8 +39,11 @@ from ..modes import FailureMode, export_modes, frame_to_modes, import_modes, mod
 from ..thresholds import THRESHOLDS as METHOD_THRESHOLDS
 from ..thresholds import ThresholdSpec
 from .explorer_assets import ViewUnavailable
+from .failure_view import FailureView
 from .grid import ImageGrid, _IndexArray
+from .latest import LatestWins
 from .mode_table import ModeTable, sort_frame
+from .threshold_controls import ControlLink, Threshold, threshold_slider
 
 __all__ = ["Explorer", "METHODS", "THRESHOLDS", "DEMO_METHODS"]
 
@@ -67,7 +66,6 @@ METHODS: dict[str, MethodInfo] = {
 }
 #: Tab titles of the views that are not a method's.
 OTHER_VIEWS = {"map": "Embedding map"}
-_METHOD_OF_VIEW = {info.view: key for key, info in METHODS.items()}
 DEMO_METHODS = ("barlow", "prime", "ces", "directions")  # Defuse is slow: opt in
 
 
@@ -79,31 +77,6 @@ DEBOUNCE_S = 0.15
 
 def _percent(value) -> str:
     return "—" if value is None or not math.isfinite(float(value)) else f"{100 * value:.0f}%"
-
-
-HELDOUT_CACHE_SIZE = 20_000
-
-
-def _rule_key(mode: FailureMode) -> tuple | None:
-    """What decides a mode's held-out drop: its rule's kind, parameters and data sources (by
-    identity); None when the rule is not a dataclass (then it is measured every time)."""
-    rule = getattr(mode, "rule", None)
-    if rule is None or not dataclasses.is_dataclass(rule):
-        return None
-    parts: list = [type(rule)]
-    for field in dataclasses.fields(rule):
-        value = getattr(rule, field.name)
-        if isinstance(value, (str, int, float, bool, type(None))):
-            parts.append(value)
-        elif isinstance(value, tuple):
-            try:
-                hash(value)
-                parts.append(value)
-            except TypeError:
-                parts.append(("id", id(value)))
-        else:  # arrays, callables, models: the same object gives the same values
-            parts.append(("id", id(value)))
-    return tuple(parts)
 
 
 def _errors_first(evalset: EvalSet, indices: np.ndarray) -> np.ndarray:
@@ -238,10 +211,9 @@ class Explorer(widgets.VBox):
         self._syncing = 0
         self._selected_mode: FailureMode | None = None
         self._messages: list[str] = []
-        self._lock = threading.RLock()
-        self._generation = 0
-        self._executor: ThreadPoolExecutor | None = None
-        self._pending: Future | None = None
+        self._refresher = LatestWins(
+            "fw-explorer", background=background, debounce_s=DEBOUNCE_S
+        )  # a burst of slider moves computes the table once
         self._last_modes: list[FailureMode] = []
         self.saved_modes: list[FailureMode] | None = None  # the table of a loaded session
         self._ready = False
@@ -339,11 +311,11 @@ class Explorer(widgets.VBox):
             on_select = getattr(view, "on_select", None)
             if callable(on_select):
                 on_select(self._view_selected(name))
-        self._class_dropdown.observe(self._on_dropdown, "value")
         self._table_scope.observe(lambda change: self._request_refresh(), "value")
         self.grid.observe(self._on_grid_selected, "selected")
 
         self.class_name = first  # sets every view's class, fills the grid and the table
+        ControlLink((self, "class_name"), (self._class_dropdown, "value"), on_error=self._message)
         self._ready = True
         self._render_selection()
         self._refresh_now()
@@ -418,8 +390,11 @@ class Explorer(widgets.VBox):
                 self.unavailable[name] = f"{type(error).__name__}: {error}"
                 return
         self.views[name] = view
-        method = name if name in METHODS else _METHOD_OF_VIEW.get(type(view).__name__)
-        self._methods[name] = method
+        if isinstance(view, FailureView):
+            self._methods[name] = view.method
+            view.show_controls = False  # the Explorer's panel shows its class and thresholds
+        else:
+            self._methods[name] = name if name in METHODS else None
 
     def _initial_class(self, class_name) -> str:
         names = list(self._evalset.class_names)
@@ -432,23 +407,29 @@ class Explorer(widgets.VBox):
         return names[0]
 
     def _build_thresholds(self) -> widgets.VBox:
+        """One slider per threshold of each method view, linked to the view's trait."""
+        layout = widgets.Layout(width="230px")  # one layout and style model for all sliders
+        style = widgets.SliderStyle(description_width="28px")
         rows = []
         for name, view in self.views.items():
-            method = self._methods.get(name)
+            if not isinstance(view, FailureView):
+                continue
             sliders = []
-            for spec in THRESHOLDS.get(method, ()):
-                if not hasattr(view, spec.name):
-                    continue
-                try:
-                    slider = self._make_slider(view, spec)
-                except (TypeError, ValueError):
-                    continue  # an attribute of another kind: the view's own control handles it
-                slider.add_class(f"fw-explorer-{name}-{spec.name}")
-                slider.observe(self._slider_changed(name, spec.name), "value")
-                if isinstance(view, traitlets.HasTraits) and view.has_trait(spec.name):
-                    view.observe(self._view_threshold_changed(name, spec.name), spec.name)
-                self.controls[(name, spec.name)] = slider
-                self._add_threshold_trait(name, spec, slider)
+            for attr in view.threshold_names():
+                spec = view.traits()[attr].spec
+                low, high = self._slider_range(view, spec)
+                slider = threshold_slider(
+                    spec, getattr(view, attr), low=low, high=high, layout=layout, style=style
+                )
+                slider.add_class(f"fw-explorer-{name}-{attr}")
+                ControlLink(
+                    (view, attr),
+                    (slider, "value"),
+                    on_error=lambda text, where=f"{name}.{attr}": self._message(f"{where}: {text}"),
+                )
+                view.observe(self._view_threshold_changed(name, attr), attr)
+                self.controls[(name, attr)] = slider
+                self._add_threshold_trait(name, view, attr)
                 sliders.append(slider)
             if sliders:
                 label = widgets.HTML(
@@ -463,97 +444,42 @@ class Explorer(widgets.VBox):
         box.add_class("fw-explorer-thresholds")
         return box
 
-    def _add_threshold_trait(self, name: str, spec: ThresholdSpec, slider) -> None:
-        """``<view>_<attr>`` (e.g. ``barlow_delta``): the threshold as a typed trait of the
-        Explorer, bounded like its slider, that ``observe`` and ``traitlets.link`` accept."""
-        trait_name = f"{name}_{spec.name}"
+    def _slider_range(self, view, spec: ThresholdSpec) -> tuple[int | None, int | None]:
+        """A count slider runs from 1 (PRIME's ``s``: the answer's minimum support) to the
+        largest class."""
+        if spec.kind != "count":
+            return None, None
+        result = getattr(view, "result", None)
+        low = int(result.min_support) if hasattr(result, "min_support") else 1
+        return low, self._class_size_max()
+
+    def _add_threshold_trait(self, name: str, view: FailureView, attr: str) -> None:
+        """``<view>_<attr>`` (e.g. ``barlow_delta``): the view's threshold as a typed trait of
+        the Explorer (the same spec), that ``observe`` and ``traitlets.link`` accept."""
+        trait_name = f"{name}_{attr}"
         if trait_name in self.trait_names() or hasattr(type(self), trait_name):
             return  # a name taken by the Explorer itself: the slider still works
-        kind = traitlets.Int if isinstance(slider, widgets.IntSlider) else traitlets.Float
-        if isinstance(slider, widgets.FloatLogSlider):
-            low, high = slider.base**slider.min, slider.base**slider.max
-        else:
-            low, high = slider.min, slider.max
-        trait = kind(slider.value, min=low, max=high, help=spec.doc)
-        self.add_traits(**{trait_name: trait})
-        self.set_trait(trait_name, slider.value)
-        self.threshold_traits[(name, spec.name)] = trait_name
+        self.add_traits(**{trait_name: Threshold(view.method, attr)})
+        self.set_trait(trait_name, getattr(view, attr))
+        self.threshold_traits[(name, attr)] = trait_name
 
         def validate(obj, proposal):
-            # the view checks the value (as from its slider); the trait takes the view's value
-            if getattr(self.views[name], spec.name) != proposal["value"]:
-                self.set_threshold(name, spec.name, proposal["value"])
-            return getattr(self.views[name], spec.name)
+            # the view has the last word (its own constraints); the trait takes its value
+            if getattr(view, attr) != proposal["value"]:
+                setattr(view, attr, proposal["value"])
+            return getattr(view, attr)
 
         self._register_validator(validate, [trait_name])
 
     def _threshold_trait_follows(self, name: str, attr: str) -> None:
         """After the view's threshold changed elsewhere (its slider, the view itself)."""
         trait_name = self.threshold_traits.get((name, attr))
-        if trait_name is None:
-            return
         value = getattr(self.views[name], attr)
-        if getattr(self, trait_name) != value:
-            trait = self.traits()[trait_name]
-            trait.min = value if trait.min is None else min(trait.min, value)
-            trait.max = value if trait.max is None else max(trait.max, value)
+        if trait_name is not None and getattr(self, trait_name) != value:
             self.set_trait(trait_name, value)
 
     def _class_size_max(self) -> int:
         return int(np.bincount(self._evalset.labels).max()) if self._evalset.n else 1
-
-    def _make_slider(self, view, spec: ThresholdSpec) -> widgets.Widget:
-        value = getattr(view, spec.name)
-        if not hasattr(self, "_slider_layout"):  # one layout and style model for all sliders
-            self._slider_layout = widgets.Layout(width="230px")
-            self._slider_style = widgets.SliderStyle(description_width="28px")
-        common = dict(
-            description=spec.label,
-            tooltip=spec.doc,
-            continuous_update=spec.continuous,
-            layout=self._slider_layout,
-            style=self._slider_style,
-        )
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{spec.name}: not a number")
-        if spec.kind == "fraction":
-            return widgets.FloatSlider(
-                value=float(value), min=0.0, max=1.0, step=0.005, readout_format=".3f", **common
-            )
-        if spec.kind == "count":
-            if not isinstance(value, numbers.Integral):
-                raise TypeError(f"{spec.name}: not an integer")
-            low = 1
-            result = getattr(view, "result", None)
-            if spec.name == "s" and hasattr(result, "min_support"):
-                low = int(result.min_support)
-            high = max(int(value), self._class_size_max(), low)
-            return widgets.IntSlider(value=int(value), min=low, max=high, **common)
-        if spec.kind == "log":
-            value = float(value)
-            if not value > 0:
-                raise ValueError(f"{spec.name}: not positive")
-            exponent = math.log10(value)
-            return widgets.FloatLogSlider(
-                value=value,
-                base=10,
-                min=math.floor(exponent) - 3,
-                max=math.ceil(exponent) + 3,
-                step=0.25,
-                readout_format=".3g",
-                **common,
-            )
-        if spec.kind == "spread":
-            value = float(value)
-            return widgets.FloatSlider(
-                value=value,
-                min=min(0.01, value),
-                max=max(0.5, value),
-                step=0.01,
-                readout_format=".2f",
-                **common,
-            )
-        raise ValueError(f"{spec.name}: unknown threshold kind {spec.kind!r}")
 
     # ------------------------------------------------------------------ public API
     @property
@@ -588,12 +514,7 @@ class Explorer(widgets.VBox):
         if (view, attr) not in self.controls:
             known = sorted(f"{v}.{a}" for v, a in self.controls)
             raise ValueError(f"view/attr: no threshold {view}.{attr}; known: {known}")
-        setattr(self.views[view], attr, value)  # the view validates; its trait updates the slider
-        if not (
-            isinstance(self.views[view], traitlets.HasTraits) and self.views[view].has_trait(attr)
-        ):
-            self._sync_slider(view, attr)
-            self._request_refresh()
+        setattr(self.views[view], attr, value)  # the view validates; the link moves the slider
 
     def select_mode(self, mode: FailureMode) -> None:
         """Make ``mode`` the selection: its class is selected and its images (errors first)
@@ -682,20 +603,13 @@ class Explorer(widgets.VBox):
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the latest table update has been drawn."""
-        pending = self._pending
-        if pending is not None:
-            pending.result(timeout=timeout)
+        self._refresher.wait(timeout)
 
     def close(self) -> None:
         """Stop the worker and close the Explorer's own widgets (the views are the caller's)."""
-        lock = getattr(self, "_lock", None)  # also called by __del__ after a failed __init__
-        if lock is not None:
-            with lock:
-                self._generation += 1
-        executor = getattr(self, "_executor", None)
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        refresher = self.__dict__.get("_refresher")  # also from __del__ after a failed __init__
+        if refresher is not None:
+            refresher.close()
         super().close()
 
     # ------------------------------------------------------------------ sessions and reports
@@ -804,18 +718,14 @@ class Explorer(widgets.VBox):
     @traitlets.observe("class_name")
     def _on_class_name(self, change):
         name = change["new"]
-        self._syncing += 1
+        self._syncing += 1  # the views follow the Explorer, not the reverse
         try:
-            self._class_dropdown.value = name
             for view_name, view in self.views.items():
-                if getattr(view, "class_name", None) == name:
-                    continue
                 try:
-                    set_class = getattr(view, "set_class", None)
-                    if callable(set_class):
-                        set_class(name)
-                    else:
+                    if isinstance(view, FailureView):
                         view.class_name = name
+                    elif callable(getattr(view, "set_class", None)):
+                        view.set_class(name)  # a user's own widget with a class
                 except Exception as error:  # a view that cannot show this class says why
                     self._message(f"{view_name}: cannot show class {name!r} ({error})")
         finally:
@@ -828,10 +738,6 @@ class Explorer(widgets.VBox):
         if self._ready:
             self._render_selection()
             self._request_refresh()
-
-    def _on_dropdown(self, change):
-        if not self._syncing and change["new"] != self.class_name:
-            self.class_name = change["new"]
 
     def _view_class_changed(self, change):
         if self._syncing or not self._ready:
@@ -859,46 +765,13 @@ class Explorer(widgets.VBox):
         )
 
     # ------------------------------------------------------------------ thresholds
-    def _slider_changed(self, name: str, attr: str):
-        def handler(change):
-            if self._syncing:
-                return
-            view = self.views[name]
-            try:
-                setattr(view, attr, change["new"])
-            except (TypeError, ValueError) as error:
-                self._message(f"{name}.{attr}: {error}")
-                self._sync_slider(name, attr)
-                return
-            if not (isinstance(view, traitlets.HasTraits) and view.has_trait(attr)):
-                self._request_refresh()
-
-        return handler
-
     def _view_threshold_changed(self, name: str, attr: str):
         def handler(change):
-            self._sync_slider(name, attr)
+            self._threshold_trait_follows(name, attr)
             if self._ready:
                 self._request_refresh()
 
         return handler
-
-    def _sync_slider(self, name: str, attr: str) -> None:
-        slider = self.controls[(name, attr)]
-        value = getattr(self.views[name], attr)
-        self._syncing += 1
-        try:
-            if isinstance(slider, widgets.FloatLogSlider):
-                exponent = math.log10(value)
-                slider.min = min(slider.min, math.floor(exponent))
-                slider.max = max(slider.max, math.ceil(exponent))
-            else:
-                slider.min = min(slider.min, value)
-                slider.max = max(slider.max, value)
-            slider.value = value
-        finally:
-            self._syncing -= 1
-        self._threshold_trait_follows(name, attr)
 
     # ------------------------------------------------------------------ selection
     def _view_of(self, method: str) -> str | None:
@@ -923,10 +796,9 @@ class Explorer(widgets.VBox):
         self._selected_mode = mode
         self.set_trait("selected_mode", mode)
         self.table.mark(mode)
-        for view in self.views.values():  # the embedding map highlights the members
-            show_mode = getattr(view, "show_mode", None)
-            if callable(show_mode):
-                show_mode(mode)
+        for view in self.views.values():  # views that highlight a mode (the embedding map)
+            if _highlights_modes(view):
+                view.show_mode(mode)
         self._render_selection()
 
     def _on_grid_selected(self, change):
@@ -988,11 +860,10 @@ class Explorer(widgets.VBox):
         fit per class then fit only that class)."""
         modes: list[FailureMode] = []
         for name, view in list(self.views.items()):
-            method = getattr(view, "failure_modes", None)
-            if not callable(method):
-                continue
             try:
-                found = [m for m in _modes_of(method, class_name) if isinstance(m, FailureMode)]
+                found = _modes_of(view, class_name)
+                if found is None:
+                    continue
             except Exception as error:
                 self._message(f"{name}: failure_modes() failed ({type(error).__name__}: {error})")
                 continue
@@ -1003,52 +874,20 @@ class Explorer(widgets.VBox):
 
     def _with_heldout(self, name: str, modes: list[FailureMode]) -> list[FailureMode]:
         """The modes with ``heldout_drop``: each mode's rule re-applied to the class's rows in
-        ``heldout_split`` (:func:`~failwidgets.rules.with_heldout`); a drop the view measured
-        itself is kept. A rule that fails leaves its mode unmeasured, with one message."""
-        from ..rules import with_heldout
+        ``heldout_split`` (remembered per rule: :class:`~failwidgets.rules.HeldoutCache`); a
+        drop the view measured itself is kept. A rule that fails leaves its mode unmeasured,
+        with one message."""
+        from ..rules.heldout_cache import HeldoutCache
 
-        if getattr(self, "_heldout_rows", None) is None:  # computed once: a scan of every row
-            self._heldout_rows = self._evalset.split_indices(self._heldout_split)
-        failed: list[str] = []
-
-        def on_error(mode, error):
-            failed.append(f"{type(error).__name__}: {error}")
-
-        # A rule seen before (same kind, parameters and data sources) has the same held-out
-        # drop: it is remembered, so a threshold change re-measures only the modes it makes.
-        cache = self.__dict__.setdefault("_heldout_cache", {})
-        keys = [_rule_key(mode) for mode in modes]
-        todo = [
-            m
-            for m, key in zip(modes, keys)
-            if m.rule is not None and m.heldout_drop is None and (key is None or key not in cache)
-        ]
-        measured = {}
-        if todo:
-            done = with_heldout(
-                todo, self._evalset, None, indices=self._heldout_rows, on_error=on_error
-            )
-            for mode, result in zip(todo, done):
-                measured[id(mode)] = result
-                key = _rule_key(mode)
-                if key is not None and result is not mode:
-                    if len(cache) >= HELDOUT_CACHE_SIZE:
-                        cache.clear()
-                    # the entry holds the rule, so the ids in its key stay unique
-                    cache[key] = (result.heldout_drop, mode.rule)
+        if getattr(self, "_heldout", None) is None:  # the rows: a scan of every row, once
+            rows = self._evalset.split_indices(self._heldout_split)
+            self._heldout = HeldoutCache(self._evalset, rows)
+        modes, failed = self._heldout.measure(modes)
         if failed:
             self._message(
                 f"{name}: held-out drop not measured for {len(failed)} modes ({failed[0]})"
             )
-        out = []
-        for mode, key in zip(modes, keys):
-            if id(mode) in measured:
-                out.append(measured[id(mode)])
-            elif mode.heldout_drop is None and key is not None and key in cache:
-                out.append(replace(mode, heldout_drop=cache[key][0]))
-            else:
-                out.append(mode)
-        return out
+        return modes
 
     def _in_split(self) -> np.ndarray:
         """Boolean mask of the rows of ``split`` (computed once: a scan of every row)."""
@@ -1057,7 +896,6 @@ class Explorer(widgets.VBox):
         return self._split_mask
 
     def _agreement_modes(self, modes: list[FailureMode], class_name: str) -> list[FailureMode]:
-        from dataclasses import replace
 
         in_split = None if self._split is None else self._in_split()
         chosen: list[FailureMode] = []
@@ -1077,66 +915,46 @@ class Explorer(widgets.VBox):
         return chosen
 
     def _request_refresh(self) -> None:
-        """Recompute the table and the agreement; only the latest request is drawn."""
-        if not self._ready:
-            return
-        with self._lock:
-            self._generation += 1
-            generation = self._generation
+        """Recompute the table and the agreement on the worker; only the latest is drawn."""
+        if self._ready:
             self.table.busy = True
-            if not self._background:
-                self._refresh(generation)
-                return
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fw-explorer")
-            self._pending = self._executor.submit(self._refresh_later, generation)
+            self._refresher.submit(self._compute_table, self._draw_table, self._table_failed)
 
     def _refresh_now(self) -> None:
-        with self._lock:
-            self._generation += 1
-            self._refresh(self._generation)
-
-    def _refresh_later(self, generation: int) -> None:
-        time.sleep(DEBOUNCE_S)  # let a burst of slider moves settle
-        if generation != self._generation:
-            return  # a newer request follows
-        self._refresh(generation)
-
-    def _refresh(self, generation: int) -> None:
-        start = time.perf_counter()
-        class_name = self.class_name
-        scope = None if self._table_scope.value == "all" else class_name
+        self._refresher.cancel()
         try:
-            modes = self._collect_modes(scope)
-            agreement = self._agreement_modes(modes, class_name)
-            values = _jaccard(agreement).to_numpy() if agreement else np.zeros((0, 0))
-        except Exception as error:  # never leave the table busy
-            with self._lock:
-                if generation == self._generation:
-                    self.table.busy = False
-            self._message(f"failure-mode table: {type(error).__name__}: {error}")
-            return
-        with self._lock:
-            if generation != self._generation:
-                return  # stale: a newer request is under way
-            self._last_modes = modes
-            shown = (
-                modes
-                if self._table_scope.value == "all"
-                else [m for m in modes if m.class_name == class_name]
-            )
-            n_methods = len({m.method for m in shown})
-            scope = "all classes" if self._table_scope.value == "all" else f"class {class_name}"
-            caption = (
-                f"{len(shown)} failure mode{'s' if len(shown) != 1 else ''} from "
-                f"{n_methods} method{'s' if n_methods != 1 else ''} ({scope}) — click a row to "
-                "see its images; click a header to sort"
-            )
-            with self.table.hold_sync():
-                self.table.set_modes(shown, caption=caption)
-                self.table.set_agreement(class_name, agreement, values)
-                self.table.busy = False
-            self.timings["table"] = time.perf_counter() - start
+            self._draw_table(self._compute_table())
+        except Exception as error:
+            self._table_failed(error)
+
+    def _compute_table(self) -> tuple:
+        start = time.perf_counter()
+        class_name, scope = self.class_name, self._table_scope.value
+        modes = self._collect_modes(None if scope == "all" else class_name)
+        agreement = self._agreement_modes(modes, class_name)
+        values = _jaccard(agreement).to_numpy() if agreement else np.zeros((0, 0))
+        return start, class_name, scope, modes, agreement, values
+
+    def _table_failed(self, error: BaseException) -> None:
+        self.table.busy = False  # never leave the table busy
+        self._message(f"failure-mode table: {type(error).__name__}: {error}")
+
+    def _draw_table(self, computed: tuple) -> None:
+        start, class_name, scope, modes, agreement, values = computed
+        self._last_modes = modes
+        shown = modes if scope == "all" else [m for m in modes if m.class_name == class_name]
+        n_methods = len({m.method for m in shown})
+        where = "all classes" if scope == "all" else f"class {class_name}"
+        caption = (
+            f"{len(shown)} failure mode{'s' if len(shown) != 1 else ''} from "
+            f"{n_methods} method{'s' if n_methods != 1 else ''} ({where}) — click a row to "
+            "see its images; click a header to sort"
+        )
+        with self.table.hold_sync():
+            self.table.set_modes(shown, caption=caption)
+            self.table.set_agreement(class_name, agreement, values)
+            self.table.busy = False
+        self.timings["table"] = time.perf_counter() - start
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -1305,22 +1123,23 @@ class Explorer(widgets.VBox):
         )
 
 
-def _modes_of(failure_modes, class_name: str | None = None) -> list:
-    """A view's failure modes of every class (None) or of ``class_name``. Views whose
-    ``failure_modes`` takes ``classes`` (TreeView: fitted per class) or ``class_name`` are
-    asked for just that; the others' modes are filtered."""
-    try:
-        parameters = inspect.signature(failure_modes).parameters
-    except (TypeError, ValueError):
-        parameters = {}
-    if "classes" in parameters:
-        return list(failure_modes(classes="all" if class_name is None else [class_name]))
-    if "class_name" in parameters and class_name is not None:
-        return list(failure_modes(class_name=class_name))
-    modes = list(failure_modes())
-    if class_name is None:
-        return modes
-    return [m for m in modes if getattr(m, "class_name", None) == class_name]
+def _highlights_modes(view) -> bool:
+    """Whether ``view.show_mode`` highlights a mode in the view itself (the base class's only
+    fills the grid, which the Explorer does already)."""
+    show_mode = getattr(type(view), "show_mode", None)
+    return callable(show_mode) and show_mode is not FailureView.show_mode
+
+
+def _modes_of(view, class_name: str | None = None) -> list[FailureMode] | None:
+    """A view's failure modes of every class (None) or of ``class_name`` (a method view then
+    fits only that class); None for a widget without failure modes."""
+    if isinstance(view, FailureView):
+        return list(view.failure_modes("all" if class_name is None else [class_name]))
+    failure_modes = getattr(view, "failure_modes", None)  # a user's own widget
+    if not callable(failure_modes):
+        return None
+    modes = [m for m in failure_modes() if isinstance(m, FailureMode)]
+    return [m for m in modes if class_name is None or m.class_name == class_name]
 
 
 def _jaccard(modes: list[FailureMode]) -> pd.DataFrame:

@@ -71,17 +71,19 @@ class LatestWins:
         ``fail`` an error is raised in the foreground and dropped (after the token check) on
         the worker thread, where the caller can read it with :meth:`wait`.
         """
+        if not self.background:  # computed here, outside the lock: a newer request may come
+            with self._lock:
+                self._generation += 1
+                token = self._generation
+                self._future = future = Future()
+            try:
+                self._run(token, compute, deliver, fail, foreground=True)
+            finally:
+                future.set_result(None)
+            return token
         with self._lock:
             self._generation += 1
             token = self._generation
-            if not self.background:
-                future: Future = Future()
-                self._future = future
-                try:
-                    self._run(token, compute, deliver, fail, foreground=True)
-                finally:
-                    future.set_result(None)
-                return token
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix=self._name)
             self._future = self._executor.submit(self._run, token, compute, deliver, fail)
