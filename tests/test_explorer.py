@@ -463,7 +463,7 @@ def test_agreement_is_the_jaccard_of_the_member_sets_within_the_split(explorer, 
     modes = [m for m in frame_modes(explorer) if m.class_name == "class_0"]
     test = world["evalset"].split_indices("test")
     # members cut to test, strongest drops first within each method
-    expected_modes = explorer._agreement_modes(modes, "class_0")
+    expected_modes = explorer._modes.agreement_modes(modes, "class_0")
     expected = jaccard_matrix(expected_modes)
     assert sorted(frame.index) == sorted(expected.index)
     pd.testing.assert_frame_equal(frame, expected.loc[frame.index, frame.columns])

@@ -83,7 +83,7 @@ def test_the_embedding_map_is_a_tab_that_highlights_a_selected_mode(full):
     view = full.views["map"]
     assert isinstance(view, EmbeddingMap) and view.grid is full.grid
     assert full.tabs.get_title(list(full.views).index("map")) == "Embedding map"
-    mode = next(m for m in full._collect_modes(full.class_name) if m.method == "prime")
+    mode = next(m for m in full._modes.collect(full.class_name) if m.method == "prime")
     full.select_mode(mode)
     assert view.color_by == "mode"
     np.testing.assert_array_equal(view._members, np.unique(mode.members))

@@ -233,7 +233,7 @@ def test_a_refresh_re_measures_only_new_rules(saved, monkeypatch):
         return original(modes, *args, **kwargs)
 
     monkeypatch.setattr(rules, "with_heldout", counting)
-    explorer.__dict__.pop("_heldout", None)
+    explorer._modes._heldout = None
     first = explorer.failure_modes()
     measured = sum(calls)
     again = explorer.failure_modes()

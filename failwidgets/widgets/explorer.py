@@ -26,7 +26,7 @@ import math
 import numbers
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -42,6 +42,7 @@ from .explorer_assets import ViewUnavailable
 from .failure_view import FailureView
 from .grid import ImageGrid, _IndexArray
 from .latest import LatestWins
+from .mode_collector import ModeCollector
 from .mode_table import ModeTable, sort_frame
 from .threshold_controls import ControlLink, Threshold, threshold_slider
 
@@ -206,7 +207,6 @@ class Explorer(widgets.VBox):
         if not isinstance(background, bool):
             raise TypeError(f"background: expected True or False, got {background!r}")
 
-        self._max_agreement = int(max_agreement_modes)
         self._background = background
         self._syncing = 0
         self._selected_mode: FailureMode | None = None
@@ -242,6 +242,14 @@ class Explorer(widgets.VBox):
         self._methods: dict[str, str | None] = {}
         for name in self._ordered(views):
             self._add_view(name, views[name])
+        self._modes = ModeCollector(
+            evalset,
+            self.views,
+            split=self._split,
+            heldout_split=self._heldout_split,
+            max_agreement=int(max_agreement_modes),
+            on_message=self._message,
+        )
 
         names = list(evalset.class_names)
         first = self._initial_class(class_name)
@@ -574,7 +582,7 @@ class Explorer(widgets.VBox):
         name = None
         if class_name is not None:
             name = self._evalset.class_names[self._class_arg(class_name)]
-        modes = self._collect_modes(name)
+        modes = self._modes.collect(name)
         return sort_frame(modes_to_frame(modes), self.table.sort_by, self.table.ascending)
 
     def agreement(self, class_name: str | None = None) -> pd.DataFrame:
@@ -584,7 +592,7 @@ class Explorer(widgets.VBox):
         """
         name = self.class_name if class_name is None else class_name
         name = self._evalset.class_names[self._class_arg(name)]
-        modes = self._agreement_modes(self._collect_modes(name), name)
+        modes = self._modes.agreement_modes(self._modes.collect(name), name)
         return _jaccard(modes)
 
     def export(self, path) -> Path:
@@ -855,65 +863,6 @@ class Explorer(widgets.VBox):
         self._status.value = "<br>".join(parts)
 
     # ------------------------------------------------------------------ failure modes
-    def _collect_modes(self, class_name: str | None = None) -> list[FailureMode]:
-        """Every view's failure modes: of all classes, or only of ``class_name`` (views that
-        fit per class then fit only that class)."""
-        modes: list[FailureMode] = []
-        for name, view in list(self.views.items()):
-            try:
-                found = _modes_of(view, class_name)
-                if found is None:
-                    continue
-            except Exception as error:
-                self._message(f"{name}: failure_modes() failed ({type(error).__name__}: {error})")
-                continue
-            if self._heldout_split is not None:
-                found = self._with_heldout(name, found)
-            modes.extend(found)
-        return modes
-
-    def _with_heldout(self, name: str, modes: list[FailureMode]) -> list[FailureMode]:
-        """The modes with ``heldout_drop``: each mode's rule re-applied to the class's rows in
-        ``heldout_split`` (remembered per rule: :class:`~failwidgets.rules.HeldoutCache`); a
-        drop the view measured itself is kept. A rule that fails leaves its mode unmeasured,
-        with one message."""
-        from ..rules.heldout_cache import HeldoutCache
-
-        if getattr(self, "_heldout", None) is None:  # the rows: a scan of every row, once
-            rows = self._evalset.split_indices(self._heldout_split)
-            self._heldout = HeldoutCache(self._evalset, rows)
-        modes, failed = self._heldout.measure(modes)
-        if failed:
-            self._message(
-                f"{name}: held-out drop not measured for {len(failed)} modes ({failed[0]})"
-            )
-        return modes
-
-    def _in_split(self) -> np.ndarray:
-        """Boolean mask of the rows of ``split`` (computed once: a scan of every row)."""
-        if getattr(self, "_split_mask", None) is None:
-            self._split_mask = np.asarray(self._evalset.split == self._split)
-        return self._split_mask
-
-    def _agreement_modes(self, modes: list[FailureMode], class_name: str) -> list[FailureMode]:
-
-        in_split = None if self._split is None else self._in_split()
-        chosen: list[FailureMode] = []
-        by_method: dict[str, list[FailureMode]] = {}
-        for mode in modes:
-            if mode.class_name == class_name:
-                by_method.setdefault(mode.method, []).append(mode)
-        for method_modes in by_method.values():
-            drops = np.array([m.drop if math.isfinite(m.drop) else -np.inf for m in method_modes])
-            order = np.argsort(-drops, kind="stable")[: self._max_agreement]
-            for i in order:
-                mode = method_modes[int(i)]
-                if in_split is not None:
-                    members = np.asarray(mode.members, dtype=np.int64)
-                    mode = replace(mode, members=np.unique(members[in_split[members]]))
-                chosen.append(mode)
-        return chosen
-
     def _request_refresh(self) -> None:
         """Recompute the table and the agreement on the worker; only the latest is drawn."""
         if self._ready:
@@ -930,8 +879,8 @@ class Explorer(widgets.VBox):
     def _compute_table(self) -> tuple:
         start = time.perf_counter()
         class_name, scope = self.class_name, self._table_scope.value
-        modes = self._collect_modes(None if scope == "all" else class_name)
-        agreement = self._agreement_modes(modes, class_name)
+        modes = self._modes.collect(None if scope == "all" else class_name)
+        agreement = self._modes.agreement_modes(modes, class_name)
         values = _jaccard(agreement).to_numpy() if agreement else np.zeros((0, 0))
         return start, class_name, scope, modes, agreement, values
 
@@ -1128,18 +1077,6 @@ def _highlights_modes(view) -> bool:
     fills the grid, which the Explorer does already)."""
     show_mode = getattr(type(view), "show_mode", None)
     return callable(show_mode) and show_mode is not FailureView.show_mode
-
-
-def _modes_of(view, class_name: str | None = None) -> list[FailureMode] | None:
-    """A view's failure modes of every class (None) or of ``class_name`` (a method view then
-    fits only that class); None for a widget without failure modes."""
-    if isinstance(view, FailureView):
-        return list(view.failure_modes("all" if class_name is None else [class_name]))
-    failure_modes = getattr(view, "failure_modes", None)  # a user's own widget
-    if not callable(failure_modes):
-        return None
-    modes = [m for m in failure_modes() if isinstance(m, FailureMode)]
-    return [m for m in modes if class_name is None or m.class_name == class_name]
 
 
 def _jaccard(modes: list[FailureMode]) -> pd.DataFrame:
