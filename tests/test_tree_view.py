@@ -153,7 +153,7 @@ def test_failure_modes_of_other_classes_fit_once(view):
 
     everything = [key(m) for m in view.failure_modes("all")]
     assert [k for k in everything if k[0] == "cat"] == [key(m) for m in view.failure_modes()]
-    assert ("dog", "label", 2, D) in view._cache and view.class_name == "cat"
+    assert ("dog", "label", 2, D) in view._trees._cache and view.class_name == "cat"
     dog = view.fit("dog")
     assert [k for k in everything if k[0] == "dog"] == [
         ("dog", row.rule, tuple(np.sort(dog.members(int(row.node_id))).tolist()))
@@ -194,7 +194,7 @@ def test_depth_and_k_refit_and_fits_are_cached(view):
     view.k = D
     view.depth = 2
     assert view.result is first  # (cat, label, 2, D) came from the cache
-    assert set(view._cache) >= {("cat", "label", 1, D), ("cat", "label", 1, 3)}
+    assert set(view._trees._cache) >= {("cat", "label", 1, D), ("cat", "label", 1, 3)}
     view._controls_by_name["depth"].value = 3  # the slider refits too
     assert view.depth == 3 and view.result.params["depth"] == 3
 

@@ -52,8 +52,8 @@ import traitlets
 from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.answers import answer_list
-from ..methods.barlow import NODE_COLUMNS, Barlow, BarlowResult
-from ..methods.barlow_inputs import check_features, common_value, given_results
+from ..methods.barlow import NODE_COLUMNS, BarlowResult
+from ..methods.barlow_inputs import ClassTrees, check_features, common_value, given_results
 from ..modes import FailureMode
 from ..rows import analysed_rows
 from ..viewmodels.tree import (
@@ -323,7 +323,9 @@ class TreeView(FailureView):
         self._attack_step_size = attack_step_size
         self._random_state = _check_int(random_state, "random_state")
         self._model = self._check_model(model, evalset, n_features)
-        self._cache: dict[tuple, BarlowResult | str] = {}
+        self._trees = ClassTrees(
+            evalset, self._features, self._rows, self._where, self._given, self._random_state
+        )
         self._result: BarlowResult | None = None
         self._status_message = ""
         self._selected_node: int | None = None
@@ -335,7 +337,9 @@ class TreeView(FailureView):
         self.tau = common_value([r.tau for r in given], 0.2) if tau is None else tau
         self.depth = depth
         self.k = min(20, n_features or 20) if k is None else k
-        self.class_name = self._default_class() if class_name is None else class_name
+        if class_name is None:
+            class_name = self._trees.default_class(self.grouping, self.indices)
+        self.class_name = class_name
         self.canvas = TreeCanvas(on_node_click=self.select, on_feature=self._on_feature_click)
         self._controls = self._build_controls()
         self._finish_init()
@@ -363,22 +367,6 @@ class TreeView(FailureView):
                 f"has {n_features} columns; pass the model the features came from"
             )
         return adapter
-
-    def _default_class(self) -> str:
-        es = self._evalset
-        given = [(r.n_errors, name) for (name, by), r in self._given.items() if by == self.grouping]
-        if given:  # the given tree with the most errors
-            return max(given, key=lambda item: (item[0], -es.class_index(item[1])))[1]
-        values = es.labels if self.grouping == "label" else es.predictions
-        rows = self.indices
-        wrong = rows[~es.correct[rows]]
-        counts = np.bincount(values[wrong], minlength=es.n_classes)
-        return es.class_names[int(np.argmax(counts))]
-
-    def _group(self, class_name, grouping: str) -> np.ndarray:
-        """The class's grouping among the analysed rows (ascending EvalSet indices)."""
-        group = self._evalset.group(self._evalset.class_index(class_name), by=grouping)
-        return group if self._rows is None else np.intersect1d(group, self._rows)
 
     def _build_controls(self) -> widgets.VBox:
         n_features = max(self.k, 20) if self._features is None else self._features.shape[1]
@@ -478,37 +466,14 @@ class TreeView(FailureView):
         cached; a message string when the group cannot be explained by a tree (no images,
         all misclassified, too few). A given result (``results=``) is returned as is, whatever
         ``depth`` and ``k``."""
-        class_name = self.class_name if class_name is None else class_name
-        grouping = self.grouping if grouping is None else grouping
-        given = self._given.get((class_name, grouping))
-        if given is not None:
-            return given
-        if self._features is None:
-            who = "label" if grouping == "label" else "prediction"
-            return (
-                f"No Barlow result was given for {class_name} ({who} grouping): pass its tree "
-                "in results=, or features= to fit one."
-            )
-        depth = self.depth if depth is None else depth
-        k = self.k if k is None else k
-        key = (class_name, grouping, depth, k)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        group = self._group(class_name, grouping)
-        if group.size == 0:
-            who = "labelled" if grouping == "label" else "predicted as"
-            cached = f"No images {who} {class_name}{self._where}: nothing to fit."
-        else:
-            estimator = Barlow(
-                k=k, depth=depth, delta=self.delta, tau=self.tau, random_state=self._random_state
-            )
-            try:
-                cached = estimator.fit(self._features, self._evalset, group)
-            except ValueError as error:  # all misclassified, too few samples
-                cached = f"No tree for {class_name} ({grouping} grouping): {error}"
-        self._cache[key] = cached
-        return cached
+        return self._trees.get(
+            self.class_name if class_name is None else class_name,
+            self.grouping if grouping is None else grouping,
+            depth=self.depth if depth is None else depth,
+            k=self.k if k is None else k,
+            delta=self.delta,
+            tau=self.tau,
+        )
 
     def fit_current(self) -> BarlowResult | None:
         """Fit (or take from the cache) the current tree and make it the view's result."""
@@ -571,7 +536,7 @@ class TreeView(FailureView):
         if self.result_is_given:
             group, what = self._result.group, f"the given tree's images {who} {self.class_name}"
         else:
-            group = self._group(self.class_name, self.grouping)
+            group = self._trees.group(self.class_name, self.grouping)
             what = f"images {who} {self.class_name}{self._where}"
         group = group[np.argsort(self._evalset.correct[group], kind="stable")]
         n_errors = int((~self._evalset.correct[group]).sum())
