@@ -27,7 +27,6 @@ import numbers
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import ipywidgets as widgets
 import numpy as np
@@ -35,10 +34,11 @@ import pandas as pd
 import traitlets
 
 from ..data import EvalSet
-from ..modes import FailureMode, export_modes, frame_to_modes, import_modes, modes_to_frame
+from ..modes import FailureMode, modes_to_frame
 from ..thresholds import THRESHOLDS as METHOD_THRESHOLDS
 from ..thresholds import ThresholdSpec
 from .explorer_assets import ViewUnavailable
+from .explorer_sharing import ExplorerSharing
 from .failure_view import FailureView
 from .grid import ImageGrid, _IndexArray
 from .latest import LatestWins
@@ -86,7 +86,7 @@ def _errors_first(evalset: EvalSet, indices: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- the widget
-class Explorer(widgets.VBox):
+class Explorer(ExplorerSharing, widgets.VBox):
     """The failure-analysis views of one EvalSet, linked: one class, one grid, one table.
 
     Parameters
@@ -595,20 +595,6 @@ class Explorer(widgets.VBox):
         modes = self._modes.agreement_modes(self._modes.collect(name), name)
         return _jaccard(modes)
 
-    def export(self, path) -> Path:
-        """Write :meth:`failure_modes` to ``path`` (``.csv`` or ``.parquet``); returns the path.
-
-        Read it back with :meth:`Explorer.import_modes`.
-        """
-        frame = self.failure_modes()
-        return export_modes(frame_to_modes(frame), path)
-
-    @staticmethod
-    def import_modes(path) -> pd.DataFrame:
-        """Failure modes written by :meth:`export`, as the same DataFrame
-        (:func:`~failwidgets.modes.frame_to_modes` turns it into FailureMode objects)."""
-        return modes_to_frame(import_modes(path))
-
     def wait(self, timeout: float | None = None) -> None:
         """Block until the latest table update has been drawn."""
         self._refresher.wait(timeout)
@@ -619,91 +605,6 @@ class Explorer(widgets.VBox):
         if refresher is not None:
             refresher.close()
         super().close()
-
-    # ------------------------------------------------------------------ sessions and reports
-    TABLE_TAB = "All failure modes"
-
-    @property
-    def shown_modes(self) -> list[FailureMode]:
-        """The failure modes the table shows now (its class or all classes)."""
-        return list(self._last_modes)
-
-    @property
-    def table_scope(self) -> str:
-        """What the failure-mode table lists: ``"class"`` (the selected class) or ``"all"``."""
-        return self._table_scope.value
-
-    @table_scope.setter
-    def table_scope(self, value: str) -> None:
-        if value not in ("class", "all"):
-            raise ValueError(f"table_scope: expected 'class' or 'all', got {value!r}")
-        self._table_scope.value = value
-
-    @property
-    def selected_tab(self) -> str:
-        """The open tab: a view's name, or ``"table"`` for the failure-mode table."""
-        names = list(self.views)
-        index = self.tabs.selected_index
-        return names[index] if index is not None and index < len(names) else "table"
-
-    def select_tab(self, name: str) -> bool:
-        """Open the tab of view ``name`` (or ``"table"``); False when there is no such tab."""
-        names = list(self.views)
-        if name == "table":
-            self.tabs.selected_index = len(names)
-            return True
-        if name not in names:
-            return False
-        self.tabs.selected_index = names.index(name)
-        return True
-
-    @property
-    def labels_path(self) -> Path | None:
-        """Where the Defuse scenario labels are written (None without a scenario view)."""
-        for view in self.views.values():
-            path = getattr(view, "labels_path", None)
-            if isinstance(path, (str, Path)):
-                return Path(path)
-        return None
-
-    def save(self, path) -> Path:
-        """Save this session (class, thresholds, selection, table, tab, labels location) to
-        ``path`` as versioned JSON; :meth:`Explorer.load` restores it. Returns the path."""
-        from ..session import save_session
-
-        return save_session(self, path)
-
-    @classmethod
-    def load(cls, path, evalset: EvalSet, **assets) -> Explorer:
-        """Rebuild the Explorer of a saved session for ``evalset`` and restore its state.
-
-        ``**assets`` are :meth:`from_evalset`'s arguments (the same model, features,
-        embeddings, tags... as when it was saved). The EvalSet must be the session's one
-        (same samples, labels, predictions and images), else
-        :class:`~failwidgets.session.SessionMismatchError` says what differs. The table as
-        saved is in ``saved_modes``; what could not be restored is warned about.
-        """
-        from ..session import load_session
-
-        return load_session(path, evalset, cls.from_evalset, **assets)
-
-    def to_html(self, path, thumbnails: int = 8) -> Path:
-        """Write a self-contained HTML report of every method's failure modes (descriptions,
-        figures, held-out drop, thumbnails of members), readable with no kernel."""
-        from ..report import write_report
-
-        return write_report(self, path, thumbnails=thumbnails)
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):  # a static summary for front ends with no kernel
-            from ..report import summary_html
-
-            try:
-                bundle["text/html"] = summary_html(self)
-            except Exception:  # never let the fallback break the widget's display
-                pass
-        return bundle
 
     # ------------------------------------------------------------------ class
     def _class_arg(self, value) -> int:
