@@ -18,6 +18,9 @@ import pandas as pd
 from .checks import check_indices
 from .class_names import check_class_names, class_index
 from .images import ImageSource, PathImages, as_image_source
+from .ingest.dataframe import evalset_from_dataframe
+from .ingest.folder import evalset_from_folder
+from .ingest.huggingface import evalset_from_huggingface
 
 __all__ = ["EvalSet", "check_class_names"]
 
@@ -52,6 +55,60 @@ def _outside_stacklevel() -> int:
 def _read_only(array: np.ndarray) -> np.ndarray:
     array.setflags(write=False)
     return array
+
+
+#: How far a row of probabilities may sum from 1.
+PROBABILITY_SUM_TOLERANCE = 1e-3
+
+
+def as_probability_matrix(probabilities, n: int, n_classes: int) -> np.ndarray:
+    """``probabilities`` (an array, nested lists, or a torch tensor on any device and dtype)
+    as an (n, n_classes) float64 array; a TypeError or ValueError naming ``probabilities``
+    for ragged rows, non-numbers or another shape. Values are not checked."""
+    if hasattr(probabilities, "detach"):  # a torch tensor, on any device and dtype
+        probabilities = probabilities.detach().float().cpu().numpy()
+    try:
+        probs = np.asarray(probabilities)
+    except ValueError:
+        raise ValueError(
+            "probabilities: rows have different lengths; expected one value per class"
+        ) from None
+    if probs.dtype.kind == "O":
+        flat = probs.ravel()
+        bad = next((v for v in flat if isinstance(v, (str, bytes))), None)
+        if bad is not None:
+            raise TypeError(f"probabilities: expected numbers, got the string {bad!r}")
+        try:
+            probs = probs.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                "probabilities: expected numbers (an (N, C) float array), got objects such "
+                f"as {type(flat[0]).__name__}"
+            ) from None
+    if probs.dtype.kind not in "iuf":
+        raise TypeError(
+            f"probabilities: expected numbers (an (N, C) float array), got dtype {probs.dtype}"
+        )
+    if probs.shape != (n, n_classes):
+        raise ValueError(
+            f"probabilities: expected shape ({n}, {n_classes}) (samples, classes), "
+            f"got {probs.shape}"
+        )
+    return probs.astype(np.float64)
+
+
+def check_rows_sum_to_one(probs: np.ndarray) -> np.ndarray:
+    """The row sums of ``probs``; a ValueError naming the first row that is further than
+    :data:`PROBABILITY_SUM_TOLERANCE` from 1 (logits passed for probabilities)."""
+    sums = probs.sum(axis=1)
+    bad = np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"probabilities: row {first} sums to {sums[first]:.4f}, not 1 "
+            "(pass softmax outputs, not logits)"
+        )
+    return sums
 
 
 class EvalSet:
@@ -123,55 +180,15 @@ class EvalSet:
         return check_class_names(class_names)
 
     @staticmethod
-    def _as_float_matrix(probabilities) -> np.ndarray:
-        if hasattr(probabilities, "detach"):  # a torch tensor, on any device and dtype
-            probabilities = probabilities.detach().float().cpu().numpy()
-        try:
-            probs = np.asarray(probabilities)
-        except ValueError:
-            raise ValueError(
-                "probabilities: rows have different lengths; expected one value per class"
-            ) from None
-        if probs.dtype.kind == "O":
-            flat = probs.ravel()
-            bad = next((v for v in flat if isinstance(v, (str, bytes))), None)
-            if bad is not None:
-                raise TypeError(f"probabilities: expected numbers, got the string {bad!r}")
-            try:
-                probs = probs.astype(np.float64)
-            except (TypeError, ValueError):
-                raise TypeError(
-                    "probabilities: expected numbers (an (N, C) float array), got objects such "
-                    f"as {type(flat[0]).__name__}"
-                ) from None
-        if probs.dtype.kind not in "iuf":
-            raise TypeError(
-                f"probabilities: expected numbers (an (N, C) float array), got dtype {probs.dtype}"
-            )
-        return probs.astype(np.float64)
-
-    @staticmethod
     def _check_probabilities(probabilities, n: int, n_classes: int):
         if probabilities is None:
             return None
-        probs = EvalSet._as_float_matrix(probabilities)
-        if probs.shape != (n, n_classes):
-            raise ValueError(
-                f"probabilities: expected shape ({n}, {n_classes}) (samples, classes), "
-                f"got {probs.shape}"
-            )
+        probs = as_probability_matrix(probabilities, n, n_classes)
         if not np.all(np.isfinite(probs)):
             raise ValueError("probabilities: contains NaN or infinite values")
         if (probs < 0).any():
             raise ValueError("probabilities: contains negative values")
-        sums = probs.sum(axis=1)
-        bad = np.abs(sums - 1.0) > 1e-3
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"probabilities: row {first} sums to {sums[first]:.4f}, not 1 "
-                "(pass softmax outputs, not logits)"
-            )
+        check_rows_sum_to_one(probs)
         return _read_only(probs.astype(np.float32))
 
     def _warn_if_not_argmax(self) -> None:
@@ -317,143 +334,11 @@ class EvalSet:
             split=split,
         )
 
-    @classmethod
-    def from_folder(
-        cls,
-        root: str | os.PathLike,
-        predictions_csv: str | os.PathLike,
-        *,
-        path_column: str = "path",
-        prediction_column: str = "prediction",
-        split_column: str = "split",
-        follow_external_symlinks: bool = False,
-    ) -> EvalSet:
-        """ImageFolder-style directory (``root/<class>/<image>``) plus a CSV of predictions.
-
-        The CSV has one row per image: ``path`` (relative to ``root``), ``prediction`` (class
-        name or index; a column whose values are all class names is read as names, even when
-        the names are numbers), optional ``prob_<class>`` columns (one per class), optional
-        ``split``; other columns become metadata. Labels come from the folder names, sorted;
-        hidden folders (``.ipynb_checkpoints``, any name starting with ``.``) are not classes.
-
-        Paths must stay inside ``root``: absolute paths and ``..`` that lead out are refused.
-        Symbolic links are followed only while they resolve inside ``root``; a linked file or
-        folder that leads outside is refused unless ``follow_external_symlinks=True``. Every
-        problem with the CSV (missing, empty, not CSV, not UTF-8, bad rows) is a ValueError that
-        names ``predictions_csv``.
-        """
-        from .ingest.folder import evalset_from_folder
-
-        return evalset_from_folder(
-            cls,
-            root,
-            predictions_csv,
-            path_column=path_column,
-            prediction_column=prediction_column,
-            split_column=split_column,
-            follow_external_symlinks=follow_external_symlinks,
-        )
-
-    @classmethod
-    def from_dataframe(
-        cls,
-        df: pd.DataFrame,
-        *,
-        image="image",
-        label="label",
-        prediction="prediction",
-        probabilities=None,
-        split=None,
-        metadata=None,
-        root: str | os.PathLike | None = None,
-        class_names=None,
-        follow_external_symlinks: bool = False,
-    ) -> EvalSet:
-        """One sample per row of a pandas DataFrame.
-
-        Parameters
-        ----------
-        df : the table, one row per sample (its index is ignored).
-        image : name of the image column. Its values are all file paths (relative to ``root``
-            when given, which they must not leave; see :meth:`from_folder` for the symlink
-            policy) or all in-memory images: uint8 arrays (H, W, 3) or (H, W), float arrays in
-            [0, 1], PIL images, encoded bytes (PNG, JPEG, ...) or ``{"bytes": ..., "path": ...}``
-            dicts as Hugging Face exports them. Files are read lazily.
-        label, prediction : column name, or one value per row: class names or integer indices.
-        probabilities : optional; a column of per-row lists/arrays (class order), a prefix
-            naming one column per class (``"prob_"`` -> ``prob_cat``, ``prob_dog``; an exact
-            column name wins over a prefix), a list of columns in class order, or an (N, C)
-            array.
-        split : optional column name or one split name per row.
-        metadata : columns kept as metadata. Default (None): every column not used for image,
-            label, prediction, probabilities or split; ``[]`` for none.
-        root : folder that relative image paths are under.
-        class_names : class names in index order. Inferred when not given: the sorted names
-            found in label, prediction and probability column names. Required with indices.
-        follow_external_symlinks : allow links under ``root`` that lead outside it.
-
-        Every error names the argument it is about (``label: ...``, ``probabilities: ...``).
-        """
-        from .ingest.dataframe import evalset_from_dataframe
-
-        return evalset_from_dataframe(
-            cls,
-            df,
-            image=image,
-            label=label,
-            prediction=prediction,
-            probabilities=probabilities,
-            split=split,
-            metadata=metadata,
-            root=root,
-            class_names=class_names,
-            follow_external_symlinks=follow_external_symlinks,
-        )
-
-    @classmethod
-    def from_huggingface(
-        cls,
-        dataset,
-        *,
-        image="image",
-        label="label",
-        prediction,
-        probabilities=None,
-        split=None,
-        metadata=None,
-        class_names=None,
-    ) -> EvalSet:
-        """One sample per row of a Hugging Face ``datasets.Dataset`` (pick one split).
-
-        Images are decoded lazily, one row at a time, from the ``image`` column (an ``Image()``
-        feature, arrays or file paths). Class names come from the ``ClassLabel`` feature of the
-        label column (or of the prediction column); without one, as in :meth:`from_dataframe`.
-
-        Parameters
-        ----------
-        dataset : a ``datasets.Dataset`` (not a ``DatasetDict`` nor a streaming dataset).
-        image : name of the image column.
-        label, prediction : column name, or one value per row (class names or indices), e.g.
-            ``prediction=model_predictions``.
-        probabilities, split, class_names : as in :meth:`from_dataframe`.
-        metadata : columns kept as metadata. Default (None): every other column with a scalar
-            feature (``Value`` or ``ClassLabel``, shown by name); ``[]`` for none.
-
-        Needs the optional ``datasets`` package (``pip install failwidgets[hf]``).
-        """
-        from .ingest.huggingface import evalset_from_huggingface
-
-        return evalset_from_huggingface(
-            cls,
-            dataset,
-            image=image,
-            label=label,
-            prediction=prediction,
-            probabilities=probabilities,
-            split=split,
-            metadata=metadata,
-            class_names=class_names,
-        )
+    # the ways in from a folder, a DataFrame and a Hugging Face dataset: one module each in
+    # failwidgets.ingest, whose functions take the class first, as classmethods do
+    from_folder = classmethod(evalset_from_folder)
+    from_dataframe = classmethod(evalset_from_dataframe)
+    from_huggingface = classmethod(evalset_from_huggingface)
 
     # ------------------------------------------------------------------ access
     @property

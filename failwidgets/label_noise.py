@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_indices as _check_indices
-from .data import EvalSet
+from .data import EvalSet, as_probability_matrix, check_rows_sum_to_one
 
 __all__ = [
     "FILTERS",
@@ -58,8 +58,6 @@ FILTERS = (
 #: cleanlab's label quality scores (see ``cleanlab.rank.get_label_quality_scores``).
 QUALITY_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 CLEANLAB_INSTALL = 'pip install "failwidgets[cleanlab]"'
-#: How far a row of probabilities may sum from 1 (as the EvalSet allows).
-SUM_TOLERANCE = 1e-3
 
 
 def _cleanlab():
@@ -377,36 +375,11 @@ def _check_choice(value, name: str, choices) -> str:
 
 def _check_probabilities(probabilities, n: int, n_classes: int) -> np.ndarray:
     """(n, n_classes) float64 rows of finite non-negative values summing to 1 (renormalised)."""
-    if hasattr(probabilities, "detach"):  # a torch tensor, on any device and dtype
-        probabilities = probabilities.detach().float().cpu().numpy()
-    try:
-        probs = np.asarray(probabilities)
-    except ValueError:
-        raise ValueError(
-            "probabilities: rows have different lengths; expected one value per class"
-        ) from None
-    if probs.dtype.kind not in "iuf":
-        raise TypeError(
-            f"probabilities: expected numbers (an (N, C) float array), got dtype {probs.dtype}"
-        )
-    probs = probs.astype(np.float64)
-    if probs.shape != (n, n_classes):
-        raise ValueError(
-            f"probabilities: expected shape ({n}, {n_classes}) (samples, classes), "
-            f"got {probs.shape}"
-        )
+    probs = as_probability_matrix(probabilities, n, n_classes)
     if not np.all(np.isfinite(probs)):
         first = int(np.flatnonzero(~np.isfinite(probs).all(axis=1))[0])
         raise ValueError(f"probabilities: row {first} has NaN or infinite values")
     if (probs < 0).any():
         first = int(np.flatnonzero((probs < 0).any(axis=1))[0])
         raise ValueError(f"probabilities: row {first} has negative values")
-    sums = probs.sum(axis=1)
-    bad = np.abs(sums - 1.0) > SUM_TOLERANCE
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"probabilities: row {first} sums to {sums[first]:.4f}, not 1 "
-            "(pass softmax outputs, not logits)"
-        )
-    return probs / sums[:, None]
+    return probs / check_rows_sum_to_one(probs)[:, None]

@@ -42,12 +42,26 @@ view
 """,
     "print('SELECTED', view.selected_tags, len(view.selected_members), view.grid.total, "
     "view.b3, view.canvas.query)",
+    "# filled in by the test once the view was used: hide its own controls",
 ]
+
+
+def run_cell(page, index: int, source: str | None = None) -> None:
+    """Run cell ``index`` (after replacing its source), as a user would."""
+    page.evaluate(
+        """([index, source]) => {
+            const nb = window.jupyterapp.shell.currentWidget.content;
+            if (source !== null) nb.widgets[index].model.sharedModel.setSource(source);
+            nb.activeCellIndex = index;
+            return window.jupyterapp.commands.execute('notebook:run-cell');
+        }""",
+        [index, source],
+    )
 
 
 def set_slider(page, name: str, value: str) -> None:
     """Type a value into an ipywidgets slider's editable readout (as a user would)."""
-    readout = page.locator(f".fw-lattice-slider-{name} .widget-readout")
+    readout = page.locator(f".fw-prime-{name} .widget-readout")
     readout.click()
     page.keyboard.press("Control+A")
     page.keyboard.type(value)
@@ -127,13 +141,7 @@ def test_lattice_renders_sliders_refilter_and_click_fills_the_grid(lab_server, a
         shoot(page, artifacts_dir / "lattice-dark.png")
 
         # the selection and the slider value reached Python
-        page.evaluate(
-            """() => {
-                const nb = window.jupyterapp.shell.currentWidget.content;
-                nb.activeCellIndex = 1;
-                return window.jupyterapp.commands.execute('notebook:run-cell');
-            }"""
-        )
+        run_cell(page, 1)
         page.wait_for_function(
             """() => document.querySelectorAll('.jp-Cell')[1]
                      .querySelector('.jp-OutputArea').innerText.includes('SELECTED')"""
@@ -141,4 +149,14 @@ def test_lattice_renders_sliders_refilter_and_click_fills_the_grid(lab_server, a
         text = cell_output_text(page, 1)
         assert "SELECTED ('colour=red', 'texture=stripes'" in text
         assert f"{total} {total} 0.05" in text
+
+        # without its own class selector and thresholds: l, the status line and the drawing
+        run_cell(page, 2, "view.show_controls = False  # as inside the Explorer")
+        page.wait_for_selector(".fw-prime-b3", state="hidden")
+        for name in ("class", "a", "s", "b2", "b4"):
+            assert not page.locator(f".fw-prime-{name}").is_visible()
+        assert page.locator(".fw-prime-max_size").is_visible()
+        assert page.locator(".fw-lattice-summary").is_visible()
+        assert page.locator(".fw-lattice .fw-node.mode").count() == 1
+        shoot(page, artifacts_dir / "lattice-dark-no-controls.png")
     assert dialogs == [], "no script from data ran"

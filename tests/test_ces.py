@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -16,11 +17,16 @@ from failwidgets.methods.ces import (
     ConceptBank,
     ConceptExplainer,
     ConceptSet,
+    class_mistakes,
+    concept_failure_modes,
     concept_scores,
     conceptual_counterfactual,
+    describe_scores,
     embed_concepts,
     fit_concept_bank,
     learn_concept_bank,
+    mistakes_per_class,
+    unit_square,
 )
 
 torch.set_num_threads(1)
@@ -627,3 +633,146 @@ def test_a_step_that_changes_no_input_scores_exactly_zero():
     result = concept_scores(_linear_top(weight), bank, h, 0, delta=1.0)
     assert np.array_equal(result.per_sample, np.zeros((4, 3)))
     assert result.top_positive(1) == [] and "every score is 0" in result.top_positive(1).reason
+
+
+# ------------------------------------------------ explained sets and their failure modes
+def test_a_subset_of_the_scores_equals_scoring_only_those_samples(planted, planted_bank):
+    top = _linear_top(planted["weight"])
+    h = planted["rng"].standard_normal((9, DIM)).astype(np.float32)
+    target = np.arange(9) % N_CLASSES
+    whole = concept_scores(top, planted_bank, h, target, delta=2.0)
+    positions = [6, 1, 4]
+    part, alone = (
+        whole.subset(positions),
+        concept_scores(top, planted_bank, h[positions], target[positions], delta=2.0),
+    )
+    for name in ("raw", "scores", "log_odds", "per_sample", "base_probability"):
+        np.testing.assert_allclose(getattr(part, name), getattr(alone, name), atol=1e-12)
+    np.testing.assert_array_equal(part.target, alone.target)
+    assert part.delta == 2.0 and part.names == whole.names
+    np.testing.assert_allclose(whole.subset(range(9)).raw, whole.raw)
+    with pytest.raises(ValueError, match="^positions: no samples"):
+        whole.subset([])
+    with pytest.raises(ValueError, match=r"^positions: must lie in 0\.\.8"):
+        whole.subset([9])
+    with pytest.raises(TypeError, match="^positions: expected 1-D integer"):
+        whole.subset([0.5])
+    with pytest.raises(ValueError, match="^per_sample_log_odds"):
+        dataclasses.replace(whole, per_sample_log_odds=None).subset([0])
+
+
+@pytest.fixture(scope="module")
+def colour_world():
+    """Images tinted by one channel (tags red/green/blue); the class c logit reads channel c,
+    so a mistake of class c lacks colour c (tests/test_concept_map_view.py)."""
+    from test_concept_map_view import COLOURS, SIZE, Top, bottom, make_world
+
+    evalset, _ = make_world()
+    split = SplitModel.from_callables(bottom, Top(), layer="pool", input_size=(3, SIZE, SIZE))
+    concepts = ConceptSet.from_evalset(
+        evalset, COLOURS, indices=evalset.split_indices("train"), max_examples=40
+    )
+    bank = learn_concept_bank(split, concepts, min_accuracy=0.0)
+    return evalset, ConceptExplainer(split, bank, delta=0.3), COLOURS
+
+
+def test_mistakes_per_class_and_a_class_s_mistakes(colour_world):
+    evalset, _, _ = colour_world
+    test = evalset.split_indices("test")
+    wrong, total = mistakes_per_class(evalset, test)
+    for c in range(3):
+        rows = test[evalset.labels[test] == c]
+        assert total[c] == len(rows) and wrong[c] == (~evalset.correct[rows]).sum()
+        np.testing.assert_array_equal(
+            class_mistakes(evalset, f"class_{c}", test), rows[~evalset.correct[rows]]
+        )
+    assert mistakes_per_class(evalset)[1].sum() == evalset.n
+    with pytest.raises(ValueError, match="unknown class"):
+        class_mistakes(evalset, "zebra")
+
+
+def test_failure_modes_of_an_explained_set_one_per_label(colour_world):
+    evalset, explainer, colours = colour_world
+    test = evalset.split_indices("test")
+    explained = test[~evalset.correct[test]][:20]  # mistakes of every class
+    scores = explainer.explain_evalset(evalset, explained)
+    modes = concept_failure_modes(
+        explainer, evalset, explained, scores, title="20 picked", reference_indices=test
+    )
+    labels = evalset.labels[explained]
+    assert [m.class_name for m in modes] == [f"class_{c}" for c in np.unique(labels)]
+    for mode in modes:
+        c = evalset.class_index(mode.class_name)
+        np.testing.assert_array_equal(mode.members, explained[labels == c])  # order kept
+        alone = explainer.explain_evalset(evalset, mode.members)
+        k = len(mode.members)
+        assert mode.description == (
+            f"20 picked, the {k} {mode.class_name}: {describe_scores(alone, None)}"
+        )
+        assert mode.description.startswith(f"20 picked, the {k} {mode.class_name}: adding ")
+        assert alone.top_positive(1)[0][0] == colours[c]  # a mistake lacks its class's colour
+        assert mode.rule.concept == colours[c] and mode.rule.direction == "add"
+        rows = test[evalset.labels[test] == c]
+        assert mode.accuracy == 0.0
+        assert mode.drop == pytest.approx(evalset.correct[rows].mean())
+    # the classes asked for, in that order; none of them among the labels: the reason
+    (one,) = concept_failure_modes(explainer, evalset, explained, scores, ["class_1"])
+    assert one.class_name == "class_1"
+    only_0 = explained[labels == 0]
+    empty = concept_failure_modes(
+        explainer, evalset, only_0, explainer.explain_evalset(evalset, only_0), ["class_2", 1]
+    )
+    assert empty == [] and empty.reason == (
+        f"none of the {len(only_0)} explained images is labelled class_2, class_1 "
+        "(their labels: class_0)"
+    )
+    # explaining another class's probability re-applies nothing
+    other = concept_failure_modes(
+        explainer,
+        evalset,
+        only_0,
+        explainer.explain_evalset(evalset, only_0, target=1),
+        target="class_1",
+    )
+    assert other[0].rule is None and "raises p(class_1) most" in other[0].description
+    assert other[0].description.startswith(f"{len(only_0)} explained images: ")
+    with pytest.raises(ValueError, match="^indices: 3 images, but the scores are of 20"):
+        concept_failure_modes(explainer, evalset, explained[:3], scores)
+
+
+def test_an_explainer_checks_its_evalset_and_finds_the_concept_examples(colour_world):
+    from test_concept_map_view import make_world
+
+    evalset, explainer, colours = colour_world
+    examples = explainer.evalset_examples(evalset)
+    assert sorted(examples) == sorted(colours)
+    for name, rows in examples.items():
+        np.testing.assert_array_equal(rows, explainer.bank.positive_ids[name])
+    files = dataclasses.replace(
+        explainer.bank, positive_ids={n: [f"{n}/{k}.png" for k in range(10)] for n in colours}
+    )
+    assert ConceptExplainer(explainer.split, files).evalset_examples(evalset) == {}
+    explainer.check_evalset(evalset)
+    big, _ = make_world(size=20)
+    with pytest.raises(ValueError, match=r"^evalset: its images do not fit the explainer"):
+        explainer.check_evalset(big)
+    assert ConceptExplainer.coerce(explainer) is explainer
+    made = ConceptExplainer.coerce(explainer.split, explainer.bank)
+    assert made.bank is explainer.bank
+    with pytest.raises(ValueError, match="^bank: the explainer already has a bank"):
+        ConceptExplainer.coerce(explainer, files)
+    with pytest.raises(ValueError, match="^transform: give it to the ConceptExplainer"):
+        ConceptExplainer.coerce(explainer, transform=lambda x: x)
+    with pytest.raises(ValueError, match="^bank: a SplitModel needs a ConceptBank"):
+        ConceptExplainer.coerce(explainer.split)
+    with pytest.raises(TypeError, match="^bank: expected a ConceptBank"):
+        ConceptExplainer.coerce(explainer.split, "bank")
+    with pytest.raises(TypeError, match="^explainer: expected a ConceptExplainer or a Split"):
+        ConceptExplainer.coerce(explainer.bank)
+
+
+def test_unit_square_keeps_the_aspect_and_centres():
+    xy = np.array([[0.0, 0.0], [4.0, 0.0], [2.0, 1.0]])
+    np.testing.assert_allclose(unit_square(xy), [[0.0, 0.375], [1.0, 0.375], [0.5, 0.625]])
+    np.testing.assert_allclose(unit_square(np.ones((3, 2))), np.full((3, 2), 0.5))
+    assert unit_square(np.zeros((0, 2))).shape == (0, 2)

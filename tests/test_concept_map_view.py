@@ -249,13 +249,14 @@ def test_shared_grid_and_explain_from_another_view(setup):
     view.set_class("class_2")
     np.testing.assert_array_equal(grid.indices, [0, 1, 2])  # nor by the class selector
     assert (evalset.labels[view.explained] == 2).all()
-    members = np.flatnonzero(setup["odd"])[:12]
+    members = np.flatnonzero(setup["odd"] & (evalset.labels == 2))[:12]
     view.explain(members, title="a failure mode from PRIME")
     np.testing.assert_array_equal(view.explained, members)
     assert view.panel.view_model["explained_text"] == "a failure mode from PRIME"
     (mode,) = view.failure_modes()
     np.testing.assert_array_equal(mode.members, members)
-    assert mode.method == "ces" and mode.accuracy == 0.0
+    assert mode.method == "ces" and mode.accuracy == 0.0 and mode.class_name == "class_2"
+    assert mode.description.startswith("a failure mode from PRIME: adding blue")
     assert "raises p(true label) most" in mode.description
     assert top_name(view.scores) in mode.description
     # a concept click shows its examples in the shared grid; the grid's selection is trimmed
@@ -266,6 +267,15 @@ def test_shared_grid_and_explain_from_another_view(setup):
     np.testing.assert_array_equal(view.explained, members)
     view.show_explained()
     np.testing.assert_array_equal(grid.indices, members)
+    # the Explorer shows a selected mode in every view: errors first, the explained set stays
+    grid.show(np.arange(evalset.n))
+    grid.selected = [int(np.setdiff1d(np.arange(evalset.n), members)[0])]
+    view.explain(members)
+    view.show_mode(mode)
+    assert not evalset.correct[grid.indices[: len(members)]].any()
+    assert grid.title.startswith("ces · ")
+    assert len(grid.selected) == 0  # trimmed to the shown mode
+    np.testing.assert_array_equal(view.explained, members)
     view.close()
     grid.selected = [5]
     np.testing.assert_array_equal(view.explained, members)  # no longer following the grid
@@ -426,7 +436,7 @@ def test_bad_inputs(setup):
     with pytest.raises(TypeError, match="grid: expected an ImageGrid"):
         ConceptMapView(evalset, explainer, grid=[1, 2])
     other, _ = make_world(seed=1)
-    with pytest.raises(ValueError, match="grid: the shared ImageGrid must show the same EvalSet"):
+    with pytest.raises(ValueError, match="grid: the ImageGrid shows another EvalSet"):
         ConceptMapView(evalset, explainer, grid=ImageGrid(other))
     with pytest.raises(ValueError, match="split: no samples in split 'extra'"):
         ConceptMapView(evalset, explainer, split="extra")
@@ -459,8 +469,10 @@ def test_bad_inputs(setup):
         view.delta = True
     with pytest.raises(ValueError, match="embedding: expected 'pca' or 'tsne'"):
         view.embedding = "umap"
-    with pytest.raises(ValueError, match="name: unknown class"):
+    with pytest.raises(ValueError, match="^class_name: unknown class 'zebra'"):
         view.set_class("zebra")
+    with pytest.raises(TypeError, match="^class_name: expected a class name or index"):
+        view.class_name = None  # CES explains a class's mistakes: there is always a class
     with pytest.raises(ValueError, match="name: unknown concept 'zebra'"):
         view.show_concept("zebra")
     with pytest.raises(TypeError, match="callback"):
@@ -474,3 +486,92 @@ def test_bad_inputs(setup):
         view.n_bars = None
     # nothing above changed the view
     assert view.delta == DELTA and view.direction == "add" and view.target is None
+    assert view.class_name == view._class_dropdown.value
+
+
+def test_failure_modes_by_class_and_with_other_thresholds(setup):
+    """``classes`` picks the explained images by label; ``delta`` recomputes without
+    changing the view."""
+    evalset = setup["evalset"]
+    view = make_view(setup, class_name="class_0")
+    (mode,) = view.failure_modes()  # the class's mistakes: all labelled class_0
+    np.testing.assert_array_equal(mode.members, view.explained)
+    assert mode.class_name == "class_0" and mode.rule.concept == "red"
+    assert mode.description.startswith(f"{view.panel.view_model['explained_text']}: adding red")
+    (same,) = view.failure_modes(classes="all")
+    assert same.description == mode.description and same.drop == mode.drop
+    assert view.failure_modes(classes="class_1") == []
+    # a selection of several classes' images: one mode per label, each with its own scores
+    test = evalset.split_indices("test")
+    mixed = test[~evalset.correct[test]][:15]
+    view.explain(mixed, title="picked")
+    labels = evalset.labels[mixed]
+    modes = view.failure_modes(classes="all")
+    assert [m.class_name for m in modes] == [f"class_{c}" for c in np.unique(labels)]
+    for m in modes:
+        c = evalset.class_index(m.class_name)
+        np.testing.assert_array_equal(m.members, mixed[labels == c])
+        assert m.description.startswith(f"picked, the {(labels == c).sum()} {m.class_name}: ")
+        assert m.rule.concept == COLOURS[c]
+    (current,) = view.failure_modes()
+    assert current.class_name == "class_0"
+    assert [m.class_name for m in view.failure_modes(classes=[2, "class_1"])] == [
+        "class_2",
+        "class_1",
+    ]
+    # another delta: recomputed for the answer only
+    scores = view.scores
+    (tiny,) = view.failure_modes(delta=1e-12)
+    assert "every score is 0; try a larger delta" in tiny.description
+    assert view.delta == DELTA and view.scores is scores
+    with pytest.raises(ValueError, match="^delta: expected a finite positive step"):
+        view.failure_modes(delta=0)
+    with pytest.raises(TypeError, match="^tau: not a threshold of ConceptMapView"):
+        view.failure_modes(tau=0.1)
+    with pytest.raises(ValueError, match="unknown class"):
+        view.failure_modes(classes="zebra")
+
+
+def test_controls_are_linked_both_ways_and_can_be_hidden(setup):
+    evalset = setup["evalset"]
+    view = make_view(setup, class_name="class_0")
+    dropdown, slider = view._class_dropdown, view._delta_slider
+    assert dropdown.label.startswith("class_0 · ") and "mistakes /" in dropdown.label
+    dropdown.value = "class_2"  # control -> trait: the class's mistakes are explained
+    assert view.class_name == "class_2" and (evalset.labels[view.explained] == 2).all()
+    view.set_class(1)  # trait -> control (an index is stored as its name)
+    assert view.class_name == "class_1" == dropdown.value
+    slider.value = 2.0
+    assert view.delta == pytest.approx(2.0) and view.scores.delta == pytest.approx(2.0)
+    view.delta = 0.5
+    assert slider.value == pytest.approx(0.5) and view.scores.delta == 0.5
+    assert view.thresholds() == {"delta": 0.5}
+    assert "fw-ces-class" in dropdown._dom_classes and "fw-ces-delta" in slider._dom_classes
+    # the Explorer shows the class and the thresholds once, in its panel
+    view.show_controls = False
+    assert dropdown.layout.display == slider.layout.display == "none"
+    assert view._target_dropdown.layout.display is None  # CES's own settings stay
+    view.show_controls = True
+    assert dropdown.layout.display is None and slider.layout.display is None
+
+
+def test_a_failed_computation_shows_in_the_status_and_the_answer(setup):
+    explainer = setup["explainer"]
+    view = make_view(setup, class_name="class_0")
+    original = explainer.explain_evalset
+
+    def broken(*args, **options):
+        raise RuntimeError("out of memory")
+
+    explainer.explain_evalset = broken
+    try:
+        view.delta = 0.7
+    finally:
+        explainer.explain_evalset = original
+    assert view.scores is None and view.error == "RuntimeError: out of memory"
+    assert view.status == "Could not compute the scores: RuntimeError: out of memory"
+    assert view.panel.view_model["message"].startswith("Could not compute the scores")
+    empty = view.failure_modes()
+    assert empty == [] and empty.reason.startswith("the scores could not be computed")
+    view.delta = DELTA  # cached: back at once, and the status clears
+    assert view.scores is not None and view.status == "" and view.error is None

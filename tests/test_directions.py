@@ -329,6 +329,108 @@ def test_hard_caption_subpopulation_is_less_accurate(world, result):
     assert hard.accuracy < easy.accuracy - 0.2
 
 
+# ---------------------------------------------------------------- failure modes
+def test_tail_mode_is_the_k_most_negative_images_with_a_rule_that_reapplies(world, result):
+    k = 30
+    mode = result.tail_mode("bird", k)
+    values = result.decision_values("bird", "test").sort_values(kind="stable")
+    np.testing.assert_array_equal(mode.members, values.index[:k])
+    correct, labels, split = world["correct"], world["labels"], world["split"]
+    in_class = (split == "test") & (labels == 0)
+    assert mode.method == "directions" and mode.class_name == "bird"
+    assert mode.accuracy == pytest.approx(correct[mode.members].mean())
+    assert mode.drop == pytest.approx(correct[in_class].mean() - mode.accuracy)
+    assert mode.drop > 0.1 and mode.heldout_drop is None
+    assert mode.description == result.captions("bird", k=1)["caption"][0]
+    assert "on the grass" in mode.description
+    # the rule: decision value at most midway between the k-th and the next value
+    assert mode.rule.threshold == pytest.approx((values.iloc[k - 1] + values.iloc[k]) / 2)
+    np.testing.assert_array_equal(
+        np.sort(mode.rule.apply(result, np.flatnonzero(split == "test"))), np.sort(mode.members)
+    )
+    # re-applied to a held-out split: the drop measured there by hand
+    held = result.tail_mode("bird", k, heldout_split="extra")
+    extra = result.decision_values("bird", "extra")
+    members = extra.index[extra.to_numpy() <= mode.rule.threshold]
+    in_extra = (split == "extra") & (labels == 0)
+    expected = correct[in_extra].mean() - correct[members].mean()
+    assert held.heldout_drop == pytest.approx(expected) and held.heldout_drop > 0.1
+    np.testing.assert_array_equal(held.members, mode.members)
+
+
+def test_failure_modes_one_per_class_with_a_direction(world, result):
+    modes = result.failure_modes(10)
+    assert [m.class_name for m in modes] == CLASS_NAMES
+    for c, mode in enumerate(modes):
+        np.testing.assert_array_equal(mode.members, result.most_aligned(c, 10).index)
+    assert [m.class_name for m in result.failure_modes(5, classes=["cat", 0])] == ["cat", "bird"]
+    assert result.failure_modes(5, classes="ship")[0].size == 5
+    skipping = planted_world(error_free=(2,))
+    partial = FailureDirectionsResult.from_arrays(
+        skipping["X"], skipping["labels"], skipping["correct"], skipping["split"], CLASS_NAMES,
+        n_jobs=1,
+    )  # fmt: skip
+    assert [m.class_name for m in partial.failure_modes(5)] == ["bird", "cat"]
+    assert partial.failure_modes(5, classes=["ship"]) == []
+    description = partial.tail_mode("bird", 5).description  # no text encoder
+    assert description.startswith("failure direction of bird (strength 0.")
+    with pytest.raises(ValueError, match="^cls: class 'ship' has no failure direction"):
+        partial.tail_mode("ship", 5)
+    with pytest.raises(ValueError, match="^k: expected at least 1"):
+        result.failure_modes(0)
+    with pytest.raises(TypeError, match="^k: expected an integer"):
+        result.tail_mode("bird", 2.5)
+    with pytest.raises(ValueError, match="^heldout_split: no samples in split 'nope'"):
+        result.failure_modes(5, heldout_split="nope")
+    with pytest.raises(ValueError, match="unknown class 'dog'"):
+        result.failure_modes(5, classes=["dog"])
+
+
+def test_a_class_without_candidate_captions_gets_a_generic_description(world):
+    bare = FailureDirectionsResult.from_arrays(
+        world["X"], world["labels"], world["correct"], world["split"], CLASS_NAMES,
+        text_encoder=PlantedTextEncoder(world["u"], world["X"].shape[1]),
+        caption_words=CaptionWords(adjectives=(), prepositions=()), n_jobs=1, classes=[0],
+    )  # fmt: skip
+    assert bare.tail_mode("bird", 5).description.startswith("failure direction of bird")
+
+
+def test_subpopulation_mode_and_class_accuracy(world, result):
+    sub = result.caption_subpopulation("a photo of a bird on the grass", "bird", 25)
+    mode = result.subpopulation_mode(sub)
+    in_class = (world["split"] == "test") & (world["labels"] == 0)
+    assert result.class_accuracy("bird") == pytest.approx(world["correct"][in_class].mean())
+    assert np.isnan(result.class_accuracy("bird", "nope"))
+    np.testing.assert_array_equal(mode.members, sub.indices)
+    assert mode.description == sub.caption and mode.class_name == "bird"
+    assert mode.accuracy == pytest.approx(sub.accuracy)
+    assert mode.drop == pytest.approx(result.class_accuracy("bird") - sub.accuracy)
+    with pytest.raises(TypeError, match="^sub: expected a CaptionSubpopulation"):
+        result.subpopulation_mode("a photo")
+    with pytest.raises(ValueError, match="^sub: a failure mode needs"):
+        result.subpopulation_mode(result.caption_subpopulation("a photo of a bird", k=3))
+
+
+def test_default_class_and_preparing_a_class(world, result):
+    assert result.default_class() == int(np.nanargmax(result.model.failure_strength_))
+    encoder = PlantedTextEncoder(world["u"], world["X"].shape[1])
+    lazy = FailureDirectionsResult.from_arrays(
+        world["X"], world["labels"], world["correct"], world["split"], CLASS_NAMES,
+        text_encoder=encoder, caption_words=WORDS, n_jobs=1, classes=[],
+    )  # fmt: skip
+    errors = lazy.model.n_errors_
+    assert lazy.default_class() == int(np.argmax(errors))  # nothing fitted: most errors
+    assert lazy.is_pending("cat") and lazy.is_pending(1)
+    calls = encoder.calls
+    lazy.prepare_class("cat")  # the direction and the caption scores, ready to draw
+    assert not lazy.is_pending("cat") and lazy.is_pending("bird")
+    assert encoder.calls == calls + 1
+    lazy.captions("cat")
+    assert encoder.calls == calls + 1  # scored already
+    np.testing.assert_array_equal(lazy.model.coef_[1], result.model.coef_[1])
+    assert lazy.default_class() == 1  # the strongest fitted so far
+
+
 # ---------------------------------------------------------------- interventions
 def test_pool_selection_takes_the_most_negative_pool_images(world, result):
     selected = result.select_from_pool(k=30, split="extra")

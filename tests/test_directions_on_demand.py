@@ -1,5 +1,6 @@
 """Failure directions fitted per class on demand give the same directions as fitting all."""
 
+import queue
 import threading
 
 import numpy as np
@@ -14,7 +15,7 @@ from failwidgets.methods.directions import (
     Whitener,
 )
 from failwidgets.methods.linear_svm import fit_balanced_svm_cv
-from failwidgets.widgets.directions import PENDING_BAR_COLOR, DirectionsView
+from failwidgets.widgets.directions import BAR_COLOR, PENDING_BAR_COLOR, DirectionsView
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +162,7 @@ def _lazy_view_result(view_world):
 def test_the_view_fits_the_classes_it_opens_and_redraws_their_bars(view_world):
     result = _lazy_view_result(view_world)
     model = result.model
-    view = DirectionsView(view_world["evalset"], result, k=5)
+    view = DirectionsView(view_world["evalset"], result, k=5, background=False)
     # nothing was fitted: the view opens the class with the most validation errors
     opened = max(sorted(model.pending_ | {view.class_index}), key=lambda c: model.n_errors_[c])
     assert view.class_index == opened
@@ -184,8 +185,10 @@ def test_the_view_fits_the_classes_it_opens_and_redraws_their_bars(view_world):
 def test_failure_modes_of_every_class_fit_them_all(view_world):
     es = view_world["evalset"]
     result = _lazy_view_result(view_world)
-    view = DirectionsView(es, result, k=5)
-    modes = view.failure_modes()
+    view = DirectionsView(es, result, k=5)  # opens a class on the worker
+    view._worker.wait()
+    assert result.pending != []
+    modes = view.failure_modes("all")  # an explicit call: fits the pending classes itself
     assert result.pending == []
     eager = DirectionsView(
         es,
@@ -194,8 +197,138 @@ def test_failure_modes_of_every_class_fit_them_all(view_world):
         ),
         k=5,
     )
-    expected = eager.failure_modes()
+    expected = eager.failure_modes("all")
     assert [m.class_name for m in modes] == [m.class_name for m in expected]
     for got, want in zip(modes, expected):
         np.testing.assert_array_equal(got.members, want.members)
     assert PENDING_BAR_COLOR not in list(view._bars.colors)
+
+
+class GatedFits:
+    """Holds a result's SVM fits until the test releases them, one release per fit: a fit
+    as slow as the test needs, without any timing."""
+
+    def __init__(self, model, monkeypatch):
+        self._started: queue.Queue = queue.Queue()
+        self._permits = threading.Semaphore(0)
+        fit = model.fit_classes
+
+        def gated(*args, **kwargs):
+            self._started.put(tuple(args[3]))
+            if not self._permits.acquire(timeout=30):
+                raise TimeoutError("the test never released the fit")
+            return fit(*args, **kwargs)
+
+        monkeypatch.setattr(model, "fit_classes", gated)
+
+    def started(self) -> tuple:
+        """The classes of the next fit that started (waits for it)."""
+        return self._started.get(timeout=30)
+
+    def idle(self) -> bool:
+        return self._started.empty()
+
+    def release(self) -> None:
+        self._permits.release()
+
+
+def _eager_view_result(view_world):
+    es = view_world["evalset"]
+    return FailureDirectionsResult.from_arrays(
+        view_world["X"], es.labels, es.correct, es.split, VIEW_CLASSES, n_jobs=1
+    )
+
+
+def test_a_class_switch_returns_before_the_fit_and_draws_the_class_when_it_lands(
+    view_world, monkeypatch
+):
+    es = view_world["evalset"]
+    eager = _eager_view_result(view_world)
+    result = _lazy_view_result(view_world)
+    gate = GatedFits(result.model, monkeypatch)
+    view = DirectionsView(es, result, k=5)  # background: returns while its class is fitted
+    first, c = view.class_name, view.class_index
+    assert gate.started() == (c,)
+    assert view.pending and view.status == f"fitting {first}…"
+    model = view.panel.view_model
+    assert model["pending"] is True and model["hard"] == model["easy"] == []
+    assert model["strength"] is None and model["captions_note"].startswith("Fitting")
+    assert view.hard_strip.total == 0 and first in view.hard_strip.title
+    assert view.easy_strip.layout.display == "none"
+    assert view._bars.colors[c] == PENDING_BAR_COLOR
+    gate.release()
+    view._worker.wait()
+    assert not view.pending and view.status == ""
+    np.testing.assert_array_equal(view.hard_strip.indices, eager.most_aligned(c, k=5).index)
+    assert view._bars.colors[c] == BAR_COLOR and view.panel.view_model["pending"] is False
+
+    # a class picked in the view's dropdown: shown pending at once, its tail selected once fitted
+    other = 1 - c  # the view world's third class has no direction
+    calls = []
+    view.on_select(calls.append)
+    view.k = 7  # while pending too
+    view._dropdown.value = VIEW_CLASSES[other]
+    assert gate.started() == (other,)
+    assert view.class_name == VIEW_CLASSES[other] and view.pending
+    assert view.status == f"fitting {VIEW_CLASSES[other]}…"
+    assert list(view._bars.selected) == [other]
+    assert view._bars.colors[other] == PENDING_BAR_COLOR
+    assert view.hard_strip.total == 0 and calls == [] and view.grid.total == 0
+    view.k = 6
+    assert view.panel.view_model["k"] == 6 and view.pending
+    gate.release()
+    view._worker.wait()
+    tail = eager.most_aligned(other, k=6)
+    np.testing.assert_array_equal(view.hard_strip.indices, tail.index)
+    np.testing.assert_array_equal(
+        view.easy_strip.indices, eager.most_aligned(other, 6, "test", "easy").index
+    )
+    assert view._bars.y[other] == pytest.approx(eager.model.failure_strength_[other])
+    assert view._dropdown.value == VIEW_CLASSES[other]
+    assert view._dropdown.options[other][0].startswith(f"{VIEW_CLASSES[other]} · 0.")
+    assert view._chart.title == "Failure strength per class"
+    assert [m.class_name for m in calls] == [VIEW_CLASSES[other]]
+    np.testing.assert_array_equal(view.grid.indices, tail.index)
+    np.testing.assert_array_equal(view.selected_members, tail.index)
+    assert gate.idle()
+
+
+def test_a_newer_class_switch_wins_over_a_fit_still_running(view_world, monkeypatch):
+    es = view_world["evalset"]
+    eager = _eager_view_result(view_world)
+    result = _lazy_view_result(view_world)
+    gate = GatedFits(result.model, monkeypatch)
+    view = DirectionsView(es, result, k=5)
+    c = view.class_index
+    assert gate.started() == (c,)
+    gate.release()
+    view._worker.wait()
+    other = 1 - c
+    view.set_class(other)  # pending: its fit starts and waits
+    assert gate.started() == (other,) and view.pending
+    view.set_class(c)  # fitted: drawn at once, the running fit will not draw
+    assert not view.pending and view.status == ""
+    np.testing.assert_array_equal(view.hard_strip.indices, eager.most_aligned(c, k=5).index)
+    gate.release()
+    view._worker.wait()
+    assert view.class_name == VIEW_CLASSES[c] and view.status == ""
+    np.testing.assert_array_equal(view.hard_strip.indices, eager.most_aligned(c, k=5).index)
+    assert view.grid.total == 0  # set from Python: the grid is untouched
+    assert other not in result.model.pending_  # the fit itself was kept
+    view.set_class(other)  # fitted meanwhile: drawn at once, nothing fitted again
+    assert not view.pending and gate.idle()
+    np.testing.assert_array_equal(view.hard_strip.indices, eager.most_aligned(other, k=5).index)
+    assert view._bars.colors[other] == BAR_COLOR
+
+
+def test_a_failed_fit_is_shown_in_the_status_line(view_world, monkeypatch):
+    result = _lazy_view_result(view_world)
+
+    def broken(*args, **kwargs):
+        raise MemoryError("no room for the SVMs")
+
+    monkeypatch.setattr(result.model, "fit_classes", broken)
+    view = DirectionsView(view_world["evalset"], result, k=5)
+    view._worker.wait()
+    assert view.status == f"fitting {view.class_name} failed: MemoryError: no room for the SVMs"
+    assert view.pending and view.panel.view_model["pending"] is True

@@ -347,7 +347,7 @@ def test_without_a_text_encoder_images_only(world, plain_result):
 # ---------------------------------------------------------------- linking
 def test_failure_modes_one_per_class_with_a_direction(view, result):
     view.k = 12
-    modes = view.failure_modes()
+    modes = view.failure_modes("all")
     assert [m.class_name for m in modes] == ["bird", "cat"]  # ship has no direction
     es = view.evalset
     for c, mode in enumerate(modes):
@@ -363,21 +363,35 @@ def test_failure_modes_one_per_class_with_a_direction(view, result):
 
 
 def test_failure_modes_of_one_class(view):
-    everything = {m.class_name: m for m in view.failure_modes()}
+    everything = {m.class_name: m for m in view.failure_modes("all")}
     for name in ("bird", 1):
-        (mode,) = view.failure_modes(class_name=name)
+        (mode,) = view.failure_modes(name)
         expected = everything["bird" if name == "bird" else "cat"]
         np.testing.assert_array_equal(mode.members, expected.members)
         assert (mode.description, mode.drop) == (expected.description, expected.drop)
-    assert view.failure_modes(class_name="ship") == []  # no direction
-    with pytest.raises(ValueError, match="^class_name: unknown class"):
-        view.failure_modes(class_name="plane")
+    assert view.failure_modes("ship") == []  # no direction
+    view.set_class("cat")
+    (current,) = view.failure_modes()  # the selected class by default
+    assert current.class_name == "cat"
+    with pytest.raises(ValueError, match="unknown class 'plane'"):
+        view.failure_modes("plane")
+
+
+def test_failure_modes_with_another_k_leave_the_view_alone(view, result):
+    view.set_class("bird")
+    (mode,) = view.failure_modes(k=7)
+    np.testing.assert_array_equal(mode.members, result.most_aligned("bird", k=7).index)
+    assert view.k == 10 and view.hard_strip.total == 10
+    with pytest.raises(ValueError, match="^k: must be >= 1"):
+        view.failure_modes(k=0)
+    with pytest.raises(TypeError, match="^n_captions: not a threshold"):
+        view.failure_modes(n_captions=3)
 
 
 def test_heldout_drop_reapplies_the_direction(world, result):
     view = DirectionsView(world["evalset"], result, k=10, heldout_split="extra")
     es = view.evalset
-    for c, mode in enumerate(view.failure_modes()):
+    for c, mode in enumerate(view.failure_modes("all")):
         # the rule: decision value below the threshold between the K-th and next value
         values = result.decision_values(c, "test").sort_values(kind="stable")
         threshold = (values.iloc[9] + values.iloc[10]) / 2
@@ -394,6 +408,41 @@ def test_shared_grid_is_used_and_not_shown(world, result):
     assert view.grid is shared and shared not in view.children
     view.show_tail()
     assert shared.total == 20
+
+
+def test_class_dropdown_and_k_slider_are_linked_both_ways(view, result):
+    dropdown, slider = view._dropdown, view._slider
+    view.class_name = "cat"
+    assert dropdown.value == "cat" and view.grid.total == 0  # set from Python: no selection
+    dropdown.value = "bird"  # as the browser does: the class follows, its tail is selected
+    assert view.class_name == "bird" and view.grid.total == 10
+    view.k = 33
+    assert slider.value == 33 and view.hard_strip.total == 33
+    slider.value = 4
+    assert view.k == 4 and view.hard_strip.total == 4
+    view.set_class(2)
+    assert dropdown.value == "ship"
+    view.k = 500  # beyond the slider: its range widens
+    assert slider.max >= 500 and slider.value == 500
+    assert view.thresholds() == {"k": 500}
+
+
+def test_show_controls_false_hides_the_selector_and_slider(view):
+    assert view._dropdown in view.children[0].children
+    assert view._dropdown.layout.display is None and view._slider.layout.display is None
+    view.show_controls = False  # the Explorer shows them once, in its own panel
+    assert view._dropdown.layout.display == "none" and view._slider.layout.display == "none"
+    view.class_name, view.k = "cat", 6  # the view still follows its traits
+    assert view.hard_strip.total == 6 and view.panel.view_model["class_name"] == "cat"
+    view.show_controls = True
+    assert view._dropdown.layout.display is None
+
+
+def test_a_refused_class_from_the_browser_is_put_back(view):
+    view.set_class("cat")
+    with pytest.raises(traitlets.TraitError):
+        view._dropdown.value = "dog"  # not an option: the dropdown itself refuses
+    assert view.class_name == "cat" and view._dropdown.value == "cat"
 
 
 def test_on_select_needs_a_callable(view):
@@ -462,9 +511,9 @@ def test_bad_assignments_raise_clear_errors(view):
     assert type(view.n_captions) is int
     with pytest.raises(ValueError, match="^class_name:"):
         view.class_name = "dog"
-    with pytest.raises(ValueError, match="^name:"):
+    with pytest.raises(ValueError, match="^class_name: unknown class 'dog'"):
         view.set_class("dog")
-    with pytest.raises(TypeError, match="^name:"):
+    with pytest.raises(TypeError, match="^class_name: expected a class name or index"):
         view.set_class(None)
     with pytest.raises(ValueError, match="^side:"):
         view.captions("middle")

@@ -12,10 +12,9 @@ import pytest
 import traitlets
 
 from failwidgets.data import EvalSet
-from failwidgets.methods.prime import Prime
+from failwidgets.methods.prime import Prime, PrimeResult
 from failwidgets.modes import FailureMode
 from failwidgets.widgets import ImageGrid
-from failwidgets.widgets import lattice as lattice_module
 from failwidgets.widgets.lattice import LatticeView
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -84,7 +83,7 @@ def result(evalset):
 
 @pytest.fixture
 def view(evalset, result):
-    return LatticeView(evalset, result=result, a=0.3, max_context=0)
+    return LatticeView(evalset, result=result, a=0.3, max_context=0, background=False)
 
 
 def mode_tags(graph) -> set:
@@ -170,7 +169,7 @@ def test_sliders_refilter_without_a_new_search(view):
     assert view.b3 == 0.9
     assert mode_tags(view.canvas.graph) == set()
     graph = view.canvas.graph
-    why = view.result.empty_reason(**view.thresholds(), classes="square")
+    why = view.result.empty_reason(**view._filter(), classes="square")
     assert graph["reason"] == why and "but none is minimal" in why  # b3 refuses the triple
     assert graph["message"] == f"No failure modes at these thresholds: {why}."
     assert "0 failure modes" in view.status and view.status.endswith(f"none because {why}")
@@ -191,7 +190,7 @@ def test_attributes_drive_the_sliders_and_the_drawing(view):
     assert view._sliders["a"].value == 0.95 and mode_tags(view.canvas.graph) == set()
     view.set_thresholds(a=0.3, b3=0.05, s=10)
     assert mode_tags(view.canvas.graph) == {("A", "B", "C")}
-    assert view.thresholds()["b"][3] == 0.05
+    assert view.thresholds()["b3"] == 0.05
     # a lower drop threshold reports more (weaker) modes, all drawn with their subsets
     view.a = 0.05
     weak = view.canvas.graph
@@ -218,16 +217,42 @@ def test_l_filters_below_the_searched_size_and_searches_above(view, evalset, res
     assert LatticeView(evalset, result=result, max_size=5).result.max_size == 5
 
 
+def test_a_larger_l_searches_on_the_worker_and_draws_the_searched_l_meanwhile(evalset, result):
+    view = LatticeView(evalset, result=result, a=0.3, max_context=0)  # background worker
+    assert view._worker.background
+    view.max_size = 5
+    # until the new search delivers, the drawing and the modes use the searched l = 4
+    assert view.canvas.graph["thresholds"]["l"] in (4, 5)
+    view._worker.wait()
+    assert view.result.max_size == 5 and view.canvas.graph["thresholds"]["l"] == 5
+    assert mode_tags(view.canvas.graph) == {("A", "B", "C")} and "l = 5" in view.status
+
+
 def test_a_failed_search_keeps_the_old_l_and_reports_the_error(view, monkeypatch):
     def refuse(*args, **kwargs):
         raise ValueError("max_candidates: too many")
 
-    monkeypatch.setattr(lattice_module, "search", refuse)
+    monkeypatch.setattr(PrimeResult, "search_again", refuse)
     searched = view.result
     view._sliders["max_size"].value = 6
     assert view.max_size == 4 and view._sliders["max_size"].value == 4
     assert view.result is searched
-    assert "max_candidates" in view.status
+    assert "l = 6: max_candidates" in view.status
+    with pytest.raises(ValueError, match="l = 5: max_candidates"):  # from Python: refused
+        view.max_size = 5
+    assert view.max_size == 4 and view._sliders["max_size"].value == 4
+
+
+def test_a_failed_background_search_restores_l_and_says_why(evalset, result, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ValueError("max_candidates: too many")
+
+    monkeypatch.setattr(PrimeResult, "search_again", refuse)
+    view = LatticeView(evalset, result=result, a=0.3, max_context=0)
+    view._sliders["max_size"].value = 6
+    view._worker.wait()
+    assert view.max_size == 4 and view._sliders["max_size"].value == 4
+    assert "l = 6: max_candidates" in view.status
 
 
 # ---------------------------------------------------------------- selection and linking
@@ -291,20 +316,100 @@ def test_class_selector_and_set_class(view):
     assert mode_tags(view.canvas.graph) == {("A", "B", "C")}
 
 
+def test_controls_are_linked_both_ways_and_hidden_without_show_controls(view):
+    dropdown, sliders = view._class_dropdown, view._sliders
+    for name, value in (("a", 0.42), ("s", 12), ("b2", 0.2), ("b3", 0.07), ("b4", 0.01)):
+        sliders[name].value = value  # control -> trait
+        assert getattr(view, name) == value
+        setattr(view, name, value / 2 if name != "s" else value + 1)  # trait -> control
+        assert sliders[name].value == getattr(view, name)
+    dropdown.value = "circle"
+    assert view.class_name == "circle"
+    view.class_name = 0  # an index is stored as its name
+    assert view.class_name == dropdown.value == "square"
+    # a value the trait refuses puts the control back and is reported in the status line
+    sliders["s"].min = 1  # as an Explorer slider might allow
+    sliders["s"].value = 3
+    assert view.s == 13 and sliders["s"].value == 13
+    assert "s: 3 is below the searched minimum support 10" in view.status
+    own = [dropdown, *(sliders[name] for name in ("a", "s", "b2", "b3", "b4"))]
+    assert all(control.layout.display is None for control in own)
+    view.show_controls = False  # the Explorer shows the class and the thresholds itself
+    assert all(control.layout.display == "none" for control in own)
+    # l (not a shared threshold), the status line and the drawing stay
+    assert sliders["max_size"].layout.display is None
+    assert view._status_html.layout.display is None and view.canvas in view.children
+    view.show_controls = True
+    assert all(control.layout.display is None for control in own)
+
+
+def test_show_controls_false_at_construction_hides_them(evalset, result):
+    view = LatticeView(evalset, result=result, show_controls=False)
+    sliders = view._sliders
+    assert view._class_dropdown.layout.display == "none"
+    assert all(sliders[name].layout.display == "none" for name in ("a", "s", "b2", "b3", "b4"))
+    assert sliders["max_size"].layout.display is None
+
+
+def test_no_class_selected_draws_nothing(view):
+    view.class_name = None
+    graph = view.canvas.graph
+    assert graph["nodes"] == [] and graph["message"] == "No class selected."
+    assert view.status == "no class selected" and view.failure_modes() == []
+    assert view.failure_modes().reason == "no class is selected"
+    with pytest.raises(ValueError, match="class_name: no class is selected"):
+        view.select(())
+    view.set_class("circle")
+    assert mode_tags(view.canvas.graph) == {("D",)}
+
+
+def test_show_mode_highlights_a_tag_set_of_the_drawn_class(view, evalset):
+    selections = []
+    view.on_select(selections.append)
+    (mode,) = view.failure_modes()  # as the Explorer's table hands it back
+    view.show_mode(mode)
+    assert view.canvas.selected_row == node_row(view.canvas.graph, ("A", "B", "C"))
+    assert view.selected_tags == ("A", "B", "C") and "43 images" in view.grid.title
+    np.testing.assert_array_equal(view.selected_members, mode.members)
+    assert selections == []  # showing is not selecting: no callback, no loop
+    (other,) = view.failure_modes("circle")
+    view.show_mode(other)  # another class: shown in the grid, the highlight cleared
+    assert view.canvas.selected_row == -1 and view.selected_tags is None
+    assert sorted(view.grid.display_indices()) == sorted(other.members)
+    view.show_mode(mode)
+    foreign = FailureMode.from_members("barlow", "square", "leaf 3", np.arange(5), evalset)
+    view.show_mode(foreign, title="barlow leaf")
+    assert view.grid.title == "barlow leaf" and view.canvas.selected_row == -1
+    view.show_mode(mode)
+    with pytest.raises(TypeError, match="mode: expected a FailureMode"):
+        view.show_mode("A + B + C")
+    assert view.selected_tags == ("A", "B", "C")  # a refused call changes nothing
+
+
 def test_failure_modes_follow_the_current_thresholds(view):
-    modes = view.failure_modes()
+    modes = view.failure_modes("all")
     assert {(m.class_name, m.description) for m in modes} == {
         ("square", "A + B + C"),
         ("circle", "D"),
     }
+    assert [m.description for m in view.failure_modes()] == ["A + B + C"]  # the current class
     assert [m.description for m in view.failure_modes("circle")] == ["D"]
+    assert [m.description for m in view.failure_modes(1)] == ["D"]
+    assert [m.class_name for m in view.failure_modes(["circle", "square"])] == ["square", "circle"]
+    # thresholds given to failure_modes override the view's for that answer only
+    assert view.failure_modes("all", a=0.95) == [] and view.a == 0.3
+    assert [m.description for m in view.failure_modes(b3=0.9)] == []
+    with pytest.raises(TypeError, match="delta: not a threshold of LatticeView"):
+        view.failure_modes(delta=0.2)
+    with pytest.raises(ValueError, match="a: must lie"):
+        view.failure_modes(a=2.0)
     assert view.canvas.graph["reason"] == "" and "none because" not in view.status
     view.a = 0.95
-    assert view.failure_modes() == []
+    assert view.failure_modes("all") == []
     assert view.failure_mode_table().empty
     # an empty answer says why, in the status line and in its repr
     empty = view.failure_modes("circle")
-    why = view.result.empty_reason(**view.thresholds(), classes="circle")
+    why = view.result.empty_reason(**view._filter(), classes="circle")
     assert empty == [] and empty.reason == why and "below a = 0.95" in why
     assert why in repr(empty)
     assert view.status.endswith(f"none because {view.canvas.graph['reason']}")
@@ -368,8 +473,10 @@ def test_bad_construction_arguments(evalset, result):
         LatticeView(evalset, result=result, grid=ImageGrid(other))
     with pytest.raises(ValueError, match="class_name"):
         LatticeView(evalset, result=result, class_name="hexagon")
+    with pytest.raises(ValueError, match="class_name: class index 2 outside 0..1"):
+        LatticeView(evalset, result=result, class_name=2)
     with pytest.raises(TypeError, match="class_name"):
-        LatticeView(evalset, result=result, class_name=0)
+        LatticeView(evalset, result=result, class_name=1.0)
     with pytest.raises(ValueError, match="a: must lie"):
         LatticeView(evalset, result=result, a=1.5)
     with pytest.raises(ValueError, match="s: 5 is below"):
@@ -403,8 +510,8 @@ def test_bad_settings_leave_the_view_unchanged(view):
         view.max_size = None
     with pytest.raises(TypeError, match="^a: expected a number in \\[0, 1\\], got NoneType"):
         view.a = None
-    with pytest.raises(TypeError, match="^class_name: expected a class name, got NoneType"):
-        view.class_name = None
+    with pytest.raises(TypeError, match="^class_name: expected a class name or index, got"):
+        view.class_name = 1.0
     with pytest.raises(TypeError, match="^s: expected an integer, got float"):
         view.s = float(view.s)  # equal to the current value, which used to skip the check
     assert type(view.s) is int

@@ -19,6 +19,7 @@ from failwidgets.methods.prime import (
     PrimeResult,
     caption,
     necessity_thresholds,
+    prime_result,
     search,
 )
 
@@ -293,6 +294,113 @@ def test_lattice_of_the_planted_class():
     assert len(everything.nodes) == len(result.candidates(0, s=10))
     with pytest.raises(ValueError, match="include"):
         result.lattice(0, include="some")
+
+
+def test_drawing_keeps_modes_then_context_within_the_node_budget():
+    matrix, labels, correct, names = planted_problem()
+    result = search(matrix, labels, correct, tag_names=names, min_support=10)
+    closed = {s for k in (0, 1, 2, 3) for s in itertools.combinations(("A", "B", "C"), k)}
+    bare = result.drawing(0, a=0.3, s=10, max_context=0)
+    assert set(bare.lattice.nodes["tags"]) == closed  # the mode and all its subsets
+    assert (bare.n_modes, bare.n_modes_shown, bare.truncated, bare.reason) == (1, 1, False, "")
+    assert bare.class_name == "0" and bare.n_class == len(labels)
+    assert bare.class_accuracy == pytest.approx(correct.mean())
+    assert len(bare.lattice.edges) == 3 + 6 + 3
+    # context: the strongest other drops (with their subsets), while they fit
+    wide = result.drawing(0, a=0.3, s=10, max_context=3)
+    others = result.candidates(0, s=10)
+    others = others[(others["size"] >= 1) & (others["tags"] != ("A", "B", "C"))]
+    strongest = others.sort_values("drop", ascending=False).iloc[0]["tags"]
+    assert strongest in set(wide.lattice.nodes["tags"]) and len(wide.lattice.nodes) > 8
+    rows = set(wide.lattice.nodes["row"])
+    sizes = dict(zip(wide.lattice.nodes["row"], wide.lattice.nodes["size"]))
+    for row, size in sizes.items():  # a closed diagram: every node's subsets are nodes
+        edges = wide.lattice.edges[wide.lattice.edges["superset_row"] == row]
+        assert len(edges) == size and set(edges["subset_row"]) <= rows
+    assert len(result.drawing(0, a=0.3, s=10, max_nodes=9, max_context=5).lattice.nodes) <= 9
+    # at a = 0 the pairs and single tags drop too: a budget of 4 cannot hold the triple
+    tight = result.drawing(0, a=0.0, s=10, max_nodes=4, max_context=0)
+    assert len(tight.lattice.nodes) <= 4 and tight.truncated
+    assert tight.n_modes > tight.n_modes_shown >= 1
+    assert ("A", "B", "C") not in set(tight.lattice.nodes["tags"])
+    roomy = result.drawing(0, a=0.0, s=10, max_nodes=8, max_context=0)
+    assert ("A", "B", "C") in set(roomy.lattice.nodes["tags"])  # strongest drop first
+    # no mode: the reason comes along; a class without images draws nothing
+    assert "below a = 0.95" in result.drawing(0, a=0.95, s=10).reason
+    with pytest.raises(ValueError, match="max_nodes"):
+        result.drawing(0, max_nodes=0)
+    with pytest.raises(TypeError, match="max_context"):
+        result.drawing(0, max_context=1.5)
+    with pytest.raises(ValueError, match="s: 5 is below"):
+        result.drawing(0, s=5)
+
+
+def test_drawing_of_a_class_without_searched_images_is_empty():
+    matrix = np.ones((20, 1), bool)
+    result = search(matrix, np.zeros(20, int), np.ones(20, bool), tag_names=["t"],
+                    class_names=["here", "absent"], min_support=2)  # fmt: skip
+    drawing = result.drawing("absent")
+    assert drawing.lattice.nodes.empty and drawing.lattice.edges.empty
+    assert drawing.n_class == 0 and np.isnan(drawing.class_accuracy)
+    assert drawing.reason == "no images of 'absent' were searched"
+
+
+def test_strongest_class_node_modes_and_a_new_search():
+    matrix, labels, correct, names = planted_problem()
+    calm = np.random.default_rng(2).random((200, matrix.shape[1])) < 0.5  # always right
+    matrix = np.concatenate([matrix, calm])
+    labels = np.r_[np.ones(len(labels), int), np.zeros(len(calm), int)]
+    correct = np.r_[correct, np.ones(len(calm), bool)]
+    result = search(matrix, labels, correct, tag_names=names, min_support=10,
+                    class_names=["calm", "planted"])  # fmt: skip
+    assert result.strongest_class(a=0.3) == "planted"
+    assert result.strongest_class(a=0.99) == "calm"  # no mode: the first class
+    top = result.find("planted", ("A", "B", "C"))
+    mode = result.row_failure_mode(top)
+    assert (mode.method, mode.class_name, mode.description) == ("prime", "planted", "A + B + C")
+    np.testing.assert_array_equal(mode.members, result.members("planted", ("A", "B", "C")))
+    (same,) = result.to_failure_modes(a=0.3, classes="planted")
+    assert (same.description, same.accuracy, same.drop) == (
+        mode.description,
+        mode.accuracy,
+        mode.drop,
+    )
+    np.testing.assert_array_equal(same.members, mode.members)
+    assert same.rule.tags == mode.rule.tags == ("A", "B", "C")
+    root = int(result.arrays("planted")["row"][0])
+    whole = result.row_failure_mode(root)  # the empty set: the whole class
+    assert whole.description == "(all images)" and whole.drop == 0.0
+    np.testing.assert_array_equal(whole.members, result.class_images("planted"))
+    with pytest.raises(ValueError, match="row"):
+        result.row_failure_mode(result.n_candidates)
+    larger = result.search_again(5)
+    assert larger.max_size == 5 and larger.min_support == result.min_support
+    pd.testing.assert_frame_equal(
+        larger.failure_modes(a=0.3).drop(columns="row"),
+        result.failure_modes(a=0.3).drop(columns="row"),
+    )
+    with pytest.raises(ValueError, match="max_size"):
+        result.search_again(7)
+
+
+def test_prime_result_accepts_a_result_or_a_fitted_estimator_of_the_same_evalset():
+    from failwidgets.data import EvalSet
+
+    matrix, labels, correct, names = planted_problem()
+    predictions = np.where(correct, labels, 1 - labels)
+    evalset = EvalSet.from_arrays(np.zeros((len(labels), 2, 2, 3), np.uint8), labels,
+                                  predictions, ["square", "circle"])  # fmt: skip
+    prime = Prime(min_support=10).fit(evalset, (matrix, names))
+    assert prime_result(prime, evalset) is prime.result_
+    assert prime_result(prime.result_) is prime.result_
+    with pytest.raises(ValueError, match="result: the Prime estimator is not fitted"):
+        prime_result(Prime())
+    with pytest.raises(TypeError, match="lattice: expected a PrimeResult"):
+        prime_result("search result", name="lattice")
+    flipped = EvalSet.from_arrays(np.zeros((len(labels), 2, 2, 3), np.uint8), labels,
+                                  1 - labels, ["square", "circle"])  # fmt: skip
+    with pytest.raises(ValueError, match="not searched on this EvalSet"):
+        prime_result(prime, flipped)
 
 
 def test_generalization_on_held_out_images():

@@ -104,7 +104,12 @@ def fitted(world):
 def view(world, fitted, tmp_path):
     evalset, classifier, vae = world
     return ScenarioView(
-        evalset, classifier, vae, defuse=fitted, labels_path=tmp_path / "labels.json"
+        evalset,
+        classifier,
+        vae,
+        defuse=fitted,
+        labels_path=tmp_path / "labels.json",
+        background=False,  # resampling at once (the worker is tested on its own)
     )
 
 
@@ -272,7 +277,8 @@ def test_the_status_of_a_correction_survives_label_clicks_and_refreshes(view, mo
     view.resample()
     view.set_class("green")
     assert view.status == done
-    assert "finetuning" not in view._status.value and "corrected with" in view._status.value
+    assert "finetuning" not in view._status_html.value
+    assert "corrected with" in view._status_html.value
 
 
 def test_labels_are_written_to_the_json_file_at_once(view, tmp_path, monkeypatch):
@@ -309,7 +315,8 @@ def test_labels_are_written_to_the_json_file_at_once(view, tmp_path, monkeypatch
     assert sent == [{"type": "label_refused", "id": 0, "error": view.status}]
     canvas._on_message(canvas, {"type": "label", "id": 0, "correct_label": "<b>x</b>"}, [])
     assert "unknown class '<b>x</b>'" in view.status  # shown escaped
-    assert "<b>" not in view._status.value and "&lt;b&gt;x&lt;/b&gt;" in view._status.value
+    assert "<b>" not in view._status_html.value
+    assert "&lt;b&gt;x&lt;/b&gt;" in view._status_html.value
     assert path.read_text() == text
     canvas._on_message(canvas, {"type": "label", "id": 99, "is_failure": True}, [])
     canvas._on_message(canvas, {"type": "label", "id": True, "is_failure": True}, [])
@@ -399,8 +406,13 @@ def test_set_class_filters_rows_by_majority_label(view, fitted):
     assert view.class_name is None and len(view.canvas.view_model["rows"]) == len(majority)
     with pytest.raises(ValueError, match="class_name: unknown class 'purple'"):
         view.set_class("purple")
-    with pytest.raises(TypeError, match="class_name: expected a class name"):
+    view.class_name = 1  # an index is stored as its name
+    assert view.class_name == "green" and view._class_dropdown.value == "green"
+    with pytest.raises(ValueError, match="class_name: class index 3 outside 0..2"):
         view.class_name = 3
+    with pytest.raises(TypeError, match="class_name: expected a class name or index"):
+        view.class_name = 1.5
+    assert view.class_name == "green"
 
 
 def test_selecting_a_scenario_fills_the_grid_and_notifies(world, fitted, tmp_path):
@@ -446,17 +458,40 @@ def test_selecting_a_scenario_fills_the_grid_and_notifies(world, fitted, tmp_pat
 def test_failure_modes_leave_out_scenarios_marked_not_a_failure(view, fitted):
     n = len(fitted.scenarios_)
     assert len(view.failure_modes()) == n  # unreviewed scenarios are failure candidates
-    assert view.failure_modes(confirmed_only=True) == []
+    view.confirmed_only = True
+    assert view.failure_modes() == []
+    view.confirmed_only = False
     view.set_label(0, is_failure=False)
     view.set_label(1, is_failure=True, correct_label=1)
     modes = view.failure_modes()
     assert len(modes) == n - 1 and all(not m.description.startswith("scenario 0:") for m in modes)
-    (confirmed,) = view.failure_modes(confirmed_only=True)
+    view.confirmed_only = True
+    (confirmed,) = view.failure_modes()
     assert confirmed.description.startswith("scenario 1:")
+    view.confirmed_only = False
     name = confirmed.class_name
+
+    # the protocol: "current" (no class selected: every class), a class, a list, "all"
+    def described(modes):
+        return [m.description for m in modes]
+
+    assert view.class_name is None
+    assert described(view.failure_modes("current")) == described(modes)
+    assert described(view.failure_modes("all")) == described(modes)
     assert all(m.class_name == name for m in view.failure_modes(name))
-    with pytest.raises(ValueError, match="class_name: unknown class"):
+    assert described(view.failure_modes([name])) == described(view.failure_modes(name))
+    view.set_class(name)
+    assert described(view.failure_modes()) == described(view.failure_modes(name))
+    assert len(view.failure_modes("all")) == n - 1
+    # tau moves the samples, not the modes
+    assert described(view.failure_modes(tau=0.3)) == described(view.failure_modes())
+    assert view.tau == 0.1
+    with pytest.raises(ValueError, match="unknown class 'purple'"):
         view.failure_modes("purple")
+    with pytest.raises(TypeError, match="delta: not a threshold of ScenarioView"):
+        view.failure_modes(delta=0.2)
+    with pytest.raises(TypeError, match="confirmed_only"):
+        view.confirmed_only = "yes"
 
 
 def test_the_view_fits_defuse_on_the_val_split_when_none_is_given(world, tmp_path):
@@ -600,7 +635,13 @@ def test_the_explorer_drives_class_and_tau(world, fitted, tmp_path):
 
     def factory(grid):
         return ScenarioView(
-            evalset, classifier, vae, defuse=fitted, grid=grid, labels_path=tmp_path / "e.json"
+            evalset,
+            classifier,
+            vae,
+            defuse=fitted,
+            grid=grid,
+            labels_path=tmp_path / "e.json",
+            background=False,
         )
 
     explorer = Explorer(evalset, {"defuse": factory}, split="val", background=False)
@@ -689,7 +730,7 @@ def test_the_correction_shows_its_progress_in_the_status_line(view, fitted, monk
 
     monkeypatch.setattr(scenarios, "PROGRESS_INTERVAL_S", 0.0)  # every step shows
     seen, events = [], []
-    view._status.observe(lambda change: seen.append(view.status), names="value")
+    view.observe(lambda change: seen.append(change["new"]), names="status")
     view.set_label(0, is_failure=True, correct_label=int(fitted.scenarios_[0].majority_label))
     view.correct(
         lambdas=[0.5, 2.0],
@@ -726,3 +767,75 @@ def test_the_correction_shows_its_progress_in_the_status_line(view, fitted, monk
     ]
     with pytest.raises(TypeError, match="on_progress: expected a callable or None"):
         view.correct(on_progress="bar")
+
+
+def test_tau_resamples_on_the_worker_and_the_latest_value_wins(world, fitted, tmp_path):
+    evalset, classifier, vae = world
+    view = ScenarioView(evalset, classifier, vae, defuse=fitted, labels_path=tmp_path / "w.json")
+    assert view._worker.background
+    gate = threading.Event()
+    drawn = []
+    original = view.review.samples
+
+    def slow_samples(scenario_id, *, n, tau, draw=0):
+        assert gate.wait(30)
+        drawn.append(tau)
+        return original(scenario_id, n=n, tau=tau, draw=draw)
+
+    view.review.samples = slow_samples
+    try:
+        view.tau = 0.2  # the kernel does not wait for the decoding
+        assert view.sample_version == 0 and view.canvas.view_model["tau"] == 0.1
+        assert view.status == "drawing new samples at τ = 0.2…"
+        view.tau = 0.3
+        view.tau = 0.4
+    finally:
+        gate.set()
+    view._worker.wait(30)
+    # 0.2 may have started before the newer values came in; it is never shown
+    assert set(drawn) <= {0.2, 0.4} and drawn.count(0.4) == len(fitted.scenarios_)
+    assert view.sample_version == 1 and view.canvas.view_model["tau"] == 0.4
+    assert view.samples(0).tau == 0.4 and view.status == ""
+    content, _ = view.strips_payload([0])
+    assert content["version"] == 1
+    # a failed resampling says why in the status line and keeps the samples shown
+    view.review.samples = lambda *args, **kwargs: 1 / 0
+    view.tau = 0.25
+    view._worker.wait(30)
+    assert view.status.startswith("samples not drawn: ZeroDivisionError")
+    assert view.sample_version == 1 and view.samples(0).tau == 0.4
+    view.close()
+
+
+def test_the_class_dropdown_and_the_tau_slider_are_linked_both_ways(view):
+    dropdown, slider = view._class_dropdown, view._tau_slider
+    assert "fw-defuse-tau" in slider._dom_classes and "fw-scenarios-tau" in slider._dom_classes
+    view.set_class("green")
+    assert dropdown.value == "green"
+    dropdown.value = CLASS_NAMES[2]
+    assert view.class_name == CLASS_NAMES[2]
+    view.class_name = None
+    assert dropdown.value == "" and dropdown.label == "all classes"
+    view.tau = 0.8  # beyond the slider's range: the range widens
+    assert slider.value == pytest.approx(0.8) and slider.max >= 0.8
+    slider.value = 0.3
+    assert view.tau == pytest.approx(0.3) and view.samples(0).tau == pytest.approx(0.3)
+    # the Explorer shows the class and tau once, in its panel: the view hides its own
+    view.show_controls = False
+    assert dropdown.layout.display == "none" and slider.layout.display == "none"
+    assert view._resample_button.layout.display != "none"
+    assert view._correct_button.layout.display != "none"
+    view.show_controls = True
+    assert dropdown.layout.display is None and slider.layout.display is None
+    hidden = ScenarioView(
+        view.evalset,
+        view.review.classifier,
+        view.defuse.vae,
+        defuse=view.defuse,
+        labels_path=view.labels_path,
+        show_controls=False,
+        background=False,
+    )
+    assert hidden._class_dropdown.layout.display == "none"
+    assert hidden._tau_slider.layout.display == "none"
+    assert len(hidden.canvas.view_model["rows"]) == len(view.scenarios)

@@ -7,6 +7,8 @@
   to labels, predictions, probabilities, split and metadata; class names or indices; a column of
   images; paths that must stay under a root).
 
-The ``EvalSet`` classmethods stay thin and call these; nothing here is imported by
-``import failwidgets``.
+The ``evalset_from_*`` functions take the class first and are the ``EvalSet`` classmethods
+themselves (``EvalSet.from_dataframe = classmethod(evalset_from_dataframe)``), so each
+signature and docstring is written once, here. ``import failwidgets`` imports none of this;
+``import failwidgets.data`` does (no torch, no ``datasets``: that is imported on first use).
 """

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from .image_column import image_source_from_values
 from .table import is_column_name, resolve_columns
+
+if TYPE_CHECKING:
+    import os
+
+    from ..data import EvalSet
 
 __all__ = ["evalset_from_dataframe"]
 
@@ -25,7 +32,7 @@ def _positional(spec, index: pd.Index, argument: str):
 
 def evalset_from_dataframe(
     cls,
-    df,
+    df: pd.DataFrame,
     *,
     image="image",
     label="label",
@@ -33,11 +40,35 @@ def evalset_from_dataframe(
     probabilities=None,
     split=None,
     metadata=None,
-    root=None,
+    root: str | os.PathLike | None = None,
     class_names=None,
     follow_external_symlinks: bool = False,
-):
-    """Build ``cls`` (an EvalSet class) from ``df``; see ``EvalSet.from_dataframe``."""
+) -> EvalSet:
+    """One sample per row of a pandas DataFrame.
+
+    Parameters
+    ----------
+    df : the table, one row per sample (its index is ignored).
+    image : name of the image column. Its values are all file paths (relative to ``root``
+        when given, which they must not leave; see :meth:`from_folder` for the symlink
+        policy) or all in-memory images: uint8 arrays (H, W, 3) or (H, W), float arrays in
+        [0, 1], PIL images, encoded bytes (PNG, JPEG, ...) or ``{"bytes": ..., "path": ...}``
+        dicts as Hugging Face exports them. Files are read lazily.
+    label, prediction : column name, or one value per row: class names or integer indices.
+    probabilities : optional; a column of per-row lists/arrays (class order), a prefix
+        naming one column per class (``"prob_"`` -> ``prob_cat``, ``prob_dog``; an exact
+        column name wins over a prefix), a list of columns in class order, or an (N, C)
+        array.
+    split : optional column name or one split name per row.
+    metadata : columns kept as metadata. Default (None): every column not used for image,
+        label, prediction, probabilities or split; ``[]`` for none.
+    root : folder that relative image paths are under.
+    class_names : class names in index order. Inferred when not given: the sorted names
+        found in label, prediction and probability column names. Required with indices.
+    follow_external_symlinks : allow links under ``root`` that lead outside it.
+
+    Every error names the argument it is about (``label: ...``, ``probabilities: ...``).
+    """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df: expected a pandas DataFrame, got {type(df).__name__}")
     if len(df) == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -12,6 +13,9 @@ from .paths import resolve_under_root
 from .table import resolve_columns
 
 __all__ = ["IMAGE_SUFFIXES", "class_folders", "read_predictions_csv", "evalset_from_folder"]
+
+if TYPE_CHECKING:
+    from ..data import EvalSet
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -70,15 +74,28 @@ def _predicted_classes(values: pd.Series, class_names: list[str]) -> pd.Series:
 
 def evalset_from_folder(
     cls,
-    root,
-    predictions_csv,
+    root: str | os.PathLike,
+    predictions_csv: str | os.PathLike,
     *,
     path_column: str = "path",
     prediction_column: str = "prediction",
     split_column: str = "split",
     follow_external_symlinks: bool = False,
-):
-    """Build ``cls`` (an EvalSet class); see ``EvalSet.from_folder``."""
+) -> EvalSet:
+    """ImageFolder-style directory (``root/<class>/<image>``) plus a CSV of predictions.
+
+    The CSV has one row per image: ``path`` (relative to ``root``), ``prediction`` (class
+    name or index; a column whose values are all class names is read as names, even when
+    the names are numbers), optional ``prob_<class>`` columns (one per class), optional
+    ``split``; other columns become metadata. Labels come from the folder names, sorted;
+    hidden folders (``.ipynb_checkpoints``, any name starting with ``.``) are not classes.
+
+    Paths must stay inside ``root``: absolute paths and ``..`` that lead out are refused.
+    Symbolic links are followed only while they resolve inside ``root``; a linked file or
+    folder that leads outside is refused unless ``follow_external_symlinks=True``. Every
+    problem with the CSV (missing, empty, not CSV, not UTF-8, bad rows) is a ValueError that
+    names ``predictions_csv``.
+    """
     root = os.fspath(root)
     class_names = class_folders(root)
     table = read_predictions_csv(predictions_csv, [path_column, prediction_column, split_column])

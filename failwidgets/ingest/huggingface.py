@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from ..images import HuggingFaceImages
 from .table import is_column_name, probability_columns, resolve_columns
+
+if TYPE_CHECKING:
+    from ..data import EvalSet
 
 __all__ = ["evalset_from_huggingface", "import_datasets"]
 
@@ -66,8 +71,25 @@ def evalset_from_huggingface(
     split=None,
     metadata=None,
     class_names=None,
-):
-    """Build ``cls`` (an EvalSet class) from ``dataset``; see ``EvalSet.from_huggingface``."""
+) -> EvalSet:
+    """One sample per row of a Hugging Face ``datasets.Dataset`` (pick one split).
+
+    Images are decoded lazily, one row at a time, from the ``image`` column (an ``Image()``
+    feature, arrays or file paths). Class names come from the ``ClassLabel`` feature of the
+    label column (or of the prediction column); without one, as in :meth:`from_dataframe`.
+
+    Parameters
+    ----------
+    dataset : a ``datasets.Dataset`` (not a ``DatasetDict`` nor a streaming dataset).
+    image : name of the image column.
+    label, prediction : column name, or one value per row (class names or indices), e.g.
+        ``prediction=model_predictions``.
+    probabilities, split, class_names : as in :meth:`from_dataframe`.
+    metadata : columns kept as metadata. Default (None): every other column with a scalar
+        feature (``Value`` or ``ClassLabel``, shown by name); ``[]`` for none.
+
+    Needs the optional ``datasets`` package (``pip install failwidgets[hf]``).
+    """
     datasets = import_datasets()
     _check_dataset(dataset, datasets)
     columns = list(dataset.column_names)

@@ -569,8 +569,13 @@ class Barlow:
             class_weight={0: 1.0, 1: n_correct / n_errors},
             random_state=int(self.random_state),
         )
-        X = features[np.ix_(rows, selected)]
-        tree.fit(X, codes)
+        # The tree reads float32 columns: hand it a Fortran-ordered float32 copy and skip
+        # its input validation (the mutual information has rejected non-finite values; only
+        # float64 features can still overflow float32).
+        X = np.asfortranarray(features[np.ix_(rows, selected)], dtype=np.float32)
+        if features.dtype != np.float32 and not np.isfinite(X).all():
+            raise ValueError("features: values too large for float32 (the tree's dtype)")
+        tree.fit(X, codes, check_input=False)
         return _tree_result(
             tree, X, rows, errors, selected, mi, float(self.delta), float(self.tau), params
         )
@@ -848,7 +853,7 @@ def _tree_result(tree, X, rows, errors, selected, mi, delta, tau, params) -> Bar
     structure = tree.tree_
     left, right = structure.children_left, structure.children_right
     n_nodes = structure.node_count
-    path = tree.decision_path(X).tocsc()
+    path = tree.decision_path(X, check_input=False).tocsc()
     members = [path.indices[path.indptr[i] : path.indptr[i + 1]] for i in range(n_nodes)]
     sizes = np.diff(path.indptr)
     node_errors = np.array([int(errors[m].sum()) for m in members])

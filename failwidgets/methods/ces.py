@@ -65,6 +65,14 @@ __all__ = [
     "concept_scores",
     "conceptual_counterfactual",
     "embed_concepts",
+    "mistakes_per_class",
+    "class_mistakes",
+    "class_images_mistakes_first",
+    "concept_examples_mode",
+    "target_text",
+    "describe_scores",
+    "concept_failure_modes",
+    "unit_square",
 ]
 
 MIN_EXAMPLES = 10
@@ -1005,13 +1013,22 @@ class ConceptScores:
         """Concept indices by descending score, ties broken by descending log-odds change."""
         return np.lexsort((-self.log_odds, -self.scores))
 
+    def sides(self) -> tuple[list[int], list[int]]:
+        """``(positive, negative)``: indices of the concepts whose step raises ``p_y``, best
+        first, and of those whose step lowers it, most negative first (ties as :meth:`order`)."""
+        order = [int(i) for i in self.order()]
+        return (
+            [i for i in order if self.scores[i] > 0],
+            [i for i in order[::-1] if self.scores[i] < 0],
+        )
+
     def top_positive(self, k: int = 5) -> ConceptRanking:
         """The ``k`` highest positive scores: concepts whose step raises ``p_y``.
 
         An empty answer carries its reason (:attr:`ConceptRanking.reason`, shown in the repr).
         """
         k = _check_k(k)
-        positive = [i for i in self.order() if self.scores[i] > 0]
+        positive = self.sides()[0]
         return ConceptRanking(
             [(self.names[i], float(self.scores[i])) for i in positive[:k]],
             self.empty_reason("positive"),
@@ -1023,7 +1040,7 @@ class ConceptScores:
         An empty answer carries its reason (:attr:`ConceptRanking.reason`, shown in the repr).
         """
         k = _check_k(k)
-        negative = [i for i in self.order()[::-1] if self.scores[i] < 0]
+        negative = self.sides()[1]
         return ConceptRanking(
             [(self.names[i], float(self.scores[i])) for i in negative[:k]],
             self.empty_reason("negative"),
@@ -1628,3 +1645,237 @@ class ConceptExplainer:
     def embedding(self, method: str = "pca", **options: Any) -> np.ndarray:
         """:func:`embed_concepts` of the bank."""
         return embed_concepts(self.bank, method, **options)
+
+    @classmethod
+    def coerce(
+        cls,
+        explainer: ConceptExplainer | SplitModel,
+        bank: ConceptBank | None = None,
+        transform: Callable | None = None,
+    ) -> ConceptExplainer:
+        """``explainer`` itself, or a new one from a SplitModel and ``bank`` (argument checks
+        for callers that accept either)."""
+        if isinstance(explainer, ConceptExplainer):
+            if bank is not None and bank is not explainer.bank:
+                raise ValueError("bank: the explainer already has a bank; pass one or the other")
+            if transform is not None:
+                raise ValueError("transform: give it to the ConceptExplainer instead")
+            return explainer
+        from ..features.split import SplitModel
+
+        if isinstance(explainer, SplitModel):
+            if bank is None:
+                raise ValueError("bank: a SplitModel needs a ConceptBank (learn_concept_bank)")
+            if not isinstance(bank, ConceptBank):
+                raise TypeError(f"bank: expected a ConceptBank, got {type(bank).__name__}")
+            return cls(explainer, bank, transform=transform)
+        raise TypeError(
+            "explainer: expected a ConceptExplainer or a SplitModel (with bank=), "
+            f"got {type(explainer).__name__}"
+        )
+
+    def check_evalset(self, evalset: EvalSet) -> None:
+        """Run one image of ``evalset`` through the bottom: ValueError naming ``evalset`` when
+        it has no samples or its images do not fit the bank's layer."""
+        if evalset.n == 0:
+            raise ValueError("evalset: has no samples")
+        try:
+            self.evalset_activations(evalset, [0])
+        except ValueError as error:
+            raise ValueError(f"evalset: its images do not fit the explainer: {error}") from None
+
+    def evalset_examples(self, evalset: EvalSet) -> dict[str, np.ndarray]:
+        """Concept -> ``evalset`` indices of its positive examples, for the concepts learned
+        from this EvalSet's rows (``ConceptSet.from_evalset``); concepts learned from image
+        files, or from rows outside ``evalset``, are left out."""
+        out = {}
+        for name in self.bank.names:
+            ids = self.bank.positive_ids.get(name)
+            if not ids or not all(isinstance(i, numbers.Integral) for i in ids):
+                continue  # none, or image paths (concepts from folders)
+            if any(isinstance(i, (bool, np.bool_)) for i in ids):
+                continue
+            rows = np.asarray(ids, dtype=np.int64)
+            if rows.min() >= 0 and rows.max() < evalset.n:
+                out[name] = rows
+        return out
+
+
+# =============================================================================
+# Explaining an EvalSet's mistakes: the sets explained, and their failure modes
+# =============================================================================
+def mistakes_per_class(evalset: EvalSet, rows=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(mistakes, images)``: per class (by label), how many of ``rows`` (default all) the
+    model gets wrong, and how many there are."""
+    rows = np.arange(evalset.n) if rows is None else evalset.check_indices(rows, "rows")
+    labels = evalset.labels[rows]
+    wrong = np.bincount(labels[~evalset.correct[rows]], minlength=evalset.n_classes)
+    return wrong, np.bincount(labels, minlength=evalset.n_classes)
+
+
+def class_mistakes(evalset: EvalSet, class_name: str | int, rows=None) -> np.ndarray:
+    """EvalSet indices of the mistakes among ``rows`` (default all) labelled ``class_name``:
+    the set CES explains by default."""
+    c = evalset.class_index(class_name)
+    rows = np.arange(evalset.n) if rows is None else evalset.check_indices(rows, "rows")
+    return rows[(evalset.labels[rows] == c) & ~evalset.correct[rows]]
+
+
+def class_images_mistakes_first(
+    evalset: EvalSet, class_name: str | int, rows=None
+) -> tuple[np.ndarray, int]:
+    """``(indices, n_mistakes)``: the images among ``rows`` (default all) labelled
+    ``class_name``, its mistakes first (each part in row order), and how many mistakes."""
+    c = evalset.class_index(class_name)
+    rows = np.arange(evalset.n) if rows is None else evalset.check_indices(rows, "rows")
+    rows = rows[evalset.labels[rows] == c]
+    wrong = ~evalset.correct[rows]
+    return np.concatenate([rows[wrong], rows[~wrong]]), int(wrong.sum())
+
+
+def concept_examples_mode(evalset: EvalSet, concept: str, members, class_name: str):
+    """A concept's positive examples (EvalSet indices) as a selection: a
+    :class:`~failwidgets.modes.FailureMode` whose ``accuracy`` is the model's on them; its
+    ``drop`` is not measured (NaN), as a concept's examples are not a failure mode."""
+    from ..modes import FailureMode
+
+    members = evalset.check_indices(members, "members")
+    return FailureMode(
+        method="ces",
+        class_name=class_name,
+        description=f"positive examples of the concept {concept}",
+        members=members,
+        accuracy=float(evalset.correct[members].mean()) if len(members) else float("nan"),
+    )
+
+
+def target_text(target: str | None) -> str:
+    """The explained probability in words: ``"p(true label)"`` (None) or ``"p(<class>)"``."""
+    return "p(true label)" if target is None else f"p({target})"
+
+
+def describe_scores(scores: ConceptScores, target: str | None = None, n_concepts: int = 3) -> str:
+    """One sentence for a set's CES: the top ``n_concepts`` positive concepts and the top
+    negative one; when a side is empty, its reason (:meth:`ConceptScores.empty_reason`)."""
+    verb = "adding" if scores.direction == "add" else "removing"
+    positive, negative = scores.top_positive(n_concepts), scores.top_negative(1)
+    if positive:
+        names = ", ".join(name for name, _ in positive)
+        text = f"{verb} {names} raises {target_text(target)} most"
+    else:
+        text = str(positive.reason)  # "no concept raises p(...) ...: why"
+    if negative:
+        return f"{text}; {negative[0][0]} lowers it most"
+    if positive:  # (both empty: every score is 0, and one reason covers both)
+        return f"{text}; {negative.reason}"
+    return text
+
+
+def concept_failure_modes(
+    explainer: ConceptExplainer,
+    evalset: EvalSet,
+    indices,
+    scores: ConceptScores,
+    classes: Sequence[str] | None = None,
+    *,
+    target: str | None = None,
+    title: str | None = None,
+    reference_indices=None,
+    n_concepts: int = 3,
+):
+    """The failure modes of a set of explained images: one per class among their labels.
+
+    CES explains mistakes rather than finding subgroups. The mode of class ``c`` is the
+    explained images labelled ``c`` (all of them when the set is one class's mistakes, CES's
+    default), described by the CES of just those images (:meth:`ConceptScores.subset`): the
+    concepts whose addition (or removal) raises the explained probability most, and the one
+    that lowers it most. Its ``drop`` is the class's accuracy on ``reference_indices`` minus
+    the members'. When some concept raises the probability of the class itself (``target``
+    None or ``c``), its ``rule`` (:class:`~failwidgets.rules.ConceptRule`) re-applies the
+    explanation as the class's images without (``"remove"``: with) the top concept.
+
+    Parameters
+    ----------
+    explainer : ConceptExplainer
+        The explainer that computed ``scores`` (its CAVs make the rules).
+    evalset : EvalSet
+    indices : array-like of int
+        EvalSet indices of the explained images, in the order of ``scores``' samples.
+    scores : ConceptScores
+        Their CES.
+    classes : list of str, optional
+        Whose modes (class names); default every class among the explained labels.
+    target : str or None
+        The class whose probability was explained (None: each image's true label).
+    title : str, optional
+        The explained set in words, which starts each description.
+    reference_indices : array-like of int, optional
+        The rows the drop's class accuracy is measured on (e.g. the split); default all.
+    n_concepts : int
+        Top positive concepts named in a description.
+
+    Returns
+    -------
+    AnswerList of FailureMode
+        Empty, with its ``reason``, when no explained image is labelled one of ``classes``.
+    """
+    from ..modes import FailureMode
+    from ..rules import ConceptRule
+    from .answers import answer_list
+
+    idx = evalset.check_indices(indices)
+    if len(idx) != len(scores.per_sample):
+        raise ValueError(
+            f"indices: {len(idx)} images, but the scores are of {len(scores.per_sample)} samples"
+        )
+    labels = evalset.labels[idx]
+    names = list(evalset.class_names)
+    if classes is None:
+        classes = [names[c] for c in np.unique(labels)]
+    classes = [names[evalset.class_index(c)] for c in classes]
+    title = title or f"{len(idx)} explained image{'s' if len(idx) != 1 else ''}"
+    modes = []
+    for name in classes:
+        positions = np.flatnonzero(labels == names.index(name))
+        if not len(positions):
+            continue
+        part = scores if len(positions) == len(idx) else scores.subset(positions)
+        where = title if len(positions) == len(idx) else f"{title}, the {len(positions)} {name}"
+        rule = None
+        if part.top_positive(1) and target in (None, name):
+            top = part.top_positive(1)[0][0]
+            rule = ConceptRule.from_explainer(explainer, top, name, part.direction)
+        modes.append(
+            FailureMode.from_members(
+                "ces",
+                name,
+                f"{where}: {describe_scores(part, target, n_concepts)}",
+                idx[positions],
+                evalset,
+                reference_indices=reference_indices,
+                grouping="label",
+                rule=rule,
+            )
+        )
+
+    def why() -> str:
+        present = sorted({names[c] for c in np.unique(labels)})
+        return (
+            f"none of the {len(idx)} explained images is labelled {', '.join(classes) or '—'} "
+            f"(their labels: {', '.join(present)})"
+        )
+
+    return answer_list(modes, why)
+
+
+def unit_square(xy: np.ndarray) -> np.ndarray:
+    """Map coordinates ``(C, 2)`` scaled into [0, 1]², one scale for both axes (distances
+    kept), centred; every point at 0.5 when they all coincide."""
+    xy = np.asarray(xy, dtype=np.float64)
+    if len(xy) == 0:
+        return xy.reshape(0, 2)
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    span = float(np.max(high - low))
+    if not span > 0:
+        return np.full_like(xy, 0.5)
+    return (xy - (low + high) / 2) / span + 0.5

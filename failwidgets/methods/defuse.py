@@ -1061,6 +1061,26 @@ class ScenarioSamples:
         """Share of samples not predicted as ``label``."""
         return float(np.mean(self.predictions != label))
 
+    def wrong(self, label: int | None) -> np.ndarray:
+        """Boolean mask of the samples not predicted as ``label`` (None: none are wrong)."""
+        if label is None:
+            return np.zeros(len(self.predictions), dtype=bool)
+        return np.asarray(self.predictions) != label
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """The classifier's probability of its prediction, per sample."""
+        predictions = np.asarray(self.predictions, dtype=np.int64)
+        return self.probabilities[np.arange(len(predictions)), predictions]
+
+    def top_prediction(self) -> tuple[int, int]:
+        """The class predicted most often and on how many samples (ties: the lowest index)."""
+        counts = np.bincount(
+            np.asarray(self.predictions, dtype=np.int64), minlength=self.probabilities.shape[1]
+        )
+        top = int(np.argmax(counts))
+        return top, int(counts[top])
+
 
 @torch.inference_mode()
 def _predict_codes(
@@ -1220,6 +1240,21 @@ class CorrectionResult:
         frame[columns[1:]] = (frame[columns[1:]] * 100).round(1)
         frame["scenarios"] = frame["scenarios"].astype("Int64")
         return frame
+
+    def scenario_table(self, class_names: Sequence[str] | None = None) -> pd.DataFrame:
+        """Held-out accuracy (%) per labelled scenario before and after (the selected lambda):
+        index ``"#id"``, columns ``correct label`` (a name with ``class_names``), ``before``,
+        ``after``."""
+        frame = self.per_scenario
+        labels = frame["correct_label"].astype(int)
+        return pd.DataFrame(
+            {
+                "correct label": [class_names[c] for c in labels] if class_names else labels,
+                "before": 100 * frame["accuracy_before"].to_numpy(dtype=float),
+                "after": 100 * frame["accuracy_after"].to_numpy(dtype=float),
+            },
+            index=pd.Index([f"#{int(i)}" for i in frame.index], name="scenario"),
+        )
 
     def tradeoff(self) -> pd.DataFrame:
         """Points of the test vs failure-scenario accuracy trade-off, the original model first."""

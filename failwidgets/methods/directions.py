@@ -472,9 +472,11 @@ class FailureDirectionsResult:
         self._decision = np.full(n, np.nan)
         self._caption_scores: dict[int, pd.DataFrame] = {}
         self._class_locks = {c: threading.Lock() for c in model.pending_}
+        self._filled: set[int] = set()  # classes whose decision values are in place
         for c in range(model.n_classes_):
             if c not in model.skipped_ and c not in model.pending_:
                 self._fill_decision(c)
+                self._filled.add(c)
 
     def _fill_decision(self, c: int) -> None:
         rows = self._class_rows[c]
@@ -493,7 +495,7 @@ class FailureDirectionsResult:
         time. Safe to call from several threads: each class is fitted once.
         """
         if classes is None:
-            wanted = sorted(self.model.pending_)
+            wanted = [c for c in range(len(self.class_names)) if self.is_pending(c)]
         elif isinstance(classes, (str, int, np.integer)):
             wanted = [self.class_index(classes)]
         else:
@@ -502,19 +504,26 @@ class FailureDirectionsResult:
             self._ensure_fitted(c)
         return self
 
+    def is_pending(self, cls) -> bool:
+        """Whether the class has a failure direction that is not fitted yet (or whose fit
+        is still running in another thread)."""
+        c = self.class_index(cls)
+        return c not in self._filled and c not in self.model.skipped_
+
     def _ensure_fitted(self, c: int) -> None:
-        lock = self._class_locks.get(c)
-        if lock is None or c not in self.model.pending_:
+        if c in self._filled or c in self.model.skipped_:
             return
-        with lock:
-            if c not in self.model.pending_:
+        with self._class_locks[c]:  # a class fitting in another thread: wait for it
+            if c in self._filled:
                 return
-            rows = self._class_rows[c]
-            rows = rows[self.split[rows] == self.val_split]
-            self.model.fit_classes(
-                self.embeddings[rows], self.labels[rows], self.correct[rows], [c]
-            )
+            if c in self.model.pending_:
+                rows = self._class_rows[c]
+                rows = rows[self.split[rows] == self.val_split]
+                self.model.fit_classes(
+                    self.embeddings[rows], self.labels[rows], self.correct[rows], [c]
+                )
             self._fill_decision(c)
+            self._filled.add(c)
 
     @classmethod
     def from_arrays(
@@ -727,7 +736,9 @@ class FailureDirectionsResult:
             rule=rule,
         )
         if heldout_split is not None and rule is not None:
-            (mode,) = with_heldout([mode], self, indices=_split_rows(self.split, heldout_split, "heldout_split"))
+            (mode,) = with_heldout(
+                [mode], self, indices=_split_rows(self.split, heldout_split, "heldout_split")
+            )
         return mode
 
     def _tail_description(self, c: int) -> str:

@@ -27,9 +27,11 @@ _EPS10 = 10.0 * np.finfo(np.float64).eps
 _SAFE = 2.0 * np.finfo(np.float64).tiny
 _JUST_BELOW_ONE = 1.0 - 2.0**-53
 # Neighbours tested on each side of a sample without branches when counting m_i; the count
-# goes on past them only when all of them are within the radius. Merged rows carry this
-# many -inf / +inf sentinels on each side.
+# goes on past them only when all of them are within the radius: first to FAR_WINDOW
+# neighbours (again without branches), then one by one. Merged rows carry FAR_WINDOW
+# -inf / +inf sentinels on each side.
 WINDOW = 8
+FAR_WINDOW = 24
 # m_i is at most 2 * WINDOW + 1 after the window; a flag above it marks the samples whose
 # count goes on past the window.
 FAR_FLAG = 16
@@ -325,12 +327,13 @@ def merge_lanes(va, ra, a0, na, vb, rb, b0, nb, vo, ro, o0):  # pragma: no cover
 # --------------------------------------------------------------------------- counting
 @njit(nogil=True, cache=True, error_model="numpy")
 def digamma_sum_merged(row, rad, n, psi, m, todo):  # pragma: no cover - numba
-    """``sum psi(m_p)`` over the sorted values ``row[WINDOW:WINDOW + n]`` (WINDOW sentinels
-    on each side), where ``m_p`` counts the values within ``rad[p]`` of ``row[p]``, itself
-    included: WINDOW neighbours on each side for all samples without branches, then further
-    for the few whose neighbours were all within."""
+    """``sum psi(m_p)`` over the sorted values ``row[FAR_WINDOW:FAR_WINDOW + n]`` (FAR_WINDOW
+    sentinels on each side), where ``m_p`` counts the values within ``rad[p]`` of ``row[p]``,
+    itself included: WINDOW neighbours on each side for all samples without branches, then
+    up to FAR_WINDOW for the few whose neighbours were all within, and one by one beyond."""
     w = np.uint64(WINDOW)
-    start = np.uint64(WINDOW)
+    far_w = np.uint64(FAR_WINDOW)
+    start = np.uint64(FAR_WINDOW)
     stop = start + np.uint64(n)
     for p in range(start, stop):  # vectorises: no branches, no dependent stores
         v = row[p]
@@ -350,13 +353,16 @@ def digamma_sum_merged(row, rad, n, psi, m, todo):  # pragma: no cover - numba
         v = row[p]
         r = rad[p]
         extra = 0
-        t = w + np.uint64(1)  # row[p + WINDOW] is a value when it was within: t is in bounds
-        if row[p + w] - v <= r:
+        # a side whose WINDOW-th neighbour is out adds 0 here (the row is sorted)
+        for t in range(w + np.uint64(1), far_w + np.uint64(1)):
+            extra += (row[p + t] - v <= r) + (v - row[p - t] <= r)
+        t = far_w + np.uint64(1)  # row[p + FAR_WINDOW] is a value when within: in bounds
+        if row[p + far_w] - v <= r:
             while row[p + t] - v <= r:
                 t += np.uint64(1)
                 extra += 1
-        t = w + np.uint64(1)
-        if v - row[p - w] <= r:
+        t = far_w + np.uint64(1)
+        if v - row[p - far_w] <= r:
             while v - row[p - t] <= r:
                 t += np.uint64(1)
                 extra += 1
@@ -383,7 +389,7 @@ def digamma_sums(block, starts, counts, kvals, brute, psi, constant, out):  # pr
     (one feature per row), ``mean_i psi(m_i)`` taken over the samples of all classes.
 
     Class ``c`` occupies ``starts[c]:starts[c] + counts[c]`` of every row, sorted ascending
-    and padded with at least WINDOW (and n_neighbors) -inf before and +inf after. ``m_i``
+    and padded with at least n_neighbors -inf before and +inf after. ``m_i``
     counts the samples of all classes within sample i's radius.
     """
     n_classes = counts.shape[0]
@@ -393,13 +399,13 @@ def digamma_sums(block, starts, counts, kvals, brute, psi, constant, out):  # pr
     for c in range(n_classes):
         n_kept += counts[c]
         most = max(most, counts[c])
-    span = n_kept + 2 * WINDOW
+    span = n_kept + 2 * FAR_WINDOW
     radius = np.empty((LANES, block.shape[1]))
     # merged rows (values, radii): the final one, and two buffers for more than two classes
     merged = np.empty((3, LANES, span))
     radii = np.empty((3, LANES, span))
-    merged[:, :, :WINDOW] = -np.inf
-    radii[:, :, :WINDOW] = 0.0
+    merged[:, :, :FAR_WINDOW] = -np.inf
+    radii[:, :, :FAR_WINDOW] = 0.0
     m = np.empty(span, dtype=np.int64)
     todo = np.empty(span, dtype=np.uint64)
     buf = np.empty(most)
@@ -417,9 +423,9 @@ def digamma_sums(block, starts, counts, kvals, brute, psi, constant, out):  # pr
         values = merged[0, : j1 - j0]
         values_r = radii[0, : j1 - j0]
         if n_classes == 1:
-            values[:, WINDOW : WINDOW + n_kept] = rows[:, starts[0] : starts[0] + n_kept]
-            values_r[:, WINDOW : WINDOW + n_kept] = rads[:, starts[0] : starts[0] + n_kept]
-            values[:, WINDOW + n_kept :] = np.inf
+            values[:, FAR_WINDOW : FAR_WINDOW + n_kept] = rows[:, starts[0] : starts[0] + n_kept]
+            values_r[:, FAR_WINDOW : FAR_WINDOW + n_kept] = rads[:, starts[0] : starts[0] + n_kept]
+            values[:, FAR_WINDOW + n_kept :] = np.inf
         else:
             va = rows
             ra = rads
@@ -429,12 +435,12 @@ def digamma_sums(block, starts, counts, kvals, brute, psi, constant, out):  # pr
                 target = 0 if c == n_classes - 1 else 1 + (c % 2)
                 vo = merged[target, : j1 - j0]
                 ro = radii[target, : j1 - j0]
-                merge_lanes(va, ra, a0, na, rows, rads, starts[c], counts[c], vo, ro, WINDOW)
+                merge_lanes(va, ra, a0, na, rows, rads, starts[c], counts[c], vo, ro, FAR_WINDOW)
                 na += counts[c]
-                vo[:, WINDOW + na : WINDOW + na + WINDOW] = np.inf  # sentinels after the run
+                vo[:, FAR_WINDOW + na : FAR_WINDOW + na + FAR_WINDOW] = np.inf  # sentinels
                 va = vo
                 ra = ro
-                a0 = WINDOW
+                a0 = FAR_WINDOW
         for r in range(j1 - j0):
             total = digamma_sum_merged(values[r], values_r[r], n_kept, psi, m, todo)
             out[j0 + r] = max(constant - total / n_kept, 0.0)

@@ -1,35 +1,35 @@
 """ConceptMapView: conceptual explanation scores (CES) of the selected images, on a concept map.
 
-A thin view over :class:`~failwidgets.methods.ces.ConceptExplainer` (a split model plus a
-:class:`~failwidgets.methods.ces.ConceptBank`):
+A thin :class:`FailureView` over :class:`~failwidgets.methods.ces.ConceptExplainer` (a split
+model plus a :class:`~failwidgets.methods.ces.ConceptBank`):
 
 - a map (anywidget) with one point per concept at a 2-D embedding of its CAV (PCA, or t-SNE),
   coloured by the sign of its score, sized by ``|score|``, the top concepts labelled, and a
   tooltip with the name, the score and the CAV's validation accuracy;
 - beside it a ranked bar list of the top positive and top negative concepts;
-- controls: the class whose mistakes are explained, the class whose probability is explained
-  (default: each image's true label), the step ``delta`` (log slider), the direction
-  (add / remove the concept) and the map embedding.
+- controls: the class whose mistakes are explained and the step ``delta`` (log slider), both
+  from the base (the Explorer shows them once, in its panel), the class whose probability is
+  explained (default: each image's true label), the direction (add / remove the concept) and
+  the map embedding.
 
 The explained set follows the current selection: by default the misclassified images of the
 selected class in ``split``; images selected in the (shared) :class:`ImageGrid` replace it, and
 :meth:`ConceptMapView.explain` sets it from another view (e.g. a failure mode's members).
 Clicking a concept shows its positive examples in the grid.
 
-Scores are recomputed on every change. Small requests (``n_images * n_concepts`` up to
-``sync_limit``) run at once; larger ones run on one worker thread while the map shows a busy
-state. Every request takes a new generation number and only the result of the latest one is
-shown, so quick successive changes never leave a stale result on screen.
+Scores are recomputed on every change through the view's latest-wins worker (a quick change
+never leaves a stale result on screen), and the last results are cached. With
+``background="auto"`` small requests (``n_images * n_concepts`` up to ``sync_limit``) run at
+once and larger ones on the worker while the map shows a busy state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pathlib
-import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import anywidget
 import ipywidgets as widgets
@@ -39,9 +39,21 @@ import traitlets
 from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.answers import answer_list
-from ..methods.ces import ConceptBank, ConceptExplainer, ConceptScores, embed_concepts
+from ..methods.ces import (
+    ConceptBank,
+    ConceptExplainer,
+    ConceptScores,
+    class_images_mistakes_first,
+    class_mistakes,
+    concept_examples_mode,
+    concept_failure_modes,
+    embed_concepts,
+    mistakes_per_class,
+    target_text,
+    unit_square,
+)
 from ..modes import FailureMode
-from ..thresholds import spec as threshold_spec
+from .failure_view import ClassName, FailureView
 from .grid import ImageGrid, format_score
 from .guard import (
     BrowserMessageError,
@@ -52,7 +64,7 @@ from .guard import (
     short_repr,
     validator,
 )
-from .selectable import Selectable
+from .threshold_controls import Threshold
 
 __all__ = ["ConceptMapPanel", "ConceptMapView"]
 
@@ -62,7 +74,6 @@ DIRECTIONS = ("add", "remove")
 EMBEDDINGS = {"pca": "PCA", "tsne": "t-SNE"}
 TRUE_LABEL = -1  # the target dropdown's value for "each image's true label"
 CACHE_SIZE = 32
-DESCRIPTION_CONCEPTS = 3  # concepts named in a failure mode's description
 
 
 def _percent(value: float) -> str:
@@ -89,7 +100,7 @@ class ConceptMapPanel(GuardedState, anywidget.AnyWidget):
     busy = traitlets.Bool(False).tag(sync=True)
 
 
-class ConceptMapView(Selectable, widgets.VBox):
+class ConceptMapView(FailureView):
     """Concept explanations (CES) of the selected images on a map of the concept bank.
 
     Parameters
@@ -126,8 +137,8 @@ class ConceptMapView(Selectable, widgets.VBox):
     indices : array-like of int, optional
         An explained set to start with instead of the class's mistakes.
     background : {"auto", True, False}
-        Run score computations on a worker thread: always, never, or ("auto") when
-        ``n_images * n_concepts`` exceeds ``sync_limit``.
+        Run score computations on the worker thread: always, never, or ("auto") when
+        ``n_images * n_concepts`` exceeds ``sync_limit`` (or a computation is under way).
     sync_limit : int
         Size up to which "auto" computes at once.
     transform : callable, optional
@@ -140,6 +151,7 @@ class ConceptMapView(Selectable, widgets.VBox):
     target : str or None
         Class whose probability is explained; None: each image's true label.
     delta : float
+        The CES step (the ``ces`` threshold; log slider).
     direction : str
     embedding : str
     n_labels, n_bars : int
@@ -154,13 +166,16 @@ class ConceptMapView(Selectable, widgets.VBox):
         EvalSet indices of the current selection: the clicked concept's positive examples.
     """
 
-    class_name = traitlets.Unicode("")
-    target = Checked(None)
-    delta = Checked(1e4)
-    direction = traitlets.Unicode("add")
-    embedding = traitlets.Unicode("pca")
-    n_labels = Checked(4)
-    n_bars = Checked(8)
+    method = METHOD
+    class_name = ClassName(help="the class whose mistakes are explained by default")
+    delta = Threshold(METHOD, "delta")
+    target = ClassName(
+        None, allow_none=True, help="the class whose probability is explained (None: true label)"
+    )
+    direction = traitlets.Unicode("add", help="'add' or 'remove' the concept")
+    embedding = traitlets.Unicode("pca", help="map coordinates of the CAVs: 'pca' or 'tsne'")
+    n_labels = Checked(4, help="labelled points on each side of the map")
+    n_bars = Checked(8, help="concepts in each ranked bar list")
 
     def __init__(
         self,
@@ -183,227 +198,108 @@ class ConceptMapView(Selectable, widgets.VBox):
         transform: Callable | None = None,
         **kwargs,
     ):
-        if not isinstance(evalset, EvalSet):
-            raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
-        explainer = self._make_explainer(explainer, bank, transform)
+        explainer = ConceptExplainer.coerce(explainer, bank, transform)
         if len(explainer.bank) == 0:
             raise ValueError("bank: has no concepts (all were dropped below min_accuracy?)")
-        if grid is not None:
-            if not isinstance(grid, ImageGrid):
-                raise TypeError(f"grid: expected an ImageGrid, got {type(grid).__name__}")
-            if grid.evalset is not evalset:
-                raise ValueError("grid: the shared ImageGrid must show the same EvalSet")
         if background not in ("auto", True, False):
             raise ValueError(f"background: expected 'auto', True or False, got {background!r}")
-        sync_limit = _check_int(sync_limit, "sync_limit", 0)
-        n_labels = _check_int(n_labels, "n_labels", 0)
-        n_bars = _check_int(n_bars, "n_bars", 1)
-        delta = threshold_spec("ces", "delta").check(explainer.delta if delta is None else delta)
-        self._evalset = evalset
-        self._explainer = explainer
-        self._bank = explainer.bank
-        self._split = self._check_split(evalset, split)
-        self._rows = (
-            np.arange(evalset.n) if self._split is None else evalset.split_indices(self._split)
-        )
-        first = self._initial_class(class_name)
-        self._check_images(evalset, explainer)
-
-        self._background = background
-        self._sync_limit = sync_limit
-        self._lock = threading.RLock()
-        self._generation = 0
-        self._executor: ThreadPoolExecutor | None = None
-        self._pending: Future | None = None
+        self._sync_limit = _check_int(sync_limit, "sync_limit", 0)
+        _check_int(n_labels, "n_labels", 0)
+        _check_int(n_bars, "n_bars", 1)
+        super().__init__(evalset, grid=grid, background=background is not False, **kwargs)
+        self._auto = background == "auto"
+        self._explainer, self._bank = explainer, explainer.bank
         self._cache: OrderedDict = OrderedDict()
         self._scores: ConceptScores | None = None
         self._error: str | None = None
-        self._explained = np.zeros(0, dtype=np.int64)
-        self._source: tuple[str, str | None] = ("class", None)
         self._selected_concept: str | None = None
-        self._selected_members = np.zeros(0, dtype=np.int64)
         self._note: str | None = None
         self._coordinates: dict[str, np.ndarray] = {}
-        self._positives = self._positive_examples()
+        self._requests = 0  # requests so far: the view model's generation
         self._showing = False  # True while this view changes the grid (its selection follows)
-        self._syncing = False
-        self._ready = False
-
-        self._owns_grid = grid is None
-        self._grid = grid if grid is not None else ImageGrid(evalset, [], page_size=50)
+        try:  # a refused argument closes what the base made
+            no_split = split is None or evalset.split is None
+            self._split = None if no_split else split
+            self._rows = np.arange(evalset.n) if no_split else evalset.split_indices(split)
+            explainer.check_evalset(evalset)
+            if class_name is None:
+                class_name = int(np.argmax(mistakes_per_class(evalset, self._rows)[0]))
+            self.class_name = class_name  # first: its default ("") is no class to roll back to
+            with self.hold_trait_notifications():
+                self.delta = explainer.delta if delta is None else delta
+                self.direction = direction
+                self.embedding = embedding
+                self.n_labels = n_labels
+                self.n_bars = n_bars
+                self.target = target
+            if indices is not None:
+                self._explained = self._check_explained(indices, "indices")
+                self._source = ("explicit", None)
+            else:
+                self._explain_class()
+        except Exception:
+            self.close()
+            raise
+        self._positives = explainer.evalset_examples(evalset)
+        self._embedding_coordinates(self.embedding)
         self._panel = ConceptMapPanel()
         self._panel.on_msg(self._on_panel_message)
-        names = list(evalset.class_names)
-        self._class_dropdown = widgets.Dropdown(
-            options=[(self._class_option(c), name) for c, name in enumerate(names)],
-            value=names[first],
-            description="Mistakes of",
-            style={"description_width": "initial"},
-            layout=widgets.Layout(width="min(100%, 260px)"),
-        )
+        self.children = self._build_controls()
+        self.add_class("fw-concept-map-view")
+        if self._owns_grid:
+            self._show_class_images()
+        self._finish_init()
+        self.grid.observe(self._on_grid_selected, "selected")
+        self._request()
+
+    def _build_controls(self) -> list[widgets.Widget]:
+        names = list(self._evalset.class_names)
+        wrong, total = mistakes_per_class(self._evalset, self._rows)
+        options = [(f"{n} · {wrong[c]} mistakes / {total[c]}", n) for c, n in enumerate(names)]
+        class_dropdown = self.class_control(options)
+        class_dropdown.description = "Mistakes of"
+        class_dropdown.style.description_width = "initial"
+        self._class_dropdown = class_dropdown
         self._target_dropdown = widgets.Dropdown(
             options=[("true label of each image", TRUE_LABEL)]
-            + [(name, c) for c, name in enumerate(names)],
-            value=TRUE_LABEL,
+            + [(n, c) for c, n in enumerate(names)],
             description="Probability of",
             style={"description_width": "initial"},
             layout=widgets.Layout(width="min(100%, 280px)"),
         )
-        exponent = math.log10(delta)
-        self._delta_slider = widgets.FloatLogSlider(
-            value=delta,
-            base=10,
-            min=math.floor(exponent) - 3,
-            max=math.ceil(exponent) + 3,
-            step=0.25,
-            description=threshold_spec("ces", "delta").label,
-            tooltip=threshold_spec("ces", "delta").doc,
-            style={"description_width": "initial"},
-            readout_format=".3g",
-            continuous_update=threshold_spec("ces", "delta").continuous,
-            layout=widgets.Layout(width="min(100%, 300px)"),
+        traitlets.link(
+            (self, "target"),
+            (self._target_dropdown, "value"),
+            transform=(
+                lambda name: TRUE_LABEL if name is None else names.index(name),
+                lambda value: None if value == TRUE_LABEL else names[value],
+            ),
         )
+        (self._delta_slider,) = self.threshold_controls()
         self._direction_toggle = widgets.ToggleButtons(
             options=[("add concept", "add"), ("remove concept", "remove")],
-            value="add",
             tooltips=["step toward the concept", "step away from the concept"],
             style={"button_width": "auto"},
         )
-        embeddings = [("PCA", "pca")]
-        if len(self._bank) >= 4:
-            embeddings.append(("t-SNE", "tsne"))
+        embeddings = [("PCA", "pca")] + ([("t-SNE", "tsne")] if len(self._bank) >= 4 else [])
         self._embedding_toggle = widgets.ToggleButtons(
-            options=embeddings, value="pca", style={"button_width": "auto"}
+            options=embeddings, style={"button_width": "auto"}
         )
+        traitlets.link((self, "direction"), (self._direction_toggle, "value"))
+        traitlets.link((self, "embedding"), (self._embedding_toggle, "value"))
         for control, hook in (
-            (self._class_dropdown, "fw-cmap-class"),
             (self._target_dropdown, "fw-cmap-target"),
-            (self._delta_slider, "fw-cmap-delta"),
             (self._direction_toggle, "fw-cmap-direction"),
             (self._embedding_toggle, "fw-cmap-embedding"),
         ):
             control.add_class(hook)
-        row1 = widgets.HBox([self._class_dropdown, self._target_dropdown, self._delta_slider])
-        row2 = widgets.HBox([self._direction_toggle, self._embedding_toggle])
+        row1 = widgets.HBox([class_dropdown, self._target_dropdown, self._delta_slider])
+        row2 = widgets.HBox([self._direction_toggle, self._embedding_toggle, self._status_html])
         for row in (row1, row2):
             row.layout.flex_flow = "row wrap"
-        children = [row1, row2, self._panel]
-        if self._owns_grid:
-            children.append(self._grid)
-        super().__init__(children=children, **kwargs)
-        self.add_class("fw-concept-map-view")
-
-        with self.hold_trait_notifications():
-            self.delta = delta
-            self.direction = direction
-            self.embedding = embedding
-            self.n_labels = n_labels
-            self.n_bars = n_bars
-            self.target = target
-            self.class_name = names[first]
-        self._embedding_coordinates(self.embedding)
-        if indices is not None:
-            self._explained = self._check_explained(indices, "indices")
-            self._source = ("explicit", None)
-        else:
-            self._explained = self._class_mistakes()
-        if self._owns_grid:
-            self._show_class_images()
-        self._ready = True
-
-        # the view's (validated) traits first: the controls take their values
-        traitlets.link((self, "delta"), (self._delta_slider, "value"))
-        traitlets.link((self, "direction"), (self._direction_toggle, "value"))
-        traitlets.link((self, "embedding"), (self._embedding_toggle, "value"))
-        traitlets.link((self, "class_name"), (self._class_dropdown, "value"))
-        self._target_dropdown.observe(self._on_target_dropdown, "value")
-        self._grid.observe(self._on_grid_selected, "selected")
-        self._request()
-
-    # ------------------------------------------------------------------ construction helpers
-    @staticmethod
-    def _make_explainer(explainer, bank, transform) -> ConceptExplainer:
-        if isinstance(explainer, ConceptExplainer):
-            if bank is not None and bank is not explainer.bank:
-                raise ValueError("bank: the explainer already has a bank; pass one or the other")
-            if transform is not None:
-                raise ValueError("transform: give it to the ConceptExplainer instead")
-            return explainer
-        from ..features.split import SplitModel
-
-        if isinstance(explainer, SplitModel):
-            if bank is None:
-                raise ValueError("bank: a SplitModel needs a ConceptBank (learn_concept_bank)")
-            if not isinstance(bank, ConceptBank):
-                raise TypeError(f"bank: expected a ConceptBank, got {type(bank).__name__}")
-            return ConceptExplainer(explainer, bank, transform=transform)
-        raise TypeError(
-            "explainer: expected a ConceptExplainer or a SplitModel (with bank=), "
-            f"got {type(explainer).__name__}"
-        )
-
-    @staticmethod
-    def _check_split(evalset: EvalSet, split) -> str | None:
-        if split is None or evalset.split is None:
-            return None
-        if not isinstance(split, str):
-            raise TypeError(f"split: expected a split name or None, got {type(split).__name__}")
-        present = sorted(set(evalset.split.tolist()))
-        if split not in present:
-            raise ValueError(f"split: no samples in split {split!r}; splits present: {present}")
-        return split
-
-    @staticmethod
-    def _check_images(evalset: EvalSet, explainer: ConceptExplainer) -> None:
-        """Run one image through the bottom: wrong sizes fail here, with the bank's reason."""
-        if evalset.n == 0:
-            raise ValueError("evalset: has no samples")
-        try:
-            explainer.evalset_activations(evalset, [0])
-        except ValueError as error:
-            raise ValueError(f"evalset: its images do not fit the explainer: {error}") from None
-
-    def _class_arg(self, value, name: str) -> int:
-        try:
-            return self._evalset.class_index(value)
-        except (TypeError, ValueError) as error:
-            raise type(error)(str(error).replace("cls:", f"{name}:", 1)) from None
-
-    def _initial_class(self, class_name) -> int:
-        if class_name is not None:
-            return self._class_arg(class_name, "class_name")
-        rows = self._rows
-        mistakes = np.bincount(
-            self._evalset.labels[rows][~self._evalset.correct[rows]],
-            minlength=self._evalset.n_classes,
-        )
-        return int(np.argmax(mistakes))
-
-    def _class_option(self, c: int) -> str:
-        rows = self._rows[self._evalset.labels[self._rows] == c]
-        wrong = int(np.count_nonzero(~self._evalset.correct[rows]))
-        return f"{self._evalset.class_names[c]} · {wrong} mistakes / {len(rows)}"
-
-    def _positive_examples(self) -> dict[str, np.ndarray]:
-        """Concept -> EvalSet indices of its positive examples, for concepts that have them."""
-        out = {}
-        n = self._evalset.n
-        for name in self._bank.names:
-            ids = self._bank.positive_ids.get(name)
-            if not ids:
-                continue
-            if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ids):
-                continue  # image paths (concepts from folders)
-            rows = np.asarray(ids, dtype=np.int64)
-            if rows.min() >= 0 and rows.max() < n:
-                out[name] = rows
-        return out
+        return [row1, row2, self._panel] + ([self.grid] if self._owns_grid else [])
 
     # ------------------------------------------------------------------ public API
-    @property
-    def evalset(self) -> EvalSet:
-        return self._evalset
-
     @property
     def explainer(self) -> ConceptExplainer:
         return self._explainer
@@ -411,10 +307,6 @@ class ConceptMapView(Selectable, widgets.VBox):
     @property
     def bank(self) -> ConceptBank:
         return self._bank
-
-    @property
-    def grid(self) -> ImageGrid:
-        return self._grid
 
     @property
     def panel(self) -> ConceptMapPanel:
@@ -458,10 +350,6 @@ class ConceptMapView(Selectable, widgets.VBox):
         """Map coordinates (C, 2) of the concepts, in ``bank.names`` order, for ``embedding``."""
         return self._embedding_coordinates(self.embedding).copy()
 
-    def set_class(self, name: str | int) -> None:
-        """Explain the mistakes of class ``name`` (a name or index) in the split."""
-        self.class_name = self._evalset.class_names[self._class_arg(name, "name")]
-
     def explain(self, indices, title: str | None = None) -> None:
         """Make ``indices`` (EvalSet indices, e.g. a failure mode's members) the explained set.
 
@@ -476,9 +364,7 @@ class ConceptMapView(Selectable, widgets.VBox):
 
     def wait(self, timeout: float | None = None) -> ConceptScores | None:
         """Block until the latest computation has finished; returns :attr:`scores`."""
-        pending = self._pending
-        if pending is not None:
-            pending.result(timeout=timeout)
+        self._worker.wait(timeout=timeout)
         return self._scores
 
     def show_concept(self, name: str) -> FailureMode:
@@ -503,85 +389,59 @@ class ConceptMapView(Selectable, widgets.VBox):
             members = np.zeros(0, dtype=np.int64)
         else:
             self._note = None
-            self._show_in_grid(
-                members, title=f"Positive examples of the concept “{name}” ({len(members)})"
-            )
+            with self._changing_grid():
+                self.grid.show(
+                    members, title=f"Positive examples of the concept “{name}” ({len(members)})"
+                )
         self._selected_members = members.copy()
-        accuracy = float(self._evalset.correct[members].mean()) if len(members) else float("nan")
-        mode = FailureMode(
-            method=METHOD,
-            class_name=self.class_name,
-            description=f"positive examples of the concept {name}",
-            members=members.copy(),
-            accuracy=accuracy,
-        )
+        mode = concept_examples_mode(self._evalset, name, members, self.class_name)
         self._render()
         self._notify_select(mode)
         return mode
 
     def show_explained(self) -> None:
         """Show the explained images in the grid."""
-        self._show_in_grid(self._explained, title=self._explained_text())
+        with self._changing_grid():
+            self.grid.show(self._explained, title=self._explained_text())
 
-    def failure_modes(self) -> list[FailureMode]:
-        """The explained set as one failure mode, described by its top concepts.
+    def show_mode(self, mode: FailureMode, title: str | None = None) -> None:
+        """Show ``mode``'s members in the grid, errors first (what is explained stays)."""
+        with self._changing_grid():
+            super().show_mode(mode, title=title)
 
-        CES explains mistakes rather than finding subgroups, so this is the current explained
-        set (by default the class's mistakes in the split) with the current ``target``,
-        ``delta`` and ``direction``; its description names the top positive concepts (the
-        concepts whose addition, or removal, raises the explained probability most) and the
-        top negative one; when no concept raises (or lowers) it, it says why instead
-        (:meth:`ConceptScores.empty_reason`). Empty when nothing is explained or the scores
-        could not be computed: the empty list's ``reason`` (shown in its repr) says which.
+    def _modes(self, class_names: list[str], thresholds: dict) -> list[FailureMode]:
+        """The explained images' failure modes: one per class of ``class_names`` among the
+        explained images' labels (:func:`~failwidgets.methods.ces.concept_failure_modes`).
 
-        Its ``rule`` (a :class:`~failwidgets.rules.ConceptRule`, when some concept raises the
-        probability of the class itself) re-applies the explanation: the class's images
-        without the top concept (with it, for ``direction="remove"``); on other rows it
-        measures whether the explanation holds there (:func:`failwidgets.rules.heldout`).
+        CES explains mistakes rather than finding subgroups, so ``failure_modes()`` is the
+        current explained set (by default the selected class's mistakes in the split) at the
+        current ``target`` and ``direction``: ``classes="current"`` keeps the explained images
+        labelled the selected class, ``"all"`` gives one mode per label among them, a list the
+        modes of those labels. Each is described by its own top concepts, and its ``rule``
+        re-applies the explanation (:class:`~failwidgets.rules.ConceptRule`). A ``delta``
+        other than the view's recomputes the scores (the view is not changed). Empty, with
+        the ``reason``, when nothing is explained, the scores could not be computed or no
+        explained image has one of those labels.
         """
-        from ..rules import ConceptRule
-
         self.wait()
         scores = self._scores
-        members = self._explained
-        if scores is None or len(members) == 0:
+        if len(self._explained) and thresholds["delta"] != self.delta:
+            key = self._request_key(delta=thresholds["delta"])
+            scores = self._cached(key)
+            if scores is None:
+                scores = self._compute(key, self._explained.copy())
+        if scores is None or len(self._explained) == 0:
             return answer_list([], self._no_scores_reason)
-        labels = self._evalset.labels[members]
-        if np.all(labels == labels[0]):
-            class_name = self._evalset.class_names[int(labels[0])]
-        else:
-            class_name = self.class_name
-        verb = "adding" if self.direction == "add" else "removing"
-        positive = scores.top_positive(DESCRIPTION_CONCEPTS)
-        negative = scores.top_negative(1)
-        if positive:
-            names = ", ".join(name for name, _ in positive)
-            description = f"{verb} {names} raises {self._target_text()} most"
-        else:
-            description = str(positive.reason)  # "no concept raises p(...) ...: why"
-        if negative:
-            description += f"; {negative[0][0]} lowers it most"
-        elif positive:  # (both empty: every score is 0, and one reason covers both)
-            description += f"; {negative.reason}"
-        description = f"{self._explained_text()}: {description}"
-        rule = None
-        if positive and self.target in (None, class_name):  # explains p(the class): re-apply
-            # it as the class's images without (for "remove": with) the top concept
-            rule = ConceptRule.from_explainer(
-                self._explainer, positive[0][0], class_name, self.direction
-            )
-        return [
-            FailureMode.from_members(
-                METHOD,
-                class_name,
-                description,
-                members.copy(),
-                self._evalset,
-                reference_indices=self._rows,
-                grouping="label",
-                rule=rule,
-            )
-        ]
+        return concept_failure_modes(
+            self._explainer,
+            self._evalset,
+            self._explained,
+            scores,
+            class_names,
+            target=self.target,
+            title=self._explained_text(),
+            reference_indices=self._rows,
+        )
 
     def _no_scores_reason(self) -> str:
         """Why there are no scores: the computation failed, or nothing is explained."""
@@ -597,20 +457,10 @@ class ConceptMapView(Selectable, widgets.VBox):
 
     def close(self) -> None:
         """Stop following the grid, drop pending work and close the widgets."""
-        grid = getattr(self, "_grid", None)  # also called by __del__ after a failed __init__
+        grid = getattr(self, "grid", None)  # also called after a failed __init__
         if grid is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 grid.unobserve(self._on_grid_selected, "selected")
-            except ValueError:
-                pass
-        lock = getattr(self, "_lock", None)
-        if lock is not None:
-            with lock:
-                self._generation += 1  # whatever is still running is stale now
-        executor = getattr(self, "_executor", None)
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
         panel = getattr(self, "_panel", None)
         if panel is not None:
             panel.close()
@@ -628,28 +478,6 @@ class ConceptMapView(Selectable, widgets.VBox):
         if len(idx) == 0:
             raise ValueError(f"{name}: no samples to explain")
         return idx
-
-    @validator("class_name")
-    def _valid_class_name(self, proposal):
-        value = proposal["value"]
-        if not isinstance(value, str):
-            raise TypeError(f"class_name: expected a class name, got {type(value).__name__}")
-        if value not in self._evalset.class_names:
-            raise ValueError(
-                f"class_name: unknown class {value!r}; known: {self._evalset.class_names[:10]}"
-            )
-        return value
-
-    @validator("target")
-    def _valid_target(self, proposal):
-        value = proposal["value"]
-        if value is None:
-            return None
-        return self._evalset.class_names[self._class_arg(value, "target")]
-
-    @validator("delta")
-    def _valid_delta(self, proposal):
-        return threshold_spec("ces", "delta").check(proposal["value"])
 
     @validator("direction")
     def _valid_direction(self, proposal):
@@ -669,51 +497,23 @@ class ConceptMapView(Selectable, widgets.VBox):
             )
         return value
 
-    @validator("n_labels")
-    def _valid_n_labels(self, proposal):
-        return _check_int(proposal["value"], "n_labels", 0)
-
-    @validator("n_bars")
-    def _valid_n_bars(self, proposal):
-        return _check_int(proposal["value"], "n_bars", 1)
+    @validator("n_labels", "n_bars")
+    def _valid_count(self, proposal):
+        name = proposal["trait"].name
+        return _check_int(proposal["value"], name, 0 if name == "n_labels" else 1)
 
     # ------------------------------------------------------------------ reactions
-    @traitlets.observe("class_name")
-    def _on_class_name(self, change):
-        if not self._ready:
-            return
-        self._explained = self._class_mistakes()
-        self._source = ("class", None)
+    def _on_class(self) -> None:
+        self._explain_class()
         if self._owns_grid:
             self._show_class_images()
         self._request()
 
-    @traitlets.observe("target")
-    def _on_target(self, change):
-        self._syncing = True
-        try:
-            value = change["new"]
-            self._target_dropdown.value = (
-                TRUE_LABEL if value is None else self._evalset.class_names.index(value)
-            )
-        finally:
-            self._syncing = False
-        if self._ready:
-            self._request()
+    def _on_threshold(self, name: str) -> None:
+        self._request()
 
-    @traitlets.observe("delta")
-    def _on_delta(self, change):
-        exponent = math.log10(change["new"])
-        slider = self._delta_slider
-        if exponent < slider.min:
-            slider.min = math.floor(exponent)
-        if exponent > slider.max:
-            slider.max = math.ceil(exponent)
-        if self._ready:
-            self._request()
-
-    @traitlets.observe("direction")
-    def _on_direction(self, change):
+    @traitlets.observe("target", "direction")
+    def _on_setting(self, change):
         if self._ready:
             self._request()
 
@@ -725,30 +525,26 @@ class ConceptMapView(Selectable, widgets.VBox):
                 self._embedding_coordinates(change["new"])
             finally:
                 self._render()
-                self._panel.busy = self._pending is not None and not self._pending.done()
+                self._panel.busy = self._worker.pending
 
     @traitlets.observe("n_labels", "n_bars")
     def _on_counts(self, change):
         if self._ready:
             self._render()
 
-    def _on_target_dropdown(self, change):
-        if self._syncing:
-            return
-        value = change["new"]
-        self.target = None if value == TRUE_LABEL else self._evalset.class_names[value]
-
     def _on_grid_selected(self, change):
         if self._showing:
             return  # this view changed the grid; the selection only followed
         selected = np.asarray(change["new"], dtype=np.int64)
         if len(selected):
-            self._explained = selected
-            self._source = ("selection", None)
+            self._explained, self._source = selected, ("selection", None)
         else:
-            self._explained = self._class_mistakes()
-            self._source = ("class", None)
+            self._explain_class()
         self._request()
+
+    def _explain_class(self) -> None:
+        self._explained = class_mistakes(self._evalset, self.class_name, self._rows)
+        self._source = ("class", None)
 
     @answer_errors
     def _on_panel_message(self, widget, content, buffers) -> None:
@@ -768,104 +564,79 @@ class ConceptMapView(Selectable, widgets.VBox):
             )
 
     # ------------------------------------------------------------------ grid
-    def _class_mistakes(self) -> np.ndarray:
-        c = self._evalset.class_names.index(self.class_name)
-        rows = self._rows
-        return rows[(self._evalset.labels[rows] == c) & ~self._evalset.correct[rows]]
-
-    def _show_in_grid(self, indices, title: str) -> None:
+    @contextlib.contextmanager
+    def _changing_grid(self):
         self._showing = True
         try:
-            self._grid.show(indices, title=title)
+            yield
         finally:
             self._showing = False
 
     def _show_class_images(self) -> None:
-        c = self._evalset.class_names.index(self.class_name)
-        rows = self._rows[self._evalset.labels[self._rows] == c]
-        wrong = ~self._evalset.correct[rows]
-        ordered = np.concatenate([rows[wrong], rows[~wrong]])
+        rows, wrong = class_images_mistakes_first(self._evalset, self.class_name, self._rows)
         where = f"{self._split} images" if self._split else "images"
-        self._show_in_grid(
-            ordered,
-            title=(
-                f"{self.class_name}: {len(rows)} {where}, the {int(wrong.sum())} mistakes first "
-                "· select images to explain them"
-            ),
-        )
+        with self._changing_grid():
+            self.grid.show(
+                rows,
+                title=(
+                    f"{self.class_name}: {len(rows)} {where}, the {wrong} mistakes first · "
+                    "select images to explain them"
+                ),
+            )
 
     # ------------------------------------------------------------------ computation
-    def _request_key(self):
-        idx = self._explained
+    def _request_key(self, delta: float | None = None):
         target = None if self.target is None else self._evalset.class_index(self.target)
-        return (idx.tobytes(), target, float(self.delta), self.direction)
+        delta = float(self.delta if delta is None else delta)
+        return (self._explained.tobytes(), target, delta, self.direction)
+
+    def _cached(self, key) -> ConceptScores | None:
+        with self._worker.lock:
+            scores = self._cache.get(key)
+            if scores is not None:
+                self._cache.move_to_end(key)
+            return scores
 
     def _request(self) -> None:
         """Recompute the scores for the current explained set and settings (the latest wins)."""
-        with self._lock:
-            self._generation += 1
-            generation = self._generation
-            if len(self._explained) == 0:
-                self._apply(None, None)
-                return
-            key = self._request_key()
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                self._apply(cached, None)
-                return
-            explained = self._explained.copy()
-            in_flight = self._pending is not None and not self._pending.done()
+        self._requests += 1
+        if len(self._explained) == 0:
+            self._worker.cancel()
+            self._apply(None, None)
+            return
+        key = self._request_key()
+        cached = self._cached(key)
+        if cached is not None:
+            self._worker.cancel()  # whatever is still running is stale now
+            self._apply(cached, None)
+            return
+        explained = self._explained.copy()
+        if self._auto:
             cost = len(explained) * len(self._bank)
-            background = self._background is True or (
-                self._background == "auto" and (cost > self._sync_limit or in_flight)
-            )
-            self._panel.busy = True
-            if background:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(
-                        max_workers=1, thread_name_prefix="fw-concept-map"
-                    )
-                self._pending = self._executor.submit(
-                    self._compute_latest, generation, key, explained
-                )
-                return
-        try:
-            scores = self._compute(key, explained)
-        except Exception as error:
-            self._finish(generation, key, None, f"{type(error).__name__}: {error}")
-            raise
-        self._finish(generation, key, scores, None)
+            self._worker.background = cost > self._sync_limit or self._worker.pending
+        self._panel.busy = True
+        if self._worker.background:
+            self._set_status(f"computing the scores of {len(explained)} images…")
+        self._worker.submit(
+            lambda: self._compute(key, explained),
+            lambda scores: self._apply(scores, None),
+            lambda error: self._apply(None, f"{type(error).__name__}: {error}"),
+        )
 
     def _compute(self, key, explained: np.ndarray) -> ConceptScores:
         _, target, delta, direction = key
-        return self._explainer.explain_evalset(
+        scores = self._explainer.explain_evalset(
             self._evalset, explained, target=target, delta=delta, direction=direction
         )
-
-    def _compute_latest(self, generation: int, key, explained: np.ndarray) -> None:
-        """Worker thread: compute unless a newer request came in meanwhile."""
-        if generation != self._generation:
-            return  # stale before it started: the newer request has its own job queued
-        try:
-            scores, error = self._compute(key, explained), None
-        except Exception as exc:  # shown in the map; the kernel keeps running
-            scores, error = None, f"{type(exc).__name__}: {exc}"
-        self._finish(generation, key, scores, error)
-
-    def _finish(self, generation: int, key, scores, error) -> None:
-        with self._lock:
-            if scores is not None:
-                self._cache[key] = scores
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
-            if generation != self._generation:
-                return  # a newer request is running or done: never show a stale result
-            self._apply(scores, error)
+        with self._worker.lock:
+            self._cache[key] = scores
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return scores
 
     def _apply(self, scores, error) -> None:
-        self._scores = scores
-        self._error = error
+        self._scores, self._error = scores, error
+        self._set_status(f"Could not compute the scores: {error}" if error else "", bool(error))
         with self._panel.hold_sync():
             self._render()
             self._panel.busy = False
@@ -876,9 +647,6 @@ class ConceptMapView(Selectable, widgets.VBox):
             self._coordinates[method] = embed_concepts(self._bank, method)
         return self._coordinates[method]
 
-    def _target_text(self) -> str:
-        return "p(true label)" if self.target is None else f"p({self.target})"
-
     def _explained_text(self) -> str:
         n = len(self._explained)
         images = "image" if n == 1 else "images"
@@ -888,25 +656,7 @@ class ConceptMapView(Selectable, widgets.VBox):
         if kind == "explicit":
             return title if title else f"{n} chosen {images}"
         where = f" {self._split}" if self._split else ""
-        mistakes = "mistake" if n == 1 else "mistakes"
-        return f"{n}{where} {mistakes} of {self.class_name}"
-
-    def _legend(self) -> dict:
-        verb = "Adding" if self.direction == "add" else "Removing"
-        target = self._target_text()
-        return {
-            "positive": f"{verb} it raises {target}",
-            "negative": f"{verb} it lowers {target}",
-        }
-
-    def _layout(self) -> np.ndarray:
-        """Coordinates scaled into [0, 1] with one scale for both axes (distances kept)."""
-        xy = self._embedding_coordinates(self.embedding).astype(np.float64)
-        low, high = xy.min(axis=0), xy.max(axis=0)
-        span = float(np.max(high - low))
-        if not span > 0:
-            return np.full_like(xy, 0.5)
-        return (xy - (low + high) / 2) / span + 0.5
+        return f"{n}{where} {'mistake' if n == 1 else 'mistakes'} of {self.class_name}"
 
     def view_model(self) -> dict:
         """The JSON the panel draws (also handy to inspect the view's state).
@@ -916,21 +666,18 @@ class ConceptMapView(Selectable, widgets.VBox):
         where its bars would be.
         """
         bank, scores = self._bank, self._scores
-        layout = self._layout()
+        layout = unit_square(self._embedding_coordinates(self.embedding))
         accuracy = np.asarray(bank.val_accuracy, dtype=float)
         n_images = len(self._explained)
-        labelled, positive, negative = set(), [], []
-        rank = {}
+        labelled, positive, negative, rank = set(), [], [], {}
         empty_reasons = {"positive": None, "negative": None}
         if scores is not None:
             empty_reasons = {side: scores.empty_reason(side) for side in empty_reasons}
-            order = scores.order()
-            rank = {int(i): r for r, i in enumerate(order)}
-            top_pos = [i for i in order if scores.scores[i] > 0]
-            top_neg = [i for i in order[::-1] if scores.scores[i] < 0]
-            labelled = {int(i) for i in top_pos[: self.n_labels] + top_neg[: self.n_labels]}
-            positive = [self._bar(int(i)) for i in top_pos[: self.n_bars]]
-            negative = [self._bar(int(i)) for i in top_neg[: self.n_bars]]
+            rank = {int(i): r for r, i in enumerate(scores.order())}
+            top_pos, top_neg = scores.sides()
+            labelled = set(top_pos[: self.n_labels] + top_neg[: self.n_labels])
+            positive = [self._bar(i) for i in top_pos[: self.n_bars]]
+            negative = [self._bar(i) for i in top_neg[: self.n_bars]]
         concepts = []
         for i, name in enumerate(bank.names):
             entry = {
@@ -956,20 +703,19 @@ class ConceptMapView(Selectable, widgets.VBox):
         if self._error:
             message = f"Could not compute the scores: {self._error}"
         elif n_images == 0:
+            where = f" in the {self._split} split" if self._split else ""
             message = (
-                f"{self.class_name} has no mistakes"
-                + (f" in the {self._split} split" if self._split else "")
-                + ": select images in the grid to explain them."
+                f"{self.class_name} has no mistakes{where}: select images in the grid to "
+                "explain them."
             )
-        selected = None
-        if self._selected_concept is not None:
-            selected = bank.names.index(self._selected_concept)
+        verb = "Adding" if self.direction == "add" else "Removing"
+        target = target_text(self.target)
         return {
-            "generation": self._generation,
+            "generation": self._requests,
             "class_name": self.class_name,
             "explained_text": self._explained_text(),
             "n_explained": n_images,
-            "target_text": self._target_text(),
+            "target_text": target,
             "direction": self.direction,
             "delta_text": format_score(float(self.delta)),
             "embedding": self.embedding,
@@ -979,15 +725,19 @@ class ConceptMapView(Selectable, widgets.VBox):
             "positive": positive,
             "negative": negative,
             "empty_reasons": empty_reasons,
-            "legend": self._legend(),
-            "selected": selected,
+            "legend": {
+                "positive": f"{verb} it raises {target}",
+                "negative": f"{verb} it lowers {target}",
+            },
+            "selected": None
+            if self._selected_concept is None
+            else bank.names.index(self._selected_concept),
             "message": message,
             "note": self._note,
         }
 
     def _bar(self, i: int) -> dict:
-        scores = self._scores
-        value = float(scores.scores[i])
+        value = float(self._scores.scores[i])
         return {
             "index": i,
             "name": self._bank.names[i],

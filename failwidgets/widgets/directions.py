@@ -1,9 +1,10 @@
 """DirectionsView: failure directions per class, with aligned images and captions.
 
-A thin view over a :class:`~failwidgets.methods.directions.FailureDirectionsResult`:
+A thin :class:`~failwidgets.widgets.failure_view.FailureView` over a
+:class:`~failwidgets.methods.directions.FailureDirectionsResult`:
 
 - a bqplot bar chart of every class's failure strength (click a bar to select the class);
-- a class selector and a K slider;
+- the class selector and the K slider of the base (``show_controls``);
 - for the selected class, two one-row :class:`~failwidgets.widgets.grid.ImageGrid` strips of
   the K test images with the most negative (hardest) and most positive (easiest) decision
   values, the values shown as scores;
@@ -12,8 +13,12 @@ A thin view over a :class:`~failwidgets.methods.directions.FailureDirectionsResu
   them next to the caption (the paper's Fig. 7b). Skipped classes show their stated reason,
   and a class without captions shows why (:meth:`FailureDirectionsResult.caption_reason`).
 
-The view does no analysis: it asks the result for decision values, captions and caption
-subpopulations, and serialises what it gets.
+A class whose direction is not fitted yet (a result built with ``classes=[]``) is fitted on
+the view's worker when it is opened: the switch returns at once, the view shows the class as
+pending ("fitting <class>…") and draws it when its fit lands; a newer class switch wins.
+
+The view does no analysis: it asks the result for decision values, captions, caption
+subpopulations and failure modes, and serialises what it gets.
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ import pathlib
 import anywidget
 import ipywidgets as widgets
 import numpy as np
+import pandas as pd
 import traitlets
 
 from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..methods.answers import answer_frame
-from ..methods.directions import FailureDirectionsResult
+from ..methods.directions import METHOD, FailureDirectionsResult
 from ..modes import FailureMode
 from ..thresholds import spec as threshold_spec
+from .failure_view import ClassName, FailureView
 from .grid import ImageGrid, format_score
 from .guard import (
     BrowserMessageError,
@@ -43,12 +50,11 @@ from .guard import (
     short_repr,
     validator,
 )
-from .selectable import Selectable
+from .threshold_controls import ControlLink, Threshold
 
 __all__ = ["DirectionsPanel", "DirectionsView"]
 
 _STATIC = pathlib.Path(__file__).parent.parent / "static"
-METHOD = "directions"
 SIDES = ("hard", "easy")
 MAX_STRIP_SIZE = 50
 BAR_COLOR = "#4a90d9"
@@ -56,6 +62,7 @@ SKIPPED_BAR_COLOR = "#9e9e9e"
 PENDING_BAR_COLOR = "#c7dcf2"
 SELECTED_BAR_COLOR = "#f57c00"
 SKIPPED_STUB = 0.015
+CHANCE = 0.5  # the bars' base: chance level of a balanced accuracy
 
 
 def _check_split(value, name: str, result: FailureDirectionsResult) -> None:
@@ -63,10 +70,6 @@ def _check_split(value, name: str, result: FailureDirectionsResult) -> None:
         raise TypeError(f"{name}: expected a split name, got {type(value).__name__}")
     if value not in result.splits:
         raise ValueError(f"{name}: no samples in split {value!r}; splits present: {result.splits}")
-
-
-def _has_items(values) -> bool:
-    return values is not None and len(values) > 0
 
 
 def _bar_index(value, n_bars: int) -> int | None:
@@ -105,7 +108,7 @@ class DirectionsPanel(GuardedState, anywidget.AnyWidget):
     view_model = traitlets.Dict({}).tag(sync=True)
 
 
-class DirectionsView(Selectable, widgets.VBox):
+class DirectionsView(FailureView):
     """Failure directions of an EvalSet's classes: strengths, aligned images and captions.
 
     Parameters
@@ -133,6 +136,8 @@ class DirectionsView(Selectable, widgets.VBox):
         Thumbnails per strip page (one row).
     thumb_size : int
         Thumbnail size of the strips in pixels.
+    background : bool
+        Fit a pending class's direction on the view's worker thread (default) or at once.
 
     Attributes
     ----------
@@ -146,9 +151,10 @@ class DirectionsView(Selectable, widgets.VBox):
         The strips of the most negative / most positive images.
     """
 
-    class_name = traitlets.Unicode("")
-    k = Checked(20)
-    n_captions = Checked(5)
+    method = METHOD
+    class_name = ClassName(help="the selected class")
+    k = Threshold(METHOD, "k")
+    n_captions = Checked(5, help="hard and easy captions listed per class")
 
     def __init__(
         self,
@@ -156,17 +162,17 @@ class DirectionsView(Selectable, widgets.VBox):
         result: FailureDirectionsResult,
         *,
         grid: ImageGrid | None = None,
-        k: int = threshold_spec("directions", "k").default,
+        k: int = threshold_spec(METHOD, "k").default,
         n_captions: int = 5,
         split: str = "test",
         class_name: str | int | None = None,
         heldout_split: str | None = None,
         strip_size: int = 8,
         thumb_size: int = 64,
+        background: bool = True,
         **kwargs,
     ):
-        if not isinstance(evalset, EvalSet):
-            raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
+        super().__init__(evalset, grid=grid, background=background, **kwargs)
         if not isinstance(result, FailureDirectionsResult):
             raise TypeError(
                 f"result: expected a FailureDirectionsResult (find_failure_directions), "
@@ -176,81 +182,48 @@ class DirectionsView(Selectable, widgets.VBox):
         _check_split(split, "split", result)
         if heldout_split is not None:
             _check_split(heldout_split, "heldout_split", result)
-        if grid is not None:
-            if not isinstance(grid, ImageGrid):
-                raise TypeError(f"grid: expected an ImageGrid, got {type(grid).__name__}")
-            if grid.evalset is not evalset:
-                raise ValueError("grid: the shared ImageGrid must show the same EvalSet")
-        k = _check_int(k, "k", 1)
-        n_captions = _check_int(n_captions, "n_captions", 1)
         strip_size = _check_int(strip_size, "strip_size", 1)
         if strip_size > MAX_STRIP_SIZE:
             raise ValueError(f"strip_size: at most {MAX_STRIP_SIZE}, got {strip_size}")
         thumb_size = _check_int(thumb_size, "thumb_size", 1)
-        first = self._initial_class(result, class_name)
-        self._drawn_pending = frozenset(result.model.pending_)
-
-        self._evalset = evalset
         self._result = result
         self._split = split
         self._heldout_split = heldout_split
-        self._selected_members = np.zeros(0, dtype=np.int64)
         self._selection: tuple | None = None  # ("tail",) or ("caption", caption)
         self._checked: dict = {}  # caption -> CaptionSubpopulation, current class and k
-        self._syncing = False
-        self._in_split = result.split == split
-        counts = np.bincount(result.labels[self._in_split], minlength=len(result.class_names))
-        self._owns_grid = grid is None
-        self._grid = grid if grid is not None else ImageGrid(evalset, [], page_size=50)
+        self._tail_wanted = False  # a class picked in the view: select its tail once drawn
+        self._drawn_pending = frozenset(result.model.pending_)
+        self.k = k
+        self.n_captions = n_captions
+        self.class_name = result.default_class() if class_name is None else class_name
 
         self._panel = DirectionsPanel()
         self._panel.on_msg(self._on_panel_message)
-        self.hard_strip = ImageGrid(
-            evalset, [], page_size=strip_size, thumb_size=thumb_size, sort="none"
+        self._panel.layout = widgets.Layout(flex="1 1 320px", min_width="280px")
+        self.hard_strip, self.easy_strip = (
+            ImageGrid(evalset, [], page_size=strip_size, thumb_size=thumb_size, sort="none")
+            for _ in SIDES
         )
-        self.easy_strip = ImageGrid(
-            evalset, [], page_size=strip_size, thumb_size=thumb_size, sort="none"
-        )
-        self._dropdown = widgets.Dropdown(
-            options=self._dropdown_options(),
-            value=result.class_names[first],
-            description="Class",
-            layout=widgets.Layout(width="min(100%, 320px)"),
-        )
-        self._slider = widgets.IntSlider(
-            value=k,
-            min=1,
-            max=max(k, int(counts.max())),
-            description=threshold_spec("directions", "k").label,
-            tooltip=threshold_spec("directions", "k").doc,
-            continuous_update=False,
-            layout=widgets.Layout(width="min(100%, 360px)"),
-        )
-        self._chart, self._bars = self._build_chart()
-        self._dropdown.add_class("fw-directions-class")
-        self._slider.add_class("fw-directions-k")
-        self._chart.add_class("fw-directions-chart")
         self.hard_strip.add_class("fw-directions-hard")
         self.easy_strip.add_class("fw-directions-easy")
+        self._dropdown = self._class_dropdown()
+        in_split = result.labels[result.split == split]
+        largest = int(np.bincount(in_split, minlength=len(result.class_names)).max())
+        (self._slider,) = self.threshold_controls(k=(1, largest))
+        self._chart, self._bars = self._build_chart()
+        self._chart.add_class("fw-directions-chart")
+        self._bars.observe(self._on_bar_selected, "selected")
 
-        controls = widgets.HBox([self._dropdown, self._slider])
+        controls = widgets.HBox([self._dropdown, self._slider, self._status_html])
         controls.layout.flex_flow = "row wrap"
+        controls.layout.align_items = "center"
         top = widgets.HBox([self._chart, self._panel])
         top.layout.flex_flow = "row wrap"
-        self._panel.layout = widgets.Layout(flex="1 1 320px", min_width="280px")
         children = [controls, top, self.hard_strip, self.easy_strip]
-        if self._owns_grid:
-            children.append(self._grid)
-        super().__init__(children=children, **kwargs)
+        self.children = children + ([self.grid] if self._owns_grid else [])
         self.add_class("fw-directions-view")
-
-        with self.hold_trait_notifications():
-            self.k = k
-            self.n_captions = n_captions
-        self.class_name = result.class_names[first]  # draws the class
-        traitlets.link((self._slider, "value"), (self, "k"))
-        self._dropdown.observe(self._on_dropdown, "value")
-        self._bars.observe(self._on_bar_selected, "selected")
+        self._finish_init()
+        self._show_class()
 
     # ------------------------------------------------------------------ construction helpers
     @staticmethod
@@ -269,21 +242,25 @@ class DirectionsView(Selectable, widgets.VBox):
                 "fit the directions on this EvalSet"
             )
 
-    @staticmethod
-    def _initial_class(result: FailureDirectionsResult, class_name) -> int:
-        if class_name is not None:
-            try:
-                return result.class_index(class_name)
-            except (TypeError, ValueError) as error:
-                raise type(error)(str(error).replace("cls:", "class_name:", 1)) from None
-        model = result.model
-        strength = model.failure_strength_
-        if not np.isnan(strength).all():
-            return int(np.nanargmax(strength))
-        if model.pending_:  # nothing fitted yet: the class with the most validation errors
-            pending = sorted(model.pending_)
-            return pending[int(np.argmax(model.n_errors_[pending]))]
-        return 0
+    def _class_dropdown(self) -> widgets.Dropdown:
+        """The class selector, its labels showing each class's strength.
+
+        Like the base's :meth:`class_control`, but the link is kept: relabelling a dropdown
+        selects its first option, which the link must not pass on to ``class_name``.
+        """
+        dropdown = widgets.Dropdown(
+            options=self._dropdown_options(),
+            value=self.class_name,
+            description="Class",
+            layout=widgets.Layout(width="min(100%, 320px)"),
+        )
+        dropdown.add_class(f"fw-{self.method}-class")
+        self._class_link = ControlLink(
+            (self, "class_name"), (dropdown, "value"), on_error=self._control_error
+        )
+        dropdown.observe(self._on_dropdown, "value")  # after the link: sees class_name set
+        self._own_controls.append(dropdown)
+        return dropdown
 
     def _dropdown_options(self) -> list[tuple[str, str]]:
         model = self._result.model
@@ -302,10 +279,9 @@ class DirectionsView(Selectable, widgets.VBox):
     def _bar_heights_and_colors(self) -> tuple[np.ndarray, list[str]]:
         model = self._result.model
         strength = model.failure_strength_
-        base = 0.5  # chance level of a balanced accuracy
         # classes without a direction (or not fitted yet) get a short stub, so their bar
         # can still be clicked
-        heights = np.where(np.isnan(strength), base + SKIPPED_STUB, strength)
+        heights = np.where(np.isnan(strength), CHANCE + SKIPPED_STUB, strength)
         colors = [
             PENDING_BAR_COLOR
             if c in model.pending_
@@ -323,42 +299,12 @@ class DirectionsView(Selectable, widgets.VBox):
         fitted = len(self._result.class_names) - len(self._result.model.skipped_) - pending
         return f"Failure strength per class ({fitted} fitted; others when opened)"
 
-    def _ensure_direction(self) -> None:
-        """Fit the selected class's direction if it is pending, and redraw what changed."""
-        c = self.class_index
-        if c in self._result.model.pending_:
-            self._result.fit_classes([c])
-        self._redraw_strengths()
-
-    def _redraw_strengths(self) -> None:
-        """Bars, title and dropdown labels again, when classes were fitted since last drawn."""
-        pending = frozenset(self._result.model.pending_)
-        if pending == self._drawn_pending:
-            return
-        self._drawn_pending = pending
-        heights, colors = self._bar_heights_and_colors()
-        y_scale = self._bars.scales["y"]
-        low = np.floor(10 * (float(heights.min()) - 0.05)) / 10
-        with self._bars.hold_sync():
-            if low < y_scale.min:
-                y_scale.min = low
-            self._bars.y = heights
-            self._bars.colors = colors
-        self._chart.title = self._chart_title()
-        syncing, self._syncing = self._syncing, True
-        try:
-            self._dropdown.options = self._dropdown_options()
-            self._dropdown.value = self.class_name
-        finally:
-            self._syncing = syncing
-
     def _build_chart(self):
         import bqplot
 
         names = list(self._result.class_names)
-        base = 0.5  # chance level of a balanced accuracy
         heights, colors = self._bar_heights_and_colors()
-        low = min(0.4, np.floor(10 * (min(float(heights.min()), 0.5) - 0.05)) / 10)
+        low = min(0.4, np.floor(10 * (min(float(heights.min()), CHANCE) - 0.05)) / 10)
         x_scale = bqplot.OrdinalScale()
         y_scale = bqplot.LinearScale(min=low, max=1.0)
         many = len(names) > 8
@@ -379,12 +325,13 @@ class DirectionsView(Selectable, widgets.VBox):
         bars = bqplot.Bars(
             x=names,
             y=heights,
-            base=base,
+            base=CHANCE,
             scales={"x": x_scale, "y": y_scale},
             colors=colors,
             color_mode="no_group",
             padding=0.2,
             interactions={"click": "select"},
+            selected=[self.class_index],
             selected_style={"fill": SELECTED_BAR_COLOR},
             unselected_style={"opacity": 0.8},
             tooltip=bqplot.Tooltip(fields=["x"], labels=["class"]),
@@ -402,16 +349,8 @@ class DirectionsView(Selectable, widgets.VBox):
 
     # ------------------------------------------------------------------ public API
     @property
-    def evalset(self) -> EvalSet:
-        return self._evalset
-
-    @property
     def result(self) -> FailureDirectionsResult:
         return self._result
-
-    @property
-    def grid(self) -> ImageGrid:
-        return self._grid
 
     @property
     def panel(self) -> DirectionsPanel:
@@ -436,19 +375,20 @@ class DirectionsView(Selectable, widgets.VBox):
         return self._result.model.skipped_.get(self.class_index)
 
     @property
+    def pending(self) -> bool:
+        """Whether the selected class's direction is still being fitted (not drawn yet)."""
+        return self._result.is_pending(self.class_index)
+
+    @property
     def selected_members(self) -> np.ndarray:
         """EvalSet indices of the current selection (empty when nothing is selected)."""
         return self._selected_members.copy()
 
-    def set_class(self, name: str | int) -> None:
-        """Show class ``name`` (a name or index) without touching the shared grid."""
-        self.class_name = self._result.class_names[self._class_arg(name, "name")]
-
-    def hard_images(self):
+    def hard_images(self) -> pd.Series:
         """The K most negative decision values of the class in the split (index: sample)."""
         return self._result.most_aligned(self.class_index, k=self.k, split=self._split)
 
-    def easy_images(self):
+    def easy_images(self) -> pd.Series:
         """The K most positive decision values of the class in the split (index: sample)."""
         return self._result.most_aligned(self.class_index, k=self.k, split=self._split, side="easy")
 
@@ -458,8 +398,6 @@ class DirectionsView(Selectable, widgets.VBox):
         When the class has none, the empty frame's ``reason`` (shown in its repr) says why
         (:meth:`FailureDirectionsResult.caption_reason`).
         """
-        import pandas as pd
-
         if side not in SIDES:
             raise ValueError(f"side: expected 'hard' or 'easy', got {side!r}")
         if not self.has_captions:
@@ -481,9 +419,13 @@ class DirectionsView(Selectable, widgets.VBox):
         """
         if not isinstance(caption, str) or not caption.strip():
             raise TypeError(f"caption: expected a non-empty string, got {caption!r}")
-        self._check_caption(caption)
+        if self._result.text_encoder is None:
+            raise ValueError(
+                "caption: checking a caption needs the result's text encoder; pass "
+                "encoder=... to find_failure_directions"
+            )
         self._selection = ("caption", caption)
-        return self._apply_selection(notify=True)
+        return self._apply_selection()
 
     def show_tail(self) -> FailureMode:
         """Select the class's failure direction: its K hardest images, shown in the grid."""
@@ -493,7 +435,7 @@ class DirectionsView(Selectable, widgets.VBox):
                 f"class_name: class {self.class_name!r} has no failure direction: {reason}"
             )
         self._selection = ("tail",)
-        return self._apply_selection(notify=True)
+        return self._apply_selection()
 
     def clear_selection(self) -> None:
         """Forget the current selection (the grid keeps what it shows)."""
@@ -501,123 +443,114 @@ class DirectionsView(Selectable, widgets.VBox):
         self._selected_members = np.zeros(0, dtype=np.int64)
         self._render_panel()
 
-    def failure_modes(self, class_name: str | int | None = None) -> list[FailureMode]:
+    def _modes(self, class_names: list[str], thresholds: dict) -> list[FailureMode]:
         """One failure mode per class with a direction: its K most negative images.
 
-        All classes by default, or only ``class_name`` (a name or index; an empty list when
-        the class has no direction). ``accuracy`` is the model's accuracy on them, ``drop``
-        the class's accuracy in the split minus it; ``description`` is the class's top hard
-        caption (or a generic name without a text encoder); ``heldout_drop`` the same drop
-        for the images of ``heldout_split`` whose decision value is below the mode's
-        threshold (its rule re-applied; None without ``heldout_split``).
+        See :meth:`FailureDirectionsResult.tail_mode` (``heldout_drop`` measured on
+        ``heldout_split``, None without one). Pending classes are fitted first (an explicit
+        call: it waits for them).
         """
-        classes = range(len(self._result.class_names))
-        if class_name is not None:
-            classes = [self._class_arg(class_name, "class_name")]
-        modes = [self._tail_mode(c) for c in classes if c not in self._result.model.skipped_]
-        self._redraw_strengths()  # the classes fitted on the way
+        modes = self._result.failure_modes(
+            thresholds["k"], classes=class_names, split=self._split,
+            heldout_split=self._heldout_split,
+        )  # fmt: skip
+        with self._worker.lock:
+            self._redraw_strengths()  # the classes fitted on the way
         return modes
 
     # ------------------------------------------------------------------ validation
-    def _class_arg(self, value, name: str) -> int:
-        try:
-            return self._result.class_index(value)
-        except (TypeError, ValueError) as error:
-            raise type(error)(str(error).replace("cls:", f"{name}:", 1)) from None
-
-    @validator("class_name")
-    def _valid_class_name(self, proposal):
-        value = proposal["value"]
-        if not isinstance(value, str):
-            raise TypeError(f"class_name: expected a class name, got {type(value).__name__}")
-        if value not in self._result.class_names:
-            raise ValueError(
-                f"class_name: unknown class {value!r}; known: {self._result.class_names[:10]}"
-            )
-        return value
-
-    @validator("k")
-    def _valid_k(self, proposal):
-        return threshold_spec("directions", "k").check(proposal["value"])
-
     @validator("n_captions")
     def _valid_n_captions(self, proposal):
         return _check_int(proposal["value"], "n_captions", 1)
 
-    def _check_caption(self, caption: str) -> None:
-        if self._result.text_encoder is None:
-            raise ValueError(
-                "caption: checking a caption needs the result's text encoder; pass "
-                "encoder=... to find_failure_directions"
-            )
-
     # ------------------------------------------------------------------ reactions
-    @traitlets.observe("class_name")
-    def _on_class_name(self, change):
-        c = self.class_index
-        self._selection = None
-        self._selected_members = np.zeros(0, dtype=np.int64)
-        self._checked = {}
-        self._syncing = True
-        try:
-            self._ensure_direction()
-            self._dropdown.value = change["new"]
-            self._bars.selected = [c]
-        finally:
-            self._syncing = False
+    def _on_class(self) -> None:
+        with self._worker.lock:  # a fit landing now draws before or not at all
+            self._selection = None
+            self._selected_members = np.zeros(0, dtype=np.int64)
+            self._checked = {}
+            self._tail_wanted = False
+            self._bars.selected = [self.class_index]
+            self._show_class()
+
+    def _show_class(self) -> None:
+        """Draw the selected class, or show it pending and fit it on the worker first."""
+        c, name = self.class_index, self.class_name
+        if not self._result.is_pending(c):
+            self._worker.cancel()  # a newer class switch wins over a fit still running
+            self._draw_class()
+            return
+        self._set_status(f"fitting {name}…")
         self._render_strips()
         self._render_panel()
+        self._worker.submit(
+            lambda: self._result.prepare_class(c), lambda _: self._draw_class(), self._fit_failed
+        )
 
-    @traitlets.observe("k")
-    def _on_k(self, change):
-        if self._slider.max < change["new"]:
-            self._slider.max = change["new"]
-        if not self.class_name:  # still constructing
-            return
+    def _draw_class(self) -> None:
+        """Bars, strips and captions of the (fitted) selected class."""
+        self._result.prepare_class(self.class_index)  # at once when fitted already
+        self._set_status("")
+        self._redraw_strengths()
         self._render_strips()
-        for caption in list(self._checked):
-            self._checked[caption] = self._subpopulation(caption)
-        if self._selection is not None:
-            self._apply_selection(notify=True)
-        else:
-            self._render_panel()
+        self._render_panel()
+        if self._tail_wanted:
+            self._tail_wanted = False
+            self._show_picked_class()
+
+    def _fit_failed(self, error: BaseException) -> None:
+        self._set_status(
+            f"fitting {self.class_name} failed: {type(error).__name__}: {error}", error=True
+        )
+
+    def _on_threshold(self, name: str) -> None:  # k
+        with self._worker.lock:
+            if self.pending:  # drawn with the new K when the fit lands
+                self._render_panel()
+                return
+            self._render_strips()
+            for caption in list(self._checked):
+                self._checked[caption] = self._subpopulation(caption)
+            if self._selection is not None:
+                self._apply_selection()
+            else:
+                self._render_panel()
 
     @traitlets.observe("n_captions")
-    def _on_n_captions(self, change):
-        if self.class_name:
+    def _on_n_captions(self, change) -> None:
+        if self._ready:
             self._render_panel()
 
-    def _on_dropdown(self, change):
-        if not self._syncing and change["new"] != self.class_name:
-            self._user_class_change(change["new"])
+    def _on_dropdown(self, change) -> None:
+        if not self._class_link.updating:  # picked in the dropdown, not set from Python
+            self._class_picked()
 
-    def _on_bar_selected(self, change):
-        if self._syncing:
-            return
+    def _on_bar_selected(self, change) -> None:
         selected = change["new"]
         n_bars = len(self._result.class_names)
-        bar = _bar_index(selected[-1], n_bars) if _has_items(selected) else None
+        bar = _bar_index(selected[-1], n_bars) if len(selected) else None
         # a click on another bar selects its class (with ctrl, the last one clicked); a second
         # click on the selected bar unselects it, and the browser may name no bar of the
         # chart: the class stays
-        if bar is not None and self._result.class_names[bar] != self.class_name:
-            self._user_class_change(self._result.class_names[bar])
-        elif bar is not None and len(selected) > 1:
-            self._user_class_change(self.class_name)
-        self._syncing = True
-        try:
-            self._bars.selected = [self.class_index]  # one highlighted bar: the class
-        finally:
-            self._syncing = False
+        if bar is not None and (bar != self.class_index or len(selected) > 1):
+            self.class_name = self._result.class_names[bar]
+            self._class_picked()
+        self._bars.selected = [self.class_index]  # one highlighted bar: the class
 
-    def _user_class_change(self, name: str) -> None:
-        """A class chosen in this view: show it and select its direction in the grid."""
-        self.class_name = name
+    def _class_picked(self) -> None:
+        """A class chosen in this view: select its direction in the grid once it is drawn."""
+        with self._worker.lock:  # the fit's delivery sees the wish, or it landed already
+            if self.pending:
+                self._tail_wanted = True
+            else:
+                self._show_picked_class()
+
+    def _show_picked_class(self) -> None:
         reason = self.skipped_reason
         if reason is None:
             self.show_tail()
         else:
-            self._grid.show([], title=f"{name}: no failure direction ({reason})")
+            self.grid.show([], title=f"{self.class_name}: no failure direction ({reason})")
 
     @answer_errors
     def _on_panel_message(self, widget, content, buffers) -> None:
@@ -657,55 +590,17 @@ class DirectionsView(Selectable, widgets.VBox):
             caption, cls=self.class_index, k=self.k, split=self._split
         )
 
-    def _class_accuracy(self, c: int, split: str) -> float:
-        rows = (self._result.split == split) & (self._result.labels == c)
-        return float(self._result.correct[rows].mean()) if rows.any() else float("nan")
-
-    def _tail_mode(self, c: int) -> FailureMode:
-        """The class's K most negative images in the split, with the rule that re-applies
-        them: decision value at most the threshold between the K-th and the next value."""
-        from ..rules import DirectionRule
-
-        name = self._result.class_names[c]
-        values = self._result.decision_values(c, self._split)
-        hard = values.sort_values(kind="stable").iloc[: self.k]  # = most_aligned(c, k, split)
-        members = hard.index.to_numpy(dtype=np.int64)
-        rule = None
-        if len(members):
-            rest = values.drop(hard.index).to_numpy()
-            threshold = DirectionRule.boundary(hard.to_numpy(), rest)
-            rule = DirectionRule.from_result(self._result, name, threshold)
-        if self._result.text_encoder is not None:
-            description = str(self._result.captions(c, side="hard", k=1)["caption"].iloc[0])
-        else:
-            strength = self._result.model.failure_strength_[c]
-            description = f"failure direction of {name} (strength {strength:.2f})"
-        mode = FailureMode.from_members(
-            METHOD,
-            name,
-            description,
-            members,
-            self._result,
-            reference_indices=values.index.to_numpy(dtype=np.int64),  # the class in the split
-            grouping="label",
-            rule=rule,
-        )
-        if self._heldout_split is not None and rule is not None:
-            from ..rules import with_heldout  # the rule re-applied, as for every method
-
-            (mode,) = with_heldout([mode], self._evalset, self._heldout_split)
-        return mode
-
-    def _apply_selection(self, notify: bool) -> FailureMode:
+    def _apply_selection(self) -> FailureMode:
         """Show the current selection in the grid, record its members, tell the callbacks."""
-        c = self.class_index
         name = self.class_name
         if self._selection[0] == "tail":
-            mode = self._tail_mode(c)
-            values = self._result.decision_values(c, self._split).loc[mode.members]
-            self._grid.show(
+            mode = self._result.tail_mode(
+                self.class_index, self.k, split=self._split, heldout_split=self._heldout_split
+            )
+            values = self._result.decision_values(self.class_index, self._split)
+            self.grid.show(
                 mode.members,
-                scores=values.to_numpy(),
+                scores=values.loc[mode.members].to_numpy(),
                 title=(
                     f"{name}: the {mode.size} {self._split} images with the most negative "
                     f"decision values · {_percent(mode.accuracy)} correct"
@@ -713,41 +608,48 @@ class DirectionsView(Selectable, widgets.VBox):
             )
         else:
             caption = self._selection[1]
-            sub = self._subpopulation(caption)
-            self._checked[caption] = sub
-            mode = FailureMode.from_members(
-                METHOD,
-                name,
-                caption,
-                np.asarray(sub.indices, dtype=np.int64),
-                self._result,
-                reference_indices=np.flatnonzero(self._result.split == self._split),
-                grouping="label",
-            )
-            accuracy = mode.accuracy
-            self._grid.show(
+            sub = self._checked[caption] = self._subpopulation(caption)
+            mode = self._result.subpopulation_mode(sub)
+            self.grid.show(
                 mode.members,
                 scores=sub.similarities,
                 title=(
                     f"“{caption}”: its {mode.size} nearest {self._split} images of {name} "
-                    f"· {_percent(accuracy)} correct"
+                    f"· {_percent(mode.accuracy)} correct"
                 ),
             )
-        self._selected_members = mode.members.copy()
         self._render_panel()
-        if notify:
-            self._notify_select(mode)
-        else:
-            self.set_trait("selected_mode", mode)
+        self._notify_select(mode)
         return mode
 
     # ------------------------------------------------------------------ drawing
+    def _redraw_strengths(self) -> None:
+        """Bars, title and dropdown labels again, when classes were fitted since last drawn."""
+        pending = frozenset(self._result.model.pending_)
+        if pending == self._drawn_pending:
+            return
+        self._drawn_pending = pending
+        heights, colors = self._bar_heights_and_colors()
+        y_scale = self._bars.scales["y"]
+        low = np.floor(10 * (float(heights.min()) - 0.05)) / 10
+        with self._bars.hold_sync():
+            if low < y_scale.min:
+                y_scale.min = low
+            self._bars.y = heights
+            self._bars.colors = colors
+        self._chart.title = self._chart_title()
+        with self._class_link._busy_updating():  # relabelling selects the first option
+            self._dropdown.options = self._dropdown_options()
+            self._dropdown.value = self.class_name
+
     def _render_strips(self) -> None:
         name = self.class_name
-        if self.skipped_reason is not None:
+        if self.skipped_reason is not None or self.pending:
+            note = f"Fitting the failure direction of {name}…" if self.pending else ""
             for strip in (self.hard_strip, self.easy_strip):
-                strip.show([], title="")
-                strip.layout.display = "none"
+                strip.show([], title=note)
+            self.hard_strip.layout.display = None if self.pending else "none"
+            self.easy_strip.layout.display = "none"
             return
         hard, easy = self.hard_images(), self.easy_images()
         self.hard_strip.show(
@@ -774,15 +676,19 @@ class DirectionsView(Selectable, widgets.VBox):
         """The JSON the caption panel draws (also handy to inspect the view's state).
 
         ``captions_note`` says why the class has no captions (the result's
-        :meth:`~FailureDirectionsResult.caption_reason`, as a sentence; None when it has).
+        :meth:`~FailureDirectionsResult.caption_reason`, as a sentence; None when it has);
+        ``pending`` whether the class's direction is still being fitted (then no captions).
         """
         result, c = self._result, self.class_index
         model = result.model
-        reason = model.skipped_.get(c)
-        hard = self._caption_entries("hard") if self.has_captions else []
-        easy = self._caption_entries("easy") if self.has_captions else []
+        pending = self.pending
+        listed = self.has_captions and not pending
+        hard = self._caption_entries("hard") if listed else []
+        easy = self._caption_entries("easy") if listed else []
         why = None if hard else result.caption_reason(c)
         note = None if why is None else _sentence(why)
+        if pending:
+            note = f"Fitting the failure direction of {self.class_name}…"
         selected = None
         if self._selection is not None and self._selection[0] == "caption":
             caption = self._selection[1]
@@ -806,13 +712,14 @@ class DirectionsView(Selectable, widgets.VBox):
             "class_name": self.class_name,
             "class_index": c,
             "strength": _finite_or_none(strength),
-            "strength_text": "—" if math.isnan(strength) else f"{strength:.3f}",
+            "strength_text": "…" if pending else "—" if math.isnan(strength) else f"{strength:.3f}",
             "n_val": int(model.n_val_[c]),
             "n_errors": int(model.n_errors_[c]),
-            "class_accuracy_text": _percent(self._class_accuracy(c, self._split)),
+            "class_accuracy_text": _percent(result.class_accuracy(c, self._split)),
             "split": self._split,
             "k": int(self.k),
-            "skipped_reason": reason,
+            "skipped_reason": model.skipped_.get(c),
+            "pending": pending,
             "captions_note": note,
             "hard": hard,
             "easy": easy,

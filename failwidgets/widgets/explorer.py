@@ -98,8 +98,10 @@ class Explorer(ExplorerSharing, widgets.VBox):
         ``"directions"``, ``"defuse"``) or any other name. A value is a view widget built with
         ``grid=explorer_grid`` (see ``grid``), a factory ``factory(grid) -> view`` (the usual
         way: the Explorer passes its grid), or None (not given: left out). A factory that
-        raises is left out with its reason in :attr:`unavailable`. The method of a view under
-        another name is recognised by its class (``TreeView`` is Barlow's, ...).
+        raises is left out with its reason in :attr:`unavailable`. A method view
+        (:class:`~failwidgets.widgets.failure_view.FailureView`) under another name is
+        recognised by its ``method``; its own class selector and threshold sliders are hidden
+        (``show_controls=False``): the Explorer shows each once, linked to the view's traits.
     grid : ImageGrid, optional
         The shared grid; default: a new one over ``evalset`` (or the grid of the given views).
     class_name : str or int, optional

@@ -236,7 +236,7 @@ class FailureView(Selectable, widgets.VBox):
                 f"classes: expected 'current', 'all', a class or a list of classes, "
                 f"got {type(classes).__name__}"
             )
-        return [names[class_index(c, names, name='classes')] for c in classes]
+        return [names[class_index(c, names, name="classes")] for c in classes]
 
     def show_mode(self, mode: FailureMode, title: str | None = None) -> None:
         """Show ``mode``'s members in the grid, errors first."""

@@ -1,14 +1,15 @@
 """ScenarioView: review Defuse's failure scenarios, label them, and correct the classifier.
 
-A thin layer over :mod:`failwidgets.methods.defuse` (anywidget + ipywidgets):
+A thin layer over :class:`~failwidgets.methods.scenario_review.ScenarioReview` (what the
+review computes) and :mod:`failwidgets.methods.defuse` (anywidget + ipywidgets):
 
 - one row per scenario (a kept component of the Dirichlet-process mixture over misclassified
   latent codes): its weight, member codes and source images, the majority label of the source
   images, a strip of decoded samples ``z ~ N(mean, tau * cov)`` with the classifier's prediction
   on each, and the labeling controls (failure / not a failure, correct label);
-- a ``tau`` slider (and a "new samples" button) that resamples every strip; each resampling
-  bumps a version number and the browser drops strips of older versions, so the last value
-  wins and no stale strip stays on screen;
+- a ``tau`` slider (and a "new samples" button) that resamples every strip on the view's
+  latest-wins worker; each delivered resampling bumps a version number and the browser drops
+  strips of older versions, so the last value wins and no stale strip stays on screen;
 - labels are written at once (atomically) to ``labels_path`` through
   :class:`~failwidgets.methods.scenario_labels.ScenarioLabels`; a view opened later on the
   same file and the same scenario set shows them again; a file of another scenario set is
@@ -17,8 +18,9 @@ A thin layer over :mod:`failwidgets.methods.defuse` (anywidget + ipywidgets):
   on the images and on their VAE reconstructions, as a warning when the reconstructions fare
   under half as well, and how many draws were VAE failures;
 - "Correct classifier" (or :meth:`ScenarioView.correct`) finetunes copies of the classifier on
-  the labelled failure scenarios, shows its progress in the status line ("correcting: λ=0.1
-  (1/4), epoch 2/3, step 12/60") and then the before/after table and the trade-off chart.
+  the labelled failure scenarios on its own thread, shows its progress in the status line
+  ("correcting: λ=0.1 (1/4), epoch 2/3, step 12/60") and then the before/after table and the
+  trade-off chart.
 
 Decoded samples travel as PNG bytes in binary buffers of a custom message, answering the
 browser's request (as in :class:`~failwidgets.widgets.grid.ImageGrid`), so no image is stored in
@@ -28,8 +30,6 @@ the notebook's widget state.
 from __future__ import annotations
 
 import html
-import numbers
-import os
 import pathlib
 import threading
 import time
@@ -43,7 +43,15 @@ import traitlets
 
 from ..checks import check_int
 from ..data import EvalSet
+from ..methods.scenario_review import (
+    DEFAULT_FIT_SETTINGS,
+    DEFAULT_MAX_IMAGES,
+    DEFAULT_SPLIT,
+    ScenarioReview,
+    review_rows,
+)
 from ..thresholds import spec as threshold_spec
+from .failure_view import FailureView
 from .grid import ImageGrid
 from .guard import (
     BrowserMessageError,
@@ -57,67 +65,35 @@ from .guard import (
     short_repr,
     validator,
 )
-from .selectable import Selectable
+from .threshold_controls import ControlLink, Threshold
 from .transport import pack_images
 
 __all__ = ["ScenarioView", "ScenarioCanvas", "DEFAULT_FIT_SETTINGS", "DEFAULT_MAX_IMAGES"]
 
 _STATIC = pathlib.Path(__file__).parent.parent / "static"
-#: Defuse settings used when the view fits (the view favours speed; the paper's Q is 100).
-DEFAULT_FIT_SETTINGS = {"n_samples": 20}
-#: At most this many images of the split are identified around when the view fits.
-DEFAULT_MAX_IMAGES = 500
-TAU_RANGE = (0.01, 0.5)  # the slider's range (the paper's); tau itself may be any value in (0, 1]
 MAX_SAMPLES_SHOWN = 64
 MAX_THUMB_PIXELS = 128  # decoded samples larger than this are shrunk for the strip
 #: The correction's progress replaces the status line at most this often (seconds) within one
 #: epoch; a new stage, lambda or epoch shows at once.
 PROGRESS_INTERVAL_S = 0.25
+_ALL = ""  # the class dropdown's value for "all classes" (class_name None)
 _UNSET = object()
-_DEFAULT_SPLIT = object()
+_DEFAULT_SPLIT = DEFAULT_SPLIT  # the Explorer's assets read it under this name
 
 
-# ---------------------------------------------------------------------- validation
-def _check_labels_path(labels_path) -> Path:
-    if isinstance(labels_path, (bytes, bytearray)) or not isinstance(
-        labels_path, (str, os.PathLike)
-    ):
-        raise TypeError(f"labels_path: expected a file path, got {type(labels_path).__name__}")
-    path = Path(labels_path)
-    if path.is_dir():
-        raise ValueError(
-            f"labels_path: {str(path)!r} is a folder; pass a file name such as "
-            f"{str(path / 'defuse_labels.json')!r}"
-        )
-    return path
+def _span(text: str, error: bool) -> str:
+    colour = "var(--jp-error-color1, #d32f2f)" if error else "var(--jp-ui-font-color1, #444)"
+    return f'<span style="color: {colour}">{html.escape(text)}</span>'
 
 
-def _label_store(path: Path, scenarios, class_names, adopt: bool):
-    """Open the label file of this scenario set; its errors name ``labels_path``."""
-    from ..methods.scenario_labels import ScenarioLabels
+class _AllClassesLink(ControlLink):
+    """The class dropdown's link: its "all classes" entry is ``class_name`` None."""
 
-    try:
-        return ScenarioLabels(
-            path,
-            n_classes=len(class_names),
-            scenario_ids=scenarios.ids,
-            class_names=class_names,
-            scenario_set=scenarios.fingerprint,
-            adopt=adopt,
-        )
-    except (TypeError, ValueError) as error:
-        message = str(error)
-        message = message[len("path: ") :] if message.startswith("path: ") else message
-        message = message.replace("adopt=True", "adopt_labels=True")  # the view's name for it
-        raise ValueError(f"labels_path: {message}") from None
+    def _transform(self, value):
+        return _ALL if value is None else value
 
-
-def _status_colour(error: bool) -> str:
-    return "var(--jp-error-color1, #d32f2f)" if error else "var(--jp-ui-font-color1, #444)"
-
-
-def _percent(value: float, digits: int = 1) -> str:
-    return "—" if value is None or not np.isfinite(value) else f"{100 * value:.{digits}f}%"
+    def _transform_inv(self, value):
+        return None if value == _ALL else value
 
 
 # ---------------------------------------------------------------------- the drawing
@@ -189,7 +165,7 @@ class ScenarioCanvas(GuardedState, anywidget.AnyWidget):
 
 
 # ---------------------------------------------------------------------- the view
-class ScenarioView(Selectable, widgets.VBox):
+class ScenarioView(FailureView):
     """Defuse's failure scenarios of a classifier, one row each, with labeling and correction.
 
     Parameters
@@ -228,7 +204,7 @@ class ScenarioView(Selectable, widgets.VBox):
     split : str or None
         Split whose images Defuse identifies around. Default: ``"val"`` when the EvalSet has
         a val split, else all images; None: all images.
-    class_name : str, optional
+    class_name : str or int, optional
         Show only scenarios whose majority label is this class (None: all).
     fit_kwargs : dict, optional
         Settings of the :class:`Defuse` the view fits (``n_samples``, ``a``, ``b``,
@@ -239,15 +215,25 @@ class ScenarioView(Selectable, widgets.VBox):
     max_images : int or None
         When the view fits: identify around a seeded random subset of at most this many of
         the images (None: all). Not applied to a given ``defuse``.
+    confirmed_only : bool
+        :meth:`failure_modes` lists only the scenarios marked failures (default: every
+        scenario not marked "not a failure").
+    background : bool
+        Resample on the view's worker thread (default); False resamples at once (scripts, tests).
+    show_controls : bool
+        Show the class selector and the τ slider (the Explorer shows them in its panel).
 
     Attributes
     ----------
-    tau, class_name : observable; setting ``tau`` resamples every strip, ``class_name``
-        filters the rows.
-    defuse : the fitted :class:`Defuse`; ``scenarios`` its :class:`ScenarioSet`.
+    tau, class_name, confirmed_only : observable typed traits; setting ``tau`` resamples
+        every strip, ``class_name`` filters the rows (None: all classes).
+    review : the :class:`~failwidgets.methods.scenario_review.ScenarioReview` (what the
+        review computes); ``defuse`` its fitted :class:`Defuse`, ``scenarios`` its
+        :class:`ScenarioSet`.
     labels : the :class:`~failwidgets.methods.scenario_labels.ScenarioLabels` store.
     rows : EvalSet indices of the images Defuse identified around (``identification_``
         image ``i`` is EvalSet sample ``rows[i]``).
+    status : the status line (the correction's state and a note on the last action).
     selected_scenario : id of the selected scenario, or None.
     selected_members : EvalSet indices of the selected scenario's source images.
     correction_ : the last :class:`CorrectionResult` (after :meth:`correct`).
@@ -256,13 +242,14 @@ class ScenarioView(Selectable, widgets.VBox):
     -----
     :meth:`failure_modes` lists every scenario the annotator has not marked "not a failure"
     (each scenario is made of misclassified codes, so it is a failure candidate until
-    reviewed); ``confirmed_only=True`` keeps only those marked failures. A mode's members are
-    the scenario's source images; its accuracy is the classifier's accuracy on them and its
-    drop the class accuracy (over ``rows``) minus it.
+    reviewed); ``confirmed_only`` keeps only those marked failures. A mode's members are the
+    scenario's source images; its accuracy is the classifier's accuracy on them and its drop
+    the class accuracy (over ``rows``) minus it (:meth:`ScenarioReview.failure_mode`).
     """
 
-    tau = Checked(0.1)
-    class_name = Checked(None)
+    method = "defuse"
+    tau = Threshold("defuse", "tau")
+    confirmed_only = Checked(False, help="failure_modes lists only the scenarios marked failures")
 
     def __init__(
         self,
@@ -277,111 +264,44 @@ class ScenarioView(Selectable, widgets.VBox):
         grid: ImageGrid | None = None,
         n_samples_shown: int = 8,
         tau: float = threshold_spec("defuse", "tau").default,
-        split=_DEFAULT_SPLIT,
-        class_name: str | None = None,
+        split=DEFAULT_SPLIT,
+        class_name: str | int | None = None,
         fit_kwargs: Mapping | None = None,
         indices=None,
         max_images: int | None = DEFAULT_MAX_IMAGES,
+        confirmed_only: bool = False,
+        background: bool = True,
         **kwargs,
     ):
-        from ..methods.defuse import Defuse
-
-        if not isinstance(evalset, EvalSet):
-            raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
-        if not callable(classifier):
-            raise TypeError(
-                f"classifier: expected a callable torch module, got {type(classifier).__name__}"
-            )
-        from ..methods.vae import CheckedVAE
-
-        checked_vae = CheckedVAE(vae)  # TypeError naming vae without encode / decode
-        if preprocess is not None and not callable(preprocess):
-            raise TypeError(
-                f"preprocess: expected a callable or None, got {type(preprocess).__name__}"
-            )
-        if grid is not None and not isinstance(grid, ImageGrid):
-            raise TypeError(f"grid: expected an ImageGrid or None, got {type(grid).__name__}")
-        if grid is not None and grid.evalset is not evalset:
-            raise ValueError("grid: the ImageGrid shows another EvalSet; pass one over `evalset`")
-        if defuse is not None and not isinstance(defuse, Defuse):
-            raise TypeError(
-                f"defuse: expected a fitted Defuse or None, got {type(defuse).__name__}"
-            )
-        if fit_kwargs is not None:
-            if defuse is not None:
-                raise ValueError(
-                    "fit_kwargs: only used when the view fits Defuse; the given defuse is fitted"
-                )
-            if not isinstance(fit_kwargs, Mapping):
-                raise TypeError(
-                    f"fit_kwargs: expected a dict of Defuse settings, got {type(fit_kwargs).__name__}"
-                )
-        if max_images is not None:
-            max_images = check_int(max_images, "max_images", 1)
+        super().__init__(evalset, grid=grid, background=background, **kwargs)
         self._n_shown = check_int(n_samples_shown, "n_samples_shown", 1, MAX_SAMPLES_SHOWN)
-        tau = threshold_spec("defuse", "tau").check(tau)
-        path = _check_labels_path(labels_path)
-        if not isinstance(adopt_labels, (bool, np.bool_)):
-            raise TypeError(
-                f"adopt_labels: expected True or False, got {type(adopt_labels).__name__}"
-            )
-        self._evalset = evalset
-        self._classifier = classifier
-        self._vae = vae
-        rows = self._fit_rows(evalset, split, indices)
-        self._check_image_size(evalset, rows, checked_vae)
-        self._checked_vae = checked_vae
-        if class_name is not None:
-            self._check_class(class_name)
-
-        if defuse is None:
-            defuse, rows = self._fit(rows, preprocess, fit_kwargs, max_images)
-        else:
-            self._check_defuse(defuse, rows, preprocess)
-            if preprocess is None:
-                preprocess = defuse.preprocess
-        self._defuse = defuse
-        self._preprocess = preprocess
-        self._rows = rows
-        self._rows.flags.writeable = False
-        self._identification = defuse.identification_
-        self._scenarios = defuse.scenarios_
-        n_classes = self._identification.n_classes
-        if n_classes is not None and n_classes != evalset.n_classes:
-            raise ValueError(
-                f"classifier: it predicts {n_classes} classes, the EvalSet has {evalset.n_classes}"
-            )
-        self.labels = _label_store(path, self._scenarios, evalset.class_names, bool(adopt_labels))
-        self._seed = int(defuse.seed)
-        self._members = {s.id: self._member_rows(s) for s in self._scenarios}
-        self._class_accuracy = self._accuracy_by_class()
+        self.tau = tau
+        self.confirmed_only = confirmed_only
+        self.class_name = class_name
+        self.review = ScenarioReview.build(
+            evalset, classifier, vae, defuse=defuse, preprocess=preprocess, split=split,
+            indices=indices, fit_kwargs=fit_kwargs, max_images=max_images,
+        )  # fmt: skip
+        self.labels = self.review.open_labels(labels_path, adopt_labels=adopt_labels)
         self._draw = 0  # bumped by resample(): a new random stream for the samples
-        self._version = 0  # bumped whenever the samples change (tau, resample)
+        self._version = 0  # bumped whenever new samples are shown (tau, resample)
+        self._samples_key = (self.tau, self._draw)  # the (tau, draw) of the samples shown
         self._samples: dict[int, object] = {}
         self._thumbs: dict[int, list[bytes]] = {}
         self._selected: int | None = None
-        self._selected_members = np.zeros(0, dtype=np.int64)
-        self._syncing = False
-        self._ready = False
         # the status line has two parts: the correction's ("finetuning…", "corrected with…"),
         # kept until the next correction, and a note on the last action (an error), which a
         # refresh clears
         self._status_parts = {"task": ("", False), "note": ("", False)}
-        self._status_lock = threading.RLock()  # an observer of the line may read `status`
+        self._status_lock = threading.RLock()  # the correction's thread writes it too
         self._progress_key, self._progress_time = None, 0.0
         self.correction_ = None
         self._correction_thread: threading.Thread | None = None
 
-        super().__init__(**kwargs)
         self.add_class("fw-scenario-view")
-        self._owns_grid = grid is None
-        self.grid = ImageGrid(evalset, [], page_size=50, thumb_size=80) if grid is None else grid
         self.canvas = ScenarioCanvas(self)
         self._build_controls()
-        self.set_trait("tau", tau)
-        self.set_trait("class_name", class_name)
-        self._sync_controls()
-        self._ready = True
+        self._finish_init()
         self._refresh()
         if self._owns_grid:
             self.grid.show(
@@ -389,124 +309,36 @@ class ScenarioView(Selectable, widgets.VBox):
             )
         self._show_quality()
         children = [self._controls, self._quality, self.canvas, self._correction_box]
-        if self._owns_grid:
-            children.append(self.grid)
-        self.children = children
+        self.children = children + ([self.grid] if self._owns_grid else [])
 
-    # ------------------------------------------------------------------ construction
+    @validator("confirmed_only")
+    def _valid_confirmed_only(self, proposal):
+        if not isinstance(proposal["value"], (bool, np.bool_)):
+            raise TypeError(
+                f"confirmed_only: expected True or False, got {type(proposal['value']).__name__}"
+            )
+        return bool(proposal["value"])
+
     @staticmethod
     def _fit_rows(evalset: EvalSet, split, indices) -> np.ndarray:
-        if indices is not None:
-            if split is not _DEFAULT_SPLIT:
-                raise ValueError("indices: pass either indices or split, not both")
-            if isinstance(indices, (str, bytes)) or np.isscalar(indices):
-                raise TypeError(
-                    f"indices: expected a sequence of sample indices, got {type(indices).__name__}"
-                )
-            rows = evalset.check_indices(indices, name="indices")
-        elif split is _DEFAULT_SPLIT:
-            has_val = evalset.split is not None and bool(np.any(evalset.split == "val"))
-            rows = evalset.split_indices("val") if has_val else np.arange(evalset.n)
-        elif split is None:
-            rows = np.arange(evalset.n)
-        else:
-            if not isinstance(split, str):
-                raise TypeError(f"split: expected a split name or None, got {type(split).__name__}")
-            if evalset.split is None:
-                raise ValueError("split: the EvalSet has no split column; pass split=None")
-            if not np.any(evalset.split == split):
-                present = sorted(set(evalset.split.tolist()))
-                raise ValueError(f"split: no samples in split {split!r}; splits present: {present}")
-            rows = evalset.split_indices(split)
-        if len(rows) == 0:
-            raise ValueError("indices: no images to identify failures around")
-        return np.asarray(rows, dtype=np.int64).copy()
-
-    @staticmethod
-    def _check_image_size(evalset: EvalSet, rows: np.ndarray, vae) -> None:
-        """The EvalSet's images fit the VAE, and the VAE keeps its contract on two of them."""
-        height, width = evalset.image(int(rows[0])).shape[:2]
-        if vae.image_shape is not None and (height, width) != vae.image_shape[1:]:
-            size_h, size_w = vae.image_shape[1:]
-            raise ValueError(
-                f"evalset: its images are {height}x{width} pixels but the VAE was built for "
-                f"{size_h}x{size_w} images (vae.config.image_size={size_h}); resize the images or "
-                f"train a VAE with image_size={height}"
-            )
-        vae.probe(evalset.images_at(rows[:2]))
-
-    def _fit(self, rows, preprocess, fit_kwargs, max_images):
-        from ..methods.defuse import Defuse
-
-        settings = {**DEFAULT_FIT_SETTINGS, **(dict(fit_kwargs) if fit_kwargs else {})}
-        try:
-            defuse = Defuse(self._vae, self._classifier, preprocess=preprocess, **settings)
-        except TypeError as error:
-            raise TypeError(f"fit_kwargs: {error}") from None
-        if max_images is not None and len(rows) > max_images:
-            rng = np.random.default_rng(int(settings.get("seed", 0)))
-            rows = np.sort(rng.choice(rows, size=max_images, replace=False))
-        images = self._evalset.images_at(rows)
-        defuse.fit(images, self._evalset.labels[rows])
-        return defuse, rows
-
-    def _check_defuse(self, defuse, rows, preprocess) -> None:
-        if not hasattr(defuse, "scenarios_"):
-            raise ValueError("defuse: the Defuse is not fitted; call fit(images, labels) first")
-        if defuse.vae is not self._vae:
-            raise ValueError("defuse: it was fitted with another VAE; pass the same `vae`")
-        if defuse.classifier is not self._classifier:
-            raise ValueError("defuse: it was fitted with another classifier; pass the same one")
-        if preprocess is not None and defuse.preprocess is not preprocess:
-            raise ValueError("preprocess: differs from the given defuse's preprocess")
-        identification = defuse.identification_
-        if identification.n_images != len(rows):
-            raise ValueError(
-                f"defuse: it was fitted on {identification.n_images} images but {len(rows)} are "
-                "selected; fit it on evalset.images_at(rows) of the same split (or pass indices=)"
-            )
-        expected = self._evalset.labels[rows][identification.image_index]
-        if not np.array_equal(identification.labels, expected):
-            raise ValueError(
-                "defuse: the labels it was fitted with differ from the EvalSet's at the selected "
-                "images; fit it on the same images, in the same order"
-            )
-
-    def _member_rows(self, scenario) -> np.ndarray:
-        positions = self._identification.image_index[scenario.member_index]
-        return np.unique(self._rows[positions])
-
-    def _accuracy_by_class(self) -> np.ndarray:
-        labels = self._evalset.labels[self._rows]
-        correct = self._evalset.correct[self._rows]
-        totals = np.bincount(labels, minlength=self._evalset.n_classes)
-        hits = np.bincount(labels, weights=correct, minlength=self._evalset.n_classes)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(totals > 0, hits / np.maximum(totals, 1), np.nan)
+        """The rows Defuse identifies around (:func:`~failwidgets.methods.scenario_review.review_rows`)."""
+        return review_rows(evalset, split, indices)
 
     def _build_controls(self) -> None:
-        names = self._evalset.class_names
+        names = list(self._evalset.class_names)
         self._class_dropdown = widgets.Dropdown(
-            options=[("all classes", "")] + [(name, name) for name in names],
+            options=[("all classes", _ALL)] + [(name, name) for name in names],
             description="class",
             layout=widgets.Layout(width="220px"),
             style={"description_width": "40px"},
         )
         self._class_dropdown.add_class("fw-scenarios-class")
-        self._class_dropdown.observe(self._dropdown_changed, names="value")
-        self._tau_slider = widgets.FloatSlider(
-            min=TAU_RANGE[0],
-            max=TAU_RANGE[1],
-            step=0.01,
-            readout_format=".2f",
-            description=threshold_spec("defuse", "tau").label,
-            tooltip=threshold_spec("defuse", "tau").doc,
-            continuous_update=threshold_spec("defuse", "tau").continuous,
-            layout=widgets.Layout(width="260px"),
-            style={"description_width": "20px"},
+        _AllClassesLink(
+            (self, "class_name"), (self._class_dropdown, "value"), on_error=self._control_error
         )
+        self._own_controls.append(self._class_dropdown)  # hidden with show_controls=False
+        (self._tau_slider,) = self.threshold_controls()
         self._tau_slider.add_class("fw-scenarios-tau")
-        self._tau_slider.observe(self._slider_changed, names="value")
         self._resample_button = widgets.Button(
             description="New samples",
             icon="refresh",
@@ -524,92 +356,40 @@ class ScenarioView(Selectable, widgets.VBox):
         )
         self._correct_button.add_class("fw-scenarios-correct")
         self._correct_button.on_click(self._on_correct_click)
-        self._status = widgets.HTML(layout=widgets.Layout(margin="0 0 0 8px"))
-        self._status.add_class("fw-scenarios-status")
+        self._status_html.add_class("fw-scenarios-status")
         self._controls = widgets.HBox(
             [
                 self._class_dropdown,
                 self._tau_slider,
                 self._resample_button,
                 self._correct_button,
-                self._status,
+                self._status_html,
             ],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
+        # show_controls=False given to the constructor came before the controls: apply it
+        self._show_own_controls({"new": self.show_controls})
         self._correction_table = widgets.HTML()
         self._correction_table.add_class("fw-scenarios-correction")
         self._correction_box = widgets.VBox([self._correction_table])
         self._quality = widgets.HTML(layout=widgets.Layout(margin="2px 0 4px 0"))
         self._quality.add_class("fw-scenarios-quality")
 
-    # ------------------------------------------------------------------ validation
-    def _check_class(self, value) -> str:
-        if not isinstance(value, str):
-            raise TypeError(
-                f"class_name: expected a class name or None, got {type(value).__name__}"
-            )
-        if value not in self._evalset.class_names:
-            raise ValueError(
-                f"class_name: unknown class {value!r}; known: {list(self._evalset.class_names)[:10]}"
-            )
-        return value
-
-    @validator("tau")
-    def _valid_tau(self, proposal):
-        return threshold_spec("defuse", "tau").check(proposal["value"])
-
-    @validator("class_name")
-    def _valid_class(self, proposal):
-        value = proposal["value"]
-        return None if value is None else self._check_class(value)
-
     # ------------------------------------------------------------------ reactions
-    @traitlets.observe("tau")
-    def _on_tau(self, change):
-        self._sync_controls()
-        if self._ready:
-            self._new_samples()
+    def _on_threshold(self, name: str) -> None:  # tau: new samples of every strip
+        self._resample()
 
-    @traitlets.observe("class_name")
-    def _on_class_name(self, change):
-        self._sync_controls()
-        if not self._ready:
-            return
+    def _on_class(self) -> None:
         if self._selected is not None and self._selected not in self._shown_ids():
             self._clear_selection()
         self._refresh()
 
-    def _sync_controls(self) -> None:
-        if not hasattr(self, "_tau_slider"):
-            return
-        self._syncing = True
-        try:
-            slider = self._tau_slider
-            slider.min = min(TAU_RANGE[0], self.tau)
-            slider.max = max(TAU_RANGE[1], self.tau)
-            slider.value = self.tau
-            self._class_dropdown.value = self.class_name or ""
-        finally:
-            self._syncing = False
-
-    def _slider_changed(self, change):
-        if self._syncing:
-            return
-        try:
-            self.tau = change["new"]
-        except (TypeError, ValueError) as error:
-            self._set_status(str(error), error=True)
-
-    def _dropdown_changed(self, change):
-        if not self._syncing:
-            self.class_name = change["new"] or None
-
     def _message_id(self, content: dict) -> int:
         """The scenario id of a browser message; BrowserMessageError when it names none."""
         scenario_id = message_int(content, "id")
-        if scenario_id not in self._members:
+        if scenario_id not in self.review.scenarios.ids:
             raise BrowserMessageError(
-                f"id: {scenario_id} is not one of the {len(self._members)} scenario ids"
+                f"id: {scenario_id} is not one of the {len(self.review.scenarios)} scenario ids"
             )
         return scenario_id
 
@@ -625,8 +405,9 @@ class ScenarioView(Selectable, widgets.VBox):
             # the browser puts the stored label back on its controls and says why
             self.canvas.send({"type": "label_refused", "id": scenario_id, "error": text})
 
+    # ------------------------------------------------------------------ the correction thread
     def _on_correct_click(self, button) -> None:
-        """Run the correction on a worker thread: the kernel keeps answering the view meanwhile."""
+        """Run the correction on its own thread: the kernel keeps answering the view meanwhile."""
         if self.correcting:
             return
         self._correct_button.disabled = True
@@ -666,21 +447,17 @@ class ScenarioView(Selectable, widgets.VBox):
 
     # ------------------------------------------------------------------ public API
     @property
-    def evalset(self) -> EvalSet:
-        return self._evalset
-
-    @property
     def defuse(self):
-        return self._defuse
+        return self.review.defuse
 
     @property
     def scenarios(self):
         """The :class:`~failwidgets.methods.defuse.ScenarioSet` shown."""
-        return self._scenarios
+        return self.review.scenarios
 
     @property
     def rows(self) -> np.ndarray:
-        return self._rows
+        return self.review.rows
 
     @property
     def labels_path(self) -> Path:
@@ -692,14 +469,14 @@ class ScenarioView(Selectable, widgets.VBox):
 
     @property
     def sample_version(self) -> int:
-        """Increases whenever the strips are resampled (``tau`` or :meth:`resample`)."""
+        """Increases whenever new samples are shown (``tau`` or :meth:`resample`)."""
         return self._version
 
     @property
-    def status(self) -> str:
-        """The status line: the correction's state and the note on the last action (an error)."""
-        with self._status_lock:
-            return " · ".join(text for text, _ in self._status_parts.values() if text)
+    def quality(self):
+        """The :class:`~failwidgets.methods.defuse.ReconstructionQuality` of the images Defuse
+        identified around (None for an identification made without the check)."""
+        return self.review.quality
 
     @property
     def selected_scenario(self) -> int | None:
@@ -713,33 +490,28 @@ class ScenarioView(Selectable, widgets.VBox):
 
     def members(self, scenario_id: int) -> np.ndarray:
         """EvalSet indices (ascending) of the source images of a scenario's member codes."""
-        return self._members[self._check_id(scenario_id)].copy()
+        return self.review.members(scenario_id)
 
-    def set_class(self, name: str | None) -> None:
+    def set_class(self, name: str | int | None) -> None:
         """Show only scenarios whose majority label is ``name`` (None: all scenarios)."""
         self.class_name = name
 
     def resample(self) -> None:
         """Draw new samples of every scenario (a new random stream, the same ``tau``)."""
         self._draw += 1
-        self._new_samples()
+        self._resample()
 
     def samples(self, scenario_id: int):
-        """The :class:`ScenarioSamples` shown for a scenario at the current ``tau``."""
-        from ..methods.defuse import sample_scenario
-
-        scenario_id = self._check_id(scenario_id)
-        if scenario_id not in self._samples:
-            self._samples[scenario_id] = sample_scenario(
-                self._scenarios[scenario_id],
-                self._checked_vae,
-                self._classifier,
-                n=self._n_shown,
-                tau=self.tau,
-                preprocess=self._preprocess,
-                seed=self._seed + self._draw,
-            )
-        return self._samples[scenario_id]
+        """The :class:`ScenarioSamples` shown for a scenario (drawn at the ``tau`` shown: the
+        current one once a resampling on the worker was delivered)."""
+        scenario_id = self.review.check_id(scenario_id)
+        with self._worker.lock:
+            if scenario_id not in self._samples:
+                tau, draw = self._samples_key
+                self._samples[scenario_id] = self.review.samples(
+                    scenario_id, n=self._n_shown, tau=tau, draw=draw
+                )
+            return self._samples[scenario_id]
 
     def set_label(self, scenario_id: int, *, is_failure=_UNSET, correct_label=_UNSET):
         """Label a scenario and write the label file at once.
@@ -747,13 +519,18 @@ class ScenarioView(Selectable, widgets.VBox):
         ``is_failure``: True, False or None (not reviewed); ``correct_label``: a class name,
         a class index or None. Fields left out keep their value. Returns the stored label.
         """
-        scenario_id = self._check_id(scenario_id)
+        scenario_id = self.review.check_id(scenario_id)
         fields = {}
         if is_failure is not _UNSET:
             fields["is_failure"] = is_failure
         if correct_label is not _UNSET:
             if isinstance(correct_label, str):
-                correct_label = self._evalset.class_index(self._check_class(correct_label))
+                if correct_label not in self._evalset.class_names:
+                    raise ValueError(
+                        f"class_name: unknown class {correct_label!r}; "
+                        f"known: {list(self._evalset.class_names)[:10]}"
+                    )
+                correct_label = self._evalset.class_index(correct_label)
             fields["correct_label"] = correct_label
         label = self.labels.set(scenario_id, **fields)
         self._refresh()
@@ -761,99 +538,52 @@ class ScenarioView(Selectable, widgets.VBox):
 
     def clear_label(self, scenario_id: int) -> None:
         """Forget a scenario's label (written at once)."""
-        self.labels.clear(self._check_id(scenario_id))
+        self.labels.clear(self.review.check_id(scenario_id))
         self._refresh()
 
     def select(self, scenario_id: int) -> None:
         """Select a scenario: highlight its row, show its source images in the grid (errors
         first) and notify ``on_select`` with its :class:`~failwidgets.modes.FailureMode`."""
-        scenario_id = self._check_id(scenario_id)
-        mode = self._failure_mode(self._scenarios[scenario_id])
-        members = mode.members
+        mode = self.review.failure_mode(scenario_id)
+        scenario_id = int(scenario_id)
         self._selected = scenario_id
-        self._selected_members = members.copy()
+        self._selected_members = mode.members.copy()
         self.canvas.selected = scenario_id
-        shown = members[np.argsort(self._evalset.correct[members], kind="stable")]
-        n_errors = int(np.count_nonzero(~self._evalset.correct[members]))
-        self.grid.show(
-            shown,
-            title=(
-                f"Defuse {mode.description} — {len(members)} source images of its failing codes, "
-                f"{n_errors} misclassified"
-            ),
+        n_errors = int(np.count_nonzero(~self._evalset.correct[mode.members]))
+        self.show_mode(
+            mode,
+            title=f"Defuse {mode.description} — {mode.size} source images of its failing codes, "
+            f"{n_errors} misclassified",
         )
         self._notify_select(mode)
 
-    def failure_modes(self, class_name: str | None = None, *, confirmed_only: bool = False):
-        """One :class:`~failwidgets.modes.FailureMode` per scenario (see the class notes).
+    def _resolve_classes(self, classes) -> list[str]:
+        if isinstance(classes, str) and classes == "current" and self.class_name is None:
+            classes = "all"  # no class selected: the view shows every class's scenarios
+        return super()._resolve_classes(classes)
 
-        Scenarios marked "not a failure" are left out; with ``confirmed_only`` only those
-        marked failures are kept. All classes by default, or only ``class_name``.
-        """
-        if class_name is not None:
-            self._check_class(class_name)
-        modes = []
-        for scenario in self._scenarios:
-            verdict = self.labels.get(scenario.id).is_failure
-            if verdict is False or (confirmed_only and verdict is not True):
-                continue
-            mode = self._failure_mode(scenario)
-            if class_name is None or mode.class_name == class_name:
-                modes.append(mode)
-        return modes
+    def _modes(self, class_names: list[str], thresholds: dict):
+        """One failure mode per scenario of ``class_names`` (see the class notes); ``tau``
+        changes the samples only, not the modes."""
+        return self.review.failure_modes(
+            self.labels, class_names, confirmed_only=self.confirmed_only
+        )
 
     def scenario_table(self):
-        """The scenarios as a DataFrame: the engine's columns, class names, source images,
-        the current samples' top prediction and the labels."""
-        import pandas as pd
-
-        frame = self._scenarios.to_frame()
-        names = self._evalset.class_names
-
-        def name(c):
-            return None if c is None or pd.isna(c) else names[int(c)]
-
-        frame["majority_class"] = [name(c) for c in frame["majority_label"]]
-        frame["top_prediction_class"] = [name(c) for c in frame["top_prediction"]]
-        frame["n_images"] = [len(self._members[i]) for i in frame.index]
-        frame["is_failure"] = [self.labels.get(int(i)).is_failure for i in frame.index]
-        frame["correct_label"] = [name(self.labels.get(int(i)).correct_label) for i in frame.index]
-        return frame
+        """The scenarios as a DataFrame: the engine's columns, class names, source images and
+        the labels (:meth:`ScenarioReview.table`)."""
+        return self.review.table(self.labels)
 
     def correct(self, **kwargs):
         """Finetune copies of the classifier on the labelled failure scenarios.
 
-        Calls :func:`~failwidgets.methods.defuse.correct_classifier` with the label store and
-        shows its before/after table and trade-off chart under the rows. Training, test and
-        validation images default to the EvalSet's ``train``, ``test`` and ``val`` splits;
-        ``preprocess``, ``tau`` and ``seed`` to the view's. Any keyword of
-        ``correct_classifier`` may be given. Returns the :class:`CorrectionResult`.
+        Calls :meth:`ScenarioReview.correct` (:func:`~failwidgets.methods.defuse.correct_classifier`)
+        with the label store and shows its before/after table and trade-off chart under the
+        rows. Training, test and validation images default to the EvalSet's ``train``,
+        ``test`` and ``val`` splits; ``preprocess``, ``tau`` and ``seed`` to the view's. Any
+        keyword of ``correct_classifier`` may be given. Returns the :class:`CorrectionResult`.
         """
-        from ..methods.defuse import correct_classifier
-
-        data = {}
-        for role in ("train", "test", "val"):
-            images_key, labels_key = f"{role}_images", f"{role}_labels"
-            if images_key in kwargs or labels_key in kwargs:
-                continue
-            has = self._evalset.split is not None and bool(np.any(self._evalset.split == role))
-            if has:
-                rows = self._evalset.split_indices(role)
-                data[images_key] = self._evalset.images_at(rows)
-                data[labels_key] = self._evalset.labels[rows]
-            elif role != "val":
-                raise ValueError(
-                    f"correct: the EvalSet has no {role!r} split; pass {images_key}= and {labels_key}="
-                )
-        settings = {
-            "preprocess": self._preprocess,
-            "tau": self.tau,
-            "seed": self._seed,
-            "progress": True,
-        }
-        settings.update(data)
-        settings.update(kwargs)
-        user_callback = settings.pop("on_progress", None)
+        user_callback = kwargs.pop("on_progress", None)
         if user_callback is not None and not callable(user_callback):
             raise TypeError(
                 f"on_progress: expected a callable or None, got {type(user_callback).__name__}"
@@ -864,16 +594,11 @@ class ScenarioView(Selectable, widgets.VBox):
             if user_callback is not None:
                 user_callback(progress)
 
+        kwargs.setdefault("progress", True)
+        kwargs.setdefault("tau", self.tau)
         self._progress_key, self._progress_time = None, 0.0
         try:
-            result = correct_classifier(
-                self._classifier,
-                self._checked_vae,
-                self._scenarios,
-                self.labels,
-                on_progress=on_progress,
-                **settings,
-            )
+            result = self.review.correct(self.labels, on_progress=on_progress, **kwargs)
         except Exception as error:
             self._set_status(f"correction stopped: {error}", error=True, task=True)
             raise
@@ -886,94 +611,87 @@ class ScenarioView(Selectable, widgets.VBox):
         )
         return result
 
-    # ------------------------------------------------------------------ the view model
-    def _check_id(self, scenario_id) -> int:
-        if isinstance(scenario_id, bool) or not isinstance(scenario_id, numbers.Integral):
-            raise TypeError(f"scenario_id: expected an integer, got {type(scenario_id).__name__}")
-        scenario_id = int(scenario_id)
-        if scenario_id not in self._members:
-            raise ValueError(
-                f"scenario_id: {scenario_id} is not one of the {len(self._members)} scenario ids"
-            )
-        return scenario_id
+    def _show_correction(self, result) -> None:
+        from .scenario_panels import correction_html, tradeoff_chart
+
+        self._correction_table.value = correction_html(result, self._evalset.class_names)
+        chart = tradeoff_chart(result)
+        self._correction_box.children = [self._correction_table] + ([chart] if chart else [])
+
+    # ------------------------------------------------------------------ samples and the model
+    def _resample(self) -> None:
+        """Draw the shown scenarios' samples at the current ``(tau, draw)`` on the worker; the
+        strips change (and ``sample_version`` grows) when they are delivered."""
+        key = (self.tau, self._draw)
+        ids = self._shown_ids()
+        if self._worker.background:
+            self._set_status(f"drawing new samples at τ = {key[0]:g}…")
+
+        def compute() -> dict:
+            return {
+                i: self.review.samples(i, n=self._n_shown, tau=key[0], draw=key[1]) for i in ids
+            }
+
+        def deliver(samples: dict) -> None:
+            self._samples, self._samples_key = samples, key
+            self._thumbs = {}
+            self._version += 1
+            self._refresh()
+
+        def fail(error: BaseException) -> None:
+            self._set_status(f"samples not drawn: {type(error).__name__}: {error}", error=True)
+
+        self._worker.submit(compute, deliver, fail)
 
     def _shown_ids(self) -> list[int]:
-        if self.class_name is None:
-            return [s.id for s in self._scenarios]
-        c = self._evalset.class_index(self.class_name)
-        return [s.id for s in self._scenarios if s.majority_label == c]
+        return self.review.ids(self.class_name)
 
-    def _class_of(self, scenario) -> str:
-        c = scenario.majority_label
-        return self._evalset.class_names[c] if c is not None else "?"
+    def _clear_selection(self) -> None:
+        self._selected = None
+        self._selected_members = np.zeros(0, dtype=np.int64)
+        self.canvas.selected = -1
 
-    def _failure_mode(self, scenario):
-        """The scenario's images as a FailureMode; ``drop`` is the accuracy of the images
-        labelled with its majority class (in the analysed rows) minus theirs. Its ``rule``
-        re-applies it: the class's images whose VAE code falls in its mixture component."""
-        from ..modes import FailureMode
-        from ..rules import MixtureRule, vae_encoder
-
-        members = self._members[scenario.id]
-        top = scenario.top_prediction
-        predicted = self._evalset.class_names[top] if top is not None else "?"
-        name = self._class_of(scenario)
-        rule = None
-        mixture = self._scenarios.mixture
-        vae = self._checked_vae
-        if scenario.majority_label is not None and vae is not None and mixture is not None:
-            encoder = self.__dict__.get("_rule_encoder")
-            if encoder is None:  # one encoder per view: each image is encoded once
-                encoder = self.__dict__["_rule_encoder"] = vae_encoder(vae)
-            rule = MixtureRule.from_vae(encoder, mixture, scenario.component, name)
-        return FailureMode.from_members(
-            "defuse",
-            name,
-            f"scenario {scenario.id}: {name} → predicted {predicted}",
-            members.copy(),
-            self._evalset,
-            reference_indices=self._rows,
-            grouping="label" if scenario.majority_label is not None else None,
-            rule=rule,
-        )
+    def _refresh(self) -> None:
+        if not self._ready:
+            return
+        with self._worker.lock:  # a delivery of new samples refreshes too
+            model = self.view_model()
+            with self.canvas.hold_sync():
+                self.canvas.view_model = model
+                self.canvas.selected = -1 if self._selected is None else self._selected
+        self._set_status("")  # the last action worked: its note goes; the correction's stays
 
     def _row(self, scenario, max_weight: float) -> dict:
         names = self._evalset.class_names
         label = self.labels.get(scenario.id)
         samples = self.samples(scenario.id)
-        predictions = samples.predictions.astype(int)
-        confidence = samples.probabilities[np.arange(len(predictions)), predictions]
         reference = (
             label.correct_label if label.correct_label is not None else scenario.majority_label
         )
-        counts = np.bincount(predictions, minlength=len(names))
-        top = int(np.argmax(counts))  # ties: the lowest class index
-        n = len(predictions)
-        n_wrong = int(np.sum(predictions != reference)) if reference is not None else 0
+        top, top_count = samples.top_prediction()
+        wrong = samples.wrong(reference)
         code_top = scenario.top_prediction
         return {
             "id": scenario.id,
             "weight": float(scenario.weight),
-            "weight_text": _percent(scenario.weight),
+            "weight_text": f"{100 * scenario.weight:.1f}%",
             "weight_share": float(scenario.weight / max_weight) if max_weight > 0 else 0.0,
             "n_codes": int(scenario.n_members),
-            "n_images": int(len(self._members[scenario.id])),
+            "n_images": len(self.review.members(scenario.id)),
             "majority_label": scenario.majority_label,
-            "majority_name": self._class_of(scenario),
+            "majority_name": self.review.class_of(scenario.id),
             "code_prediction": names[code_top] if code_top is not None else None,
             "reference_name": names[reference] if reference is not None else None,
             "samples": [
-                {
-                    "prediction": names[p],
-                    "confidence": round(float(q), 4),
-                    "wrong": reference is not None and p != reference,
-                }
-                for p, q in zip(predictions.tolist(), confidence.tolist())
+                {"prediction": names[p], "confidence": round(float(q), 4), "wrong": bool(w)}
+                for p, q, w in zip(
+                    samples.predictions.tolist(), samples.confidence.tolist(), wrong.tolist()
+                )
             ],
             "top_prediction": names[top],
-            "top_count": int(counts[top]),
-            "n_wrong": n_wrong,
-            "predicted_text": f"predicted: {names[top]} {int(counts[top])}/{n}",
+            "top_count": top_count,
+            "n_wrong": int(wrong.sum()),
+            "predicted_text": f"predicted: {names[top]} {top_count}/{len(wrong)}",
             "is_failure": label.is_failure,
             "correct_label": label.correct_label,
         }
@@ -986,23 +704,23 @@ class ScenarioView(Selectable, widgets.VBox):
         ``code_prediction``, ``reference_name`` (the correct label when given, else the
         majority label), ``samples`` (``prediction``, ``confidence``, ``wrong``),
         ``top_prediction``, ``top_count``, ``n_wrong``, ``predicted_text``, ``is_failure``,
-        ``correct_label``), ``class_names``, ``class_name``, ``tau``, ``n_samples``,
-        ``sample_version``, ``image_size``, ``n_scenarios``, ``n_labelled``, ``n_failures``,
-        ``labels_path``, ``message``, ``quality`` (the VAE check: ``original_accuracy``,
-        ``reconstruction_accuracy``, ``passed``, ``n_vae_failure_images``,
-        ``n_vae_failing_draws``, ``vae_failures``, ``text``; None when not measured).
+        ``correct_label``), ``class_names``, ``class_name``, ``tau`` (of the samples shown),
+        ``n_samples``, ``sample_version``, ``image_size``, ``n_scenarios``, ``n_labelled``,
+        ``n_failures``, ``labels_path``, ``message``, ``quality`` (the VAE check:
+        ``original_accuracy``, ``reconstruction_accuracy``, ``passed``,
+        ``n_vae_failure_images``, ``n_vae_failing_draws``, ``vae_failures``, ``text``; None
+        when not measured).
         """
-        shown = self._shown_ids()
-        weights = [s.weight for s in self._scenarios]
-        max_weight = max(weights) if weights else 0.0
-        rows = [self._row(self._scenarios[i], max_weight) for i in shown]
+        scenarios = self.review.scenarios
+        max_weight = max((s.weight for s in scenarios), default=0.0)
+        rows = [self._row(scenarios[i], max_weight) for i in self._shown_ids()]
         labelled = self.labels.items()
-        if self._scenarios.is_empty:
-            message = self._scenarios.message
+        if scenarios.is_empty:
+            message = scenarios.message
         elif not rows:
             message = (
                 f"No scenario has majority label {self.class_name!r}; "
-                f"{len(self._scenarios)} scenarios in other classes."
+                f"{len(scenarios)} scenarios in other classes."
             )
         else:
             message = ""
@@ -1010,12 +728,12 @@ class ScenarioView(Selectable, widgets.VBox):
             "rows": rows,
             "class_names": list(self._evalset.class_names),
             "class_name": self.class_name,
-            "tau": self.tau,
+            "tau": self._samples_key[0],
             "n_samples": self._n_shown,
             "sample_version": self._version,
-            "image_size": int(self._checked_vae.image_size),
-            "quality": self._quality_model(),
-            "n_scenarios": len(self._scenarios),
+            "image_size": int(self.review.vae.image_size),
+            "quality": self.review.quality_summary(),
+            "n_scenarios": len(scenarios),
             "n_labelled": len(labelled),
             "n_failures": sum(1 for _, label in labelled if label.is_failure),
             "labels_path": str(self.labels.path),
@@ -1034,68 +752,52 @@ class ScenarioView(Selectable, widgets.VBox):
 
         if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
             raise TypeError(f"ids: expected a list of scenario ids, got {type(ids).__name__}")
-        limit = len(self._members)
-        if len(ids) > limit:
+        known = set(self.review.scenarios.ids)
+        if len(ids) > len(known):
             raise ValueError(
-                f"ids: {len(ids)} ids in one request, but the view has {limit} scenarios; "
+                f"ids: {len(ids)} ids in one request, but the view has {len(known)} scenarios; "
                 "ask for each scenario at most once"
             )
         strips, buffers = [], []
-        for scenario_id in dict.fromkeys(ids):  # each id once, in order
-            if scenario_id not in self._members:
-                continue
-            if scenario_id not in self._thumbs:
-                images = self.samples(scenario_id).images
-                self._thumbs[scenario_id] = encode_thumbnails(
-                    images, size=MAX_THUMB_PIXELS, format="png", n_jobs=1
+        with self._worker.lock:  # the samples, their thumbnails and version belong together
+            for scenario_id in dict.fromkeys(ids):  # each id once, in order
+                if scenario_id not in known:
+                    continue
+                if scenario_id not in self._thumbs:
+                    self._thumbs[scenario_id] = encode_thumbnails(
+                        self.samples(scenario_id).images,
+                        size=MAX_THUMB_PIXELS,
+                        format="png",
+                        n_jobs=1,
+                    )
+                thumbs = self._thumbs[scenario_id]
+                first = len(buffers)
+                strips.append(
+                    {"id": scenario_id, "buffers": list(range(first, first + len(thumbs)))}
                 )
-            thumbs = self._thumbs[scenario_id]
-            strips.append(
-                {
-                    "id": scenario_id,
-                    "buffers": list(range(len(buffers), len(buffers) + len(thumbs))),
-                }
-            )
-            buffers.extend(thumbs)
+                buffers.extend(thumbs)
+            version = self._version
         content = {
             "type": "strips",
             "request_id": request_id,
-            "version": self._version,
+            "version": version,
             "mime": "image/png",
             "strips": strips,
         }
         return content, buffers
 
-    def _new_samples(self) -> None:
-        self._samples.clear()
-        self._thumbs.clear()
-        self._version += 1
-        self._refresh()
-
-    def _refresh(self) -> None:
-        if not self._ready:
-            return
-        model = self.view_model()
-        with self.canvas.hold_sync():
-            self.canvas.view_model = model
-            self.canvas.selected = -1 if self._selected is None else self._selected
-        self._set_status("")  # the last action worked: its note goes; the correction's stays
-
-    def _clear_selection(self) -> None:
-        self._selected = None
-        self._selected_members = np.zeros(0, dtype=np.int64)
-        self.canvas.selected = -1
-
+    # ------------------------------------------------------------------ status and VAE check
     def _set_status(self, text: str, error: bool = False, *, task: bool = False) -> None:
         """Set the correction's part of the status line (``task``) or the note on the last
-        action; the line shows both."""
-        with self._status_lock:  # the correction's worker thread writes here too
+        action; the line shows both (each in its colour)."""
+        with self._status_lock:  # the correction's thread writes here too
             self._status_parts["task" if task else "note"] = (text, error)
             parts = [part for part in self._status_parts.values() if part[0]]
-            self._status.value = " · ".join(
-                f'<span style="color: {_status_colour(is_error)}">{html.escape(part)}</span>'
-                for part, is_error in parts
+            super()._set_status(
+                " · ".join(part for part, _ in parts), any(is_error for _, is_error in parts)
             )
+            if len(parts) > 1:
+                self._status_html.value = " · ".join(_span(*part) for part in parts)
 
     def _show_progress(self, progress) -> None:
         """The correction's :class:`~failwidgets.methods.defuse.CorrectionProgress` in the status
@@ -1111,211 +813,12 @@ class ScenarioView(Selectable, widgets.VBox):
             task=True,
         )
 
-    # ------------------------------------------------------------------ the VAE check
-    @property
-    def quality(self):
-        """The :class:`~failwidgets.methods.defuse.ReconstructionQuality` of the images Defuse
-        identified around (None for an identification made without the check)."""
-        return self._identification.quality
-
-    def _quality_model(self) -> dict | None:
-        quality = self.quality
-        if quality is None:
-            return None
-        identification = self._identification
-        return {
-            **quality.as_dict(),
-            "n_vae_failing_draws": int(identification.n_vae_failing_draws),
-            "vae_failures": identification.vae_failures,
-            "text": self._quality_text(),
-        }
-
-    def _quality_text(self) -> str:
-        quality = self.quality
-        if quality is None:
-            return "VAE check: not measured (the Defuse was fitted without it)"
-        identification = self._identification
-        text = (
-            f"VAE check: the classifier gets {_percent(quality.original_accuracy)} of the "
-            f"{quality.n_images} images right and {_percent(quality.reconstruction_accuracy)} "
-            "of their VAE reconstructions"
-        )
-        if quality.passed:
-            text += "."
-        else:
-            text += (
-                f", under {quality.min_ratio:g} x: decoded samples look like failures for that "
-                "reason alone. Fix the VAE (train it longer, a larger latent_dim or a smaller "
-                "beta, decode to [0, 1] images)."
-            )
-        if identification.n_vae_failing_draws:
-            what = "left out" if identification.vae_failures == "exclude" else "kept, flagged"
-            text += (
-                f" {identification.n_vae_failing_draws} misclassified draws of "
-                f"{identification.n_vae_failure_images} images whose reconstruction alone is "
-                f"misclassified are VAE failures ({what})."
-            )
-        return text
-
     def _show_quality(self) -> None:
-        quality = self.quality
-        warn = quality is not None and not quality.passed
-        colour = "var(--jp-warn-color0, #e65100)" if warn else "var(--jp-ui-font-color2, #666)"
-        border = "var(--jp-warn-color0, #e65100)" if warn else "var(--jp-border-color1, #bbb)"
+        from .scenario_panels import quality_html
+
+        self._quality.value, warn = quality_html(
+            self.review.quality_summary(), self.review.quality_text()
+        )
         self._quality.remove_class("fw-scenarios-quality-ok")
         self._quality.remove_class("fw-scenarios-quality-warn")
         self._quality.add_class("fw-scenarios-quality-warn" if warn else "fw-scenarios-quality-ok")
-        self._quality.value = (
-            f'<div style="color: {colour}; border-left: 3px solid {border}; padding: 1px 8px; '
-            'font-size: var(--jp-ui-font-size1, 13px); line-height: 1.4">'
-            + ("⚠ " if warn else "")
-            + html.escape(self._quality_text())
-            + "</div>"
-        )
-
-    # ------------------------------------------------------------------ correction display
-    def _show_correction(self, result) -> None:
-        names = self._evalset.class_names
-        table = result.table()
-        reference = table.columns[1]
-        main_rows = [
-            [
-                str(label),
-                "—" if _isna(row["scenarios"]) else str(int(row["scenarios"])),
-                _number(row[reference]),
-                _number(row["test"]),
-                _number(row["failure scenario"]),
-            ]
-            for label, row in table.iterrows()
-        ]
-        scenario_rows = [
-            [
-                f"#{int(scenario_id)}",
-                names[int(row["correct_label"])],
-                _number(100 * row["accuracy_before"]),
-                _number(100 * row["accuracy_after"]),
-            ]
-            for scenario_id, row in result.per_scenario.iterrows()
-        ]
-        self._correction_table.value = (
-            f"<style>{_TABLE_CSS}</style><div class='fw-scn-correction'>"
-            "<div class='fw-scn-correction-title'>Correction: accuracy (%) before and after "
-            "finetuning on the labelled failure scenarios</div>"
-            + _html_table(
-                ["", "scenarios", str(reference), "test", "failure scenario (held out)"],
-                main_rows,
-            )
-            + "<div class='fw-scn-correction-note'>"
-            + html.escape(f"λ selection: {result.selection}.")
-            + "</div><div class='fw-scn-correction-title'>Per labelled scenario (held-out "
-            "samples)</div>"
-            + _html_table(["scenario", "correct label", "before", "after"], scenario_rows)
-            + "</div>"
-        )
-        chart = self._tradeoff_chart(result)
-        self._correction_box.children = [self._correction_table] + (
-            [chart] if chart is not None else []
-        )
-
-    @staticmethod
-    def _tradeoff_chart(result):
-        try:
-            import bqplot
-        except ImportError:  # the table says it all
-            return None
-        points = result.tradeoff()
-        before = points[points["model"] == "before"]
-        after = points[points["model"] == "finetuned"].sort_values("lambda")
-        x_all = 100 * points["test_accuracy"].to_numpy(dtype=float)
-        y_all = 100 * points["scenario_accuracy"].to_numpy(dtype=float)
-
-        def padded(values):  # a readable domain even when every point coincides
-            low, high = float(np.nanmin(values)), float(np.nanmax(values))
-            pad = max(2.0, 0.1 * (high - low))
-            return max(0.0, low - pad), min(100.0, high + pad)
-
-        x_min, x_max = padded(x_all)
-        y_min, y_max = padded(y_all)
-        x_scale = bqplot.LinearScale(min=x_min, max=x_max)
-        y_scale = bqplot.LinearScale(min=y_min, max=y_max)
-        scales = {"x": x_scale, "y": y_scale}
-        x_after = 100 * after["test_accuracy"].to_numpy(dtype=float)
-        y_after = 100 * after["scenario_accuracy"].to_numpy(dtype=float)
-        sweep = bqplot.Lines(
-            x=x_after, y=y_after, scales=scales, colors=["#1976d2"], marker="circle"
-        )
-        lambdas = bqplot.Label(
-            x=x_after,
-            y=y_after,
-            text=[f"λ={value:g}" for value in after["lambda"]],
-            scales=scales,
-            x_offset=7,
-            y_offset=-7,
-            default_size=11,
-            colors=["#1976d2"],
-        )
-        x_before = 100 * before["test_accuracy"].to_numpy(dtype=float)
-        y_before = 100 * before["scenario_accuracy"].to_numpy(dtype=float)
-        start = bqplot.Scatter(
-            x=x_before, y=y_before, scales=scales, colors=["#d32f2f"], default_size=90
-        )
-        start_label = bqplot.Label(
-            x=x_before,
-            y=y_before,
-            text=["before"],
-            scales=scales,
-            align="end",
-            x_offset=-7,
-            y_offset=-7,
-            default_size=11,
-            colors=["#d32f2f"],
-        )
-        return bqplot.Figure(
-            marks=[sweep, lambdas, start, start_label],
-            axes=[
-                bqplot.Axis(scale=x_scale, label="test accuracy (%)"),
-                bqplot.Axis(
-                    scale=y_scale,
-                    side="left",
-                    label="failure-scenario accuracy (%)",
-                    label_offset="40px",
-                ),
-            ],
-            title="Trade-off over the λ sweep",
-            title_style={"font-size": "14px"},
-            fig_margin={"top": 40, "bottom": 45, "left": 60, "right": 30},
-            animation_duration=0,
-            layout=widgets.Layout(width="min(100%, 480px)", height="320px"),
-        )
-
-
-_TABLE_CSS = """
-.fw-scn-correction { color: var(--jp-ui-font-color1); font-size: var(--jp-ui-font-size1); }
-.fw-scn-correction-title { font-weight: 600; margin: 8px 0 4px; }
-.fw-scn-correction-note { color: var(--jp-ui-font-color2); font-size: var(--jp-ui-font-size0); }
-.fw-scn-correction table { border-collapse: collapse; margin-bottom: 4px; }
-.fw-scn-correction th, .fw-scn-correction td {
-  padding: 3px 10px; border-bottom: 1px solid var(--jp-border-color2); text-align: right;
-}
-.fw-scn-correction th { font-weight: 600; border-bottom-color: var(--jp-border-color1); }
-.fw-scn-correction th:first-child, .fw-scn-correction td:first-child { text-align: left; }
-"""
-
-
-def _isna(value) -> bool:
-    import pandas as pd
-
-    return bool(pd.isna(value))
-
-
-def _number(value) -> str:
-    return "—" if _isna(value) else f"{float(value):.1f}"
-
-
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    """A small HTML table; every cell is escaped."""
-    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -8,6 +8,7 @@
 //   {
 //     class_name, class_index, strength_text, n_val, n_errors, class_accuracy_text,
 //     split, k, skipped_reason (string or null), captions_note (string or null),
+//     pending: bool (the direction is being fitted: captions_note says so, nothing to click),
 //     hard: [{caption, score_text}], easy: [{caption, score_text}],
 //     checked: {"<caption>": {accuracy_text, n_correct, k}},   // captions clicked so far
 //     selected: {side, rank, caption} or null,
@@ -147,14 +148,17 @@ export function createDirectionsView(container, options = {}) {
       return;
     }
     const skipped = model.skipped_reason != null && model.skipped_reason !== "";
-    root.setAttribute("data-state", skipped ? "skipped" : "ready");
+    const pending = !skipped && model.pending === true;
+    root.setAttribute("data-state", skipped ? "skipped" : pending ? "pending" : "ready");
     root.setAttribute("data-class-index", String(model.class_index));
 
     const header = make(doc, "div", "fw-dir-header");
     const name = make(doc, "span", "fw-dir-class");
     name.textContent = model.class_name;
     header.appendChild(name);
-    if (!skipped) header.appendChild(stat(doc, "failure strength", model.strength_text, "fw-dir-strength"));
+    if (!skipped && !pending) {
+      header.appendChild(stat(doc, "failure strength", model.strength_text, "fw-dir-strength"));
+    }
     header.appendChild(
       stat(doc, `${model.split} accuracy`, model.class_accuracy_text, "fw-dir-accuracy"),
     );
@@ -164,6 +168,10 @@ export function createDirectionsView(container, options = {}) {
       const reason = make(doc, "div", "fw-dir-skipped", { role: "status" });
       reason.textContent = `No failure direction for this class: ${model.skipped_reason}.`;
       parts.push(reason);
+    } else if (pending) {
+      const note = make(doc, "div", "fw-dir-note fw-dir-pending", { role: "status" });
+      note.textContent = model.captions_note || "Fitting the failure direction…";
+      parts.push(note);
     } else {
       header.appendChild(make(doc, "span", "fw-dir-spacer"));
       const tail = make(doc, "button", `fw-dir-tail${model.tail_selected ? " selected" : ""}`, {

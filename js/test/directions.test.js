@@ -130,6 +130,28 @@ describe("directions panel", () => {
     expect(root.querySelector(".fw-dir-strength")).toBeNull();
   });
 
+  it("shows a class being fitted as pending, with nothing to click", () => {
+    const { container, view, calls } = setup();
+    const note = `Fitting the failure direction of ${EVIL}…`;
+    view.setState(viewModel({ pending: true, hard: [], easy: [], strength: null, captions_note: note }));
+    const root = container.querySelector(".fw-directions");
+    expect(root.dataset.state).toBe("pending");
+    const status = root.querySelector(".fw-dir-pending");
+    expect(status.getAttribute("role")).toBe("status");
+    expect(status.textContent).toBe(note);
+    expect(root.querySelector("img")).toBeNull();
+    expect(root.querySelector(".fw-dir-caption")).toBeNull();
+    expect(root.querySelector('[data-action="tail"]')).toBeNull();
+    expect(root.querySelector(".fw-dir-strength")).toBeNull();
+    expect(root.querySelector(".fw-dir-errors b").textContent).toBe("40 of 160");
+    root.click();
+    expect(calls.tails).toBe(0);
+    view.setState(viewModel());
+    expect(root.dataset.state).toBe("ready");
+    expect(root.querySelector(".fw-dir-pending")).toBeNull();
+    expect(root.querySelectorAll(".fw-dir-caption")).toHaveLength(3);
+  });
+
   it("shows the note when captions are unavailable, and an empty state", () => {
     const { container, view } = setup();
     view.setState(viewModel({ hard: [], easy: [], captions_note: "No text encoder: captions are unavailable." }));
