@@ -532,7 +532,7 @@ def colour_explorer(tmp_path_factory):
 def test_every_view_mode_re_applies_exactly_on_the_rows_it_was_found_on(colour_explorer):
     es = colour_explorer.evalset
     test = es.split_indices("test")
-    modes = colour_explorer._collect_modes()
+    modes = colour_explorer._modes.collect()
     kinds = {"barlow": TreePathRule, "prime": TagSetRule, "directions": DirectionRule}
     kinds["ces"] = ConceptRule
     assert {m.method for m in modes} == set(kinds)
@@ -569,7 +569,7 @@ def test_the_explorer_measures_every_rule_on_the_heldout_split(colour_explorer):
     for method in ("barlow", "prime", "ces", "directions"):
         values = frame.loc[frame["method"] == method, "heldout_drop"]
         assert len(values) and values.notna().all(), method
-    modes = colour_explorer._collect_modes()
+    modes = colour_explorer._modes.collect()
     by_rule = heldout(modes, es, "val")["heldout_drop"].to_numpy()
     for mode, expected in zip(modes, by_rule):
         if mode.method != "directions":  # DirectionsView measures its own (top K of val)
@@ -593,7 +593,7 @@ def test_ces_re_applies_only_an_explanation_of_the_class_itself(colour_explorer)
 
 def test_a_failing_rule_is_reported_once_and_leaves_the_drop_unmeasured(colour_explorer):
     explorer = colour_explorer
-    modes = explorer._collect_modes()
+    modes = explorer._modes.collect()
     broken = [
         dataclasses.replace(
             m,
@@ -603,7 +603,7 @@ def test_a_failing_rule_is_reported_once_and_leaves_the_drop_unmeasured(colour_e
         for m in modes
         if m.method == "prime"
     ]
-    measured = explorer._with_heldout("prime", broken)
+    measured = explorer._modes._with_heldout("prime", broken)
     assert all(m.heldout_drop is None for m in measured)
     assert explorer.messages[-1].startswith(
         f"prime: held-out drop not measured for {len(broken)} modes (ZeroDivisionError"

@@ -247,7 +247,14 @@ class FailureView(Selectable, widgets.VBox):
         self.grid.show(members, title=title or f"{mode.method} · {mode.description}")
 
     def close(self) -> None:
+        """Stop the worker and close the widgets the base made (controls, status line)."""
         worker = self.__dict__.get("_worker")  # absent when the constructor refused its input
         if worker is not None:
             worker.close()
+        made = [*self.__dict__.get("_own_controls", ()), self.__dict__.get("_status_html")]
+        if self.__dict__.get("_owns_grid"):
+            made.append(self.grid)
+        for widget in made:
+            if widget is not None:
+                widget.close()
         super().close()
