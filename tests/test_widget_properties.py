@@ -674,7 +674,9 @@ def test_scenario_view_messages_state_and_settings(scenario_world, tmp_path_fact
 
     evalset, classifier, vae, defuse = scenario_world
     path = tmp_path_factory.mktemp("labels") / "labels.json"
-    view = ScenarioView(evalset, classifier, vae, defuse=defuse, labels_path=path, split=None)
+    view = ScenarioView(
+        evalset, classifier, vae, defuse=defuse, labels_path=path, split=None, background=False
+    )
     canvas = view.canvas
     sent = listen(canvas)
     ids = list(defuse.scenarios_.ids)

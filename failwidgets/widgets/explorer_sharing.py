@@ -11,15 +11,11 @@ The work is done in :mod:`failwidgets.modes`, :mod:`failwidgets.session` and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..data import EvalSet
 from ..modes import FailureMode, export_modes, frame_to_modes, import_modes, modes_to_frame
-
-if TYPE_CHECKING:
-    from .explorer import Explorer
 
 __all__ = ["ExplorerSharing"]
 
@@ -92,7 +88,7 @@ class ExplorerSharing:
         return save_session(self, path)
 
     @classmethod
-    def load(cls, path, evalset: EvalSet, **assets) -> Explorer:
+    def load(cls, path, evalset: EvalSet, **assets):
         """Rebuild the Explorer of a saved session for ``evalset`` and restore its state.
 
         ``**assets`` are :meth:`from_evalset`'s arguments (the same model, features,

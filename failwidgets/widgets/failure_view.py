@@ -140,7 +140,7 @@ class FailureView(Selectable, widgets.VBox):
             slider.add_class(f"fw-{self.method}-{name}")
             ControlLink((self, name), (slider, "value"), on_error=self._control_error)
             controls.append(slider)
-        self._own_controls.extend(controls)
+        self._adopt(controls)
         return controls
 
     def class_control(self, options: Iterable | None = None, **kwargs) -> widgets.Dropdown:
@@ -155,8 +155,15 @@ class FailureView(Selectable, widgets.VBox):
         )
         dropdown.add_class(f"fw-{self.method}-class")
         ControlLink((self, "class_name"), (dropdown, "value"), on_error=self._control_error)
-        self._own_controls.append(dropdown)
+        self._adopt([dropdown])
         return dropdown
+
+    def _adopt(self, controls: list[widgets.Widget]) -> None:
+        """Controls ``show_controls`` shows or hides (hidden at once when it is off)."""
+        self._own_controls.extend(controls)
+        if not self.show_controls:
+            for control in controls:
+                control.layout.display = "none"
 
     @traitlets.observe("show_controls")
     def _show_own_controls(self, change) -> None:
