@@ -436,7 +436,7 @@ def test_lattice_view_messages_state_and_thresholds(lattice_world, data):
     from failwidgets.widgets.lattice import LatticeView
 
     evalset, result = lattice_world
-    view = LatticeView(evalset, result=result, a=0.3, max_context=2, max_nodes=12)
+    view = LatticeView(evalset, result=result, a=0.3, max_context=2, max_nodes=12, background=False)
     canvas = view.canvas
     sent = listen(canvas)
     selections = []
@@ -495,7 +495,9 @@ def test_lattice_view_messages_state_and_thresholds(lattice_world, data):
             valid = {
                 "s": json_int(value) and value >= result.min_support,
                 "max_size": json_int(value) and 1 <= value <= MAX_SET_SIZE,
-                "class_name": value in ("square", "circle") and isinstance(value, str),
+                "class_name": value is None
+                or (isinstance(value, str) and value in ("square", "circle"))
+                or (json_int(value) and 0 <= value < 2),
             }.get(trait, real and 0 <= value <= 1)
             run_assign("LatticeView assignment", view, trait, value, valid, snapshot, canvas)
         assert_valid(view, canvas, view.grid)

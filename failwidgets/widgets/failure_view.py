@@ -35,6 +35,7 @@ import traitlets
 from ..class_names import class_index
 from ..data import EvalSet
 from ..modes import FailureMode
+from ..thresholds import THRESHOLDS
 from .grid import ImageGrid
 from .guard import TraitTypeError, TraitValueError
 from .latest import LatestWins
@@ -124,8 +125,9 @@ class FailureView(Selectable, widgets.VBox):
     @classmethod
     def threshold_names(cls) -> tuple[str, ...]:
         """The names of the view's threshold traits, in declaration order of the spec."""
-        traits = cls.class_traits()
-        return tuple(name for name, trait in traits.items() if isinstance(trait, Threshold))
+        names = [n for n, t in cls.class_traits().items() if isinstance(t, Threshold)]
+        order = [spec.name for spec in THRESHOLDS.get(cls.method, ())]
+        return tuple(sorted(names, key=lambda n: order.index(n) if n in order else len(order)))
 
     def threshold_controls(self, **ranges) -> list[widgets.Widget]:
         """One slider per threshold trait, generated from its spec and linked to the trait.

@@ -129,11 +129,16 @@ class ControlLink(traitlets.link):
     def _update_source(self, change) -> None:
         if self.updating:
             return
-        try:
-            super()._update_source(change)
-        except traitlets.TraitError as error:
-            with self._busy_updating():
-                setattr(self.target[0], self.target[1], getattr(self.source[0], self.source[1]))
+        refused = None
+        with self._busy_updating():
+            try:
+                setattr(self.source[0], self.source[1], self._transform_inv(change.new))
+            except traitlets.TraitError as error:
+                refused = error
+            shown = self._transform(getattr(self.source[0], self.source[1]))
+            if getattr(self.target[0], self.target[1]) != shown:  # refused, or put back
+                setattr(self.target[0], self.target[1], shown)
+        if refused is not None:
             if self._on_error is None:
-                raise
-            self._on_error(str(error))
+                raise refused
+            self._on_error(str(refused))
