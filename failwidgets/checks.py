@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-__all__ = ["check_fraction", "check_indices", "check_int"]
+__all__ = ["check_fraction", "check_indices", "check_int", "check_n_jobs", "check_strings"]
 
 
 def check_fraction(value, name: str) -> float:
@@ -32,6 +32,28 @@ def check_int(value, name: str, low: int | None = None, high: int | None = None)
             bounds = f">= {low}" if low is not None else f"<= {high}"
         raise ValueError(f"{name}: must be {bounds}, got {value}")
     return value
+
+
+def check_n_jobs(n_jobs) -> int | None:
+    """``n_jobs``: None (the caller's default) or a positive integer, as an int; a
+    ValueError naming ``n_jobs`` otherwise (bools refused)."""
+    if n_jobs is None:
+        return None
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1:
+        raise ValueError(f"n_jobs: expected a positive integer or None, got {n_jobs!r}")
+    return int(n_jobs)
+
+
+def check_strings(values, name: str) -> list[str]:
+    """``values``, a sequence of strings (not one string), as a list; a TypeError naming
+    ``name`` and, for an item that is not a string, its position."""
+    if isinstance(values, str):
+        raise TypeError(f"{name}: expected a sequence of strings, got a single string")
+    values = list(values)
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise TypeError(f"{name}: item {i} is {type(value).__name__}, expected str")
+    return values
 
 
 def check_indices(indices, n: int, name: str = "indices") -> np.ndarray:

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import textwrap
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,10 +21,9 @@ from pathlib import Path
 from .labdriver import (
     LabServer,
     ServerProcess,
-    _free_port,
-    accept_kernel_dialog,
     browser_page,
-    wait_kernel_idle,
+    open_notebook,
+    set_theme,
 )
 
 __all__ = [
@@ -75,26 +72,12 @@ def notebook_page(
     ``theme``: 'JupyterLab Light' or 'JupyterLab Dark' (None: leave it).
     """
     with browser_page(width, height) as page:
-        page._failwidgets_log = server.log_path  # read by run_all's diagnostics
-        page.goto(server.url(f"notebooks/{notebook}"))
-        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started")
-        page.evaluate("() => window.jupyterapp.started")
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
-        accept_kernel_dialog(page)
-        if theme:
-            set_notebook_theme(page, theme)
-        wait_kernel_idle(page)
+        open_notebook(page, server, f"notebooks/{notebook}", theme)
         yield page
 
 
-def set_notebook_theme(page, theme: str) -> None:
-    """Switch Notebook 7's theme ('JupyterLab Light' or 'JupyterLab Dark')."""
-    page.evaluate(
-        "(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme
-    )
-    page.wait_for_function(
-        "(t) => document.body.dataset.jpThemeName === t", arg=theme, timeout=20_000
-    )
+#: Notebook 7 switches themes as JupyterLab does.
+set_notebook_theme = set_theme
 
 
 # ---------------------------------------------------------------------- marimo
@@ -133,10 +116,7 @@ class MarimoServer(ServerProcess):
             raise ValueError(f"mode: expected 'run' or 'edit', got {mode!r}")
         self.mode = mode
         self.notebook = Path(notebook)
-        self.port = _free_port()
-        self.state_dir = Path(tempfile.mkdtemp(prefix="failwidgets-marimo-"))
-        self.log_path = Path(log_path) if log_path else self.state_dir / "marimo.log"
-        self.process: subprocess.Popen | None = None
+        super().__init__(log_path, state_prefix="failwidgets-marimo-", log_name="marimo.log")
 
     @property
     def url(self) -> str:

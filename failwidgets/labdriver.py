@@ -52,8 +52,14 @@ class ServerProcess:
     """A local server in a subprocess: started, waited for until it answers, stopped."""
 
     name = "server"
-    process: subprocess.Popen | None = None
-    log_path: Path
+
+    def __init__(self, log_path: str | os.PathLike | None, *, state_prefix: str, log_name: str):
+        """A free port, a private state folder (``state_prefix``: its name's start) and the
+        log file: ``log_path``, or ``log_name`` in the state folder."""
+        self.port = _free_port()
+        self.state_dir = Path(tempfile.mkdtemp(prefix=state_prefix))
+        self.log_path = Path(log_path) if log_path else self.state_dir / log_name
+        self.process: subprocess.Popen | None = None
 
     def _launch(self, cmd: list[str], env: dict, ready_url: str, timeout: float, **popen):
         """Run ``cmd`` (output to ``log_path``) and wait until ``ready_url`` answers 200."""
@@ -101,11 +107,8 @@ class LabServer(ServerProcess):
     def __init__(self, root: str | os.PathLike, log_path: str | os.PathLike | None = None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
         self.token = secrets.token_hex(16)
-        self.state_dir = Path(tempfile.mkdtemp(prefix="failwidgets-lab-"))
-        self.log_path = Path(log_path) if log_path else self.state_dir / "jupyter-server.log"
-        self.process: subprocess.Popen | None = None
+        super().__init__(log_path, state_prefix="failwidgets-lab-", log_name="jupyter-server.log")
 
     @property
     def base_url(self) -> str:
@@ -196,19 +199,26 @@ def lab_page(
     an earlier page chose on the same server would otherwise carry over.
     """
     with browser_page(width, height) as page:
-        page._failwidgets_log = server.log_path  # read by run_all's diagnostics
         # a fresh workspace per page: JupyterLab would otherwise restore the notebooks that
         # earlier pages opened on this server, and their cells would share the DOM
         workspace = f"fw-{secrets.token_hex(6)}"
-        page.goto(server.url(f"lab/workspaces/{workspace}/tree/{notebook}"))
-        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started")
-        page.evaluate("() => window.jupyterapp.started")
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
-        accept_kernel_dialog(page)
-        if theme:
-            set_theme(page, theme)
-        wait_kernel_idle(page)
+        open_notebook(page, server, f"lab/workspaces/{workspace}/tree/{notebook}", theme)
         yield page
+
+
+def open_notebook(page, server: LabServer, path: str, theme: str | None = None) -> None:
+    """Open the notebook at the server's URL ``path`` (JupyterLab or Notebook 7) in ``page``
+    and wait until its cells can run: the app started, the cells attached, the kernel
+    dialog accepted, ``theme`` set (None: leave it) and the kernel idle."""
+    page._failwidgets_log = server.log_path  # read by run_all's diagnostics
+    page.goto(server.url(path))
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started")
+    page.evaluate("() => window.jupyterapp.started")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
+    accept_kernel_dialog(page)
+    if theme:
+        set_theme(page, theme)
+    wait_kernel_idle(page)
 
 
 def accept_kernel_dialog(page, timeout_ms: int = 3000) -> None:
@@ -234,7 +244,8 @@ def wait_kernel_idle(page, timeout_ms: int = 120_000) -> None:
 
 
 def set_theme(page, theme: str) -> None:
-    """Switch JupyterLab's theme ('JupyterLab Light' or 'JupyterLab Dark')."""
+    """Switch the theme of JupyterLab or Notebook 7 ('JupyterLab Light' or 'JupyterLab
+    Dark'); returns once the page shows it and no splash screen covers it."""
     page.evaluate(
         "(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme
     )

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_indices as _check_indices
+from .checks import check_n_jobs
 from .data import EvalSet, as_probability_matrix, check_rows_sum_to_one
 
 __all__ = [
@@ -243,10 +244,7 @@ def find_label_issues(
         raise TypeError(f"frac_noise: expected a number in (0, 1], got {type(frac_noise).__name__}")
     if not 0.0 < float(frac_noise) <= 1.0:
         raise ValueError(f"frac_noise: must lie in (0, 1], got {frac_noise}")
-    if n_jobs is not None and (
-        isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1
-    ):
-        raise ValueError(f"n_jobs: expected a positive integer or None, got {n_jobs!r}")
+    n_jobs = check_n_jobs(n_jobs)
     if probabilities is None:
         if evalset.probabilities is None:
             raise ValueError(

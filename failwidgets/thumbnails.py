@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .checks import check_n_jobs
+
 __all__ = [
     "THUMBNAIL_FORMATS",
     "thumbnail_shape",
@@ -133,10 +135,7 @@ def encode_thumbnails(
     GIL while resizing and encoding, so threads give a real speed-up. Order is preserved.
     """
     size, format, quality = _check_size(size), _check_format(format), _check_quality(quality)
-    if n_jobs is None:
-        n_jobs = _default_jobs()
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
-        raise ValueError(f"n_jobs: expected a positive integer or None, got {n_jobs!r}")
+    n_jobs = check_n_jobs(n_jobs) or _default_jobs()
     if isinstance(images, np.ndarray):
         if images.ndim != 4:
             raise ValueError(f"images: expected an array (k, H, W, 3), got shape {images.shape}")

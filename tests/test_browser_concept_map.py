@@ -166,4 +166,23 @@ def test_concept_map_renders_and_follows_the_grid_selection(lab_server, artifact
         reasons = page.locator(".fw-cmap .fw-cmap-empty").all_inner_texts()
         assert all("delta" in reason for reason in reasons), reasons
         view_area.screenshot(path=str(artifacts_dir / "concept-map-empty-dark.png"))
+
+        # inside the Explorer the class selector and the slider are shown once, in its panel
+        assert page.locator(".fw-ces-class").is_visible()
+        page.evaluate(
+            """() => {
+                const nb = window.jupyterapp.shell.currentWidget.content;
+                nb.widgets[1].model.sharedModel.setSource(
+                    'view.show_controls = False; view.delta = 0.3');
+                nb.activeCellIndex = 1;
+                return window.jupyterapp.commands.execute('notebook:run-cell');
+            }"""
+        )
+        page.wait_for_selector(".fw-ces-class", state="hidden")
+        page.wait_for_selector(".fw-ces-delta", state="hidden")
+        page.wait_for_function(
+            "() => document.querySelectorAll('.fw-cmap .fw-cmap-empty').length === 0"
+        )
+        assert page.locator(".fw-cmap-target").is_visible()
+        view_area.screenshot(path=str(artifacts_dir / "concept-map-no-controls-dark.png"))
     assert dialogs == [], "no script from data ran"

@@ -1,5 +1,7 @@
 """Real browser: a DirectionsView in JupyterLab renders strips, chart and captions; a caption
-click shows its nearest images with their accuracy; a class change updates everything."""
+click shows its nearest images with their accuracy; a class change updates everything, and a
+class whose direction is not fitted yet shows as pending while the view's worker fits it (the
+drawing then arrives from the worker thread)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
 
 # Synthetic CLIP-like embeddings: each class fails on a planted minority (drawn on grass) that
-# carries +2.5 u[c]; the third class makes no validation errors and is skipped.
+# carries +2.5 u[c]; the third class makes no validation errors and is skipped. Only "bird" is
+# fitted up front; the second class is fitted when opened, its captions slowly (3 s).
 CELLS = [
     f"""
+import time
 import numpy as np
 from failwidgets import EvalSet
 from failwidgets.methods.caption_words import CaptionWords
@@ -45,12 +49,14 @@ class Text:
     base = {{name: 3 * np.random.default_rng(i).normal(size=DIM) / 4 for i, name in enumerate(NAMES)}}
     phrases = {{"on the grass": 3.0 * (u[0] + u[1]), "in the water": -3.0 * (u[0] + u[1])}}
     def encode_texts(self, texts):
+        if any(NAMES[1] in t for t in texts):
+            time.sleep(3)  # a slow fit: the pending state stays on screen meanwhile
         return np.array([sum(v for k, v in {{**self.base, **self.phrases}}.items() if k in t)
                          + 0.01 for t in texts])
 
 words = CaptionWords(adjectives=("red", "small"), prepositions=("on the grass", "in the water", "inside"))
 result = FailureDirectionsResult.from_arrays(X, labels, correct, split, NAMES, text_encoder=Text(),
-                                             caption_words=words, n_jobs=1)
+                                             caption_words=words, n_jobs=1, classes=[0])
 view = DirectionsView(es, result, k=20, n_captions=4, class_name="bird")
 view
 """,
@@ -114,9 +120,17 @@ def test_directions_view_renders_and_follows_class_changes(lab_server, artifacts
         view_area = page.locator(".jp-Cell").first.locator(".jp-OutputArea")
         view_area.screenshot(path=str(artifacts_dir / "directions-light.png"))
 
-        # class change through the selector: strips, captions and chart follow
+        # class change through the selector to a class fitted on demand: pending at once
+        # (status line, panel, bar), then strips, captions and chart follow from the worker
         page.locator(".fw-directions-class select").select_option(index=1)
         wait_class(page, XSS)
+        page.wait_for_selector(".fw-directions[data-state='pending'] .fw-dir-pending")
+        assert page.locator(".fw-dir-pending").inner_text() == (
+            f"Fitting the failure direction of {XSS}…"
+        )
+        assert f"fitting {XSS}…" in page.locator(".fw-directions-view").first.inner_text()
+        view_area.screenshot(path=str(artifacts_dir / "directions-light-pending.png"))
+        page.wait_for_selector(".fw-directions[data-state='ready']")
         page.wait_for_function(
             "(old) => { const t = document.querySelector('.fw-directions-hard .fw-thumb');"
             " return t && !old.includes(t.dataset.index); }",

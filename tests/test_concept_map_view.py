@@ -446,8 +446,11 @@ def test_bad_inputs(setup):
         ConceptMapView(evalset, explainer, delta=0)
     with pytest.raises(ValueError, match="direction: expected 'add' or 'remove'"):
         ConceptMapView(evalset, explainer, direction="both")
-    with pytest.raises(ValueError, match="background"):
-        ConceptMapView(evalset, explainer, background="sometimes")
+    for background in ("sometimes", 0, None):
+        with pytest.raises(ValueError, match="^background: expected 'auto', True or False"):
+            ConceptMapView(evalset, explainer, background=background)
+    with pytest.raises(ValueError, match="^sync_limit: must be >= 0"):
+        ConceptMapView(evalset, explainer, sync_limit=-1)
     with pytest.raises(ValueError, match="n_bars: must be >= 1"):
         ConceptMapView(evalset, explainer, n_bars=0)
     big, _ = make_world(size=20)

@@ -371,7 +371,13 @@ def test_failure_modes_one_per_class_with_a_direction(world, result):
         n_jobs=1,
     )  # fmt: skip
     assert [m.class_name for m in partial.failure_modes(5)] == ["bird", "cat"]
-    assert partial.failure_modes(5, classes=["ship"]) == []
+    empty = partial.failure_modes(5, classes=["ship"])
+    assert empty == [] and empty.reason == (
+        "class 'ship' has no failure direction: 0 errors in the validation split "
+        "(at least 4 needed)"
+    )
+    assert partial.failure_modes(5, classes=[]).reason == "no class asked for"
+    assert partial.failure_modes(5).reason is None
     description = partial.tail_mode("bird", 5).description  # no text encoder
     assert description.startswith("failure direction of bird (strength 0.")
     with pytest.raises(ValueError, match="^cls: class 'ship' has no failure direction"):

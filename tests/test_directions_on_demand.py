@@ -253,7 +253,7 @@ def test_a_class_switch_returns_before_the_fit_and_draws_the_class_when_it_lands
     model = view.panel.view_model
     assert model["pending"] is True and model["hard"] == model["easy"] == []
     assert model["strength"] is None and model["captions_note"].startswith("Fitting")
-    assert view.hard_strip.total == 0 and first in view.hard_strip.title
+    assert view.hard_strip.total == 0 and view.hard_strip.layout.display == "none"
     assert view.easy_strip.layout.display == "none"
     assert view._bars.colors[c] == PENDING_BAR_COLOR
     gate.release()
@@ -266,7 +266,7 @@ def test_a_class_switch_returns_before_the_fit_and_draws_the_class_when_it_lands
     other = 1 - c  # the view world's third class has no direction
     calls = []
     view.on_select(calls.append)
-    view.k = 7  # while pending too
+    view.k = 7
     view._dropdown.value = VIEW_CLASSES[other]
     assert gate.started() == (other,)
     assert view.class_name == VIEW_CLASSES[other] and view.pending
@@ -274,12 +274,14 @@ def test_a_class_switch_returns_before_the_fit_and_draws_the_class_when_it_lands
     assert list(view._bars.selected) == [other]
     assert view._bars.colors[other] == PENDING_BAR_COLOR
     assert view.hard_strip.total == 0 and calls == [] and view.grid.total == 0
+    assert view.hard_strip.layout.display == "none"
     view.k = 6
     assert view.panel.view_model["k"] == 6 and view.pending
     gate.release()
     view._worker.wait()
     tail = eager.most_aligned(other, k=6)
     np.testing.assert_array_equal(view.hard_strip.indices, tail.index)
+    assert view.hard_strip.layout.display is None and view.easy_strip.layout.display is None
     np.testing.assert_array_equal(
         view.easy_strip.indices, eager.most_aligned(other, 6, "test", "easy").index
     )
@@ -332,3 +334,23 @@ def test_a_failed_fit_is_shown_in_the_status_line(view_world, monkeypatch):
     view._worker.wait()
     assert view.status == f"fitting {view.class_name} failed: MemoryError: no room for the SVMs"
     assert view.pending and view.panel.view_model["pending"] is True
+
+
+def test_failure_modes_of_a_class_being_fitted_wait_for_that_fit(view_world, monkeypatch):
+    es = view_world["evalset"]
+    eager = _eager_view_result(view_world)
+    result = _lazy_view_result(view_world)
+    gate = GatedFits(result.model, monkeypatch)
+    view = DirectionsView(es, result, k=5)
+    c = view.class_index
+    assert gate.started() == (c,)  # the worker holds the class's fit
+    releaser = threading.Timer(0.05, gate.release)  # whenever it runs, the answer is the same
+    releaser.start()
+    (mode,) = view.failure_modes()  # an explicit call: returns the class's modes, fitted
+    releaser.join()
+    (expected,) = eager.failure_modes(5, classes=[c])
+    np.testing.assert_array_equal(mode.members, expected.members)
+    assert mode.description == expected.description
+    view._worker.wait()
+    assert gate.idle()  # fitted once, by the worker
+    assert not view.pending and view.hard_strip.total == 5

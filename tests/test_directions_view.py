@@ -369,7 +369,8 @@ def test_failure_modes_of_one_class(view):
         expected = everything["bird" if name == "bird" else "cat"]
         np.testing.assert_array_equal(mode.members, expected.members)
         assert (mode.description, mode.drop) == (expected.description, expected.drop)
-    assert view.failure_modes("ship") == []  # no direction
+    assert view.failure_modes("ship") == []  # no direction, and it says so
+    assert view.failure_modes("ship").reason.startswith("class 'ship' has no failure dir")
     view.set_class("cat")
     (current,) = view.failure_modes()  # the selected class by default
     assert current.class_name == "cat"
@@ -436,6 +437,12 @@ def test_show_controls_false_hides_the_selector_and_slider(view):
     assert view.hard_strip.total == 6 and view.panel.view_model["class_name"] == "cat"
     view.show_controls = True
     assert view._dropdown.layout.display is None
+
+
+def test_show_controls_false_from_the_start(world, result):
+    view = DirectionsView(world["evalset"], result, k=5, show_controls=False)
+    assert view._dropdown.layout.display == "none" and view._slider.layout.display == "none"
+    assert view.hard_strip.total == 5 and view.panel.view_model["class_name"] == view.class_name
 
 
 def test_a_refused_class_from_the_browser_is_put_back(view):

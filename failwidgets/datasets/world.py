@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..checks import check_n_jobs
 from .drawing import BACKGROUNDS, CLASS_NAMES, COLOURS, TEXTURES, render_batch
 from .failures import PlantedFailure, check_failures, default_failures, plant, reserved_values
 
@@ -290,10 +291,7 @@ def make_world(
     World
     """
     _check_args(n_images, image_size, seed)
-    if n_jobs is not None and (
-        isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1
-    ):
-        raise ValueError(f"n_jobs: expected a positive integer or None, got {n_jobs!r}")
+    n_jobs = check_n_jobs(n_jobs)
     class_names = list(CLASS_NAMES)
     failures = default_failures() if failures is None else check_failures(failures, class_names)
 

@@ -17,7 +17,16 @@ from ..image_tensors import images_to_tensor
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
-__all__ = ["WEIGHTS_DIR", "images_to_tensor", "read_weights", "split_arrays", "write_weights"]
+__all__ = [
+    "WEIGHTS_DIR",
+    "images_to_tensor",
+    "mirror_half",
+    "read_weights",
+    "retraining_parser",
+    "split_arrays",
+    "supervised_step",
+    "write_weights",
+]
 
 
 def split_arrays(world, split: str):
@@ -53,6 +62,45 @@ def split_arrays(world, split: str):
             f"world.split: no samples in split {split!r} (splits present: {sorted(set(splits))})"
         )
     return images[indices], labels[indices].astype(np.int64), indices
+
+
+def mirror_half(x, generator):
+    """Mirror a random half of the batch ``x`` (N, C, H, W) left-right, in place, drawing from
+    ``generator`` (no class of the world depends on left-right orientation); returns ``x``."""
+    import torch
+
+    flip = torch.rand(len(x), generator=generator) < 0.5
+    x[flip] = x[flip].flip(3)
+    return x
+
+
+def supervised_step(model, loss_fn, optimiser, schedule, x, y) -> tuple[float, int]:
+    """One training step on the batch ``(x, y)``: forward, ``loss_fn(logits, y)``, backward,
+    then a step of the optimiser and of its learning-rate schedule. Returns the batch's
+    summed loss and how many of its images the model classified right."""
+    logits = model(x)
+    loss = loss_fn(logits, y)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    schedule.step()
+    return float(loss.detach()) * len(y), int((logits.argmax(1) == y).sum())
+
+
+def retraining_parser(description: str, epochs: int):
+    """The options a demo model's re-training command shares with the others: ``--epochs``,
+    ``--seed``, ``--threads``, ``--eval-samples`` and ``--out`` (an ``argparse`` parser)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument(
+        "--eval-samples", type=int, default=1000, help="test images measured after training"
+    )
+    parser.add_argument("--out", default=None, help="weights folder (default: the package's)")
+    return parser
 
 
 def write_weights(name: str, tensors: dict, config: dict, directory=None) -> Path:

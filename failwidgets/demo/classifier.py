@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..image_tensors import images_to_tensor
+from ._common import mirror_half, supervised_step
 
 __all__ = [
     "DEFAULT_TRAINING",
@@ -215,17 +216,11 @@ def train_classifier(
         for step in range(steps_per_epoch):
             batch = order[step * batch_size : (step + 1) * batch_size]
             x, y = x_train[batch].float().div_(255.0), y_train[batch]
-            if augment:  # mirror half of the batch left-right (no class depends on it)
-                flip = torch.rand(len(batch), generator=generator) < 0.5
-                x[flip] = x[flip].flip(3)
-            logits = model(x)
-            loss = loss_fn(logits, y)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total_loss += float(loss.detach()) * len(batch)
-            total_hits += int((logits.argmax(1) == y).sum())
+            if augment:
+                mirror_half(x, generator)
+            loss, hits = supervised_step(model, loss_fn, optimiser, schedule, x, y)
+            total_loss += loss
+            total_hits += hits
         record = {
             "epoch": epoch + 1,
             "loss": total_loss / len(train_idx),

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._common import images_to_tensor, read_weights, write_weights
+from ._common import images_to_tensor, read_weights, retraining_parser, write_weights
 
 __all__ = [
     "CAPTION_VOCABULARY",
@@ -549,17 +549,11 @@ def load_clip(directory=None):
 
 
 def main(argv=None) -> None:  # pragma: no cover - exercised by the re-training command
-    import argparse
     import json
 
     from failwidgets.datasets import make_world
 
-    parser = argparse.ArgumentParser(description="Re-train the shipped demo CLIP model.")
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--eval-samples", type=int, default=1000)
-    parser.add_argument("--out", default=None, help="weights folder (default: the package's)")
+    parser = retraining_parser("Re-train the shipped demo CLIP model.", epochs=15)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 

@@ -20,7 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._common import images_to_tensor, read_weights, split_arrays, write_weights
+from ._common import (
+    images_to_tensor,
+    mirror_half,
+    read_weights,
+    retraining_parser,
+    split_arrays,
+    supervised_step,
+    write_weights,
+)
 
 __all__ = [
     "RobustCNN",
@@ -328,20 +336,14 @@ def train_robust(
             idx = order[b * batch_size : (b + 1) * batch_size]
             x = data[idx].float().div_(255.0)
             y = targets[idx]
-            if augment:  # no class of the world depends on left-right orientation
-                flip = torch.rand(len(idx), generator=generator) < 0.5
-                x[flip] = x[flip].flip(3)
+            if augment:
+                mirror_half(x, generator)
             if eps > 0:
                 x = pgd_l2(model, x, y, eps=eps, steps=steps, step_size=step_size)
             model.train()
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total_loss += float(loss.detach()) * len(idx)
-            correct += int((logits.argmax(1) == y).sum())
+            loss, hits = supervised_step(model, F.cross_entropy, optimizer, schedule, x, y)
+            total_loss += loss
+            correct += hits
         if verbose:
             kind = "adversarial" if eps > 0 else "natural"
             print(
@@ -380,20 +382,14 @@ def load_robust(directory=None) -> RobustCNN:
 
 
 def main(argv=None) -> None:  # pragma: no cover - exercised by the re-training command
-    import argparse
     import json
 
     from failwidgets.datasets import make_world
 
-    parser = argparse.ArgumentParser(description="Re-train the shipped robust demo model.")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser = retraining_parser("Re-train the shipped robust demo model.", epochs=8)
     parser.add_argument("--eps", type=float, default=0.5)
     parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--eval-samples", type=int, default=1000)
     parser.add_argument("--compare-natural", action="store_true")
-    parser.add_argument("--out", default=None, help="weights folder (default: the package's)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..checks import check_strings
 from ..models.openclip import cached_weights, is_offline
 from .cache import save_array_atomic, state_digest
 from .clip_inputs import BatchedPreprocess, ImageBatches
@@ -266,12 +267,7 @@ class ClipEncoder:
     # ------------------------------------------------------------------ texts
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """CLIP embeddings of texts, (T, D) float32 (cached in memory per text)."""
-        if isinstance(texts, str):
-            raise TypeError("texts: expected a list of strings, got a single string")
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts: item {i} is {type(text).__name__}, expected str")
+        texts = check_strings(texts, "texts")
         missing = list(dict.fromkeys(t for t in texts if t not in self._text_cache))
         if missing:
             import torch

@@ -21,6 +21,8 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from ..checks import check_strings
+
 __all__ = [
     "TagMatrix",
     "Tagger",
@@ -149,12 +151,8 @@ def as_tag_matrix(tags, tag_names=None, *, n_rows: int | None = None, name: str 
             raise ValueError(f"{name}: a numeric tag matrix may only hold 0 and 1")
         matrix = matrix.astype(bool)
     matrix = np.ascontiguousarray(matrix)
-    if isinstance(tag_names, str):
-        raise TypeError("tag_names: expected a sequence of tag names, got a single string")
-    names = tuple(tag_names)
+    names = tuple(check_strings(tag_names, "tag_names"))
     for i, tag in enumerate(names):
-        if not isinstance(tag, str):
-            raise TypeError(f"tag_names: item {i} is {type(tag).__name__}, expected str")
         if not tag:
             raise ValueError(f"tag_names: item {i} is an empty string")
     if len(names) != matrix.shape[1]:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
 
 import pandas as pd
 
 from .image_column import image_source_from_values
 from .table import is_column_name, resolve_columns
-
-if TYPE_CHECKING:
-    import os
-
-    from ..data import EvalSet
 
 __all__ = ["evalset_from_dataframe"]
 
@@ -43,7 +38,7 @@ def evalset_from_dataframe(
     root: str | os.PathLike | None = None,
     class_names=None,
     follow_external_symlinks: bool = False,
-) -> EvalSet:
+):
     """One sample per row of a pandas DataFrame.
 
     Parameters

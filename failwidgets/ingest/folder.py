@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -13,9 +12,6 @@ from .paths import resolve_under_root
 from .table import resolve_columns
 
 __all__ = ["IMAGE_SUFFIXES", "class_folders", "read_predictions_csv", "evalset_from_folder"]
-
-if TYPE_CHECKING:
-    from ..data import EvalSet
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -81,7 +77,7 @@ def evalset_from_folder(
     prediction_column: str = "prediction",
     split_column: str = "split",
     follow_external_symlinks: bool = False,
-) -> EvalSet:
+):
     """ImageFolder-style directory (``root/<class>/<image>``) plus a CSV of predictions.
 
     The CSV has one row per image: ``path`` (relative to ``root``), ``prediction`` (class

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from ..images import HuggingFaceImages
 from .table import is_column_name, probability_columns, resolve_columns
-
-if TYPE_CHECKING:
-    from ..data import EvalSet
 
 __all__ = ["evalset_from_huggingface", "import_datasets"]
 
@@ -71,7 +66,7 @@ def evalset_from_huggingface(
     split=None,
     metadata=None,
     class_names=None,
-) -> EvalSet:
+):
     """One sample per row of a Hugging Face ``datasets.Dataset`` (pick one split).
 
     Images are decoded lazily, one row at a time, from the ``image`` column (an ``Image()``

@@ -1246,7 +1246,7 @@ class CorrectionResult:
         index ``"#id"``, columns ``correct label`` (a name with ``class_names``), ``before``,
         ``after``."""
         frame = self.per_scenario
-        labels = frame["correct_label"].astype(int)
+        labels = frame["correct_label"].to_numpy(dtype=np.int64)
         return pd.DataFrame(
             {
                 "correct label": [class_names[c] for c in labels] if class_names else labels,

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..class_names import class_index
-from .answers import AnswerFrame, answer_frame
+from .answers import AnswerFrame, answer_frame, answer_list
 from .caption_words import CaptionWords
 from .linear_svm import DEFAULT_CS, check_Cs, fit_balanced_svms_cv
 
@@ -750,21 +750,31 @@ class FailureDirectionsResult:
     def failure_modes(
         self, k: int, classes=None, split: str = "test", heldout_split: str | None = None
     ) -> list:
-        """One :meth:`tail_mode` per class with a failure direction, in class order.
+        """One :meth:`tail_mode` per class with a failure direction, in the order asked.
 
         ``classes``: names or indices (default: every class); classes without a direction
-        are left out, pending ones are fitted first.
+        are left out (an empty answer's ``reason`` says why), pending ones are fitted first.
         """
         k = _check_k(k)
         if heldout_split is not None:
             _split_rows(self.split, heldout_split, "heldout_split")
         wanted = range(len(self.class_names)) if classes is None else _as_list(classes)
         indices = [self.class_index(c) for c in wanted]
-        return [
+        modes = [
             self.tail_mode(c, k, split=split, heldout_split=heldout_split)
             for c in indices
             if c not in self.model.skipped_
         ]
+        return answer_list(modes, lambda: self._no_modes_reason(indices))
+
+    def _no_modes_reason(self, indices: list[int]) -> str:
+        if not indices:
+            return "no class asked for"
+        reasons = [
+            f"class {self.class_names[c]!r} has no failure direction: {self.model.skipped_[c]}"
+            for c in indices[:3]
+        ]
+        return "; ".join(reasons) + (f"; ... ({len(indices) - 3} more)" if len(indices) > 3 else "")
 
     def subpopulation_mode(self, sub: CaptionSubpopulation):
         """A caption's subpopulation (:meth:`caption_subpopulation` of one class) as a

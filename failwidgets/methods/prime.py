@@ -31,6 +31,7 @@ import numbers
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,10 @@ from ..class_names import class_index
 from ..features.tags import TagMatrix, as_tag_matrix, tags_from_metadata, unknown_names_message
 from ..thresholds import spec as threshold_spec
 from .answers import AnswerFrame, AnswerList, answer_frame, answer_list
+
+if TYPE_CHECKING:
+    from ..modes import FailureMode
+    from .prime_lattice import LatticeDrawing
 
 __all__ = [
     "Prime",
@@ -565,7 +570,7 @@ class PrimeResult:
         modes = [self.row_failure_mode(row) for row in frame["row"].tolist()]
         return answer_list(modes, lambda: frame.reason)
 
-    def row_failure_mode(self, row: int):
+    def row_failure_mode(self, row: int) -> FailureMode:
         """The tag set of candidate ``row`` as a :class:`~failwidgets.modes.FailureMode`,
         whether it is a failure mode or not (as :meth:`to_failure_modes` builds them).
 
@@ -679,7 +684,7 @@ class PrimeResult:
         max_size=None,
         max_nodes: int = 40,
         max_context: int = 8,
-    ):
+    ) -> LatticeDrawing:
         """The lattice of one class cut to ``max_nodes`` nodes for a Hasse diagram.
 
         The failure modes (strongest drop first) with all their subsets, then up to

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import ClassVar
+
 import numpy as np
+
+from ..checks import check_indices
 
 __all__ = ["GROUPINGS", "Rule", "class_rows"]
 
@@ -15,20 +20,7 @@ def _rows(evalset, indices) -> np.ndarray:
     if indices is None:
         return np.arange(n, dtype=np.int64)
     check = getattr(evalset, "check_indices", None)
-    if callable(check):
-        rows = check(indices, "indices")
-    else:
-        rows = np.asarray(indices)
-        if rows.dtype == bool:
-            if rows.shape != (n,):
-                raise ValueError(f"indices: boolean mask of shape {rows.shape}, expected ({n},)")
-            rows = np.flatnonzero(rows)
-        if rows.ndim != 1:
-            raise ValueError(f"indices: expected 1-D row indices, got shape {rows.shape}")
-        if rows.size and rows.dtype.kind not in "iu":
-            raise TypeError(f"indices: expected integer row indices, got dtype {rows.dtype}")
-        if rows.size and (rows.min() < 0 or rows.max() >= n):
-            raise ValueError(f"indices: row indices must lie in 0..{n - 1}")
+    rows = check(indices, "indices") if callable(check) else check_indices(indices, n, "indices")
     return np.unique(np.asarray(rows, dtype=np.int64))
 
 
@@ -77,12 +69,7 @@ def _values_at(source, evalset, rows: np.ndarray, name: str) -> np.ndarray:
     if callable(source):
         values = np.asarray(source(evalset, rows))
     else:
-        n = len(evalset.correct)
-        if source.shape[0] != n:
-            raise ValueError(
-                f"{name}: {source.shape[0]} rows but the EvalSet has {n}; the rule needs "
-                "one row per EvalSet row (or a callable computing them)"
-            )
+        _aligned(source, evalset, name)
         values = np.asarray(source[rows])
     if values.shape[:1] != rows.shape:
         raise ValueError(
@@ -91,16 +78,21 @@ def _values_at(source, evalset, rows: np.ndarray, name: str) -> np.ndarray:
     return values
 
 
+@dataclass(frozen=True, eq=False)
 class Rule:
     """How a failure mode re-applies: the members among any rows of an EvalSet.
 
-    Subclasses are frozen dataclasses with ``class_name`` and ``grouping`` fields and a
-    ``_select(evalset, rows) -> bool mask`` over rows of the class group.
+    Every rule has a ``class_name`` (its first field) and a keyword-only ``grouping``: the
+    class's group is the images labelled (``"label"``, the default) or predicted
+    (``"prediction"``) as it, or every image (None). Subclasses are frozen dataclasses that
+    add their own fields, check them in ``_check_fields()`` (run after the checks of
+    ``class_name`` and ``grouping``) and define ``_select(evalset, rows) -> bool mask`` over
+    rows of the class group.
     """
 
-    method: str = ""
     class_name: str
-    grouping: str | None
+    grouping: str | None = field(default="label", kw_only=True)
+    method: ClassVar[str] = ""
 
     @property
     def description(self) -> str:  # pragma: no cover - every subclass defines it
@@ -108,6 +100,14 @@ class Rule:
 
     def __str__(self) -> str:
         return self.description
+
+    def __post_init__(self):
+        _check_class_name(self.class_name)
+        _check_grouping(self.grouping)
+        self._check_fields()
+
+    def _check_fields(self) -> None:
+        """Check (and normalise, with ``object.__setattr__``) the subclass's own fields."""
 
     def reference(self, evalset, indices=None) -> np.ndarray:
         """Rows of ``indices`` (default: all) in the mode's class group, sorted."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .base import Rule, _check_class_name, _check_grouping, _check_source, _values_at
+from .base import Rule, _check_source, _values_at
 
 __all__ = ["ConceptRule"]
 
@@ -31,16 +31,12 @@ class ConceptRule(Rule):
         or an (N,) array of them.
     """
 
-    class_name: str
     concept: str
     direction: str
     decision: object = field(repr=False)
-    grouping: str | None = "label"
     method = "ces"
 
-    def __post_init__(self):
-        _check_class_name(self.class_name)
-        _check_grouping(self.grouping)
+    def _check_fields(self) -> None:
         if not isinstance(self.concept, str) or not self.concept:
             raise TypeError(f"concept: expected a concept name, got {self.concept!r}")
         if self.direction not in ("add", "remove"):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .base import Rule, _aligned, _check_class_name, _check_grouping, _check_source, _values_at
+from .base import Rule, _aligned, _check_source, _values_at
 
 __all__ = ["DirectionRule"]
 
@@ -31,17 +31,13 @@ class DirectionRule(Rule):
     what : the score's name in :attr:`description`.
     """
 
-    class_name: str
     score: object = field(repr=False)
     threshold: float
     side: str = "below"
     what: str = "decision value of the class's failure-direction SVM"
-    grouping: str | None = "label"
     method = "directions"
 
-    def __post_init__(self):
-        _check_class_name(self.class_name)
-        _check_grouping(self.grouping)
+    def _check_fields(self) -> None:
         _check_source(self.score, "score")
         if self.side not in ("below", "above"):
             raise ValueError(f"side: expected 'below' or 'above', got {self.side!r}")

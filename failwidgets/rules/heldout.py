@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from ..checks import check_int
 from .base import Rule, _rows, class_rows
 
 __all__ = ["HELDOUT_COLUMNS", "heldout", "with_heldout"]
@@ -107,14 +108,6 @@ def _measure(mode, evalset, groups: _ClassGroups, min_support: int) -> dict:
     return record
 
 
-def _check_min_support(min_support) -> int:
-    if isinstance(min_support, bool) or not isinstance(min_support, (int, np.integer)):
-        raise TypeError(f"min_support: expected an integer, got {min_support!r}")
-    if min_support < 1:
-        raise ValueError(f"min_support: must be >= 1, got {min_support}")
-    return int(min_support)
-
-
 def _split_rows(evalset, split, indices) -> np.ndarray:
     if indices is not None:
         if split is not None:
@@ -151,7 +144,7 @@ def heldout(
     heldout_n (members found; NA without a rule), heldout_accuracy, heldout_class_accuracy,
     heldout_drop; one row per mode, in order.
     """
-    min_support = _check_min_support(min_support)
+    min_support = check_int(min_support, "min_support", low=1)
     rows = _split_rows(evalset, split, indices)
     groups = _ClassGroups(evalset, rows)
     records = [_measure(mode, evalset, groups, min_support) for mode in modes]
@@ -175,7 +168,7 @@ def with_heldout(
     Modes that already carry a ``heldout_drop`` keep it unless ``overwrite``. A rule that
     fails raises, or, with ``on_error(mode, error)``, is reported there and its mode kept.
     """
-    min_support = _check_min_support(min_support)
+    min_support = check_int(min_support, "min_support", low=1)
     groups = _ClassGroups(evalset, _split_rows(evalset, split, indices))
     out = []
     for mode in modes:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .base import Rule, _check_class_name, _check_grouping, _check_source, _values_at
+from .base import Rule, _check_source, _values_at
 
 __all__ = ["MixtureRule", "vae_encoder"]
 
@@ -32,16 +32,12 @@ class MixtureRule(Rule):
     encode : callable ``(evalset, rows) -> (len(rows), d)`` codes, or an (N, d) array.
     """
 
-    class_name: str
     component: int
     mixture: object = field(repr=False)
     encode: object = field(repr=False)
-    grouping: str | None = "label"
     method = "defuse"
 
-    def __post_init__(self):
-        _check_class_name(self.class_name)
-        _check_grouping(self.grouping)
+    def _check_fields(self) -> None:
         if isinstance(self.component, bool) or not isinstance(self.component, (int, np.integer)):
             raise TypeError(f"component: expected an integer, got {self.component!r}")
         if not callable(getattr(self.mixture, "predict", None)):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .base import Rule, _aligned, _check_class_name, _check_grouping
+from .base import Rule, _aligned
 
 __all__ = ["TagSetRule"]
 
@@ -25,15 +25,11 @@ class TagSetRule(Rule):
         ``(evalset, rows) -> boolean DataFrame`` whose columns include the tags.
     """
 
-    class_name: str
     tags: tuple
     tag_source: object = field(repr=False)
-    grouping: str | None = "label"
     method = "prime"
 
-    def __post_init__(self):
-        _check_class_name(self.class_name)
-        _check_grouping(self.grouping)
+    def _check_fields(self) -> None:
         tags = (self.tags,) if isinstance(self.tags, str) else tuple(self.tags)
         if not all(isinstance(t, str) for t in tags):
             raise TypeError(f"tags: expected tag names, got {self.tags!r}")

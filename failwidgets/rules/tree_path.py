@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .base import Rule, _aligned, _check_class_name, _check_grouping, _check_source, _values_at
+from .base import Rule, _aligned, _check_source, _values_at
 
 __all__ = ["TreePathRule"]
 
@@ -24,17 +24,13 @@ class TreePathRule(Rule):
         on), or a callable ``(evalset, rows) -> (len(rows), D)`` computing them.
     """
 
-    class_name: str
     conditions: tuple
     features: object = field(repr=False)
-    grouping: str | None = "label"
     method = "barlow"
 
-    def __post_init__(self):
+    def _check_fields(self) -> None:
         from ..methods.tree_conditions import Condition
 
-        _check_class_name(self.class_name)
-        _check_grouping(self.grouping)
         object.__setattr__(self, "conditions", tuple(self.conditions))
         for condition in self.conditions:
             if not isinstance(condition, Condition):

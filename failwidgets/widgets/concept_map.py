@@ -201,11 +201,9 @@ class ConceptMapView(FailureView):
         explainer = ConceptExplainer.coerce(explainer, bank, transform)
         if len(explainer.bank) == 0:
             raise ValueError("bank: has no concepts (all were dropped below min_accuracy?)")
-        if background not in ("auto", True, False):
+        if not (isinstance(background, bool) or background == "auto"):
             raise ValueError(f"background: expected 'auto', True or False, got {background!r}")
         self._sync_limit = _check_int(sync_limit, "sync_limit", 0)
-        _check_int(n_labels, "n_labels", 0)
-        _check_int(n_bars, "n_bars", 1)
         super().__init__(evalset, grid=grid, background=background is not False, **kwargs)
         self._auto = background == "auto"
         self._explainer, self._bank = explainer, explainer.bank

@@ -259,7 +259,7 @@ class DirectionsView(FailureView):
             (self, "class_name"), (dropdown, "value"), on_error=self._control_error
         )
         dropdown.observe(self._on_dropdown, "value")  # after the link: sees class_name set
-        self._own_controls.append(dropdown)
+        self._adopt([dropdown])
         return dropdown
 
     def _dropdown_options(self) -> list[tuple[str, str]]:
@@ -644,12 +644,10 @@ class DirectionsView(FailureView):
 
     def _render_strips(self) -> None:
         name = self.class_name
-        if self.skipped_reason is not None or self.pending:
-            note = f"Fitting the failure direction of {name}…" if self.pending else ""
+        if self.skipped_reason is not None or self.pending:  # the panel says why
             for strip in (self.hard_strip, self.easy_strip):
-                strip.show([], title=note)
-            self.hard_strip.layout.display = None if self.pending else "none"
-            self.easy_strip.layout.display = "none"
+                strip.show([], title="")
+                strip.layout.display = "none"
             return
         hard, easy = self.hard_images(), self.easy_images()
         self.hard_strip.show(

@@ -598,7 +598,11 @@ class Explorer(ExplorerSharing, widgets.VBox):
         return _jaccard(modes)
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the latest table update has been drawn."""
+        """Block until every view's latest background work and the latest table update have
+        been drawn."""
+        for view in self.views.values():
+            if isinstance(view, FailureView):
+                view.wait(timeout)
         self._refresher.wait(timeout)
 
     def close(self) -> None:

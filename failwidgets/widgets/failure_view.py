@@ -247,6 +247,10 @@ class FailureView(Selectable, widgets.VBox):
             )
         return [names[class_index(c, names, name="classes")] for c in classes]
 
+    def wait(self, timeout: float | None = 60.0) -> None:
+        """Block until the view's latest background request has been drawn."""
+        self._worker.wait(timeout)
+
     def show_mode(self, mode: FailureMode, title: str | None = None) -> None:
         """Show ``mode``'s members in the grid, errors first."""
         if not isinstance(mode, FailureMode):

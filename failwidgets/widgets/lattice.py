@@ -288,9 +288,11 @@ class LatticeView(FailureView):
         self._set_status(message, error=True)
 
     def _on_node_click(self, row: int) -> None:
-        columns = self._result.arrays()
-        k = int(columns["size"][row])
-        self.select(tuple(self._result.tag_names[t] for t in columns["tag_ids"][row, :k]))
+        self._pick(self._result.row_failure_mode(row))
+
+    def _pick(self, mode: FailureMode) -> None:
+        self.show_mode(mode)
+        self._notify_select(mode)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -358,9 +360,7 @@ class LatticeView(FailureView):
     def select(self, tags) -> None:
         """Select the node of ``tags`` (a tag set of the current class; ``()`` for the class):
         highlight it, show its images in the grid (errors first) and notify ``on_select``."""
-        mode = self._node_mode(tags)
-        self.show_mode(mode)
-        self._notify_select(mode)
+        self._pick(self._node_mode(tags))
 
     def show_mode(self, mode: FailureMode, title: str | None = None) -> None:
         """Show ``mode``'s images in the grid (errors first) and highlight its node when it is
@@ -372,7 +372,7 @@ class LatticeView(FailureView):
         if row is None:
             self._clear_selection()
             return
-        self._selected_tags = mode.rule.tags
+        self._selected_tags = tuple(sorted(mode.rule.tags, key=self._result.tag_names.index))
         self._selected_members = mode.members
         self.canvas.selected_row = row
 

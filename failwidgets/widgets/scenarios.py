@@ -1,45 +1,34 @@
 """ScenarioView: review Defuse's failure scenarios, label them, and correct the classifier.
 
-A thin layer over :class:`~failwidgets.methods.scenario_review.ScenarioReview` (what the
-review computes) and :mod:`failwidgets.methods.defuse` (anywidget + ipywidgets):
+A thin layer (anywidget + ipywidgets) over
+:class:`~failwidgets.methods.scenario_review.ScenarioReview`, which computes the review:
 
-- one row per scenario (a kept component of the Dirichlet-process mixture over misclassified
-  latent codes): its weight, member codes and source images, the majority label of the source
-  images, a strip of decoded samples ``z ~ N(mean, tau * cov)`` with the classifier's prediction
-  on each, and the labeling controls (failure / not a failure, correct label);
-- a ``tau`` slider (and a "new samples" button) that resamples every strip on the view's
-  latest-wins worker; each delivered resampling bumps a version number and the browser drops
-  strips of older versions, so the last value wins and no stale strip stays on screen;
-- labels are written at once (atomically) to ``labels_path`` through
-  :class:`~failwidgets.methods.scenario_labels.ScenarioLabels`; a view opened later on the
-  same file and the same scenario set shows them again; a file of another scenario set is
-  refused, never overwritten;
-- a line above the rows shows the VAE check (Defuse's quality gate): the classifier's accuracy
-  on the images and on their VAE reconstructions, as a warning when the reconstructions fare
-  under half as well, and how many draws were VAE failures;
-- "Correct classifier" (or :meth:`ScenarioView.correct`) finetunes copies of the classifier on
-  the labelled failure scenarios on its own thread, shows its progress in the status line
-  ("correcting: λ=0.1 (1/4), epoch 2/3, step 12/60") and then the before/after table and the
-  trade-off chart.
+- one row per scenario (a kept mixture component of misclassified latent codes): its weight,
+  codes and source images, majority label, a strip of decoded samples ``z ~ N(mean, tau *
+  cov)`` with the classifier's prediction on each, and the labeling controls;
+- the ``tau`` slider and "New samples" resample every strip on the view's latest-wins worker;
+  the browser drops strips of an older sample version, so no stale strip stays on screen;
+- labels are written at once (atomically) to ``labels_path``
+  (:class:`~failwidgets.methods.scenario_labels.ScenarioLabels`) and shown again by a later
+  view of the same scenario set; a file of another scenario set is refused, not overwritten;
+- the VAE check (Defuse's quality gate) above the rows, a warning when it fails;
+- "Correct classifier" finetunes copies of the classifier on its own thread, with its progress
+  in the status line, then shows the before/after table and the trade-off chart.
 
-Decoded samples travel as PNG bytes in binary buffers of a custom message, answering the
-browser's request (as in :class:`~failwidgets.widgets.grid.ImageGrid`), so no image is stored in
-the notebook's widget state.
+Decoded samples travel as PNG bytes in binary buffers of a custom message answering the
+browser's request, so no image is stored in the notebook's widget state.
 """
 
 from __future__ import annotations
 
 import html
-import pathlib
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import anywidget
 import ipywidgets as widgets
 import numpy as np
-import traitlets
 
 from ..checks import check_int
 from ..data import EvalSet
@@ -56,21 +45,14 @@ from .grid import ImageGrid
 from .guard import (
     BrowserMessageError,
     Checked,
-    GuardedState,
-    StrictInt,
-    answer_errors,
-    is_int,
     message_int,
-    message_request_id,
-    short_repr,
     validator,
 )
+from .scenario_canvas import ScenarioCanvas
 from .threshold_controls import ControlLink, Threshold
-from .transport import pack_images
 
 __all__ = ["ScenarioView", "ScenarioCanvas", "DEFAULT_FIT_SETTINGS", "DEFAULT_MAX_IMAGES"]
 
-_STATIC = pathlib.Path(__file__).parent.parent / "static"
 MAX_SAMPLES_SHOWN = 64
 MAX_THUMB_PIXELS = 128  # decoded samples larger than this are shrunk for the strip
 #: The correction's progress replaces the status line at most this often (seconds) within one
@@ -94,74 +76,6 @@ class _AllClassesLink(ControlLink):
 
     def _transform_inv(self, value):
         return None if value == _ALL else value
-
-
-# ---------------------------------------------------------------------- the drawing
-class ScenarioCanvas(GuardedState, anywidget.AnyWidget):
-    """The scenario rows (browser side: ``js/src/scenarios.js``).
-
-    ``view_model`` is built by :meth:`ScenarioView.view_model`; ``selected`` is the highlighted
-    scenario id (-1: none); both are the kernel's (the browser may set no trait). The browser
-    sends ``{"type": "select", "id"}``, ``{"type": "label", "id", "is_failure"?,
-    "correct_label"?}`` and ``{"type": "strips", "ids", "request_id"}``; the last is answered
-    with ``{"type": "strips", "request_id", "version", "mime", "strips": [{"id", "buffers"}]}``
-    and one PNG buffer per decoded sample (each id once; at most one id per scenario). A label
-    that cannot be stored is answered with ``{"type": "label_refused", "id", "error"}``; any
-    other message that cannot be applied with ``{"type": "error", "request", "error"}``.
-    """
-
-    _esm = _STATIC / "scenarios.js"
-
-    view_model = traitlets.Dict({}).tag(sync=True)
-    selected = StrictInt(-1).tag(sync=True)
-
-    def __init__(self, view: ScenarioView | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self._view = view
-        self.on_msg(self._on_message)
-
-    @answer_errors
-    def _on_message(self, widget, content, buffers) -> None:
-        view = self._view
-        if view is None:
-            raise BrowserMessageError("message: this canvas belongs to no ScenarioView")
-        kind = content.get("type")
-        if kind == "strips":
-            ids = content.get("ids")
-            if not isinstance(ids, list) or not all(is_int(i) for i in ids):
-                raise BrowserMessageError("ids: expected a list of scenario ids (integers)")
-            request_id = message_request_id(content)
-            try:
-                reply, data = view.strips_payload(ids, request_id=request_id)
-            except ValueError as error:
-                raise BrowserMessageError(str(error)) from None
-            reply, data = pack_images(reply, data)  # buffers, or data URLs (Colab)
-            self.send(reply, buffers=data)
-        elif kind == "select":
-            view._select_from_browser(view._message_id(content))
-        elif kind == "label":
-            scenario_id = view._message_id(content)
-            fields = {k: content[k] for k in ("is_failure", "correct_label") if k in content}
-            if not fields:
-                raise BrowserMessageError("label: give is_failure and/or correct_label")
-            is_failure = fields.get("is_failure")
-            if not (is_failure is None or isinstance(is_failure, bool)):
-                raise BrowserMessageError(
-                    f"is_failure: expected true, false or null, got {type(is_failure).__name__}"
-                )
-            correct_label = fields.get("correct_label")
-            if not (
-                correct_label is None or is_int(correct_label) or isinstance(correct_label, str)
-            ):
-                raise BrowserMessageError(
-                    "correct_label: expected a class name, a class index or null, got "
-                    f"{type(correct_label).__name__}"
-                )
-            view._label_from_browser(scenario_id, fields)
-        else:
-            raise BrowserMessageError(
-                f"type: expected 'strips', 'select' or 'label', got {short_repr(kind)}"
-            )
 
 
 # ---------------------------------------------------------------------- the view
@@ -319,10 +233,7 @@ class ScenarioView(FailureView):
             )
         return bool(proposal["value"])
 
-    @staticmethod
-    def _fit_rows(evalset: EvalSet, split, indices) -> np.ndarray:
-        """The rows Defuse identifies around (:func:`~failwidgets.methods.scenario_review.review_rows`)."""
-        return review_rows(evalset, split, indices)
+    _fit_rows = staticmethod(review_rows)  # the Explorer's assets call it
 
     def _build_controls(self) -> None:
         names = list(self._evalset.class_names)
@@ -392,9 +303,6 @@ class ScenarioView(FailureView):
                 f"id: {scenario_id} is not one of the {len(self.review.scenarios)} scenario ids"
             )
         return scenario_id
-
-    def _select_from_browser(self, scenario_id: int) -> None:
-        self.select(scenario_id)
 
     def _label_from_browser(self, scenario_id: int, fields: dict) -> None:
         try:
@@ -637,6 +545,7 @@ class ScenarioView(FailureView):
             self._thumbs = {}
             self._version += 1
             self._refresh()
+            self._set_status("")
 
         def fail(error: BaseException) -> None:
             self._set_status(f"samples not drawn: {type(error).__name__}: {error}", error=True)
@@ -659,7 +568,8 @@ class ScenarioView(FailureView):
             with self.canvas.hold_sync():
                 self.canvas.view_model = model
                 self.canvas.selected = -1 if self._selected is None else self._selected
-        self._set_status("")  # the last action worked: its note goes; the correction's stays
+        if not self._worker.pending:  # "drawing new samples…" stays until they are shown
+            self._set_status("")  # the last action worked: its note goes; the correction's stays
 
     def _row(self, scenario, max_weight: float) -> dict:
         names = self._evalset.class_names
