@@ -220,3 +220,21 @@ def test_latest_wins_in_the_foreground_runs_at_once_and_raises():
         worker.submit(lambda: 1 / 0, seen.append)
     worker.cancel()
     worker.close()
+
+
+def test_show_mode_fills_the_grid_and_highlight_leaves_it_alone(evalset):
+    marked = []
+
+    class Marking(PrimeLike):
+        def highlight(self, mode):
+            marked.append(mode.description)
+
+    view = Marking(evalset)
+    mode = view.failure_modes()[0]
+    view.highlight(mode)
+    assert list(view.grid.indices) == [] and marked == [mode.description]
+    view.show_mode(mode)
+    assert sorted(view.grid.indices) == sorted(mode.members.tolist())
+    assert marked == [mode.description] * 2
+    with pytest.raises(TypeError, match="mode: expected a FailureMode"):
+        view.show_mode("x")

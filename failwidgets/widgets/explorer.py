@@ -711,8 +711,10 @@ class Explorer(ExplorerSharing, widgets.VBox):
         self._selected_mode = mode
         self.set_trait("selected_mode", mode)
         self.table.mark(mode)
-        for view in self.views.values():  # views that highlight a mode (the embedding map)
-            if _highlights_modes(view):
+        for view in self.views.values():  # each view marks the mode in its drawing
+            if isinstance(view, FailureView):
+                view.highlight(mode)
+            elif callable(getattr(view, "show_mode", None)):  # the embedding map
                 view.show_mode(mode)
         self._render_selection()
 
@@ -977,13 +979,6 @@ class Explorer(ExplorerSharing, widgets.VBox):
             train_sample=train_sample,
             **kwargs,
         )
-
-
-def _highlights_modes(view) -> bool:
-    """Whether ``view.show_mode`` highlights a mode in the view itself (the base class's only
-    fills the grid, which the Explorer does already)."""
-    show_mode = getattr(type(view), "show_mode", None)
-    return callable(show_mode) and show_mode is not FailureView.show_mode
 
 
 def _jaccard(modes: list[FailureMode]) -> pd.DataFrame:

@@ -252,12 +252,17 @@ class FailureView(Selectable, widgets.VBox):
         self._worker.wait(timeout)
 
     def show_mode(self, mode: FailureMode, title: str | None = None) -> None:
-        """Show ``mode``'s members in the grid, errors first."""
+        """Show ``mode``'s members in the grid, errors first, and :meth:`highlight` it."""
         if not isinstance(mode, FailureMode):
             raise TypeError(f"mode: expected a FailureMode, got {type(mode).__name__}")
         members = np.asarray(mode.members, dtype=np.int64)
         members = members[np.argsort(self._evalset.correct[members], kind="stable")]
         self.grid.show(members, title=title or f"{mode.method} · {mode.description}")
+        self.highlight(mode)
+
+    def highlight(self, mode: FailureMode) -> None:
+        """Mark ``mode`` in the view's own drawing, if it can (the grid is left alone: the
+        Explorer calls this when a mode is selected elsewhere). Default: nothing to mark."""
 
     def close(self) -> None:
         """Stop the worker and close the widgets the base made (controls, status line)."""

@@ -363,12 +363,15 @@ class LatticeView(FailureView):
         self._pick(self._node_mode(tags))
 
     def show_mode(self, mode: FailureMode, title: str | None = None) -> None:
-        """Show ``mode``'s images in the grid (errors first) and highlight its node when it is
-        a tag set of the drawn class from this search (else the highlight is cleared)."""
-        row = self._candidate_row(mode)
-        if row is not None:
+        """Show ``mode``'s images in the grid (errors first) and highlight its node."""
+        if isinstance(mode, FailureMode) and self._candidate_row(mode) is not None:
             title = title or self._title(mode)
-        super().show_mode(mode, title=title)  # refuses a non-mode before anything changes
+        super().show_mode(mode, title=title)
+
+    def highlight(self, mode: FailureMode) -> None:
+        """Highlight ``mode``'s node when it is a tag set of the drawn class from this search
+        (else the highlight is cleared)."""
+        row = self._candidate_row(mode)
         if row is None:
             self._clear_selection()
             return

@@ -340,6 +340,7 @@ class TreeView(FailureView):
         if class_name is None:
             class_name = self._trees.default_class(self.grouping, self.indices)
         self.class_name = class_name
+        self.add_class("fw-tree-view")
         self.canvas = TreeCanvas(on_node_click=self.select, on_feature=self._on_feature_click)
         self._controls = self._build_controls()
         self._finish_init()
