@@ -265,7 +265,7 @@ def test_a_fitted_barlow_survey_is_shown_unchanged(world, monkeypatch):
     ],
 )
 def test_bottleneck_guess_is_the_last_layer_before_the_logits(world, make, expected):
-    from failwidgets.widgets.explorer_assets import _Assets, _guess_bottleneck
+    from failwidgets.assets import _Assets, _guess_bottleneck
 
     assets = _Assets(
         world["evalset"],

@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from ..assets import ViewUnavailable
 from ..data import EvalSet
 from ..modes import FailureMode, modes_to_frame
 from ..thresholds import THRESHOLDS as METHOD_THRESHOLDS
 from ..thresholds import ThresholdSpec
-from .explorer_assets import ViewUnavailable
 from .explorer_sharing import ExplorerSharing
 from .failure_view import FailureView
 from .grid import ImageGrid, _IndexArray
@@ -846,7 +846,7 @@ class Explorer(ExplorerSharing, widgets.VBox):
         """An Explorer with every method that the given assets allow.
 
         Precomputed arrays stand in for the models that compute them, and fitted results
-        stand in for everything (see :mod:`failwidgets.widgets.explorer_assets` for which
+        stand in for everything (see :mod:`failwidgets.assets` for which
         asset each method needs). A method whose assets are missing is not built: the
         Explorer shows one line saying what to pass (:attr:`unavailable`), and nothing raises.
 
@@ -907,7 +907,7 @@ class Explorer(ExplorerSharing, widgets.VBox):
             One progress display across the build (in a notebook).
         **kwargs : passed to :class:`Explorer` (``class_name``, ``background``...).
         """
-        from .explorer_assets import build_from_evalset
+        from ..assets import build_from_evalset
 
         return build_from_evalset(
             cls,

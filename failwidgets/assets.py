@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import EvalSet
-from ..features.cache import cache_directory, digest, state_digest
-from .build_progress import BuildProgress
+from .data import EvalSet
+from .features.cache import cache_directory, digest, state_digest
+from .widgets.build_progress import BuildProgress
 
 __all__ = ["ALL_METHODS", "LABEL_ISSUE_METHODS", "ViewUnavailable", "build_from_evalset"]
 
@@ -108,7 +108,7 @@ class _Assets:
     def encoder(self):
         """``clip`` as a ClipEncoder (built once from open_clip's triple)."""
         if self._encoder is None:
-            from ..features.clip import ClipEncoder
+            from .features.clip import ClipEncoder
 
             clip = self.clip
             if isinstance(clip, ClipEncoder):
@@ -181,11 +181,11 @@ def _plan_barlow(a: _Assets, options: dict) -> _Plan:
     fit = dict(options.pop("fit", {}))  # model_features settings, e.g. input_size=224
 
     def make(grid):
-        from .tree import TreeView
+        from .widgets.tree import TreeView
 
         nonlocal features
         if features is None and a.robust_model is not None:
-            from ..features.model_features import model_features
+            from .features.model_features import model_features
 
             features = model_features(a.robust_model, a.evalset, cache_dir=a.cache, **fit)
         kwargs = {"model": _feature_map_model(a.robust_model), **options}
@@ -208,7 +208,7 @@ def _feature_map_model(model):
 
 def _tags(a: _Assets):
     """The tag matrix from ``tags``, ``tagger``, ``clip`` or the metadata (None: no source)."""
-    from ..features.tags import ClipZeroShotTagger, as_tag_matrix, tags_from_metadata
+    from .features.tags import ClipZeroShotTagger, as_tag_matrix, tags_from_metadata
 
     if a.tags is not None:
         return as_tag_matrix(a.tags, n_rows=a.evalset.n, name="tags")
@@ -225,7 +225,7 @@ def _tags(a: _Assets):
 
 
 def _plan_prime(a: _Assets, options: dict) -> _Plan:
-    from .lattice import LatticeView
+    from .widgets.lattice import LatticeView
 
     if "prime" in a.results:
         return _Plan(
@@ -238,7 +238,7 @@ def _plan_prime(a: _Assets, options: dict) -> _Plan:
             "(zero-shot tags) or metadata columns in the EvalSet"
         )
     if a.tags is not None:  # bad tags raise now, not later inside the factory
-        from ..features.tags import as_tag_matrix
+        from .features.tags import as_tag_matrix
 
         as_tag_matrix(a.tags, n_rows=a.evalset.n, name="tags")
     if a.tagger is not None and not callable(getattr(a.tagger, "tag", None)):
@@ -254,7 +254,7 @@ def _plan_prime(a: _Assets, options: dict) -> _Plan:
 
 
 def _plan_ces(a: _Assets, options: dict) -> _Plan:
-    from ..methods.ces import ConceptBank, ConceptExplainer, ConceptSet
+    from .methods.ces import ConceptBank, ConceptExplainer, ConceptSet
 
     explainer = a.results.get("ces")
     if explainer is None and isinstance(a.concepts, ConceptExplainer):
@@ -275,7 +275,7 @@ def _plan_ces(a: _Assets, options: dict) -> _Plan:
             return _Plan(missing="pass concepts= (a ConceptSet or ConceptBank) or tag metadata")
 
     def make(grid):
-        from .concept_map import ConceptMapView
+        from .widgets.concept_map import ConceptMapView
 
         nonlocal explainer
         if explainer is None:
@@ -287,8 +287,8 @@ def _plan_ces(a: _Assets, options: dict) -> _Plan:
 
 def _learn_explainer(a: _Assets, fit: dict):
     """A ConceptExplainer of ``classifier`` at ``bottleneck`` (or the bank's layer)."""
-    from ..features.split import split_model
-    from ..methods.ces import ConceptBank, ConceptExplainer, ConceptSet, learn_concept_bank
+    from .features.split import split_model
+    from .methods.ces import ConceptBank, ConceptExplainer, ConceptSet, learn_concept_bank
 
     size = a.evalset.image(0).shape[:2]
     bank = a.concepts if isinstance(a.concepts, ConceptBank) else None
@@ -319,8 +319,8 @@ def _guess_bottleneck(a: _Assets) -> str:
     representation: ``avgpool`` of a ResNet, the last hidden layer of an MLP head)."""
     import torch
 
-    from ..features.split import split_points
-    from ..image_tensors import images_to_tensor
+    from .features.split import split_points
+    from .image_tensors import images_to_tensor
 
     model = a.classifier
     points = split_points(model)
@@ -355,7 +355,7 @@ DIRECTIONS_ON_DEMAND_ABOVE = 20_000
 
 
 def _plan_directions(a: _Assets, options: dict) -> _Plan:
-    from .directions import DirectionsView
+    from .widgets.directions import DirectionsView
 
     view_options = dict(options)  # the Explorer measures held-out drops for every method
     fit = dict(view_options.pop("fit", {}))
@@ -379,7 +379,7 @@ def _plan_directions(a: _Assets, options: dict) -> _Plan:
         fit.setdefault("classes", [])  # each class's SVMs when it is first opened
 
     def make(grid):
-        from ..methods.directions import find_failure_directions
+        from .methods.directions import find_failure_directions
 
         encoder = a.encoder() if a.clip is not None else None
         result = find_failure_directions(
@@ -413,7 +413,7 @@ def _plan_defuse(a: _Assets, options: dict) -> _Plan:
         view_options.setdefault("split", a.split)
 
     def make(grid):
-        from .scenarios import ScenarioView
+        from .widgets.scenarios import ScenarioView
 
         return ScenarioView(a.evalset, a.classifier, a.vae, grid=grid, **view_options)
 
@@ -422,7 +422,7 @@ def _plan_defuse(a: _Assets, options: dict) -> _Plan:
 
 def _defuse_rows_without_flags(a: _Assets, view_options: dict) -> np.ndarray:
     """The rows Defuse would identify around (``split``, else its default), less the flagged."""
-    from .scenarios import _DEFAULT_SPLIT, ScenarioView
+    from .widgets.scenarios import _DEFAULT_SPLIT, ScenarioView
 
     split = view_options.pop("split", a.split if a.split is not None else _DEFAULT_SPLIT)
     rows = ScenarioView._fit_rows(a.evalset, split, view_options.pop("indices", None))
@@ -435,7 +435,7 @@ def _map_factory(a: _Assets) -> Callable:
     embeddings = _check_rows_array(a.embeddings, "embeddings", a.evalset.n)
 
     def make(grid):
-        from .embedding_map import EmbeddingMap
+        from .widgets.embedding_map import EmbeddingMap
 
         return EmbeddingMap(a.evalset, embeddings, grid=grid, fit_rows=MAP_FIT_ROWS)
 
@@ -495,7 +495,7 @@ def _check_label_issues(evalset: EvalSet, label_issues, exclude, methods, result
     Explorer fits itself) or method names (each must be able to, and must not be given a fitted
     result, which is shown unchanged).
     """
-    from ..label_noise import LabelIssues
+    from .label_noise import LabelIssues
 
     if isinstance(exclude, (bool, np.bool_)) or exclude is None:
         named = None
