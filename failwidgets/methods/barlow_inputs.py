@@ -13,32 +13,18 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..data import EvalSet
-from .barlow import Barlow, BarlowResult, BarlowSurvey
+from .barlow import Barlow, BarlowResult, BarlowSurvey, _check_features
 
 __all__ = ["ClassTrees", "check_features", "common_value", "given_results"]
 
 
 def check_features(features, n: int) -> np.ndarray:
+    """Barlow's feature checks, then finite values only; a read-only contiguous array."""
     if isinstance(features, (str, bytes)) or not hasattr(features, "__len__"):
         raise TypeError(
             f"features: expected an array (samples x features), got {type(features).__name__}"
         )
-    array = np.asarray(features)
-    if array.ndim != 2:
-        raise ValueError(
-            f"features: expected a 2-D array (samples x features), got shape {array.shape}"
-        )
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"features: expected real numbers, got dtype {array.dtype}")
-    if array.shape[0] != n:
-        raise ValueError(
-            f"features: {array.shape[0]} rows but the evalset has {n} samples; pass one "
-            "feature row per sample"
-        )
-    if array.shape[1] == 0:
-        raise ValueError("features: no feature columns")
-    if array.dtype not in (np.float32, np.float64):
-        array = array.astype(np.float32)
+    array = _check_features(features, n)
     if not np.isfinite(array).all():
         raise ValueError("features: contains NaN or infinite values")
     array = np.ascontiguousarray(array)
