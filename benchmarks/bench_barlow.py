@@ -7,8 +7,12 @@ Every group's tree is fitted from scratch (mutual information over all 2048 feat
 node table), as :meth:`Barlow.fit_groups` does for any index sets.
 
 Also measured: agreement of the fast mutual information with scikit-learn's
-``mutual_info_classif`` on one group and scikit-learn's time for it, and the time of a
-delta/tau re-filter (:meth:`BarlowResult.leaves`).
+``mutual_info_classif`` on one group and scikit-learn's time for it, the time of a
+delta/tau re-filter (:meth:`BarlowResult.leaves`), and where one group's time goes: the
+CPU time of one thread for the mutual information alone and for a whole tree (mutual
+information + scikit-learn's tree + node table), each the median over ``--split-groups``
+groups (CPU time of the calling thread, so other load on the machine inflates it less
+than wall time).
 
     python benchmarks/bench_barlow.py                 # the full run
     python benchmarks/bench_barlow.py --groups 100    # fewer groups while iterating
@@ -49,6 +53,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of the whole survey")
     parser.add_argument("--skip-sklearn", action="store_true", help="skip the sklearn timing")
+    parser.add_argument(
+        "--split-groups", type=int, default=20, help="groups timed one by one (0: skip)"
+    )
     args = parser.parse_args(argv)
 
     from failwidgets.methods.barlow import Barlow
@@ -107,6 +114,27 @@ def main(argv=None) -> dict:
     refilter_ms = 1e3 * float(np.median(times))
     print(f"  delta/tau re-filter: {refilter_ms:.2f} ms median (max {1e3 * max(times):.2f} ms)")
 
+    # where one group's time goes (one thread, CPU time of this thread)
+    mi_ms = fit_ms = None
+    split = [groups[f"g{g}"] for g in range(min(args.split_groups, args.groups))]
+    if split:
+        serial = Barlow(k=args.k, depth=args.depth, random_state=0)
+        mi_times, fit_times = [], []
+        for rows in split:
+            error = (labels[rows] != predictions[rows]).astype(int)
+            start = time.thread_time()
+            mutual_info_classif(features, error, rows=rows, random_state=0)
+            mi_times.append(time.thread_time() - start)
+            start = time.thread_time()
+            serial.fit(features, evalset, rows)
+            fit_times.append(time.thread_time() - start)
+        mi_ms, fit_ms = 1e3 * float(np.median(mi_times)), 1e3 * float(np.median(fit_times))
+        print(
+            f"  one group, one thread (CPU, median of {len(split)}): mutual information "
+            f"{mi_ms:.1f} ms, whole tree {fit_ms:.1f} ms (so tree + node table "
+            f"{fit_ms - mi_ms:.1f} ms)"
+        )
+
     # MI agreement with sklearn on one group
     rows = groups["g0"]
     error = (labels[rows] != predictions[rows]).astype(int)
@@ -141,6 +169,8 @@ def main(argv=None) -> dict:
         "extrapolated_1000_groups_s": round(wall * 1000 / args.groups, 1),
         "warmup_s": round(warmup, 3),
         "refilter_ms": round(refilter_ms, 3),
+        "mi_cpu_ms_one_group": None if mi_ms is None else round(mi_ms, 2),
+        "fit_cpu_ms_one_group": None if fit_ms is None else round(fit_ms, 2),
         "mi_one_group_s": round(ours_s, 4),
         "sklearn_mi_one_group_s": None if sk_s is None else round(sk_s, 3),
         "mi_max_abs_diff": max_diff,

@@ -111,6 +111,27 @@ def test_mutual_information_selection_matches_sklearn():
     assert result.selected_features[0] == 11
 
 
+def test_tree_equals_sklearns_fit_with_input_validation():
+    # the tree is fitted on a Fortran float32 copy without sklearn's input checks; it must
+    # be the tree that sklearn's validated fit gives on the selected features
+    from sklearn.tree import DecisionTreeClassifier
+
+    features, labels, predictions, wrong = two_feature_world(n=600, seed=5)
+    noisy = features + np.random.default_rng(6).normal(0, 0.05, features.shape).astype(np.float32)
+    for data in (noisy, noisy.astype(np.float64)):
+        result = Barlow(k=8, depth=3, random_state=0).fit(data, (labels, predictions))
+        n_errors = int(wrong.sum())
+        reference = DecisionTreeClassifier(
+            criterion="entropy",
+            max_depth=3,
+            class_weight={0: 1.0, 1: (wrong.size - n_errors) / n_errors},
+            random_state=0,
+        ).fit(data[:, result.selected_features], wrong.astype(np.int64))
+        ours, theirs = result.tree.tree_, reference.tree_
+        for name in ("feature", "threshold", "children_left", "children_right", "value"):
+            np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name))
+
+
 def test_leaves_refilter_without_refit():
     features, labels, predictions, _ = two_feature_world(seed=5)
     result = Barlow(k=10, depth=3, delta=0.1, tau=0.2).fit(features, (labels, predictions))
@@ -239,6 +260,10 @@ def test_bad_inputs_raise_clear_errors():
     bad[7, 2] = 0.5
     bad[50, 1] = np.nan  # outside the group: ignored
     Barlow(k=3).fit(bad, outcomes, np.arange(40))
+    huge = features.astype(np.float64)
+    huge[:, 3] *= 1e300  # finite in float64, infinite in the tree's float32
+    with pytest.raises(ValueError, match="features: values too large for float32"):
+        Barlow(k=10).fit(huge, outcomes)
     with pytest.raises(ValueError, match="k: 11 features requested"):
         Barlow(k=11).fit(features, outcomes)
     for depth in (0, 4, 2.0):

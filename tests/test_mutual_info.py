@@ -137,6 +137,20 @@ def test_column_sums_of_deviations_and_absolute_values_match_numpy_bit_for_bit(n
         assert ours[j] == np.sum(np.abs(np.ascontiguousarray(X[:, j])))
 
 
+@pytest.mark.parametrize("n", [5, 128, 1300, 8193])
+def test_divided_absolute_sums_divide_in_place_and_match_numpy_bit_for_bit(n):
+    # scikit-learn's X /= std followed by the sum of |X| (the noise scale), in one pass
+    rng = np.random.default_rng(n)
+    X = np.ascontiguousarray(rng.normal(size=(n, 6)) * [1e-3, 1.0, 1e6, 3.0, 1e-9, 7.0])
+    std = X.std(axis=0) + [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    scaled = X / std
+    ours = np.empty(6)
+    kernels.column_sums(X, ours, kernels.DIVIDED_ABSOLUTE, std)
+    np.testing.assert_array_equal(X, scaled)  # divided in place, bit for bit
+    for j in range(6):
+        assert ours[j] == np.sum(np.abs(np.ascontiguousarray(scaled[:, j])))
+
+
 def test_copied_column_blocks_give_the_same_scores_as_reading_in_place(monkeypatch):
     rng = np.random.default_rng(12)
     X = _case(rng, 700, 300, "relu").astype(np.float32)
@@ -221,6 +235,20 @@ def test_long_runs_of_equal_values_overflow_the_counting_window():
     y = (rng.random(n) < 0.1).astype(int)
     np.testing.assert_allclose(
         mutual_info_classif(X, y, random_state=0), sk_mutual_info(X, y, random_state=0), atol=TOL
+    )
+
+
+@pytest.mark.parametrize("minority", [0.1, 0.02])
+def test_counts_past_the_first_and_second_windows_equal_sklearn(minority):
+    # A sparse minority class has wide radii: its samples count about 3 / minority
+    # neighbours, half on each side: past WINDOW (8) but mostly within FAR_WINDOW (24) for
+    # 0.1, past FAR_WINDOW for 0.02.
+    rng = np.random.default_rng(13)
+    n = 1500
+    X = rng.gamma(1.5, size=(n, 4)).astype(np.float32)
+    y = (rng.random(n) < minority).astype(int)
+    np.testing.assert_allclose(
+        mutual_info_classif(X, y, random_state=3), sk_mutual_info(X, y, random_state=3), atol=TOL
     )
 
 

@@ -572,7 +572,8 @@ class Barlow:
         # The tree reads float32 columns: hand it a Fortran-ordered float32 copy and skip
         # its input validation (the mutual information has rejected non-finite values; only
         # float64 features can still overflow float32).
-        X = np.asfortranarray(features[np.ix_(rows, selected)], dtype=np.float32)
+        with np.errstate(over="ignore"):
+            X = np.asfortranarray(features[np.ix_(rows, selected)], dtype=np.float32)
         if features.dtype != np.float32 and not np.isfinite(X).all():
             raise ValueError("features: values too large for float32 (the tree's dtype)")
         tree.fit(X, codes, check_input=False)

@@ -3,14 +3,16 @@
 Two steps per chunk of columns, with NumPy's sort in between:
 
 1. :func:`prepare_chunk` scales every column as scikit-learn does (NumPy's pairwise sums,
-   reproduced operation by operation, for all columns of the chunk at once), adds the
-   tie-breaking noise on the way into each column's class segments of a scratch row (one
-   row per feature). The caller then sorts every class segment (``ndarray.sort``).
+   reproduced operation by operation, for all columns of the chunk at once; the division
+   by the standard deviation is done in the pass that sums ``|x|``), adds the tie-breaking
+   noise on the way into each column's class segments of a scratch row (one row per
+   feature). The caller then sorts every class segment (``ndarray.sort``).
 2. :func:`digamma_sums` finds each sample's radius (just under the distance to its k-th
    nearest neighbour of the same class), merges the sorted classes into one sorted row per
    feature (values and radii together) and counts, for every sample, the samples of all
-   classes within its radius (``m_i``); it writes each feature's MI,
-   ``max(constant - mean_i psi(m_i), 0)``.
+   classes within its radius (``m_i``: WINDOW neighbours a side for every sample, without
+   branches; up to FAR_WINDOW for the few that need more, then one by one); it writes each
+   feature's MI, ``max(constant - mean_i psi(m_i), 0)``.
 
 A scratch row holds one segment per class, ``[pad x -inf | n_c sorted values | pad x +inf]``.
 All kernels are compiled on first use and cached on disk (``cache=True``), with NumPy's
@@ -41,17 +43,23 @@ LANES = 4
 
 
 # --------------------------------------------------------------------------- column scaling
-# What a column sum adds up: the values, their squared deviations from a centre, or their
-# absolute values (the three sums of scikit-learn's scaling and noise).
-PLAIN, SQUARED_DEVIATION, ABSOLUTE = 0, 1, 2
+# What a column sum adds up: the values, their squared deviations from a centre, their
+# absolute values, or the absolute values of the values divided by a divisor (``centre``),
+# which are stored in place of the values (the sums of scikit-learn's scaling and noise).
+PLAIN, SQUARED_DEVIATION, ABSOLUTE, DIVIDED_ABSOLUTE = 0, 1, 2, 3
 
 
 @njit(nogil=True, cache=True, error_model="numpy", inline="always")
-def _term(v, what, centre):  # pragma: no cover - numba
+def _term(a, i, j, what, centre):  # pragma: no cover - numba
+    v = a[i, j]
     if what == SQUARED_DEVIATION:
         d = v - centre
         return d * d
     if what == ABSOLUTE:
+        return abs(v)
+    if what == DIVIDED_ABSOLUTE:
+        v = v / centre
+        a[i, j] = v
         return abs(v)
     return v
 
@@ -66,17 +74,17 @@ def _leaf_sums(a, start, n, what, centre, acc, res):  # pragma: no cover - numba
             res[j] = 0.0
         for i in range(start, start + n):
             for j in range(width):
-                res[j] += _term(a[i, j], what, centre[j])
+                res[j] += _term(a, i, j, what, centre[j])
         return
     for t in range(8):
         for j in range(width):
-            acc[t, j] = _term(a[start + t, j], what, centre[j])
+            acc[t, j] = _term(a, start + t, j, what, centre[j])
     i = 8
     stop = n - (n % 8)
     while i < stop:
         for t in range(8):
             for j in range(width):
-                acc[t, j] += _term(a[start + i + t, j], what, centre[j])
+                acc[t, j] += _term(a, start + i + t, j, what, centre[j])
         i += 8
     for j in range(width):
         res[j] = ((acc[0, j] + acc[1, j]) + (acc[2, j] + acc[3, j])) + (
@@ -84,7 +92,7 @@ def _leaf_sums(a, start, n, what, centre, acc, res):  # pragma: no cover - numba
         )
     while i < n:
         for j in range(width):
-            res[j] += _term(a[start + i, j], what, centre[j])
+            res[j] += _term(a, start + i, j, what, centre[j])
         i += 1
 
 
@@ -95,6 +103,8 @@ def _leaf_sums_of(a, start, n, what, centre, acc, res):  # pragma: no cover - nu
         _leaf_sums(a, start, n, SQUARED_DEVIATION, centre, acc, res)
     elif what == ABSOLUTE:
         _leaf_sums(a, start, n, ABSOLUTE, centre, acc, res)
+    elif what == DIVIDED_ABSOLUTE:
+        _leaf_sums(a, start, n, DIVIDED_ABSOLUTE, centre, acc, res)
     else:
         _leaf_sums(a, start, n, PLAIN, centre, acc, res)
 
@@ -111,7 +121,9 @@ def column_sums(a, res, what=PLAIN, centre=None):  # pragma: no cover - numba
     for bit as NumPy sums a contiguous column: pairwise, ``sum(left) + sum(right)`` down to
     blocks of at most 128 values (the left half holding ``n // 2`` rounded down to a
     multiple of 8). ``term`` is the value (``PLAIN``), ``(value - centre[j]) ** 2``
-    (``SQUARED_DEVIATION``) or ``|value|`` (``ABSOLUTE``).
+    (``SQUARED_DEVIATION``), ``|value|`` (``ABSOLUTE``) or, with ``DIVIDED_ABSOLUTE``,
+    ``|value / centre[j]|`` with ``a[i, j] = value / centre[j]`` stored in place (one pass
+    for scikit-learn's ``X /= std`` and the sum of ``|X|`` that follows).
 
     The recursion runs on an explicit stack (numba cannot cache recursive functions).
     """
@@ -195,10 +207,7 @@ def prepare_chunk(features, rows, c0, c1, noise, order, targets, out):  # pragma
     for jj in range(width):
         s = np.sqrt((0.0 + sums[jj]) / n)
         std[jj] = 1.0 if s < _EPS10 else s
-    for i in range(n):
-        for jj in range(width):
-            x[i, jj] = x[i, jj] / std[jj]
-    column_sums(x, sums, ABSOLUTE)
+    column_sums(x, sums, DIVIDED_ABSOLUTE, std)  # x /= std on the way
     scale = np.empty(width)
     for jj in range(width):
         scale[jj] = 1e-10 * max(1.0, (0.0 + sums[jj]) / n)
