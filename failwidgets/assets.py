@@ -41,9 +41,17 @@ from .data import EvalSet
 from .features.cache import cache_directory, digest, state_digest
 from .widgets.build_progress import BuildProgress
 
-__all__ = ["ALL_METHODS", "LABEL_ISSUE_METHODS", "ViewUnavailable", "build_from_evalset"]
+__all__ = [
+    "ALL_METHODS",
+    "DEMO_METHODS",
+    "FromAssets",
+    "LABEL_ISSUE_METHODS",
+    "ViewUnavailable",
+    "build_from_evalset",
+]
 
 ALL_METHODS = ("barlow", "prime", "ces", "directions", "defuse")
+DEMO_METHODS = ("barlow", "prime", "ces", "directions")  # Defuse is slow: opt in
 #: Methods that can leave samples flagged as likely label errors out of their search.
 LABEL_ISSUE_METHODS = ("barlow", "prime", "defuse")
 
@@ -646,3 +654,171 @@ def build_from_evalset(
     explorer.timings.update(timings)
     bar.finish({k: v for k, v in timings.items() if k != "total"}, explorer.unavailable)
     return explorer
+
+
+class FromAssets:
+    """Mixin of :class:`~failwidgets.widgets.explorer.Explorer`: its constructors from a
+    user's assets (:meth:`from_evalset`) and from the demo world (:meth:`from_demo`)."""
+
+    @classmethod
+    def from_evalset(
+        cls,
+        evalset: EvalSet,
+        *,
+        classifier=None,
+        robust_model=None,
+        clip=None,
+        tagger=None,
+        concepts=None,
+        vae=None,
+        features=None,
+        embeddings=None,
+        tags=None,
+        results=None,
+        split: str | None = None,
+        heldout_split: str | None = None,
+        methods=None,
+        preprocess=None,
+        bottleneck: str | None = None,
+        labels_path=None,
+        label_issues=None,
+        exclude_label_issues=False,
+        options=None,
+        cache_dir=None,
+        progress: bool = True,
+        **kwargs,
+    ):
+        """An Explorer with every method that the given assets allow.
+
+        Precomputed arrays stand in for the models that compute them, and fitted results
+        stand in for everything (see :mod:`failwidgets.assets` for which
+        asset each method needs). A method whose assets are missing is not built: the
+        Explorer shows one line saying what to pass (:attr:`unavailable`), and nothing raises.
+
+        Parameters
+        ----------
+        evalset : EvalSet
+        classifier : torch module, optional
+            The model under inspection (CES's bottleneck, Defuse's identification).
+        robust_model : torch module with ``forward_features``, optional
+            Barlow's feature extractor (features computed once and cached).
+        clip : ClipEncoder or open_clip's ``(model, preprocess, tokenizer)``, optional
+            Failure directions (embeddings and captions); PRIME's zero-shot tags when no
+            other tags are given.
+        tagger : object with ``tag(evalset) -> TagMatrix``, optional
+        concepts : ConceptSet, ConceptBank or ConceptExplainer, optional
+            CES; default: concepts from the EvalSet's tag-like metadata columns.
+        vae : module with ``encode``/``decode``, optional
+            Defuse (built only when given: its identification is slow).
+        features, embeddings : (N, D) arrays, optional
+            Robust-model features (Barlow) and CLIP image embeddings (directions).
+        tags : boolean DataFrame or TagMatrix, optional
+            PRIME's tags; default: the EvalSet's tag-like metadata columns.
+        results : fitted results, optional
+            A ``PrimeResult``, ``FailureDirectionsResult``, ``ConceptExplainer`` or fitted
+            ``Defuse`` (a sequence or mapping), shown as they are.
+        split : str or None
+            The rows every method analyses: no method searches, or reports members from, other
+            rows. None: all rows. What the papers take from a training split comes from
+            ``"train"`` when the EvalSet has one: CES's concept examples (else the rows outside
+            ``heldout_split``) and the failure directions' whitening statistics (else
+            ``split`` itself).
+        heldout_split : str or None
+            Rows on which failure modes are re-applied to measure ``heldout_drop``.
+        methods : sequence of str, optional
+            Methods to try among ``"barlow", "prime", "ces", "directions", "defuse"``.
+            Default: all (Defuse only when ``vae`` is given).
+        preprocess : callable, optional
+            uint8 images (n, H, W, 3) -> the classifier's input tensor (CES, Defuse);
+            default: scale to [0, 1].
+        bottleneck : str, optional
+            CES's layer (a module name of ``classifier``); default: the bank's layer, else
+            the last layer whose output is not the logits (e.g. a ResNet's avgpool).
+        labels_path : path, optional
+            Defuse's labels file (default: named after the classifier, VAE and images).
+        label_issues : LabelIssues, boolean mask or sample indices, optional
+            Likely label errors (:func:`failwidgets.label_noise.find_label_issues`): a badge
+            marks them in the grid.
+        exclude_label_issues : bool or sequence of str
+            True, or some of ``"barlow", "prime", "defuse"``: those methods leave the flagged
+            samples out of their search (their errors are not the model's).
+        options : mapping method -> keyword arguments, optional
+            Passed to each method's view (e.g. ``{"prime": {"a": 0.3}}``); a ``"fit"`` entry
+            goes to the method's fit (CES's bank, the failure directions).
+        cache_dir : path, optional
+            Where features, embeddings and concept banks are cached (default:
+            :func:`failwidgets.features.cache.cache_directory`).
+        progress : bool
+            One progress display across the build (in a notebook).
+        **kwargs : passed to :class:`Explorer` (``class_name``, ``background``...).
+        """
+        return build_from_evalset(
+            cls,
+            evalset,
+            methods=methods,
+            options=options,
+            progress=progress,
+            cache_dir=cache_dir,
+            explorer_kwargs={"split": split, "heldout_split": heldout_split, **kwargs},
+            classifier=classifier,
+            robust_model=robust_model,
+            clip=clip,
+            tagger=tagger,
+            concepts=concepts,
+            vae=vae,
+            features=features,
+            embeddings=embeddings,
+            tags=tags,
+            results=results,
+            preprocess=preprocess,
+            bottleneck=bottleneck,
+            labels_path=labels_path,
+            label_issues=label_issues,
+            exclude_label_issues=exclude_label_issues,
+        )
+
+    @classmethod
+    def from_demo(
+        cls,
+        demo=None,
+        methods=DEMO_METHODS,
+        *,
+        progress: bool = True,
+        cache_dir=None,
+        train_sample: int | None = 2000,
+        **kwargs,
+    ):
+        """An Explorer over the demo world (:func:`failwidgets.demo.load`): a thin call of
+        :meth:`from_evalset` with the demo's models (see :mod:`failwidgets.demo.explorer`).
+
+        The Explorer's EvalSet is ``demo.evalset`` restricted to its val and test images plus
+        ``train_sample`` training images (what the methods need from train: whitening
+        statistics, concept examples); ``explorer.source_indices`` maps its rows back.
+        Methods search the test split; held-out drops are measured on val. Defuse is not
+        built by default (slow).
+
+        Parameters
+        ----------
+        demo : Demo, optional
+            From :func:`failwidgets.demo.load` (loaded when None).
+        methods : sequence of str
+            Which views to build, among ``METHODS``.
+        progress : bool
+            Show a progress bar while building (in a notebook).
+        cache_dir : path, optional
+            Where features are cached.
+        train_sample : int or None
+            Training images kept (None: all).
+        **kwargs : passed to :meth:`from_evalset` and :class:`Explorer`.
+        """
+        from .demo.explorer import build_demo_explorer
+
+        return build_demo_explorer(
+            cls,
+            demo,
+            methods,
+            progress=progress,
+            cache_dir=cache_dir,
+            train_sample=train_sample,
+            **kwargs,
+        )

@@ -33,18 +33,18 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from ..assets import ViewUnavailable
+from ..assets import DEMO_METHODS, FromAssets, ViewUnavailable
 from ..data import EvalSet
 from ..modes import FailureMode, modes_to_frame
 from ..thresholds import THRESHOLDS as METHOD_THRESHOLDS
-from ..thresholds import ThresholdSpec
 from .explorer_sharing import ExplorerSharing
 from .failure_view import FailureView
 from .grid import ImageGrid, _IndexArray
 from .latest import LatestWins
 from .mode_collector import ModeCollector
 from .mode_table import ModeTable, sort_frame
-from .threshold_controls import ControlLink, Threshold, threshold_slider
+from .threshold_controls import ControlLink
+from .threshold_panel import ThresholdPanel
 
 __all__ = ["Explorer", "METHODS", "THRESHOLDS", "DEMO_METHODS"]
 
@@ -67,7 +67,6 @@ METHODS: dict[str, MethodInfo] = {
 }
 #: Tab titles of the views that are not a method's.
 OTHER_VIEWS = {"map": "Embedding map"}
-DEMO_METHODS = ("barlow", "prime", "ces", "directions")  # Defuse is slow: opt in
 
 
 THRESHOLDS = METHOD_THRESHOLDS
@@ -86,7 +85,7 @@ def _errors_first(evalset: EvalSet, indices: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- the widget
-class Explorer(ExplorerSharing, widgets.VBox):
+class Explorer(FromAssets, ThresholdPanel, ExplorerSharing, widgets.VBox):
     """The failure-analysis views of one EvalSet, linked: one class, one grid, one table.
 
     Parameters
@@ -416,81 +415,6 @@ class Explorer(ExplorerSharing, widgets.VBox):
                 return value
         return names[0]
 
-    def _build_thresholds(self) -> widgets.VBox:
-        """One slider per threshold of each method view, linked to the view's trait."""
-        layout = widgets.Layout(width="230px")  # one layout and style model for all sliders
-        style = widgets.SliderStyle(description_width="28px")
-        rows = []
-        for name, view in self.views.items():
-            if not isinstance(view, FailureView):
-                continue
-            sliders = []
-            for attr in view.threshold_names():
-                spec = view.traits()[attr].spec
-                low, high = self._slider_range(view, spec)
-                slider = threshold_slider(
-                    spec, getattr(view, attr), low=low, high=high, layout=layout, style=style
-                )
-                slider.add_class(f"fw-explorer-{name}-{attr}")
-                ControlLink(
-                    (view, attr),
-                    (slider, "value"),
-                    on_error=lambda text, where=f"{name}.{attr}": self._message(f"{where}: {text}"),
-                )
-                view.observe(self._view_threshold_changed(name, attr), attr)
-                self.controls[(name, attr)] = slider
-                self._add_threshold_trait(name, view, attr)
-                sliders.append(slider)
-            if sliders:
-                label = widgets.HTML(
-                    f"<span style='font-weight:600'>{html.escape(self._title(name))}</span>",
-                    layout=widgets.Layout(width="140px", flex="0 0 140px"),
-                )
-                wrapped = widgets.HBox(sliders, layout=widgets.Layout(flex_flow="row wrap"))
-                row = widgets.HBox([label, wrapped], layout=widgets.Layout(align_items="center"))
-                row.add_class(f"fw-explorer-thresholds-{name}")
-                rows.append(row)
-        box = widgets.VBox(rows)
-        box.add_class("fw-explorer-thresholds")
-        return box
-
-    def _slider_range(self, view, spec: ThresholdSpec) -> tuple[int | None, int | None]:
-        """A count slider runs from 1 (PRIME's ``s``: the answer's minimum support) to the
-        largest class."""
-        if spec.kind != "count":
-            return None, None
-        result = getattr(view, "result", None)
-        low = int(result.min_support) if hasattr(result, "min_support") else 1
-        return low, self._class_size_max()
-
-    def _add_threshold_trait(self, name: str, view: FailureView, attr: str) -> None:
-        """``<view>_<attr>`` (e.g. ``barlow_delta``): the view's threshold as a typed trait of
-        the Explorer (the same spec), that ``observe`` and ``traitlets.link`` accept."""
-        trait_name = f"{name}_{attr}"
-        if trait_name in self.trait_names() or hasattr(type(self), trait_name):
-            return  # a name taken by the Explorer itself: the slider still works
-        self.add_traits(**{trait_name: Threshold(view.method, attr)})
-        self.set_trait(trait_name, getattr(view, attr))
-        self.threshold_traits[(name, attr)] = trait_name
-
-        def validate(obj, proposal):
-            # the view has the last word (its own constraints); the trait takes its value
-            if getattr(view, attr) != proposal["value"]:
-                setattr(view, attr, proposal["value"])
-            return getattr(view, attr)
-
-        self._register_validator(validate, [trait_name])
-
-    def _threshold_trait_follows(self, name: str, attr: str) -> None:
-        """After the view's threshold changed elsewhere (its slider, the view itself)."""
-        trait_name = self.threshold_traits.get((name, attr))
-        value = getattr(self.views[name], attr)
-        if trait_name is not None and getattr(self, trait_name) != value:
-            self.set_trait(trait_name, value)
-
-    def _class_size_max(self) -> int:
-        return int(np.bincount(self._evalset.labels).max()) if self._evalset.n else 1
-
     # ------------------------------------------------------------------ public API
     @property
     def evalset(self) -> EvalSet:
@@ -511,20 +435,6 @@ class Explorer(ExplorerSharing, widgets.VBox):
     def set_class(self, name: str | int) -> None:
         """Select class ``name`` (a name or index) in every view."""
         self.class_name = self._evalset.class_names[self._class_arg(name)]
-
-    def thresholds(self) -> dict[str, dict[str, float]]:
-        """The current threshold of every control, ``{view name: {attribute: value}}``."""
-        out: dict[str, dict[str, float]] = {}
-        for name, attr in self.controls:
-            out.setdefault(name, {})[attr] = getattr(self.views[name], attr)
-        return out
-
-    def set_threshold(self, view: str, attr: str, value) -> None:
-        """Set threshold ``attr`` of view ``view`` (as its slider does); errors are raised."""
-        if (view, attr) not in self.controls:
-            known = sorted(f"{v}.{a}" for v, a in self.controls)
-            raise ValueError(f"view/attr: no threshold {view}.{attr}; known: {known}")
-        setattr(self.views[view], attr, value)  # the view validates; the link moves the slider
 
     def select_mode(self, mode: FailureMode) -> None:
         """Make ``mode`` the selection: its class is selected and its images (errors first)
@@ -680,14 +590,6 @@ class Explorer(ExplorerSharing, widgets.VBox):
         )
 
     # ------------------------------------------------------------------ thresholds
-    def _view_threshold_changed(self, name: str, attr: str):
-        def handler(change):
-            self._threshold_trait_follows(name, attr)
-            if self._ready:
-                self._request_refresh()
-
-        return handler
-
     # ------------------------------------------------------------------ selection
     def _view_of(self, method: str) -> str | None:
         return next((name for name, m in self._methods.items() if m == method), None)
@@ -813,172 +715,6 @@ class Explorer(ExplorerSharing, widgets.VBox):
             self.table.set_agreement(class_name, agreement, values)
             self.table.busy = False
         self.timings["table"] = time.perf_counter() - start
-
-    # ------------------------------------------------------------------ building
-    @classmethod
-    def from_evalset(
-        cls,
-        evalset: EvalSet,
-        *,
-        classifier=None,
-        robust_model=None,
-        clip=None,
-        tagger=None,
-        concepts=None,
-        vae=None,
-        features=None,
-        embeddings=None,
-        tags=None,
-        results=None,
-        split: str | None = None,
-        heldout_split: str | None = None,
-        methods=None,
-        preprocess=None,
-        bottleneck: str | None = None,
-        labels_path=None,
-        label_issues=None,
-        exclude_label_issues=False,
-        options=None,
-        cache_dir=None,
-        progress: bool = True,
-        **kwargs,
-    ) -> Explorer:
-        """An Explorer with every method that the given assets allow.
-
-        Precomputed arrays stand in for the models that compute them, and fitted results
-        stand in for everything (see :mod:`failwidgets.assets` for which
-        asset each method needs). A method whose assets are missing is not built: the
-        Explorer shows one line saying what to pass (:attr:`unavailable`), and nothing raises.
-
-        Parameters
-        ----------
-        evalset : EvalSet
-        classifier : torch module, optional
-            The model under inspection (CES's bottleneck, Defuse's identification).
-        robust_model : torch module with ``forward_features``, optional
-            Barlow's feature extractor (features computed once and cached).
-        clip : ClipEncoder or open_clip's ``(model, preprocess, tokenizer)``, optional
-            Failure directions (embeddings and captions); PRIME's zero-shot tags when no
-            other tags are given.
-        tagger : object with ``tag(evalset) -> TagMatrix``, optional
-        concepts : ConceptSet, ConceptBank or ConceptExplainer, optional
-            CES; default: concepts from the EvalSet's tag-like metadata columns.
-        vae : module with ``encode``/``decode``, optional
-            Defuse (built only when given: its identification is slow).
-        features, embeddings : (N, D) arrays, optional
-            Robust-model features (Barlow) and CLIP image embeddings (directions).
-        tags : boolean DataFrame or TagMatrix, optional
-            PRIME's tags; default: the EvalSet's tag-like metadata columns.
-        results : fitted results, optional
-            A ``PrimeResult``, ``FailureDirectionsResult``, ``ConceptExplainer`` or fitted
-            ``Defuse`` (a sequence or mapping), shown as they are.
-        split : str or None
-            The rows every method analyses: no method searches, or reports members from, other
-            rows. None: all rows. What the papers take from a training split comes from
-            ``"train"`` when the EvalSet has one: CES's concept examples (else the rows outside
-            ``heldout_split``) and the failure directions' whitening statistics (else
-            ``split`` itself).
-        heldout_split : str or None
-            Rows on which failure modes are re-applied to measure ``heldout_drop``.
-        methods : sequence of str, optional
-            Methods to try among ``"barlow", "prime", "ces", "directions", "defuse"``.
-            Default: all (Defuse only when ``vae`` is given).
-        preprocess : callable, optional
-            uint8 images (n, H, W, 3) -> the classifier's input tensor (CES, Defuse);
-            default: scale to [0, 1].
-        bottleneck : str, optional
-            CES's layer (a module name of ``classifier``); default: the bank's layer, else
-            the last layer whose output is not the logits (e.g. a ResNet's avgpool).
-        labels_path : path, optional
-            Defuse's labels file (default: named after the classifier, VAE and images).
-        label_issues : LabelIssues, boolean mask or sample indices, optional
-            Likely label errors (:func:`failwidgets.label_noise.find_label_issues`): a badge
-            marks them in the grid.
-        exclude_label_issues : bool or sequence of str
-            True, or some of ``"barlow", "prime", "defuse"``: those methods leave the flagged
-            samples out of their search (their errors are not the model's).
-        options : mapping method -> keyword arguments, optional
-            Passed to each method's view (e.g. ``{"prime": {"a": 0.3}}``); a ``"fit"`` entry
-            goes to the method's fit (CES's bank, the failure directions).
-        cache_dir : path, optional
-            Where features, embeddings and concept banks are cached (default:
-            :func:`failwidgets.features.cache.cache_directory`).
-        progress : bool
-            One progress display across the build (in a notebook).
-        **kwargs : passed to :class:`Explorer` (``class_name``, ``background``...).
-        """
-        from ..assets import build_from_evalset
-
-        return build_from_evalset(
-            cls,
-            evalset,
-            methods=methods,
-            options=options,
-            progress=progress,
-            cache_dir=cache_dir,
-            explorer_kwargs={"split": split, "heldout_split": heldout_split, **kwargs},
-            classifier=classifier,
-            robust_model=robust_model,
-            clip=clip,
-            tagger=tagger,
-            concepts=concepts,
-            vae=vae,
-            features=features,
-            embeddings=embeddings,
-            tags=tags,
-            results=results,
-            preprocess=preprocess,
-            bottleneck=bottleneck,
-            labels_path=labels_path,
-            label_issues=label_issues,
-            exclude_label_issues=exclude_label_issues,
-        )
-
-    @classmethod
-    def from_demo(
-        cls,
-        demo=None,
-        methods=DEMO_METHODS,
-        *,
-        progress: bool = True,
-        cache_dir=None,
-        train_sample: int | None = 2000,
-        **kwargs,
-    ) -> Explorer:
-        """An Explorer over the demo world (:func:`failwidgets.demo.load`): a thin call of
-        :meth:`from_evalset` with the demo's models (see :mod:`failwidgets.demo.explorer`).
-
-        The Explorer's EvalSet is ``demo.evalset`` restricted to its val and test images plus
-        ``train_sample`` training images (what the methods need from train: whitening
-        statistics, concept examples); ``explorer.source_indices`` maps its rows back.
-        Methods search the test split; held-out drops are measured on val. Defuse is not
-        built by default (slow).
-
-        Parameters
-        ----------
-        demo : Demo, optional
-            From :func:`failwidgets.demo.load` (loaded when None).
-        methods : sequence of str
-            Which views to build, among ``METHODS``.
-        progress : bool
-            Show a progress bar while building (in a notebook).
-        cache_dir : path, optional
-            Where features are cached.
-        train_sample : int or None
-            Training images kept (None: all).
-        **kwargs : passed to :meth:`from_evalset` and :class:`Explorer`.
-        """
-        from ..demo.explorer import build_demo_explorer
-
-        return build_demo_explorer(
-            cls,
-            demo,
-            methods,
-            progress=progress,
-            cache_dir=cache_dir,
-            train_sample=train_sample,
-            **kwargs,
-        )
 
 
 def _jaccard(modes: list[FailureMode]) -> pd.DataFrame:
