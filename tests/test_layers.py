@@ -120,6 +120,6 @@ def test_the_library_reaches_the_demo_only_through_explorer_from_demo(graph):
         and any(t.startswith("failwidgets.demo") for t in targets)
     }
     assert callers == {"failwidgets.assets"}
-    assert graph["failwidgets.assets"] & {
-        m for m in graph if m.startswith("failwidgets.demo")
-    } == {"failwidgets.demo.explorer"}
+    assert graph["failwidgets.assets"] & {m for m in graph if m.startswith("failwidgets.demo")} == {
+        "failwidgets.demo.explorer"
+    }
