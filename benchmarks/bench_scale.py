@@ -210,19 +210,15 @@ def main(argv=None) -> dict:
         f"{switch_bytes:,} bytes"
     )
 
-    def switch():
-        explorer.class_name = other
-        explorer.wait()
-
-    def switch_back():
-        explorer.class_name = first_class
+    def select_class(name: str) -> None:
+        explorer.class_name = name
         explorer.wait()
 
     # back to a class seen before: every per-class fit (failure directions) is done already
-    class_switch_seen = timed(switch_back)
+    class_switch_seen = timed(lambda: select_class(first_class))
     switch_bytes = max(switch_bytes, meter.take())
     print(f"class switch to a class seen before: {class_switch_seen:.2f} s")
-    switch()
+    select_class(other)
     meter.take()
 
     delta = explorer.thresholds()["barlow"]["delta"] if "barlow" in explorer.thresholds() else None

@@ -45,10 +45,11 @@ LAYOUT_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 GROUPS = ("label", "prediction")
 TSNE_TOGGLE_MAX = 50_000  # t-SNE is offered in the toggle up to this many points
 LEGEND_MAX_CLASSES = 20
-RECOLOR_MAX_POINTS = 200_000
+RECOLOR_MAX_POINTS = 60_000
 """Above this many points, :meth:`EmbeddingMap.show_mode` outlines a mode's members (the
-map's selection highlight: a message of the members only) instead of recolouring every point
-(which resends all the points: 16 MB at 1,000,000)."""
+map's selection highlight: a message of the members only) instead of recolouring every point,
+which resends all the points (16 bytes each: 0.96 MB at 60,000, 16 MB at 1,000,000), so that no
+interaction sends more than 1 MB."""
 ALL_CLASSES = ""
 
 # (light background, dark background)
