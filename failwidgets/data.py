@@ -434,6 +434,11 @@ class EvalSet:
             )
         return np.flatnonzero(mask)
 
+    def errors_first(self, indices) -> np.ndarray:
+        """``indices`` as int64 with the misclassified ones first (each part keeps its order)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return indices[np.argsort(self.correct[indices], kind="stable")]
+
     def accuracy_per_class(self, indices=None) -> pd.Series:
         """Accuracy per class (by label), over ``indices`` when given; NaN for absent classes."""
         idx = np.arange(self.n) if indices is None else self.check_indices(indices)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_output_path
+from .text import percent as _percent
 from .thumbnails import encode_thumbnail
 
 __all__ = ["report_html", "summary_html", "write_report"]
@@ -48,12 +49,6 @@ td.thumbs { white-space: nowrap; }
 """
 
 
-def _percent(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{100 * float(value):.1f}%"
-
-
 def _points(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -64,7 +59,7 @@ def _thumb_tags(evalset, members, k: int) -> str:
     members = np.asarray(members, dtype=np.int64)
     if k <= 0 or not len(members):
         return ""
-    ordered = members[np.argsort(evalset.correct[members], kind="stable")][:k]
+    ordered = evalset.errors_first(members)[:k]
     tags = []
     for index in ordered:
         data = encode_thumbnail(evalset.image(int(index)), size=THUMB_SIZE, quality=80)

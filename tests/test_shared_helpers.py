@@ -152,3 +152,26 @@ def test_lazy_getattr_imports_on_first_use_and_names_the_package():
     assert getter("EvalSet").__name__ == "EvalSet"
     with pytest.raises(AttributeError, match="^module 'failwidgets' has no attribute 'nope'$"):
         getter("nope")
+
+
+def test_percent_writes_fractions_and_says_when_missing():
+    from failwidgets.text import percent
+
+    assert percent(0.1234) == "12.3%" and percent(0.1234, digits=0) == "12%"
+    assert percent(None) == "—" and percent(float("nan")) == "—"
+    assert percent(float("inf"), missing="n/a") == "n/a"
+    assert percent(np.float32(0.5)) == "50.0%"
+
+
+def test_errors_first_keeps_each_part_in_order():
+    from failwidgets.data import EvalSet
+
+    es = EvalSet.from_arrays(
+        images=np.zeros((5, 4, 4, 3), np.uint8),
+        labels=[0, 1, 0, 1, 0],
+        predictions=[0, 0, 0, 0, 1],
+        class_names=["a", "b"],
+    )
+    assert es.errors_first([0, 1, 2, 3, 4]).tolist() == [1, 3, 4, 0, 2]
+    assert es.errors_first([4, 2, 3]).tolist() == [4, 3, 2]
+    assert es.errors_first([]).dtype == np.int64

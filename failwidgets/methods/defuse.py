@@ -45,6 +45,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from ..text import percent
 from ..thresholds import spec as threshold_spec
 from .scenario_labels import ScenarioLabels, check_class_label
 from .vae import (
@@ -312,7 +313,7 @@ class ReconstructionQuality:
 
 
 def _percent(value: float) -> str:
-    return "n/a" if not math.isfinite(value) else f"{100 * value:.1f}%"
+    return percent(value, missing="n/a")
 
 
 def _check_ratio(value) -> float:

@@ -19,7 +19,6 @@ is one) and :meth:`ScenarioReview.fit` fits a Defuse on at most ``max_images`` o
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -30,6 +29,7 @@ import pandas as pd
 from ..checks import check_int
 from ..data import EvalSet
 from ..modes import FailureMode
+from ..text import percent as _percent
 from .defuse import Defuse, ScenarioSamples, sample_scenario
 from .scenario_labels import ScenarioLabels
 from .vae import CheckedVAE, check_vae
@@ -103,10 +103,6 @@ def check_images_fit_vae(evalset: EvalSet, rows: np.ndarray, vae: CheckedVAE) ->
             f"train a VAE with image_size={height}"
         )
     vae.probe(evalset.images_at(rows[:2]))
-
-
-def _percent(value) -> str:
-    return "—" if value is None or not math.isfinite(value) else f"{100 * value:.1f}%"
 
 
 class ScenarioReview:

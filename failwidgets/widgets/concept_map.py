@@ -53,6 +53,7 @@ from ..methods.ces import (
     unit_square,
 )
 from ..modes import FailureMode
+from ..text import percent
 from .failure_view import ClassName, FailureView
 from .grid import ImageGrid, format_score
 from .guard import (
@@ -76,8 +77,8 @@ TRUE_LABEL = -1  # the target dropdown's value for "each image's true label"
 CACHE_SIZE = 32
 
 
-def _percent(value: float) -> str:
-    return "—" if not math.isfinite(value) else f"{100 * value:.0f}%"
+def _percent(value) -> str:
+    return percent(value, digits=0)
 
 
 def _signed(value: float) -> str:

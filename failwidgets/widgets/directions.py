@@ -37,6 +37,7 @@ from ..data import EvalSet
 from ..methods.answers import answer_frame
 from ..methods.directions import METHOD, FailureDirectionsResult
 from ..modes import FailureMode
+from ..text import percent
 from ..thresholds import spec as threshold_spec
 from .failure_view import ClassName, FailureView
 from .grid import ImageGrid, format_score
@@ -87,8 +88,8 @@ def _sentence(text: str) -> str:
     return text if text.endswith(".") else text + "."
 
 
-def _percent(value: float) -> str:
-    return "—" if math.isnan(value) else f"{100 * value:.0f}%"
+def _percent(value) -> str:
+    return percent(value, digits=0)
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -22,7 +22,6 @@ computes from the views' current state, synchronously.
 from __future__ import annotations
 
 import html
-import math
 import numbers
 import time
 from collections.abc import Mapping
@@ -36,6 +35,7 @@ import traitlets
 from ..assets import DEMO_METHODS, FromAssets, ViewUnavailable
 from ..data import EvalSet
 from ..modes import FailureMode, modes_to_frame
+from ..text import percent
 from ..thresholds import THRESHOLDS as METHOD_THRESHOLDS
 from .explorer_sharing import ExplorerSharing
 from .failure_view import FailureView
@@ -76,12 +76,7 @@ DEBOUNCE_S = 0.15
 
 
 def _percent(value) -> str:
-    return "—" if value is None or not math.isfinite(float(value)) else f"{100 * value:.0f}%"
-
-
-def _errors_first(evalset: EvalSet, indices: np.ndarray) -> np.ndarray:
-    indices = np.asarray(indices, dtype=np.int64)
-    return indices[np.argsort(evalset.correct[indices], kind="stable")]
+    return percent(value, digits=0)
 
 
 # ---------------------------------------------------------------------- the widget
@@ -443,7 +438,7 @@ class Explorer(FromAssets, ThresholdPanel, ExplorerSharing, widgets.VBox):
             raise TypeError(f"mode: expected a FailureMode, got {type(mode).__name__}")
         if mode.class_name in self._evalset.class_names and mode.class_name != self.class_name:
             self.class_name = mode.class_name
-        members = _errors_first(self._evalset, mode.members)
+        members = self._evalset.errors_first(mode.members)
         n_errors = int(np.count_nonzero(~self._evalset.correct[members]))
         self.grid.show(
             members,
@@ -578,7 +573,7 @@ class Explorer(FromAssets, ThresholdPanel, ExplorerSharing, widgets.VBox):
             if self._split is None
             else self._evalset.split_indices(self._split)
         )
-        rows = _errors_first(self._evalset, rows[self._evalset.labels[rows] == c])
+        rows = self._evalset.errors_first(rows[self._evalset.labels[rows] == c])
         n_errors = int(np.count_nonzero(~self._evalset.correct[rows]))
         where = f"{self._split} images" if self._split else "images"
         self.grid.show(
@@ -600,7 +595,7 @@ class Explorer(FromAssets, ThresholdPanel, ExplorerSharing, widgets.VBox):
                 return
             view = self.views[name]
             if getattr(view, "grid", None) is not self.grid:  # a view with its own grid
-                members = _errors_first(self._evalset, mode.members)
+                members = self._evalset.errors_first(mode.members)
                 self.grid.show(members, title=f"{mode.method} · {mode.description}")
             self._set_selected(mode)
 

@@ -255,8 +255,7 @@ class FailureView(Selectable, widgets.VBox):
         """Show ``mode``'s members in the grid, errors first, and :meth:`highlight` it."""
         if not isinstance(mode, FailureMode):
             raise TypeError(f"mode: expected a FailureMode, got {type(mode).__name__}")
-        members = np.asarray(mode.members, dtype=np.int64)
-        members = members[np.argsort(self._evalset.correct[members], kind="stable")]
+        members = self._evalset.errors_first(mode.members)
         self.grid.show(members, title=title or f"{mode.method} · {mode.description}")
         self.highlight(mode)
 

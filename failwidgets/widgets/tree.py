@@ -539,7 +539,7 @@ class TreeView(FailureView):
         else:
             group = self._trees.group(self.class_name, self.grouping)
             what = f"images {who} {self.class_name}{self._where}"
-        group = group[np.argsort(self._evalset.correct[group], kind="stable")]
+        group = self._evalset.errors_first(group)
         n_errors = int((~self._evalset.correct[group]).sum())
         errors = f"{n_errors} errors first" if n_errors else "no errors"
         hint = " — click a node to see its images" if self.canvas.tree["status"] == "ok" else ""
