@@ -529,7 +529,7 @@ def test_failure_modes_by_class_and_with_other_thresholds(setup):
     assert view.delta == DELTA and view.scores is scores
     with pytest.raises(ValueError, match="^delta: expected a finite positive step"):
         view.failure_modes(delta=0)
-    with pytest.raises(TypeError, match="^tau: not a threshold of ConceptMapView"):
+    with pytest.raises(TypeError, match="^tau: not a threshold of ces"):
         view.failure_modes(tau=0.1)
     with pytest.raises(ValueError, match="unknown class"):
         view.failure_modes(classes="zebra")

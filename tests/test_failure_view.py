@@ -140,7 +140,7 @@ def test_failure_modes_protocol_resolves_classes_and_threshold_overrides(evalset
     assert view.failure_modes(a=0.5)[0].description == "a>=0.5"
     assert view.a == spec("prime", "a").default  # overrides leave the view unchanged
     with pytest.raises(
-        TypeError, match="delta: not a threshold of PrimeLike; known: \\['a', 's'\\]"
+        TypeError, match="delta: not a threshold of prime; known: \\['a', 's'\\]"
     ):
         view.failure_modes(delta=0.1)
     with pytest.raises(ValueError, match="a: must lie in"):

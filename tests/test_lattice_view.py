@@ -399,7 +399,7 @@ def test_failure_modes_follow_the_current_thresholds(view):
     # thresholds given to failure_modes override the view's for that answer only
     assert view.failure_modes("all", a=0.95) == [] and view.a == 0.3
     assert [m.description for m in view.failure_modes(b3=0.9)] == []
-    with pytest.raises(TypeError, match="delta: not a threshold of LatticeView"):
+    with pytest.raises(TypeError, match="delta: not a threshold of prime"):
         view.failure_modes(delta=0.2)
     with pytest.raises(ValueError, match="a: must lie"):
         view.failure_modes(a=2.0)

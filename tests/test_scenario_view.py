@@ -488,7 +488,7 @@ def test_failure_modes_leave_out_scenarios_marked_not_a_failure(view, fitted):
     assert view.tau == 0.1
     with pytest.raises(ValueError, match="unknown class 'purple'"):
         view.failure_modes("purple")
-    with pytest.raises(TypeError, match="delta: not a threshold of ScenarioView"):
+    with pytest.raises(TypeError, match="delta: not a threshold of defuse"):
         view.failure_modes(delta=0.2)
     with pytest.raises(TypeError, match="confirmed_only"):
         view.confirmed_only = "yes"

@@ -32,8 +32,8 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ..class_names import class_index
 from ..data import EvalSet
+from ..mode_source import resolve_classes, resolve_thresholds
 from ..modes import FailureMode
 from ..thresholds import THRESHOLDS
 from .grid import ImageGrid
@@ -220,32 +220,14 @@ class FailureView(Selectable, widgets.VBox):
             Threshold values to use instead of the current ones (the view is not changed).
         """
         names = self._resolve_classes(classes)
-        values = self.thresholds()
-        for name, value in thresholds.items():
-            if name not in values:
-                raise TypeError(
-                    f"{name}: not a threshold of {type(self).__name__}; known: {sorted(values)}"
-                )
-            values[name] = self.traits()[name].spec.check(value, name)
+        values = resolve_thresholds(self.method, thresholds, self.thresholds())
         return self._modes(names, values)
 
     def _modes(self, class_names: list[str], thresholds: dict) -> list[FailureMode]:
         raise NotImplementedError
 
     def _resolve_classes(self, classes) -> list[str]:
-        names = list(self._evalset.class_names)
-        if isinstance(classes, str) and classes == "current" and "current" not in names:
-            return [] if self.class_name is None else [self.class_name]
-        if isinstance(classes, str) and classes == "all" and "all" not in names:
-            return names
-        if isinstance(classes, (str, numbers.Integral)):
-            classes = [classes]
-        if not isinstance(classes, Iterable):
-            raise TypeError(
-                f"classes: expected 'current', 'all', a class or a list of classes, "
-                f"got {type(classes).__name__}"
-            )
-        return [names[class_index(c, names, name="classes")] for c in classes]
+        return resolve_classes(classes, self._evalset.class_names, current=self.class_name)
 
     def wait(self, timeout: float | None = 60.0) -> None:
         """Block until the view's latest background request has been drawn."""
