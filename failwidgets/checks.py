@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 
 import numpy as np
 
-__all__ = ["check_fraction", "check_indices", "check_int", "check_n_jobs", "check_strings"]
+__all__ = [
+    "check_fraction",
+    "check_indices",
+    "check_int",
+    "check_n_jobs",
+    "check_positive",
+    "check_strings",
+]
 
 
 def check_fraction(value, name: str) -> float:
@@ -32,6 +40,21 @@ def check_int(value, name: str, low: int | None = None, high: int | None = None)
             bounds = f">= {low}" if low is not None else f"<= {high}"
         raise ValueError(f"{name}: must be {bounds}, got {value}")
     return value
+
+
+def check_positive(value, name: str) -> float | None:
+    """``value`` as a finite positive float, or None; a ValueError naming ``name`` otherwise
+    (bools refused)."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"{name}: expected a positive number or None, got {value!r}")
+    return float(value)
 
 
 def check_n_jobs(n_jobs) -> int | None:

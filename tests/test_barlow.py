@@ -266,9 +266,11 @@ def test_bad_inputs_raise_clear_errors():
         Barlow(k=10).fit(huge, outcomes)
     with pytest.raises(ValueError, match="k: 11 features requested"):
         Barlow(k=11).fit(features, outcomes)
-    for depth in (0, 4, 2.0):
-        with pytest.raises(ValueError, match="depth"):
+    for depth in (0, 4):
+        with pytest.raises(ValueError, match="depth: must be in 1..3"):
             Barlow(k=3, depth=depth).fit(features, outcomes)
+    with pytest.raises(TypeError, match="depth: expected an integer, got float"):
+        Barlow(k=3, depth=2.0).fit(features, outcomes)
     with pytest.raises(ValueError, match="group: is empty"):
         Barlow(k=3).fit(features, outcomes, np.array([], dtype=int))
     with pytest.raises(ValueError, match="group: contains duplicate"):

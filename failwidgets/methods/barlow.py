@@ -32,6 +32,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
+from ..checks import check_int
 from ..class_names import class_index
 from ..thresholds import spec as threshold_spec
 from .answers import AnswerFrame, AnswerList, answer_frame, answer_list
@@ -487,33 +488,44 @@ class Barlow:
         self.n_jobs = n_jobs
 
     def _check_params(self, n_features: int) -> None:
-        if not isinstance(self.k, Integral) or isinstance(self.k, bool) or self.k < 1:
-            raise ValueError(f"k: expected a positive integer, got {self.k!r}")
+        check_int(self.k, "k", 1)
         if self.k > n_features:
             raise ValueError(
                 f"k: {self.k} features requested but the feature matrix has only "
                 f"{n_features} columns"
             )
-        if (
-            not isinstance(self.depth, Integral)
-            or isinstance(self.depth, bool)
-            or not 1 <= self.depth <= 3
-        ):
-            raise ValueError(f"depth: expected 1, 2 or 3, got {self.depth!r}")
+        check_int(self.depth, "depth", 1, 3)
         _check_unit(self.delta, "delta")
         _check_unit(self.tau, "tau")
-        if (
-            not isinstance(self.n_neighbors, Integral)
-            or isinstance(self.n_neighbors, bool)
-            or self.n_neighbors < 1
-        ):
-            raise ValueError(f"n_neighbors: expected a positive integer, got {self.n_neighbors!r}")
+        check_int(self.n_neighbors, "n_neighbors", 1)
         if not isinstance(self.random_state, Integral) or isinstance(self.random_state, bool):
             raise TypeError(
                 f"random_state: expected an int seed (Barlow is deterministic), got "
                 f"{type(self.random_state).__name__}"
             )
         _n_workers(self.n_jobs, 1)
+
+    # ---------------------------------------------------------------- fit
+    def fit_classes(
+        self, features, evalset, *, grouping: str = "label", indices=None, split=None, results=None
+    ):
+        """Barlow for every class of ``evalset``, each class's tree fitted when first asked
+        for (:class:`~failwidgets.methods.barlow_trees.BarlowTrees`).
+
+        Parameters
+        ----------
+        features : array (N, D), one row per EvalSet sample (None with ``results``).
+        evalset : EvalSet.
+        grouping : "label" or "prediction" (images labelled / predicted as the class).
+        indices, split : the analysed rows (indices, boolean mask or split name; a split).
+        results : the user's own fitted trees, used as they are (see ``BarlowTrees``).
+        """
+        from .barlow_trees import BarlowTrees
+
+        return BarlowTrees(
+            evalset, features, results=results, indices=indices, split=split,
+            grouping=grouping, estimator=self,
+        )  # fmt: skip
 
     # ---------------------------------------------------------------- fit
     def fit(self, features, evalset, group=None) -> BarlowResult:

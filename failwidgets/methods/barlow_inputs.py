@@ -1,4 +1,4 @@
-"""Barlow per class for a view: the user's inputs checked, and one tree per class fitted once.
+"""Barlow per class: the user's features and fitted trees checked against the EvalSet.
 
 :func:`given_results` reads which class and grouping each given tree explains from its rows
 and checks its error labels against the EvalSet, so a tree fitted on other data is refused
@@ -13,9 +13,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..data import EvalSet
-from .barlow import Barlow, BarlowResult, BarlowSurvey, _check_features
+from .barlow import BarlowResult, BarlowSurvey, _check_features
 
-__all__ = ["ClassTrees", "check_features", "common_value", "given_results"]
+__all__ = ["check_features", "common_value", "given_results"]
 
 
 def check_features(features, n: int) -> np.ndarray:
@@ -136,55 +136,3 @@ def common_value(values, default: float) -> float:
     """The one value all ``values`` share, else ``default``."""
     values = {float(v) for v in values}
     return values.pop() if len(values) == 1 else default
-
-
-class ClassTrees:
-    """One Barlow tree per (class, grouping, depth, k), fitted once from ``features`` on the
-    class's ``rows`` (None: all), or taken from the user's ``given`` trees as they are."""
-
-    def __init__(self, evalset: EvalSet, features, rows, where: str, given: dict, seed: int):
-        self._evalset, self._features, self._rows = evalset, features, rows
-        self._where, self._given, self._seed = where, given, seed
-        self._cache: dict[tuple, BarlowResult | str] = {}
-
-    def group(self, class_name, grouping: str) -> np.ndarray:
-        """The class's grouping among the analysed rows (ascending EvalSet indices)."""
-        group = self._evalset.group(self._evalset.class_index(class_name), by=grouping)
-        return group if self._rows is None else np.intersect1d(group, self._rows)
-
-    def default_class(self, grouping: str, rows: np.ndarray) -> str:
-        """The given tree with the most errors, else the class with the most errors."""
-        es = self._evalset
-        given = [(r.n_errors, name) for (name, by), r in self._given.items() if by == grouping]
-        if given:
-            return max(given, key=lambda item: (item[0], -es.class_index(item[1])))[1]
-        values = es.labels if grouping == "label" else es.predictions
-        wrong = rows[~es.correct[rows]]
-        return es.class_names[int(np.argmax(np.bincount(values[wrong], minlength=es.n_classes)))]
-
-    def get(self, class_name, grouping, *, depth, k, delta, tau) -> BarlowResult | str:
-        """The tree, or a message saying why there is none (no images, nothing to fit)."""
-        given = self._given.get((class_name, grouping))
-        if given is not None:
-            return given
-        if self._features is None:
-            who = "label" if grouping == "label" else "prediction"
-            return (
-                f"No Barlow result was given for {class_name} ({who} grouping): pass its tree "
-                "in results=, or features= to fit one."
-            )
-        key = (class_name, grouping, depth, k)
-        if key in self._cache:
-            return self._cache[key]
-        group = self.group(class_name, grouping)
-        if group.size == 0:
-            who = "labelled" if grouping == "label" else "predicted as"
-            fitted = f"No images {who} {class_name}{self._where}: nothing to fit."
-        else:
-            estimator = Barlow(k=k, depth=depth, delta=delta, tau=tau, random_state=self._seed)
-            try:
-                fitted = estimator.fit(self._features, self._evalset, group)
-            except ValueError as error:  # all misclassified, too few samples
-                fitted = f"No tree for {class_name} ({grouping} grouping): {error}"
-        self._cache[key] = fitted
-        return fitted

@@ -17,7 +17,17 @@ from ..data import EvalSet
 from ..methods.barlow import BarlowResult
 from ..thumbnails import THUMBNAIL_FORMATS, encode_thumbnails
 
-__all__ = ["feature_panel", "node_feature", "rule_features", "tree_view_model", "with_attack"]
+__all__ = [
+    "checked_model",
+    "feature_panel",
+    "group_title",
+    "node_feature",
+    "node_title",
+    "rule_features",
+    "tree_status",
+    "tree_view_model",
+    "with_attack",
+]
 
 VISUAL_FORMAT = "png"
 VISUAL_MAX_SIZE = 160  # longest side of the images sent to the feature panel
@@ -133,6 +143,71 @@ def tree_view_model(
         nodes=nodes,
     )
     return base
+
+
+def tree_status(model: dict, given: bool = False) -> str:
+    """The status line of a view model: BER, ALER and the passing leaves (and why none
+    passes), or the view model's message when there is no tree to draw."""
+    if model["status"] != "ok":
+        return model["message"]
+    text = (
+        f"BER {model['ber']:.1%} · ALER {model['aler']:.1%} · "
+        f"{model['n_passing']} of {model['n_leaves']} leaves pass δ, τ"
+    )
+    if model["reason"]:
+        text += f": {model['reason']}"
+    if given:
+        text = f"your tree (depth {model['depth']}, k {model['k']}) · {text}"
+    return text
+
+
+def group_title(
+    group, correct, class_name: str, grouping: str, *, where="", given=False, drawn=True
+) -> str:
+    """The grid's title for a class's whole group (``group`` errors first)."""
+    who = "labelled" if grouping == "label" else "predicted as"
+    what = (
+        f"the given tree's images {who} {class_name}"
+        if given
+        else f"images {who} {class_name}{where}"
+    )
+    n_errors = int((~np.asarray(correct)[group]).sum())
+    errors = f"{n_errors} errors first" if n_errors else "no errors"
+    hint = " — click a node to see its images" if drawn else ""
+    return f"{len(group)} {what}, {errors}{hint}"
+
+
+def node_title(result: BarlowResult, node: int, class_name: str) -> str:
+    """The grid's title for a selected node: its rule, size, errors, ER and the BER."""
+    size = int(result.table["size"][node])
+    errors = int(result.table["errors"][node])
+    rule = str(result.table["rule"][node])
+    return (
+        f"{class_name} · node {node}: {rule} — {size} images, {errors} errors "
+        f"(ER {errors / max(size, 1):.1%}, BER {result.base_error_rate:.1%})"
+    )
+
+
+def checked_model(model, evalset: EvalSet, n_features: int | None):
+    """``model`` adapted to a feature-map model, checked on one image to have one channel
+    per feature (None stays None)."""
+    if model is None:
+        return None
+    import torch
+
+    from ..features.visualize import FeatureMapModel, _as_float_images
+
+    adapter = FeatureMapModel.from_any(model)
+    if n_features is None:  # no features to check against (results only)
+        return adapter
+    with adapter.evaluating(), torch.no_grad():
+        pooled = adapter.features(_as_float_images(evalset.images_at([0]), adapter.device))
+    if pooled.ndim != 2 or pooled.shape[1] != n_features:
+        raise ValueError(
+            f"model: its pooled features have shape {tuple(pooled.shape)} but `features` "
+            f"has {n_features} columns; pass the model the features came from"
+        )
+    return adapter
 
 
 def node_feature(result: BarlowResult, node: int) -> int | None:

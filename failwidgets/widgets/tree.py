@@ -36,8 +36,6 @@ is answered with ``{"type": "error", ...}``.
 
 from __future__ import annotations
 
-import math
-import numbers
 import pathlib
 import threading
 import time
@@ -50,17 +48,20 @@ import pandas as pd
 import traitlets
 
 from ..checks import check_int as _check_int
+from ..checks import check_positive
 from ..data import EvalSet
-from ..methods.answers import answer_list
 from ..methods.barlow import NODE_COLUMNS, BarlowResult
-from ..methods.barlow_inputs import ClassTrees, check_features, common_value, given_results
+from ..methods.barlow_trees import BarlowTrees
 from ..modes import FailureMode
-from ..rows import analysed_rows
 from ..viewmodels.tree import (
     NO_FEATURES,
+    checked_model,
     feature_panel,
+    group_title,
     node_feature,
+    node_title,
     rule_features,
+    tree_status,
     tree_view_model,
     with_attack,
 )
@@ -82,7 +83,6 @@ from .transport import pack_images
 __all__ = ["TreeCanvas", "TreeView", "tree_view_model"]
 
 _STATIC = pathlib.Path(__file__).parent.parent / "static"
-GROUPINGS = ("label", "prediction")
 MAX_DEPTH = 3
 
 
@@ -287,59 +287,26 @@ class TreeView(FailureView):
         **kwargs,
     ):
         super().__init__(evalset, grid=grid, background=background, **kwargs)
-        if features is None and results is None:
-            raise TypeError(
-                "features: expected an array (samples x features), got None; pass features= "
-                "or your fitted trees in results="
-            )
-        self._features = None if features is None else check_features(features, evalset.n)
-        self._rows, self._where = analysed_rows(evalset, indices, split)
-        self._given: dict[tuple[str, str], BarlowResult] = {}
-        if results is not None:
-            preferred = grouping if grouping in GROUPINGS else "label"
-            self._given = given_results(evalset, results, self._rows, self._where, preferred)
-        given = list(self._given.values())
-        if grouping is None:
-            groupings = {by for _, by in self._given}
-            grouping = groupings.pop() if len(groupings) == 1 else "label"
-        n_features = None if self._features is None else self._features.shape[1]
-        used = max((int(r.table["feature"].max()) for r in given), default=-1)
-        if n_features is not None and used >= n_features:
-            raise ValueError(
-                f"features: the given results split on feature {used} but features has only "
-                f"{n_features} columns; pass the features the results were fitted on"
-            )
+        trees = BarlowTrees(
+            evalset, features, results=results, indices=indices, split=split, grouping=grouping
+        )
+        given = {name: v for name, v in (("k", k), ("delta", delta), ("tau", tau)) if v is not None}
+        trees = self._trees = trees.with_settings(depth=depth, random_state=random_state, **given)
+        self._features, self._rows, self._where = trees.features, trees.rows, trees.where
         self._n_top = _check_int(n_top, "n_top", 1, 50)
         self._attack_steps = _check_int(attack_steps, "attack_steps", 0)
-        if attack_step_size is not None and (
-            isinstance(attack_step_size, bool)
-            or not isinstance(attack_step_size, numbers.Real)
-            or not math.isfinite(attack_step_size)
-            or attack_step_size <= 0
-        ):
-            raise ValueError(
-                f"attack_step_size: expected a positive number or None, got {attack_step_size!r}"
-            )
-        self._attack_step_size = attack_step_size
-        self._random_state = _check_int(random_state, "random_state")
-        self._model = self._check_model(model, evalset, n_features)
-        self._trees = ClassTrees(
-            evalset, self._features, self._rows, self._where, self._given, self._random_state
-        )
+        self._attack_step_size = check_positive(attack_step_size, "attack_step_size")
+        n_features = None if self._features is None else self._features.shape[1]
+        self._model = checked_model(model, evalset, n_features)
         self._result: BarlowResult | None = None
         self._status_message = ""
         self._selected_node: int | None = None
         self._panel_token = 0
         self.timings: dict[str, float] = {}
 
-        self.grouping = grouping
-        self.delta = common_value([r.delta for r in given], 0.1) if delta is None else delta
-        self.tau = common_value([r.tau for r in given], 0.2) if tau is None else tau
-        self.depth = depth
-        self.k = min(20, n_features or 20) if k is None else k
-        if class_name is None:
-            class_name = self._trees.default_class(self.grouping, self.indices)
-        self.class_name = class_name
+        self.grouping, self.depth, self.k = trees.grouping, trees.depth, trees.k
+        self.delta, self.tau = trees.delta, trees.tau
+        self.class_name = trees.default_class() if class_name is None else class_name
         self.add_class("fw-tree-view")
         self.canvas = TreeCanvas(on_node_click=self.select, on_feature=self._on_feature_click)
         self._controls = self._build_controls()
@@ -348,27 +315,6 @@ class TreeView(FailureView):
         self.children = [self._controls, self.canvas] + ([self.grid] if self._owns_grid else [])
 
     # ------------------------------------------------------------------ construction
-    @staticmethod
-    def _check_model(model, evalset: EvalSet, n_features: int):
-        """Adapt ``model`` and check on one image that it has one channel per feature."""
-        if model is None:
-            return None
-        import torch
-
-        from ..features.visualize import FeatureMapModel, _as_float_images
-
-        adapter = FeatureMapModel.from_any(model)
-        if n_features is None:  # no features to check against (results only)
-            return adapter
-        with adapter.evaluating(), torch.no_grad():
-            pooled = adapter.features(_as_float_images(evalset.images_at([0]), adapter.device))
-        if pooled.ndim != 2 or pooled.shape[1] != n_features:
-            raise ValueError(
-                f"model: its pooled features have shape {tuple(pooled.shape)} but `features` "
-                f"has {n_features} columns; pass the model the features came from"
-            )
-        return adapter
-
     def _build_controls(self) -> widgets.VBox:
         n_features = max(self.k, 20) if self._features is None else self._features.shape[1]
         grouping = widgets.ToggleButtons(
@@ -417,28 +363,11 @@ class TreeView(FailureView):
         )
 
     # ------------------------------------------------------------------ validation
-    @validator("grouping")
-    def _valid_grouping(self, proposal):
+    @validator("grouping", "depth", "k")
+    def _valid_fit_setting(self, proposal):
+        """Checked by :meth:`BarlowTrees.with_settings` (applied once the value is set)."""
         value = proposal["value"]
-        if value not in GROUPINGS:
-            raise ValueError(f"grouping: expected 'label' or 'prediction', got {value!r}")
-        return value
-
-    @validator("depth")
-    def _valid_depth(self, proposal):
-        return _check_int(proposal["value"], "depth", 1, MAX_DEPTH)
-
-    @validator("k")
-    def _valid_k(self, proposal):
-        value = _check_int(proposal["value"], "k", 1)
-        if self._features is None:  # nothing is fitted: k only matters with features
-            return value
-        n_features = self._features.shape[1]
-        if value > n_features:
-            raise ValueError(
-                f"k: {value} features requested but the feature matrix has only {n_features} "
-                "columns"
-            )
+        self._trees.with_settings(**{proposal["trait"].name: value})
         return value
 
     # ------------------------------------------------------------------ reactions
@@ -453,28 +382,17 @@ class TreeView(FailureView):
     @traitlets.observe("grouping", "depth", "k")
     def _on_fit_setting(self, change):
         if self._ready:
+            self._trees = self._trees.with_settings(**{change["name"]: change["new"]})
             self._refit()
 
     # ------------------------------------------------------------------ fitting
-    def fit(
-        self,
-        class_name: str | None = None,
-        grouping: str | None = None,
-        depth: int | None = None,
-        k: int | None = None,
-    ) -> BarlowResult | str:
-        """The tree of a class/grouping/depth/k (default: the current ones), fitted once and
-        cached; a message string when the group cannot be explained by a tree (no images,
-        all misclassified, too few). A given result (``results=``) is returned as is, whatever
-        ``depth`` and ``k``."""
-        return self._trees.get(
-            self.class_name if class_name is None else class_name,
-            self.grouping if grouping is None else grouping,
-            depth=self.depth if depth is None else depth,
-            k=self.k if k is None else k,
-            delta=self.delta,
-            tau=self.tau,
-        )
+    def fit(self, class_name: str | None = None, **settings) -> BarlowResult | str:
+        """The tree of a class (default: the current one) at the current grouping/depth/k, or
+        at the given ``grouping``/``depth``/``k``; fitted once and cached. A message string
+        when the group cannot be explained by a tree (no images, all misclassified, too few).
+        A given result (``results=``) is returned as is, whatever ``depth`` and ``k``."""
+        trees = self._trees.with_settings(**settings) if settings else self._trees
+        return trees.tree(self.class_name if class_name is None else class_name)
 
     def fit_current(self) -> BarlowResult | None:
         """Fit (or take from the cache) the current tree and make it the view's result."""
@@ -512,18 +430,7 @@ class TreeView(FailureView):
         with self.canvas.hold_sync():
             self.canvas.tree = model
             self.canvas.selected_node = self._drawn_selection()
-        if model["status"] != "ok":
-            self._set_status(model["message"])
-            return
-        text = (
-            f"BER {model['ber']:.1%} · ALER {model['aler']:.1%} · "
-            f"{model['n_passing']} of {model['n_leaves']} leaves pass δ, τ"
-        )
-        if model["reason"]:
-            text += f": {model['reason']}"
-        if self.result_is_given:
-            text = f"your tree (depth {model['depth']}, k {model['k']}) · {text}"
-        self._set_status(text)
+        self._set_status(tree_status(model, given=self.result_is_given))
 
     def _drawn_selection(self) -> int:
         """The selected node for the drawing: -1 when none or not drawn (nothing to explain)."""
@@ -533,17 +440,14 @@ class TreeView(FailureView):
     def _show_group_in_own_grid(self) -> None:
         if not self._owns_grid:
             return
-        who = "labelled" if self.grouping == "label" else "predicted as"
-        if self.result_is_given:
-            group, what = self._result.group, f"the given tree's images {who} {self.class_name}"
-        else:
-            group = self._trees.group(self.class_name, self.grouping)
-            what = f"images {who} {self.class_name}{self._where}"
+        given = self.result_is_given
+        group = self._result.group if given else self._trees.group(self.class_name)
         group = self._evalset.errors_first(group)
-        n_errors = int((~self._evalset.correct[group]).sum())
-        errors = f"{n_errors} errors first" if n_errors else "no errors"
-        hint = " — click a node to see its images" if self.canvas.tree["status"] == "ok" else ""
-        self.grid.show(group, title=f"{len(group)} {what}, {errors}{hint}")
+        title = group_title(
+            group, self._evalset.correct, self.class_name, self.grouping,
+            where=self._where, given=given, drawn=self.canvas.tree["status"] == "ok",
+        )  # fmt: skip
+        self.grid.show(group, title=title)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -567,13 +471,12 @@ class TreeView(FailureView):
     @property
     def result_is_given(self) -> bool:
         """Whether the tree on screen is one of the given ``results`` (shown unchanged)."""
-        r = self._result
-        return r is not None and any(r is given for given in self._given.values())
+        return self._trees.is_given(self._result)
 
     @property
     def given_results(self) -> dict[tuple[str, str], BarlowResult]:
         """The given ``results`` keyed by (class name, grouping)."""
-        return dict(self._given)
+        return dict(self._trees.given)
 
     @property
     def selected_node(self) -> int | None:
@@ -593,86 +496,30 @@ class TreeView(FailureView):
             return pd.DataFrame(columns=NODE_COLUMNS)
         return r.failure_leaves(self.delta, self.tau)
 
-    def _describe(self, rule: str, class_name: str | None = None) -> str:
-        if self.grouping == "prediction":
-            return f"predicted as {class_name or self.class_name}: {rule}"
-        return rule
-
     def _modes(self, class_names: list[str], thresholds: dict) -> list[FailureMode]:
-        """Passing leaves of each class's tree (at the current grouping/depth/k; trees are
-        fitted once and cached). When empty, its ``reason`` says why for each class: no tree
-        (the status message), no errors to explain, or :meth:`BarlowResult.empty_reason`."""
-        from dataclasses import replace
-
-        delta, tau, grouping = thresholds["delta"], thresholds["tau"], self.grouping
-        modes, reasons = [], []
-        for name in class_names:
-            r = self.fit(name)
-            if not isinstance(r, BarlowResult):
-                reasons.append((name, str(r)))
-                continue
-            if r.nothing_to_explain:
-                reasons.append((name, f"no errors among its {r.n} images: nothing to explain"))
-                continue
-            found = r.to_failure_modes(
-                delta, tau, class_name=name, features=self._features, grouping=grouping
-            )
-            if not found:
-                reasons.append((name, str(found.reason)))
-            modes += [
-                replace(
-                    m, description=self._describe(m.description, name), members=np.sort(m.members)
-                )
-                for m in found
-            ]
-        if len(class_names) == 1:
-            return answer_list(modes, lambda: reasons[0][1] if reasons else "")
-        return answer_list(
-            modes,
-            lambda: "; ".join(f"{name}: {why}" for name, why in reasons) or "no class was given",
-        )
+        """Passing leaves of each class's tree at the current grouping/depth/k
+        (:meth:`BarlowTrees.failure_modes`)."""
+        return self._trees.failure_modes(class_names, **thresholds)
 
     def select(self, node: int) -> None:
         """Select tree node ``node``: highlight it, show its images in the grid (errors
         first), show its feature's visualisation and notify ``on_select``."""
-        from ..rules import TreePathRule
 
         r = self._result
         if r is None:
             raise ValueError(f"node: no tree to select from ({self._status_message})")
         node = _check_int(node, "node", 0, r.n_nodes - 1)
         members = r.members(node, errors_first=True)
+        mode = self._trees.node_mode(self.class_name, node)
         self._selected_node = node
-        self._selected_members = np.sort(members)
+        self._selected_members = mode.members
         self.canvas.selected_node = self._drawn_selection()
-        size = int(r.table["size"][node])
-        errors = int(r.table["errors"][node])
-        rule = str(r.table["rule"][node])
-        title = (
-            f"{self.class_name} · node {node}: {rule} — {size} images, {errors} errors "
-            f"(ER {errors / max(size, 1):.1%}, BER {r.base_error_rate:.1%})"
-        )
         feature = node_feature(r, node)
         scores = None
         if feature is not None and self._features is not None:
             scores = self._features[members, feature]
-        self.grid.show(members, scores=scores, title=title)
+        self.grid.show(members, scores=scores, title=node_title(r, node, self.class_name))
         self._visualize(feature)
-        path = None
-        if self._features is not None:
-            path = TreePathRule(
-                self.class_name, r.rule(node).conditions, self._features, grouping=self.grouping
-            )
-        mode = FailureMode.from_members(
-            "barlow",
-            self.class_name,
-            self._describe(rule),
-            self._selected_members.copy(),
-            self._evalset,
-            reference_indices=r.group,
-            grouping=None,  # the tree's group is the class's rows
-            rule=path,
-        )
         self._notify_select(mode)
 
     def visualize(self, feature: int) -> None:
