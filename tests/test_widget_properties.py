@@ -300,7 +300,7 @@ def grid_steps(total: int, n: int):
 
 
 def grid_snapshot(grid):
-    return lambda: frozen(own_state(grid), grid.indices, grid._anchor)
+    return lambda: frozen(own_state(grid), grid.indices, grid._content.anchor)
 
 
 def check_page_reply(grid):
@@ -525,7 +525,8 @@ def rule_features(tree: dict, node: int) -> list[int]:
 @settings(SETTINGS, max_examples=40)
 @given(data=st.data())
 def test_tree_view_messages_state_and_settings(tree_world, data):
-    from failwidgets.widgets.tree import GROUPINGS, MAX_DEPTH, TreeView
+    from failwidgets.methods.barlow import GROUPINGS
+    from failwidgets.widgets.tree import MAX_DEPTH, TreeView
 
     evalset, features = tree_world
     n_features = features.shape[1]

@@ -13,9 +13,30 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..data import EvalSet
-from .barlow import BarlowResult, BarlowSurvey, _check_features
+from .barlow_result import BarlowResult, BarlowSurvey
 
-__all__ = ["check_features", "common_value", "given_results"]
+__all__ = ["check_feature_matrix", "check_features", "common_value", "given_results"]
+
+
+def check_feature_matrix(features, n: int) -> np.ndarray:
+    """A 2-D real array with one row per sample (float32 unless float64 was given)."""
+    features = np.asarray(features)
+    if features.ndim != 2:
+        raise ValueError(
+            f"features: expected a 2-D array (samples x features), got shape {features.shape}"
+        )
+    if features.dtype.kind not in "biuf":
+        raise TypeError(f"features: expected real numbers, got dtype {features.dtype}")
+    if features.shape[0] != n:
+        raise ValueError(
+            f"features: {features.shape[0]} rows but the evalset has {n} samples; pass one "
+            "feature row per sample (the group selects the rows)"
+        )
+    if features.shape[1] == 0:
+        raise ValueError("features: no feature columns")
+    if features.dtype not in (np.float32, np.float64):
+        features = features.astype(np.float32)
+    return features
 
 
 def check_features(features, n: int) -> np.ndarray:
@@ -24,7 +45,7 @@ def check_features(features, n: int) -> np.ndarray:
         raise TypeError(
             f"features: expected an array (samples x features), got {type(features).__name__}"
         )
-    array = _check_features(features, n)
+    array = check_feature_matrix(features, n)
     if not np.isfinite(array).all():
         raise ValueError("features: contains NaN or infinite values")
     array = np.ascontiguousarray(array)

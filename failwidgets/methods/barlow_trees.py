@@ -21,14 +21,11 @@ from ..data import EvalSet
 from ..mode_source import FailureModeSource
 from ..modes import FailureMode
 from ..rows import analysed_rows
-from ..thresholds import spec
 from .answers import answer_list
-from .barlow import Barlow, BarlowResult
 from .barlow_inputs import check_features, common_value, given_results
+from .barlow_result import GROUPINGS, BarlowResult
 
 __all__ = ["GROUPINGS", "BarlowTrees"]
-
-GROUPINGS = ("label", "prediction")
 
 
 class BarlowTrees(FailureModeSource):
@@ -46,10 +43,10 @@ class BarlowTrees(FailureModeSource):
     indices, split : the analysed rows (indices, a boolean mask or a split name; a split
         name). Each tree is fitted on, and reports members from, the class's rows among them.
     grouping : "label" (images labelled as the class) or "prediction" (predicted as it).
-    estimator : Barlow, optional
-        Fits the trees (its ``k``, ``depth``, ``random_state``...); default ``Barlow(depth=2,
-        k=min(20, D))``. Its ``delta``/``tau`` are the thresholds :meth:`failure_modes` uses
-        when not given, unless the given ``results`` share other values.
+    estimator : Barlow
+        Fits the trees (its ``k``, ``depth``, ``random_state``...); its ``delta``/``tau`` are
+        the thresholds :meth:`failure_modes` uses when not given. Build this object with
+        :meth:`Barlow.fit_classes <failwidgets.methods.barlow.Barlow.fit_classes>`.
     """
 
     method = "barlow"
@@ -63,7 +60,7 @@ class BarlowTrees(FailureModeSource):
         indices=None,
         split: str | None = None,
         grouping: str | None = None,
-        estimator: Barlow | None = None,
+        estimator,
     ):
         if not isinstance(evalset, EvalSet):
             raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
@@ -89,13 +86,6 @@ class BarlowTrees(FailureModeSource):
                 f"features: the given results split on feature {used} but features has only "
                 f"{n_features} columns; pass the features the results were fitted on"
             )
-        if estimator is None:
-            given = list(self.given.values())
-            estimator = Barlow(
-                k=min(20, n_features or 20), depth=2,
-                delta=common_value([r.delta for r in given], spec("barlow", "delta").default),
-                tau=common_value([r.tau for r in given], spec("barlow", "tau").default),
-            )  # fmt: skip
         self.grouping = _check_grouping(grouping)
         self.estimator = _checked(estimator, n_features)
         self._cache: dict[tuple, BarlowResult | str] = {}
@@ -130,10 +120,20 @@ class BarlowTrees(FailureModeSource):
         other.grouping = _check_grouping(settings.pop("grouping", self.grouping))
         params.update(settings)
         n_features = None if self.features is None else self.features.shape[1]
-        other.estimator = _checked(Barlow(**params), n_features)
+        other.estimator = _checked(type(self.estimator)(**params), n_features)
         if set(settings) - {"depth", "k", "delta", "tau"}:  # the cached trees do not apply
             other._cache = {}
         return other
+
+    def given_thresholds(self) -> dict:
+        """``delta`` and ``tau`` as the given trees were fitted with, where they all share
+        one value (empty without given trees)."""
+        given = list(self.given.values())
+        shared = {
+            name: common_value([getattr(r, name) for r in given], float("nan"))
+            for name in ("delta", "tau")
+        }
+        return {name: v for name, v in shared.items() if given and v == v}
 
     # ---------------------------------------------------------------- protocol
     @property
@@ -197,7 +197,8 @@ class BarlowTrees(FailureModeSource):
             who = "labelled" if self.grouping == "label" else "predicted as"
             return f"No images {who} {name}{self.where}: nothing to fit."
         try:  # a fresh estimator: fit() keeps its result_, and the user's stays as it was
-            return Barlow(**_params(self.estimator)).fit(self.features, self.evalset, group)
+            fresh = type(self.estimator)(**_params(self.estimator))
+            return fresh.fit(self.features, self.evalset, group)
         except ValueError as error:  # all misclassified, too few samples
             return f"No tree for {name} ({self.grouping} grouping): {error}"
 
@@ -251,14 +252,14 @@ class BarlowTrees(FailureModeSource):
         )
 
 
-def _params(estimator: Barlow) -> dict:
+def _params(estimator) -> dict:
     """The estimator's constructor parameters (as scikit-learn's ``get_params``)."""
-    names = inspect.signature(Barlow.__init__).parameters
+    names = inspect.signature(type(estimator).__init__).parameters
     return {name: getattr(estimator, name) for name in names if name != "self"}
 
 
-def _checked(estimator, n_features: int | None) -> Barlow:
-    if not isinstance(estimator, Barlow):
+def _checked(estimator, n_features: int | None):
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "_check_params")):
         raise TypeError(f"estimator: expected a Barlow, got {type(estimator).__name__}")
     estimator._check_params(sys.maxsize if n_features is None else n_features)  # no k limit
     return estimator

@@ -50,8 +50,7 @@ import traitlets
 from ..checks import check_int as _check_int
 from ..checks import check_positive
 from ..data import EvalSet
-from ..methods.barlow import NODE_COLUMNS, BarlowResult
-from ..methods.barlow_trees import BarlowTrees
+from ..methods.barlow import NODE_COLUMNS, Barlow, BarlowResult
 from ..modes import FailureMode
 from ..viewmodels.tree import (
     NO_FEATURES,
@@ -287,11 +286,13 @@ class TreeView(FailureView):
         **kwargs,
     ):
         super().__init__(evalset, grid=grid, background=background, **kwargs)
-        trees = BarlowTrees(
-            evalset, features, results=results, indices=indices, split=split, grouping=grouping
+        trees = Barlow(k=1, depth=depth, random_state=random_state).fit_classes(
+            features, evalset, results=results, indices=indices, split=split, grouping=grouping
         )
+        n_features = 20 if trees.features is None else trees.features.shape[1]
         given = {name: v for name, v in (("k", k), ("delta", delta), ("tau", tau)) if v is not None}
-        trees = self._trees = trees.with_settings(depth=depth, random_state=random_state, **given)
+        settings = {"k": min(20, n_features), **trees.given_thresholds(), **given}
+        trees = self._trees = trees.with_settings(**settings)
         self._features, self._rows, self._where = trees.features, trees.rows, trees.where
         self._n_top = _check_int(n_top, "n_top", 1, 50)
         self._attack_steps = _check_int(attack_steps, "attack_steps", 0)

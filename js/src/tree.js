@@ -10,10 +10,10 @@
 // through onSelect(nodeId) and onFeature(featureIndex). Text from data goes through textContent
 // or attributes only, never innerHTML.
 
-import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
-import { make, svg } from "./dom.js";
+import { panelCSS } from "./theme.js";
+import { closestIn, make, markSelected, rampLegend, startView, svg, viewFrame } from "./dom.js";
 import { DIVERGING_STOPS, MISSING_COLOUR, divergingColour, symmetricDomain } from "./colour.js";
-import { listenerSet, wireItems } from "./events.js";
+import { wireItems } from "./events.js";
 import { imageURL, releaseURL } from "./images.js";
 
 const STYLE_ID = "fw-tree-style";
@@ -29,37 +29,24 @@ export const LAYOUT = {
 };
 
 export const TREE_CSS = `
-.fw-tree {
-  ${THEME_VARS}
-  --fw-pass: #f59e0b;
-  --fw-node-stroke: var(--jp-ui-font-color2, rgba(0, 0, 0, 0.54));
-  ${PANEL_STYLE}
-  padding: 6px 8px;
-  box-sizing: border-box;
-  max-width: 100%;
-}
-.fw-tree * { box-sizing: border-box; }
-.fw-tree-toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 14px; margin-bottom: 4px; }
-.fw-tree-title { font-weight: 600; }
+${panelCSS(".fw-tree", {
+  vars: "--fw-mark: #f59e0b; --fw-node-stroke: var(--jp-ui-font-color2, rgba(0, 0, 0, 0.54));",
+})}
+.fw-tree-toolbar { gap: 4px 14px; margin-bottom: 4px; }
 .fw-tree-summary { color: var(--fw-fg-soft); }
-.fw-tree-spacer { flex: 1 1 auto; }
-.fw-tree-legend { display: inline-flex; flex-wrap: wrap; align-items: center; gap: 6px; color: var(--fw-fg-muted); font-size: var(--fw-font-size-small); }
-.fw-tree-ramp { width: 110px; height: 10px; border-radius: 2px; border: 1px solid var(--fw-border-strong); }
-.fw-tree-key { display: inline-flex; align-items: center; gap: 4px; margin-left: 6px; }
-.fw-tree-key-ring { width: 12px; height: 12px; border-radius: 50%; border: 3px solid var(--fw-pass); }
+.fw-tree-legend { flex-wrap: wrap; }
+.fw-tree-ramp { width: 110px; }
+.fw-tree-key { margin-left: 6px; }
 .fw-tree-key-dim { width: 12px; height: 12px; border-radius: 50%; background: var(--fw-fg-muted); opacity: 0.35; }
-.fw-tree-message { padding: 10px 6px; text-align: center; color: var(--fw-fg-soft); }
-.fw-tree-message:empty { display: none; }
+.fw-tree-message { padding: 10px 6px; color: var(--fw-fg-soft); }
 .fw-tree[data-state="nothing"] .fw-tree-message {
   font-size: calc(var(--fw-font-size) + 1px); color: var(--fw-fg);
   border: 1px dashed var(--fw-border-strong); border-radius: var(--fw-radius); margin: 6px 0;
 }
 .fw-tree[data-state="error"] .fw-tree-message { color: var(--fw-bad); }
-.fw-tree-scroll { overflow: auto; max-height: min(75vh, 760px); border-radius: var(--fw-radius); }
-.fw-tree-svg { display: block; margin: 0 auto; }
-.fw-tree :focus-visible { outline: 2px solid var(--fw-accent); outline-offset: 1px; }
+.fw-tree-scroll { max-height: min(75vh, 760px); }
 .fw-tree-edge { stroke: var(--fw-border-strong); stroke-width: 1.6; fill: none; }
-.fw-tree-edge.to-pass { stroke: var(--fw-pass); stroke-width: 3; }
+.fw-tree-edge.to-pass { stroke: var(--fw-mark); stroke-width: 3; }
 .fw-tree-edge.dim { opacity: 0.35; }
 .fw-tree-edge-label {
   font-family: var(--fw-mono); font-size: 11px; fill: var(--fw-fg); paint-order: stroke;
@@ -68,18 +55,14 @@ export const TREE_CSS = `
 .fw-tree-edge-label.dim { opacity: 0.45; }
 .fw-tree-node { cursor: pointer; outline: none; }
 .fw-tree-node-dot { stroke: var(--fw-node-stroke); stroke-width: 1; }
-.fw-tree-node.pass .fw-tree-node-dot { stroke: var(--fw-pass); stroke-width: 4; }
+.fw-tree-node.pass .fw-tree-node-dot { stroke: var(--fw-mark); stroke-width: 4; }
 .fw-tree-node-ring { fill: none; stroke: none; stroke-width: 2; }
 .fw-tree-node.selected .fw-tree-node-ring { stroke: var(--fw-fg); stroke-dasharray: 4 2; }
 .fw-tree-node:hover .fw-tree-node-dot, .fw-tree-node:focus-visible .fw-tree-node-dot { stroke: var(--fw-fg); stroke-width: 2.5; }
-.fw-tree-node.pass:hover .fw-tree-node-dot { stroke: var(--fw-pass); stroke-width: 5.5; }
+.fw-tree-node.pass:hover .fw-tree-node-dot { stroke: var(--fw-mark); stroke-width: 5.5; }
 .fw-tree-node-label { font-size: 11px; fill: var(--fw-fg-soft); }
 .fw-tree-node.pass .fw-tree-node-label { fill: var(--fw-fg); font-weight: 600; }
 .fw-tree-node.dim { opacity: 0.35; }
-.fw-tree-status {
-  min-height: 1.4em; margin-top: 4px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
-  color: var(--fw-fg-soft); font-size: var(--fw-font-size-small);
-}
 .fw-tree-visual { border-top: 1px solid var(--fw-border); margin-top: 6px; padding-top: 6px; }
 .fw-tree:not([data-state="ready"]) .fw-tree-visual,
 .fw-tree:not([data-state="ready"]) .fw-tree-legend,
@@ -240,8 +223,7 @@ export function createTreeView(container, options = {}) {
     createObjectURL = (blob) => URL.createObjectURL(blob),
     revokeObjectURL = (url) => URL.revokeObjectURL(url),
   } = options;
-  const doc = container.ownerDocument;
-  ensureStyle(container, STYLE_ID, TREE_CSS);
+  const { doc, listeners, listen } = startView(container, STYLE_ID, TREE_CSS);
 
   let tree = { nodes: [] };
   let selected = -1;
@@ -251,36 +233,30 @@ export function createTreeView(container, options = {}) {
   let edgeElements = new Map(); // child id -> {line, label}
   let visualToken = -1;
   let urls = [];
-  const listeners = listenerSet();
-  const listen = listeners.listen;
 
   // ------------------------------------------------------------------ DOM skeleton
-  const root = make(doc, "div", "fw-tree", { "data-state": "empty" });
-  const toolbar = make(doc, "div", "fw-tree-toolbar");
-  const title = make(doc, "span", "fw-tree-title");
+  const { root, toolbar, title, spacer } = viewFrame(doc, "fw-tree");
   const summary = make(doc, "span", "fw-tree-summary");
-  const spacer = make(doc, "span", "fw-tree-spacer");
-  const legend = make(doc, "span", "fw-tree-legend");
-  const low = make(doc, "span", "fw-tree-low");
-  const ramp = make(doc, "span", "fw-tree-ramp", { title: "node colour: error rate minus the group's base error rate" });
-  ramp.style.background = `linear-gradient(to right, ${DIVERGING_STOPS.join(", ")})`;
-  const high = make(doc, "span", "fw-tree-high");
-  const passKey = make(doc, "span", "fw-tree-key");
-  passKey.append(make(doc, "span", "fw-tree-key-ring"), "failure leaf");
-  const dimKey = make(doc, "span", "fw-tree-key");
-  dimKey.append(make(doc, "span", "fw-tree-key-dim"), "fails δ / τ");
-  legend.append("ER − BER", low, ramp, high, passKey, dimKey);
+  const { legend, low, high } = rampLegend(doc, "fw-tree", {
+    caption: "ER − BER",
+    background: `linear-gradient(to right, ${DIVERGING_STOPS.join(", ")})`,
+    rampTitle: "node colour: error rate minus the group's base error rate",
+    keys: [
+      ["fw-tree-key-ring fw-key-ring", "failure leaf"],
+      ["fw-tree-key-dim", "fails δ / τ"],
+    ],
+  });
   toolbar.append(title, summary, spacer, legend);
 
-  const message = make(doc, "div", "fw-tree-message", { "aria-live": "polite" });
-  const scroll = make(doc, "div", "fw-tree-scroll");
-  const canvas = svg(doc, "svg", { class: "fw-tree-svg", role: "group", "aria-label": "Failure tree" });
+  const message = make(doc, "div", "fw-tree-message fw-message", { "aria-live": "polite" });
+  const scroll = make(doc, "div", "fw-tree-scroll fw-scroll");
+  const canvas = svg(doc, "svg", { class: "fw-tree-svg fw-drawing", role: "group", "aria-label": "Failure tree" });
   const edgeLayer = svg(doc, "g", { class: "fw-tree-edges" });
   const nodeLayer = svg(doc, "g", { class: "fw-tree-nodes" });
   const labelLayer = svg(doc, "g", { class: "fw-tree-edge-labels" });
   canvas.append(edgeLayer, nodeLayer, labelLayer);
   scroll.appendChild(canvas);
-  const status = make(doc, "div", "fw-tree-status", { "aria-live": "polite" });
+  const status = make(doc, "div", "fw-tree-status fw-statusline", { "aria-live": "polite" });
 
   const visual = make(doc, "div", "fw-tree-visual", { "data-state": "none", "data-attack": "off" });
   const visualHead = make(doc, "div", "fw-tree-visual-head");
@@ -381,11 +357,7 @@ export function createTreeView(container, options = {}) {
   }
 
   function applySelection() {
-    for (const [id, g] of nodeElements) {
-      const on = id === selected;
-      g.classList.toggle("selected", on);
-      g.setAttribute("aria-pressed", on ? "true" : "false");
-    }
+    markSelected(nodeElements, selected, "aria-pressed");
     root.setAttribute("data-selected", String(selected));
   }
 
@@ -582,8 +554,7 @@ export function createTreeView(container, options = {}) {
   // ------------------------------------------------------------------ events
 
   function nodeOf(target) {
-    const g = target && target.closest ? target.closest(".fw-tree-node") : null;
-    return g && nodeLayer.contains(g) ? g : null;
+    return closestIn(target, ".fw-tree-node", nodeLayer);
   }
 
   function choose(g) {

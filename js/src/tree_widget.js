@@ -3,6 +3,7 @@
 // arrives as a custom message with binary image buffers (asked for again on each render).
 
 import { createTreeView } from "./tree.js";
+import { onMessages, syncTraits } from "./adapter.js";
 
 export default {
   render({ model, el }) {
@@ -10,22 +11,18 @@ export default {
       onSelect: (node) => model.send({ type: "select", node }),
       onFeature: (feature) => model.send({ type: "feature", feature }),
     });
-    const syncTree = () => view.setTree(model.get("tree"));
-    const syncSelected = () => view.setSelected(model.get("selected_node"));
-    const onMessage = (message, buffers) => {
-      if (message && message.type === "visual") view.setVisual(message, buffers || []);
-    };
-    model.on("change:tree", syncTree);
-    model.on("change:selected_node", syncSelected);
-    model.on("msg:custom", onMessage);
-    syncTree();
-    syncSelected();
+    const stopMessages = onMessages(model, {
+      visual: (message, buffers) => view.setVisual(message, buffers || []),
+    });
+    const stopSync = syncTraits(model, {
+      tree: (value) => view.setTree(value),
+      selected_node: (value) => view.setSelected(value),
+    });
     model.send({ type: "visual-request" });
 
     return () => {
-      model.off("change:tree", syncTree);
-      model.off("change:selected_node", syncSelected);
-      model.off("msg:custom", onMessage);
+      stopSync();
+      stopMessages();
       view.destroy();
     };
   },
