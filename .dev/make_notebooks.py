@@ -283,7 +283,7 @@ failure modes are outlined with their necessity edges. Clicking a node shows its
     LOAD_DEMO,
     (
         "md",
-        "Tags from the world's metadata, named `column=value` for every column: one per value of colour, texture and background, and `=True` / `=False` for the booleans occluder, distractor and has_part (so the missing part, `has_part=False`, is a tag too). The search runs on the test split:",
+        "Tags from the world's metadata, named `column=value` for every column: one per value of colour, texture and background, and `=True` / `=False` for the booleans occluder, distractor and has_part (so the missing part, `has_part=False`, is a tag too). The search runs on the test split once; `result.table(...)` then filters its candidates for any thresholds `a`, `s`, `b2`, `b3`, `b4` (as a DataFrame), and `result.failure_modes(...)`, with the same arguments, gives the same modes as `FailureMode` objects with a rule that re-applies them to new images:",
     ),
     (
         "code",
@@ -296,7 +296,7 @@ test = evalset.split_indices("test")
 result = search(tags, evalset.labels, evalset.correct, class_names=evalset.class_names,
                 max_size=4, min_support=30, indices=test)
 print(f"{result.n_candidates} candidate tag sets searched")
-result.failure_modes(a=0.5)[["class", "tags", "n_images", "accuracy", "drop", "min_gain"]]
+result.table(a=0.5)[["class", "tags", "n_images", "accuracy", "drop", "min_gain"]]
 """,
     ),
     (
@@ -328,7 +328,7 @@ view.select(triple)   # as a click on its node does: its images fill the grid, e
     (
         "code",
         """
-report = result.generalization(evalset.split_indices("val"), modes=result.failure_modes(a=0.3))
+report = result.generalization(evalset.split_indices("val"), modes=result.table(a=0.3))
 print(f"Pearson {report.pearson:.2f}, Spearman {report.spearman:.2f} over {report.n_modes} modes")
 report.table[["class", "tags", "drop", "heldout_n_images", "heldout_drop"]]
 """,

@@ -7,8 +7,9 @@ that is ~85 % accurate with two planted 3-tag failure conjunctions per class.
 
 Measures: the full search (l = 4, s = 30) with 1 and 2 threads (after a warm-up that
 loads the compiled kernels): wall and CPU time (all threads) of each run, min and median
-over ``--repeats`` runs, interleaved so that a load change hits both; re-filtering for
-many (a, s, b) settings, and the peak resident memory of the whole process. On a shared
+over ``--repeats`` runs, interleaved so that a load change hits both; re-filtering (``table``) for
+many (a, s, b2, b3, b4) settings, the ``failure_modes`` answer (FailureMode objects) once, and
+the peak resident memory of the whole process. On a shared
 machine the wall time depends on the other load (the load average is reported): the CPU
 time is the steadier figure, and with 2 threads the wall time approaches half of it when
 two cores are free. ``--baseline`` also times a level-wise numpy
@@ -175,7 +176,7 @@ def main() -> None:
     sizes = np.bincount(result.arrays()["size"], minlength=5)
     print(f"candidates by size: {dict(enumerate(sizes.tolist()))}")
 
-    modes = result.failure_modes(a=0.30, s=30)
+    modes = result.table(a=0.30, s=30)
     mode_rows = set(modes["row"])
     planted_found = sum(result.find(c, [names[t] for t in tg]) in mode_rows for c, tg in planted)
     print(
@@ -190,16 +191,19 @@ def main() -> None:
         a = float(rng.uniform(0.2, 0.5))
         s = int(rng.integers(30, 200))
         b = {
-            2: float(rng.uniform(0.05, 0.2)),
-            3: float(rng.uniform(0.025, 0.1)),
-            4: float(rng.uniform(0.0125, 0.05)),
+            "b2": float(rng.uniform(0.05, 0.2)),
+            "b3": float(rng.uniform(0.025, 0.1)),
+            "b4": float(rng.uniform(0.0125, 0.05)),
         }
         t0 = time.perf_counter()
-        result.failure_mode_mask(a=a, s=s, b=b)
+        result.failure_mode_mask(a=a, s=s, **b)
         mask_ms.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
-        n_modes.append(len(result.failure_modes(a=a, s=s, b=b)))
+        n_modes.append(len(result.table(a=a, s=s, **b)))
         filter_ms.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    as_modes = result.failure_modes(a=0.30, s=30)  # FailureMode objects (members, rules)
+    modes_ms = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
     lattice = result.lattice(class_names[0], a=0.3, s=30)
     lattice_ms = (time.perf_counter() - t0) * 1000
@@ -207,9 +211,10 @@ def main() -> None:
         f"re-filter over {result.n_candidates} candidates, 40 random a in [0.2, 0.5], "
         f"s in [30, 200], b_n in [b_n / 2, 2 b_n] ({min(n_modes)}..{max(n_modes)} modes): "
         f"mask median {statistics.median(mask_ms):.1f} ms (max {max(mask_ms):.1f}); "
-        f"failure_modes DataFrame median {statistics.median(filter_ms):.1f} ms "
+        f"table (DataFrame) median {statistics.median(filter_ms):.1f} ms "
         f"(max {max(filter_ms):.1f}); lattice of one class: {lattice_ms:.1f} ms "
-        f"({len(lattice.nodes)} nodes, {len(lattice.edges)} edges)"
+        f"({len(lattice.nodes)} nodes, {len(lattice.edges)} edges); failure_modes at "
+        f"a=0.30, s=30 ({len(as_modes)} FailureMode objects): {modes_ms:.1f} ms"
     )
 
     peak = peak_rss_mb()
@@ -253,6 +258,7 @@ def main() -> None:
         "refilter_ms_median": round(statistics.median(filter_ms), 2),
         "refilter_ms_max": round(max(filter_ms), 2),
         "lattice_ms": round(lattice_ms, 2),
+        "failure_modes_ms": round(modes_ms, 2),
         "peak_rss_mb": round(peak, 1),
         "warmup_s": round(warmup_s, 2),
         "baseline_levelwise_one_class_s": None if baseline_s is None else round(baseline_s, 2),

@@ -131,7 +131,7 @@ def test_context_adds_the_strongest_other_drops_within_the_node_cap(evalset, res
     graph = view.graph()
     assert mode_tags(graph) == {("A", "B", "C")}
     assert 8 < len(graph["nodes"]) <= 40
-    modes = result.failure_modes(a=0.3, classes="square")
+    modes = result.table("square", a=0.3)
     non_modes = [node for node in graph["nodes"] if not node["mode"] and node["size"]]
     candidates = result.candidates("square", s=view.s)
     other = candidates[(candidates["size"] >= 1) & ~candidates["row"].isin(modes["row"])]
@@ -154,7 +154,7 @@ def test_node_cap_keeps_the_strongest_modes_that_fit_and_says_so(evalset, result
     assert graph["n_modes"] > graph["n_modes_shown"] >= 1 and graph["truncated"]
     assert "drawn; raise max_nodes" in view.status
     assert graph["message"].startswith(f"Drawing the {graph['n_modes_shown']} strongest of")
-    assert mode_tags(graph) <= set(view.failure_mode_table()["tags"])
+    assert mode_tags(graph) <= set(view.result.table(view.class_name, a=0.0)["tags"])
     assert ("A", "B", "C") not in mode_tags(graph)  # needs 8 nodes
     roomy = LatticeView(evalset, result=result, a=0.0, max_nodes=8, max_context=0)
     assert ("A", "B", "C") in mode_tags(roomy.graph())  # the strongest drop comes first
@@ -169,7 +169,7 @@ def test_sliders_refilter_without_a_new_search(view):
     assert view.b3 == 0.9
     assert mode_tags(view.canvas.graph) == set()
     graph = view.canvas.graph
-    why = view.result.empty_reason(**view._filter(), classes="square")
+    why = view.result.empty_reason("square", **view.thresholds())
     assert graph["reason"] == why and "but none is minimal" in why  # b3 refuses the triple
     assert graph["message"] == f"No failure modes at these thresholds: {why}."
     assert "0 failure modes" in view.status and view.status.endswith(f"none because {why}")
@@ -195,7 +195,7 @@ def test_attributes_drive_the_sliders_and_the_drawing(view):
     view.a = 0.05
     weak = view.canvas.graph
     assert len(mode_tags(weak)) > 1 and ("A", "B", "C") in mode_tags(weak)
-    expected = set(view.failure_mode_table()["tags"])
+    expected = set(view.result.table(view.class_name, **view.thresholds())["tags"])
     assert mode_tags(weak) == expected
     # s above the slider's range widens the slider instead of clamping the value
     view.s = 100_000
@@ -406,14 +406,32 @@ def test_failure_modes_follow_the_current_thresholds(view):
     assert view.canvas.graph["reason"] == "" and "none because" not in view.status
     view.a = 0.95
     assert view.failure_modes("all") == []
-    assert view.failure_mode_table().empty
+    assert view.result.table(view.class_name, **view.thresholds()).empty
     # an empty answer says why, in the status line and in its repr
     empty = view.failure_modes("circle")
-    why = view.result.empty_reason(**view._filter(), classes="circle")
+    why = view.result.empty_reason("circle", **view.thresholds())
     assert empty == [] and empty.reason == why and "below a = 0.95" in why
     assert why in repr(empty)
     assert view.status.endswith(f"none because {view.canvas.graph['reason']}")
     assert "below a = 0.95" in view.canvas.graph["reason"]
+
+
+def test_the_views_failure_modes_are_the_results(view, evalset, result):
+    def describe(modes):
+        return [(m.class_name, m.description, m.members.tolist(), m.drop) for m in modes]
+
+    assert describe(view.failure_modes("all")) == describe(result.failure_modes(a=0.3))
+    view.set_thresholds(a=0.05, b2=0.2)
+    expected = result.failure_modes(["square"], **view.thresholds())
+    assert len(expected) > 1 and describe(view.failure_modes()) == describe(expected)
+    view.max_size = 2  # l below the searched one: the result filtered, no new search
+    narrow = result.with_settings(max_size=2).failure_modes("all", **view.thresholds())
+    assert narrow and describe(view.failure_modes("all")) == describe(narrow)
+    assert max(len(m.rule.tags) for m in narrow) <= 2 < max(len(m.rule.tags) for m in expected)
+    # b of a size without a slider is a setting of the result the view shows
+    strict = LatticeView(evalset, result=result, a=0.3, b={1: 0.9}, max_context=0)
+    assert strict.result.b[1] == 0.9 and strict.failure_modes("circle") == []
+    assert [m.description for m in strict.failure_modes("square")] == ["A + B + C"]
 
 
 def test_query_is_synced_with_the_drawing(view):

@@ -22,6 +22,7 @@ from failwidgets.methods.prime import (
     prime_result,
     search,
 )
+from failwidgets.mode_source import FailureModeSource
 
 # ---------------------------------------------------------------------- brute force
 
@@ -136,7 +137,9 @@ def test_search_equals_brute_force(problem, a, extra_support, b, size_cut):
 
     s = min_support + extra_support
     cut = max(1, max_size - size_cut)
-    got = mode_keys(result, result.failure_modes(a=a, s=s, b=b, max_size=cut))
+    others = {size: value for size, value in b.items() if size not in (2, 3, 4)}
+    narrowed = result.with_settings(b=others, max_size=cut)  # b_1, b_5, b_6 are settings
+    got = mode_keys(result, narrowed.table(a=a, s=s, b2=b[2], b3=b[3], b4=b[4]))
     b_all = {**DEFAULT_NECESSITY, **b}
     assert got == brute_force_modes(table, a, s, b_all, cut)
 
@@ -174,7 +177,7 @@ def planted_problem(n_per_cell: int = 60, seed: int = 0):
 def test_planted_conjunction_is_the_only_mode_and_its_subsets_are_not_reported():
     matrix, labels, correct, names = planted_problem()
     result = search(matrix, labels, correct, tag_names=names, min_support=10, max_size=4)
-    modes = result.failure_modes(a=0.3, s=10)
+    modes = result.table(a=0.3, s=10)
     assert list(modes["tags"]) == [("A", "B", "C")]
     row = modes.iloc[0]
     members = result.members(0, ("A", "B", "C"))
@@ -191,8 +194,8 @@ def test_planted_conjunction_is_the_only_mode_and_its_subsets_are_not_reported()
         for subset in itertools.combinations(("A", "B", "C"), k):
             assert result.find(0, subset) is not None
     # a stricter necessity threshold removes it, without a new search
-    assert result.failure_modes(a=0.3, s=10, b={3: 0.9}).empty
-    assert result.failure_modes(a=0.95, s=10).empty
+    assert result.table(a=0.3, s=10, b3=0.9).empty
+    assert result.table(a=0.95, s=10).empty
 
 
 def test_members_use_global_indices_and_errors_first():
@@ -233,8 +236,8 @@ def test_threshold_boundary_counts_as_met():
     tag = np.zeros((10, 1), dtype=bool)
     tag[[0, 1, 7, 8, 9], 0] = True  # 2 of 5 correct
     result = search(tag, np.zeros(10, int), correct, tag_names=["x"], min_support=1)
-    assert list(result.failure_modes(a=0.3)["tags"]) == [("x",)]
-    assert result.failure_modes(a=0.3 + 1e-6).empty
+    assert list(result.table(a=0.3)["tags"]) == [("x",)]
+    assert result.table(a=0.3 + 1e-6).empty
 
 
 def test_single_tags_need_no_necessity_gain_beyond_the_drop():
@@ -242,10 +245,10 @@ def test_single_tags_need_no_necessity_gain_beyond_the_drop():
     tag = np.zeros((12, 1), dtype=bool)
     tag[8:, 0] = True  # all errors
     result = search(tag, np.zeros(12, int), correct, tag_names=["dark"], min_support=2)
-    modes = result.failure_modes(a=0.5)
+    modes = result.table(a=0.5)
     assert list(modes["tags"]) == [("dark",)]
     assert modes.iloc[0]["accuracy_without"] == pytest.approx((8 / 12,))
-    assert result.failure_modes(a=0.5, b={1: 0.7}).empty  # an explicit b_1 applies
+    assert result.with_settings(b={1: 0.7}).table(a=0.5).empty  # an explicit b_1 applies
 
 
 def test_refilter_is_consistent_with_a_new_search():
@@ -256,12 +259,14 @@ def test_refilter_is_consistent_with_a_new_search():
     names = [f"t{i}" for i in range(8)]
     wide = search(matrix, labels, correct, tag_names=names, min_support=5, max_size=4)
     narrow = search(matrix, labels, correct, tag_names=names, min_support=12, max_size=3)
+    cut = wide.with_settings(max_size=3)
+    assert (cut.max_size, cut.searched_max_size, wide.max_size) == (3, 4, 4)
     for a in (0.0, 0.1, 0.2):
-        expected = narrow.failure_modes(a=a)
-        got = wide.failure_modes(a=a, s=12, max_size=3)
+        expected = narrow.table(a=a)
+        got = cut.table(a=a, s=12)
         assert mode_keys(wide, got) == mode_keys(narrow, expected)
-    mask = wide.failure_mode_mask(a=0.1, s=12, max_size=3)
-    assert mask.sum() == len(wide.failure_modes(a=0.1, s=12, max_size=3))
+    mask = cut.failure_mode_mask(a=0.1, s=12)
+    assert mask.sum() == len(cut.table(a=0.1, s=12)) == len(cut.failure_modes(a=0.1, s=12))
 
 
 def test_threads_give_the_same_table():
@@ -345,21 +350,28 @@ def test_drawing_of_a_class_without_searched_images_is_empty():
     assert drawing.reason == "no images of 'absent' were searched"
 
 
-def test_strongest_class_node_modes_and_a_new_search():
+def calm_and_planted() -> PrimeResult:
+    """Class "calm" (always right) and class "planted" (the triple A + B + C fails)."""
     matrix, labels, correct, names = planted_problem()
     calm = np.random.default_rng(2).random((200, matrix.shape[1])) < 0.5  # always right
     matrix = np.concatenate([matrix, calm])
     labels = np.r_[np.ones(len(labels), int), np.zeros(len(calm), int)]
     correct = np.r_[correct, np.ones(len(calm), bool)]
-    result = search(matrix, labels, correct, tag_names=names, min_support=10,
-                    class_names=["calm", "planted"])  # fmt: skip
+    names_of_classes = ["calm", "planted"]
+    return search(
+        matrix, labels, correct, tag_names=names, min_support=10, class_names=names_of_classes
+    )
+
+
+def test_strongest_class_node_modes_and_a_new_search():
+    result = calm_and_planted()
     assert result.strongest_class(a=0.3) == "planted"
     assert result.strongest_class(a=0.99) == "calm"  # no mode: the first class
     top = result.find("planted", ("A", "B", "C"))
     mode = result.row_failure_mode(top)
     assert (mode.method, mode.class_name, mode.description) == ("prime", "planted", "A + B + C")
     np.testing.assert_array_equal(mode.members, result.members("planted", ("A", "B", "C")))
-    (same,) = result.to_failure_modes(a=0.3, classes="planted")
+    (same,) = result.failure_modes("planted", a=0.3)
     assert (same.description, same.accuracy, same.drop) == (
         mode.description,
         mode.accuracy,
@@ -376,11 +388,119 @@ def test_strongest_class_node_modes_and_a_new_search():
     larger = result.search_again(5)
     assert larger.max_size == 5 and larger.min_support == result.min_support
     pd.testing.assert_frame_equal(
-        larger.failure_modes(a=0.3).drop(columns="row"),
-        result.failure_modes(a=0.3).drop(columns="row"),
+        larger.table(a=0.3).drop(columns="row"),
+        result.table(a=0.3).drop(columns="row"),
     )
     with pytest.raises(ValueError, match="max_size"):
         result.search_again(7)
+
+
+# ---------------------------------------------------------------------- the result protocol
+
+
+def describe(modes) -> list:
+    return [(m.class_name, m.description, m.members.tolist(), m.drop) for m in modes]
+
+
+def test_result_protocol_classes_and_thresholds():
+    result = calm_and_planted()
+    assert isinstance(result, FailureModeSource) and result.method == "prime"
+    assert result.class_names == ("calm", "planted")
+    assert result.threshold_values() == {"a": 0.3, "s": 10, "b2": 0.1, "b3": 0.05, "b4": 0.025}
+    everything = result.failure_modes()
+    (mode,) = everything
+    assert (mode.class_name, mode.description) == ("planted", "A + B + C")
+    assert mode.rule.tags == ("A", "B", "C")
+    np.testing.assert_array_equal(mode.members, result.members("planted", ("A", "B", "C")))
+    for classes in ("all", "planted", 1, ["planted"], ["planted", "calm"], [1, "calm", 1]):
+        assert describe(result.failure_modes(classes)) == describe(everything), classes
+    calm = result.failure_modes("calm")
+    assert calm == [] and "of 'calm'" in calm.reason and "below a = 0.3" in calm.reason
+    assert result.failure_modes(0).reason == calm.reason == result.table("calm").reason
+    # table: the same modes as a DataFrame, same arguments
+    table = result.table(["planted"], a=0.3)
+    assert list(table["tags"]) == [mode.rule.tags] and table["drop"].iloc[0] == mode.drop
+    # a threshold given to the call is for that answer only
+    assert result.failure_modes(a=0.99) == [] and result.table(b3=0.9).empty
+    assert describe(result.failure_modes()) == describe(everything)
+    assert result.threshold_values()["a"] == 0.3 and result.b[3] == 0.05
+    # the planted triple needs b3 <= its smallest gain; l and b_5, b_6 are settings
+    gain = result.table()["min_gain"].iloc[0]
+    assert len(result.failure_modes(b3=gain - 0.01)) == 1
+    assert result.failure_modes(b3=gain + 0.01) == []
+    assert result.with_settings(max_size=2).failure_modes() == []
+    assert result.max_size == 4 and describe(result.failure_modes()) == describe(everything)
+    strict = result.with_settings(b={3: 0.99, 5: 0.5})
+    assert strict.threshold_values()["b3"] == 0.99 and strict.b[5] == 0.5
+    assert strict.failure_modes() == [] and len(strict.failure_modes(b3=0.05)) == 1
+
+
+def test_result_protocol_refuses_bad_classes_and_thresholds():
+    result = calm_and_planted()
+    with pytest.raises(TypeError, match=r"^delta: not a threshold of prime; known: \['a', 'b2'"):
+        result.failure_modes(delta=0.1)
+    with pytest.raises(TypeError, match="^l: not a threshold of prime"):
+        result.table(l=2)
+    with pytest.raises(ValueError, match=r"^a: must lie in \[0, 1\], got 1.5"):
+        result.failure_modes(a=1.5)
+    with pytest.raises(TypeError, match="^s: expected an integer, got float"):
+        result.failure_modes(s=10.0)
+    with pytest.raises(ValueError, match="^s: 5 is below the searched minimum support 10"):
+        result.failure_modes(s=5)
+    with pytest.raises(TypeError, match="^b4: expected a number"):
+        result.failure_modes(b4="0.1")
+    with pytest.raises(ValueError, match="^classes: unknown class 'dog'"):
+        result.failure_modes("dog")
+    with pytest.raises(ValueError, match="^classes: class index 2 outside"):
+        result.table(2)
+    with pytest.raises(ValueError, match="^classes: unknown class 'dog'"):
+        result.failure_modes(["planted", "dog"])
+    with pytest.raises(TypeError, match="^classes: expected 'all', a class name or index"):
+        result.failure_modes(1.5)
+    assert result.failure_modes([]).reason == "no class was given"
+
+
+def test_tag_sets_of_a_class_as_failure_modes_and_back():
+    result = calm_and_planted()
+    mode = result.tag_set_mode("planted", ("C", "A", "B"))  # any order
+    assert mode.description == "A + B + C" and result.mode_row(mode) == result.find(1, tuple("ABC"))
+    assert result.row_tags(result.mode_row(mode)) == ("A", "B", "C")
+    whole = result.tag_set_mode(1, ())
+    assert whole.description == "(all images)" and result.mode_row(whole) == result.root_row(1)
+    pair = result.tag_set_mode("planted", ["A", "B"])  # a candidate, not a failure mode
+    assert pair.drop < mode.drop and result.mode_row(pair) == result.find(1, ("A", "B"))
+    # a mode of another search, method or membership is not a row of this one
+    from dataclasses import replace
+
+    assert result.mode_row(replace(mode, members=mode.members[:-1])) is None
+    assert result.mode_row(replace(mode, method="barlow")) is None
+    assert result.mode_row(replace(mode, class_name="calm")) is None
+    assert result.mode_row("A + B + C") is None
+    with pytest.raises(ValueError, match="^tags: unknown tag 'zz'"):
+        result.tag_set_mode("planted", ("A", "zz"))
+    five = ("A", "B", "C", "noise1", "noise2")
+    with pytest.raises(
+        ValueError, match=r"^tags: \('A', .*\) is not a candidate of class 'planted'"
+    ):
+        result.tag_set_mode("planted", five)  # more than l = 4 tags
+    with pytest.raises(TypeError, match="^tags: expected a tuple of tag names, got int"):
+        result.tag_set_mode("planted", 3)
+    with pytest.raises(ValueError, match="^class_name: unknown class 'dog'"):
+        result.tag_set_mode("dog", (), name="class_name")
+    ones = np.ones(20, bool)
+    empty = search(
+        ones[:, None],
+        np.zeros(20, int),
+        ones,
+        tag_names=["t"],
+        class_names=["here", "absent"],
+        min_support=2,
+    )
+    assert empty.root_row("absent") is None
+    with pytest.raises(ValueError, match="^class_: no images of 'absent' were searched"):
+        empty.tag_set_mode("absent", ())
+    with pytest.raises(ValueError, match="^s: 1 is below the searched minimum support 2"):
+        empty.check_support(1)
 
 
 def test_prime_result_accepts_a_result_or_a_fitted_estimator_of_the_same_evalset():
@@ -416,7 +536,7 @@ def test_generalization_on_held_out_images():
     train = np.arange(0, n, 2)
     held = np.arange(1, n, 2)
     result = search(matrix, labels, correct, tag_names=names, indices=train, min_support=20)
-    modes = result.failure_modes(a=0.2)
+    modes = result.table(a=0.2)
     modes = modes[modes["tags"] == ("A", "B")]
     assert len(modes) == n_classes
     report = result.generalization(held, modes=modes)
@@ -482,7 +602,7 @@ def test_description_quality_with_a_fake_encoder():
     emb += np.random.default_rng(0).normal(0, 0.5, emb.shape)
     encoder = WordEncoder(emb)
     encoder.words = probe.words
-    modes = result.failure_modes(a=0.3)
+    modes = result.table(a=0.3)
     quality = result.description_quality(encoder, image_embeddings=emb, modes=modes)
     assert list(quality["caption"]) == ["a photo of shape A B C"]
     row = quality.iloc[0]
@@ -549,7 +669,7 @@ def test_estimator_on_an_evalset_with_metadata():
         split=split,
     )
     prime = Prime(min_support=8, a=0.3).fit(evalset)
-    square = prime.failure_modes_[prime.failure_modes_["class"] == "square"]
+    square = prime.table_[prime.table_["class"] == "square"]
     # tags appear in the order of the tag matrix's columns; booleans are named column=value
     assert list(square["tags"]) == [("colour=red", "striped=True", "background=sand")]
     members = prime.result_.members("square", ("colour=red", "striped=True", "background=sand"))
@@ -559,11 +679,17 @@ def test_estimator_on_an_evalset_with_metadata():
     assert "size" not in " ".join(prime.result_.tag_names)
     val = Prime(min_support=4, a=0.3).fit(evalset, indices="val")
     assert set(val.result_.indices) == set(np.flatnonzero(split == "val"))
-    modes = prime.result_.to_failure_modes()
-    assert modes and modes[0].method == "prime"
+    modes = prime.failure_modes_
+    assert [m.description for m in modes] == [" + ".join(t) for t in prime.table_["tags"]]
+    assert modes[0].method == "prime"
     np.testing.assert_array_equal(
-        modes[0].members, prime.result_.row_members(int(prime.failure_modes_.iloc[0]["row"]))
+        modes[0].members, prime.result_.row_members(int(prime.table_.iloc[0]["row"]))
     )
+    prime.fit(evalset, indices="val")  # a new fit: new modes, not the first fit's
+    assert set(prime.failure_modes_[0].members) <= set(np.flatnonzero(split == "val"))
+    assert [m.description for m in prime.failure_modes_] == [
+        " + ".join(t) for t in prime.table_["tags"]
+    ]
 
 
 # ---------------------------------------------------------------------- bad input
@@ -632,14 +758,24 @@ def test_bad_filter_arguments(small_result):
     r = small_result
     with pytest.raises(ValueError, match="a: must lie in"):
         r.failure_modes(a=-0.1)
+    with pytest.raises(ValueError, match="a: must lie in"):
+        r.table(a=-0.1)
     with pytest.raises(ValueError, match="below the searched"):
         r.failure_modes(s=5)
-    with pytest.raises(ValueError, match="exceeds the searched"):
-        r.failure_modes(max_size=5)
+    with pytest.raises(TypeError, match="s: expected an integer"):
+        r.table(s=12.5)
+    with pytest.raises(ValueError, match="b3: must lie in"):
+        r.failure_modes(b3=1.2)
+    with pytest.raises(TypeError, match=r"max_size: not a threshold of prime; known: \['a', "):
+        r.failure_modes(max_size=3)  # a setting: with_settings(max_size=3)
+    with pytest.raises(TypeError, match="b: not a threshold of prime"):
+        r.table(b={3: 0.1})
+    with pytest.raises(ValueError, match="max_size: 5 exceeds the searched l = 4; search_again"):
+        r.with_settings(max_size=5)
     with pytest.raises(ValueError, match=r"b\[3\]"):
-        r.failure_modes(b={3: 1.2})
+        r.with_settings(b={3: 1.2})
     with pytest.raises(TypeError, match="mapping"):
-        r.failure_modes(b=0.1)
+        r.with_settings(b=0.1)
     with pytest.raises(ValueError, match="at least one tag"):
         r.members(0, [])
     with pytest.raises(ValueError, match="tags: unknown tag 'nope'; valid tags"):
@@ -673,9 +809,9 @@ def test_classes_without_errors_images_or_tags_give_explicit_empty_results():
     assert summary.loc["perfect", "n_errors"] == 0 and summary.loc["perfect", "accuracy"] == 1.0
     assert summary.loc["absent", "n_images"] == 0 and summary.loc["absent", "n_candidates"] == 0
     assert "t2" not in result.class_tags("faulty")
-    modes = result.failure_modes(a=0.3)
+    modes = result.table(a=0.3)
     assert set(modes["class"]) == {"faulty"}
-    assert result.failure_modes(a=0.3, classes="perfect").empty
+    assert result.table("perfect", a=0.3).empty
     assert result.candidates("absent").empty
     assert result.members("absent", ["t0"]).size == 0
     assert result.lattice("absent").nodes.empty
@@ -686,7 +822,7 @@ def test_classes_without_errors_images_or_tags_give_explicit_empty_results():
 
 
 def test_no_failure_mode_for_lack_of_support_says_so(small_result):
-    modes = small_result.failure_modes(s=10_000)
+    modes = small_result.table(s=10_000)
     assert modes.empty and modes.reason.startswith("no tag set has at least s = 10000 images")
     assert "Why empty: no tag set has at least s = 10000" in repr(modes)
     assert "Why empty" in modes._repr_html_()
@@ -698,27 +834,27 @@ def test_no_failure_mode_for_lack_of_drop_names_the_best_drop(small_result):
     candidates = r.candidates()
     sets = candidates[candidates["size"] >= 1]
     best = sets.loc[sets["drop"].idxmax()]
-    modes = r.failure_modes(a=0.99)
+    modes = r.table(a=0.99)
     assert modes.empty
     assert f"{len(sets)} tag sets with at least s = 10 images" in modes.reason
     assert f"the largest accuracy drop is {best['drop']:.3f}" in modes.reason
     assert " + ".join(best["tags"]) in modes.reason and "below a = 0.99" in modes.reason
-    as_list = r.to_failure_modes(a=0.99)
+    as_list = r.failure_modes(a=0.99)
     assert as_list == [] and as_list.reason == modes.reason
     assert repr(as_list) == f"[]  # empty: {modes.reason}"
 
 
 def test_no_failure_mode_for_lack_of_minimality_names_b(small_result):
     # the planted triple drops by > 0.3 but must gain 1.0 per removed tag: nothing is minimal
-    reason = small_result.empty_reason(a=0.3, b={3: 1.0})
-    assert small_result.failure_modes(a=0.3, b={3: 1.0}).reason == reason
+    reason = small_result.empty_reason(a=0.3, b3=1.0)
+    assert small_result.table(a=0.3, b3=1.0).reason == reason
     assert "drop of at least a = 0.3" in reason and "none is minimal" in reason
     assert "A + B + C" in reason and "b_3 = 1" in reason
 
 
 def test_a_result_with_modes_has_no_reason_and_its_repr_counts_them(small_result):
     assert small_result.empty_reason() is None
-    modes = small_result.failure_modes()
+    modes = small_result.table()
     assert not modes.empty and modes.reason is None and "Why empty" not in repr(modes)
     assert repr(small_result).endswith("failure_modes=1)")
     matrix, labels, correct, names = planted_problem()
@@ -731,8 +867,9 @@ def test_a_class_without_searched_images_says_so():
     matrix = np.ones((20, 1), bool)
     result = search(matrix, np.zeros(20, int), np.ones(20, bool), tag_names=["t"],
                     class_names=["here", "absent"], min_support=2)  # fmt: skip
-    assert result.failure_modes(classes="absent").reason == "no images of 'absent' were searched"
-    reason = result.failure_modes(classes="here").reason
+    assert result.table("absent").reason == "no images of 'absent' were searched"
+    assert result.failure_modes("absent").reason == "no images of 'absent' were searched"
+    reason = result.table("here").reason
     assert "1 tag set of 'here' with at least s = 2 images" in reason  # accuracy 1: no drop
 
 
@@ -747,7 +884,8 @@ def test_estimator_failure_modes_say_why_when_empty():
         ["square", "other"],
     )
     prime = Prime(min_support=10, a=0.99).fit(evalset, (matrix, names))
-    assert prime.failure_modes_.empty and "below a = 0.99" in repr(prime.failure_modes_)
+    assert prime.table_.empty and "below a = 0.99" in repr(prime.table_)
+    assert prime.failure_modes_ == [] and "below a = 0.99" in repr(prime.failure_modes_)
 
 
 # ---------------------------------------------------------------------- row counts
@@ -878,7 +1016,7 @@ def test_search_at_scale_equals_an_independent_enumeration(
     assert result.n_candidates > 2000 and max(len(k[1]) for k in table) == max_size
     check_table_columns(result)
     for a, b in ((0.2, {}), (0.1, {2: 0.05, 3: 0.02, 4: 0.01})):
-        got = mode_keys(result, result.failure_modes(a=a, b=b))
+        got = mode_keys(result, result.with_settings(b=b).table(a=a))
         assert got == brute_force_modes(table, a, min_support, {**DEFAULT_NECESSITY, **b}, max_size)
 
 

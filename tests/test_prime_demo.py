@@ -96,7 +96,7 @@ def test_metadata_tags_are_the_attribute_values(tags):
 
 def test_planted_conjunction_is_found_and_none_of_its_subsets(demo, result, conjunction):
     triple = set(triple_tags(conjunction))
-    modes = result.failure_modes(a=A_DEMO, s=S_DEMO, classes=conjunction.class_name)
+    modes = result.table(conjunction.class_name, a=A_DEMO, s=S_DEMO)
     found = [set(t) for t in modes["tags"]]
     assert triple in found, modes[["tags", "n_images", "accuracy", "drop", "min_gain"]]
     for k in (1, 2):
@@ -114,7 +114,7 @@ def test_at_the_papers_a_the_triple_is_still_a_mode(result, conjunction):
     docstring): they are then minimal by the paper's definition, with drops near 0.6 times
     the triple's."""
     triple = set(triple_tags(conjunction))
-    modes = result.failure_modes(a=0.30, s=S_DEMO, classes=conjunction.class_name)
+    modes = result.table(conjunction.class_name, a=0.30, s=S_DEMO)
     found = [set(t) for t in modes["tags"]]
     assert triple in found
     triple_drop = float(modes[[set(t) == triple for t in modes["tags"]]]["drop"].iloc[0])

@@ -22,12 +22,18 @@ rounding: condition 2 is ``A_c - A_S >= a - 1e-9`` and condition 3 is
 The search (:func:`search`) runs once and stores *every* tag set with ``|I_S| >= s`` (the
 candidate table: counts, accuracy, drop, the rows of its one-tag-removed subsets). Failure
 modes for any ``a``, ``b_n``, ``s`` (not below the searched one) and ``l`` (not above it)
-are then a vectorised filter over that table (:meth:`PrimeResult.failure_modes`).
+are then a vectorised filter over that table. :class:`PrimeResult` answers with the
+package's protocol (:class:`~failwidgets.mode_source.FailureModeSource`):
+``result.failure_modes(classes, a=, s=, b2=, b3=, b4=)`` lists
+:class:`~failwidgets.modes.FailureMode` objects and ``result.table(...)`` (same signature)
+the same modes as a DataFrame; ``b_n`` of the other sizes and ``l`` are attributes of the
+result (:meth:`PrimeResult.with_settings`).
 """
 
 from __future__ import annotations
 
-import numbers
+import copy
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +47,7 @@ from ..checks import check_indices
 from ..checks import check_int as _check_int
 from ..class_names import class_index
 from ..features.tags import TagMatrix, as_tag_matrix, tags_from_metadata, unknown_names_message
+from ..mode_source import FailureModeSource, resolve_classes, resolve_thresholds
 from ..thresholds import spec as threshold_spec
 from .answers import AnswerFrame, AnswerList, answer_frame, answer_list
 
@@ -55,6 +62,7 @@ __all__ = [
     "GeneralizationReport",
     "search",
     "prime_result",
+    "view_result",
     "necessity_thresholds",
     "caption",
     "DEFAULT_NECESSITY",
@@ -71,6 +79,8 @@ DEFAULT_NECESSITY: dict[int, float] = {
 }
 TOLERANCE = 1e-9
 DEFAULT_MAX_CANDIDATES = 5_000_000
+THRESHOLD_SIZES = (2, 3, 4)
+"""Set sizes whose ``b_n`` is a threshold (``b2``, ``b3``, ``b4``); the others are settings."""
 
 
 # ---------------------------------------------------------------------- validation
@@ -165,21 +175,34 @@ class GeneralizationReport:
     n_modes: int
 
 
-class PrimeResult:
+class PrimeResult(FailureModeSource):
     """Candidate table of a PRIME search and everything computed from it.
 
     Rows are tag sets of one class with support ``>= min_support`` (the searched ``s``),
-    plus one row per class for the empty set (the whole class). Use
-    :meth:`failure_modes` to filter for any thresholds without searching again.
+    plus one row per class for the empty set (the whole class). :meth:`failure_modes` and
+    :meth:`table` filter it for any thresholds without searching again.
+
+    Thresholds (``**thresholds`` of :meth:`failure_modes`, :meth:`table` and the other
+    filters; :data:`failwidgets.thresholds.THRESHOLDS`): ``a`` (minimum drop ``A_c - A_S``),
+    ``s`` (minimum support, not below ``min_support``) and ``b2``, ``b3``, ``b4`` (the
+    necessity thresholds of 2-, 3- and 4-tag sets). Not given, they are ``a``,
+    ``min_support`` and ``b[2]``, ``b[3]``, ``b[4]``.
 
     Attributes
     ----------
     class_names, tag_names : tuples of names.
-    max_size, min_support, min_count : search settings.
-    a, b : default thresholds of :meth:`failure_modes`.
+    max_size : ``l``, the largest set size of the failure modes: the searched one, or a
+        smaller one (:meth:`with_settings`).
+    searched_max_size : the ``l`` the table was searched with.
+    min_support, min_count : search settings.
+    a : the default minimum drop.
+    b : ``{size: b_size}`` for sizes 1..6: the defaults of ``b2``, ``b3``, ``b4`` and the
+        necessity thresholds of the other sizes (:meth:`with_settings` changes them).
     class_summary : DataFrame per class: images, errors, accuracy, tags kept, candidates.
     n_candidates : number of rows (empty sets included).
     """
+
+    method = "prime"
 
     def __init__(
         self,
@@ -211,9 +234,10 @@ class PrimeResult:
         self.tag_names = tags.names
         self.labels = labels
         self.correct = correct
-        self.class_names = class_names
+        self._class_names = class_names
         self.indices = indices
         self.max_size = max_size
+        self.searched_max_size = max_size
         self.min_support = min_support
         self.min_count = min_count
         self.a = _check_fraction(a, "a")
@@ -255,6 +279,10 @@ class PrimeResult:
 
     # ------------------------------------------------------------------ basics
     @property
+    def class_names(self) -> tuple[str, ...]:
+        return self._class_names
+
+    @property
     def n_candidates(self) -> int:
         return int(len(self._size))
 
@@ -293,44 +321,85 @@ class PrimeResult:
             raise ValueError(f"tags: repeated tag in {tags}")
         return ids
 
-    # ------------------------------------------------------------------ filtering
-    def _check_filter(self, a, s, b, max_size):
-        a = self.a if a is None else _check_fraction(a, "a")
-        if s is None:
-            s = self.min_support
-        s = _check_int(s, "s", 1)
-        if s < self.min_support:
-            raise ValueError(
-                f"s: {s} is below the searched minimum support {self.min_support}; "
-                "run the search again with a smaller min_support"
-            )
-        if b is not None and not isinstance(b, Mapping):
-            raise TypeError(
-                "b: expected a mapping from set size to threshold, e.g. {2: 0.1, 3: 0.05}, "
-                f"got {type(b).__name__}"
-            )
-        b_values = necessity_thresholds(self.b if b is None else {**self.b, **b})
-        if max_size is None:
-            max_size = self.max_size
-        max_size = _check_int(max_size, "max_size", 1, MAX_SET_SIZE)
-        if max_size > self.max_size:
-            raise ValueError(
-                f"max_size: {max_size} exceeds the searched l = {self.max_size}; "
-                "run the search again with a larger max_size"
-            )
-        return a, s, b_values, max_size
-
-    def failure_mode_mask(self, a=None, s=None, b=None, max_size=None) -> np.ndarray:
-        """Boolean mask over the candidate rows: which sets are failure modes.
+    # ------------------------------------------------------------------ settings
+    def with_settings(self, *, b: Mapping[int, float] | None = None, max_size=None) -> PrimeResult:
+        """The same search (sharing its table) with other settings; no new search.
 
         Parameters
         ----------
-        a : minimum accuracy drop ``A_c - A_S`` (default: the result's ``a``).
-        s : minimum support, at least the searched ``min_support`` (default: it).
-        b : ``{size: b_size}`` overrides of the necessity thresholds.
-        max_size : largest set size, at most the searched ``l``.
+        b : ``{size: b_size}`` overrides of the necessity thresholds (sizes 1..6; those of
+            sizes 2..4 become the defaults of ``b2``, ``b3``, ``b4``).
+        max_size : ``l``, the largest set size of the failure modes, at most the searched
+            one (a larger one needs :meth:`search_again`).
         """
-        return self._mode_mask(*self._check_filter(a, s, b, max_size), slice(None))
+        other = copy.copy(self)
+        if b is not None:
+            necessity_thresholds(b)
+            other.b = {**self.b, **b}
+        if max_size is not None:
+            max_size = _check_int(max_size, "max_size", 1, MAX_SET_SIZE)
+            if max_size > self.searched_max_size:
+                raise ValueError(
+                    f"max_size: {max_size} exceeds the searched l = {self.searched_max_size}; "
+                    f"search_again({max_size}) searches again"
+                )
+            other.max_size = max_size
+        return other
+
+    def search_again(self, max_size: int) -> PrimeResult:
+        """The same search (tags, images, ``min_support``, ``min_count``, ``a``, ``b``) up to
+        set size ``max_size``; ValueError when it cannot run (e.g. too many candidates)."""
+        return search(
+            self.tag_matrix,
+            self.labels,
+            self.correct,
+            class_names=self.class_names,
+            max_size=max_size,
+            min_support=self.min_support,
+            min_count=self.min_count,
+            indices=self.indices,
+            a=self.a,
+            b=self.b,
+        )
+
+    # ------------------------------------------------------------------ thresholds
+    def threshold_values(self) -> dict:
+        """The thresholds used when not given: ``a``, ``s`` = ``min_support``, ``b2``..``b4``."""
+        return {
+            "a": self.a,
+            "s": self.min_support,
+            **{f"b{size}": self.b[size] for size in THRESHOLD_SIZES},
+        }
+
+    def _limits(self, thresholds: dict) -> tuple[float, int, np.ndarray, int]:
+        """``(a, s, b by size, max_size)`` of the given thresholds (checked by name and
+        range); ``s`` may not go below the searched minimum support."""
+        values = resolve_thresholds(self.method, thresholds, self.threshold_values())
+        s = self.check_support(values["s"])
+        b = {**self.b, **{size: values[f"b{size}"] for size in THRESHOLD_SIZES}}
+        return values["a"], s, necessity_thresholds(b), self.max_size
+
+    def check_support(self, s) -> int:
+        """``s`` checked as a support threshold: an integer not below ``min_support`` (a
+        smaller one needs a new search); TypeError/ValueError naming ``s``."""
+        s = threshold_spec(self.method, "s").check(s)
+        if s < self.min_support:
+            raise ValueError(
+                f"s: {s} is below the searched minimum support {self.min_support}; "
+                "search again with a smaller min_support"
+            )
+        return s
+
+    def _class_mask(self, class_names: list[str]) -> np.ndarray:
+        """Boolean mask over the candidate rows: rows of these classes."""
+        wanted = np.zeros(len(self.class_names), dtype=bool)
+        wanted[[self.class_index(name) for name in class_names]] = True
+        return wanted[self._class_id]
+
+    def failure_mode_mask(self, **thresholds) -> np.ndarray:
+        """Boolean mask over the candidate rows: which sets are failure modes at the given
+        thresholds (``a``, ``s``, ``b2``, ``b3``, ``b4``; not given: the result's)."""
+        return self._mode_mask(*self._limits(thresholds), slice(None))
 
     def _mode_mask(self, a, s, b_values, max_size, rows: slice) -> np.ndarray:
         from .prime_table import mode_mask
@@ -346,49 +415,53 @@ class PrimeResult:
             max_size,
         )
 
-    def _class_ids(self, classes) -> list[int]:
-        if classes is None:
-            return list(range(len(self.class_names)))
-        if isinstance(classes, (str, numbers.Integral)):
-            classes = [classes]
-        return sorted({self.class_index(c) for c in classes})
+    # ------------------------------------------------------------------ answers
+    def _failure_modes(self, class_names: list[str], thresholds: dict) -> AnswerList:
+        """Each failure mode as a :class:`~failwidgets.modes.FailureMode` (see
+        :meth:`row_failure_mode`), in the order of :meth:`table`."""
+        frame = self._table(class_names, thresholds)
+        modes = [self.row_failure_mode(row) for row in frame["row"].tolist()]
+        return answer_list(modes, lambda: frame.reason)
 
-    def failure_modes(self, a=None, s=None, b=None, max_size=None, classes=None) -> AnswerFrame:
-        """Failure modes for the given thresholds, as a DataFrame (no new search).
+    def table(self, classes="all", **thresholds) -> AnswerFrame:
+        """The failure modes of ``classes`` at the given thresholds, as a DataFrame.
 
-        Columns: ``row`` (candidate id), ``class``, ``tags`` (tuple, in the order of the
-        tag matrix's columns), ``size``,
+        Same arguments as :meth:`failure_modes`. Columns: ``row`` (candidate id),
+        ``class``, ``tags`` (tuple, in the order of the tag matrix's columns), ``size``,
         ``n_images``, ``n_errors``, ``accuracy``, ``class_accuracy``, ``drop``,
         ``accuracy_without`` (tuple: accuracy of the set without ``tags[j]``) and
         ``min_gain`` (smallest ``A_{S minus t} - A_S``). Sorted by class, then by drop.
         When empty, its ``reason`` (shown in its repr) says why: see :meth:`empty_reason`.
         """
-        mask = self.failure_mode_mask(a, s, b, max_size)
-        if classes is not None:
-            wanted = np.zeros(len(self.class_names), dtype=bool)
-            wanted[self._class_ids(classes)] = True
-            mask &= wanted[self._class_id]
+        return self._table(resolve_classes(classes, self.class_names), thresholds)
+
+    def _table(self, class_names: list[str], thresholds: dict) -> AnswerFrame:
+        mask = self.failure_mode_mask(**thresholds) & self._class_mask(class_names)
         rows = np.flatnonzero(mask)
         order = np.lexsort((self._size[rows], -self._drop[rows], self._class_id[rows]))
         frame = self._frame(rows[order])
-        return answer_frame(frame, lambda: self.empty_reason(a, s, b, max_size, classes))
+        return answer_frame(frame, lambda: self._empty_reason(class_names, thresholds))
 
-    def empty_reason(self, a=None, s=None, b=None, max_size=None, classes=None) -> str | None:
-        """Why there is no failure mode at these thresholds (None when there is one).
+    def empty_reason(self, classes="all", **thresholds) -> str | None:
+        """Why ``classes`` have no failure mode at these thresholds (None when they have one).
 
         The sentence says which condition nothing met, with numbers: how many tag sets
         had support ``>= s``, the largest drop found against ``a``, or, when some sets
-        drop enough, that none of them is minimal (necessity thresholds ``b``).
+        drop enough, that none of them is minimal (necessity thresholds ``b_n``).
         """
-        a, s, b_values, max_size = self._check_filter(a, s, b, max_size)
-        class_ids = self._class_ids(classes)
-        in_classes = np.zeros(len(self.class_names), dtype=bool)
-        in_classes[class_ids] = True
-        in_classes = in_classes[self._class_id]
+        return self._empty_reason(resolve_classes(classes, self.class_names), thresholds)
+
+    def _empty_reason(self, class_names: list[str], thresholds: dict) -> str | None:
+        a, s, b_values, max_size = self._limits(thresholds)
+        if not class_names:
+            return "no class was given"
+        in_classes = self._class_mask(class_names)
         if (self._mode_mask(a, s, b_values, max_size, slice(None)) & in_classes).any():
             return None
+        class_ids = sorted({self.class_index(name) for name in class_names})
         names = [self.class_names[c] for c in class_ids]
-        where = "" if classes is None else f" of {', '.join(map(repr, names[:5]))}"
+        everything = len(class_ids) == len(self.class_names)
+        where = "" if everything else f" of {', '.join(map(repr, names[:5]))}"
         n_images = sum(len(self._class_images[c]) for c in class_ids)
         if n_images == 0:
             return f"no images{where} were searched"
@@ -426,8 +499,6 @@ class PrimeResult:
             f"images, accuracy {self._accuracy[row]:.3f}"
         )
 
-    select = failure_modes
-
     def _frame(self, rows: np.ndarray) -> pd.DataFrame:
         rows = np.asarray(rows, dtype=np.int64)
         size = self._size[rows].astype(np.int64)
@@ -461,14 +532,15 @@ class PrimeResult:
             }
         )
 
-    def candidates(self, class_=None, s=None, max_size=None) -> pd.DataFrame:
-        """The candidate table (all sets with support ``>= s``) as a DataFrame.
+    def candidates(self, class_=None, s: int | None = None) -> pd.DataFrame:
+        """The candidate table (all sets with support ``>= s`` and at most ``max_size``
+        tags) as a DataFrame.
 
         ``class_`` restricts it to one class (recommended: a class may have many
         thousands of candidates). The empty set of each class (size 0, the whole class)
-        is always included, whatever its support.
+        is always included, whatever its support. ``s`` defaults to ``min_support``.
         """
-        _, s, _, max_size = self._check_filter(None, s, None, max_size)
+        _, s, _, max_size = self._limits({} if s is None else {"s": s})
         if class_ is None:
             rows = np.arange(self.n_candidates)
         else:
@@ -515,7 +587,7 @@ class PrimeResult:
         c = self.class_index(class_)
         ids = self._tag_ids(tags)
         k = len(ids)
-        if k > self.max_size:
+        if k > self.searched_max_size:
             return None
         lo, hi = self._offsets[c], self._offsets[c + 1]
         block = self._tags[lo:hi]
@@ -556,33 +628,32 @@ class PrimeResult:
             return out.copy()
         return self.members(c, self._names_array[self._tags[row, :k]].tolist(), errors_first)
 
-    def to_failure_modes(self, a=None, s=None, b=None, max_size=None, classes=None) -> AnswerList:
-        """Failure modes in the package's shared shape (:class:`failwidgets.modes.FailureMode`);
-        when empty, its ``reason`` says why.
+    def root_row(self, class_) -> int | None:
+        """Candidate row of the class's empty set (the whole class); None when none of its
+        images was searched."""
+        c = self.class_index(class_)
+        lo, hi = int(self._offsets[c]), int(self._offsets[c + 1])
+        return lo if hi > lo else None
 
-        ``accuracy`` is ``A_S`` and ``drop`` is ``A_c - A_S`` (class accuracy on the searched
-        images); each mode carries a :class:`~failwidgets.rules.TagSetRule` (its tag set,
-        over the tags the search was given) that re-applies it to any rows of its class.
-        ``classes`` keeps some classes (as in :meth:`failure_modes`): only their modes are
-        built.
-        """
-        frame = self.failure_modes(a, s, b, max_size, classes=classes)
-        modes = [self.row_failure_mode(row) for row in frame["row"].tolist()]
-        return answer_list(modes, lambda: frame.reason)
+    def row_tags(self, row: int) -> tuple[str, ...]:
+        """Tags of candidate ``row``, in the order of the tag matrix's columns."""
+        row = _check_int(row, "row", 0, self.n_candidates - 1)
+        return tuple(self._names_array[self._tags[row, : int(self._size[row])]].tolist())
 
     def row_failure_mode(self, row: int) -> FailureMode:
         """The tag set of candidate ``row`` as a :class:`~failwidgets.modes.FailureMode`,
-        whether it is a failure mode or not (as :meth:`to_failure_modes` builds them).
+        whether it is a failure mode or not (as :meth:`failure_modes` builds them).
 
-        Its members are ascending; the empty set (size 0) is the whole class, described
-        ``"(all images)"`` (drop 0).
+        ``accuracy`` is ``A_S`` and ``drop`` is ``A_c - A_S`` (class accuracy on the searched
+        images); members are ascending; the :class:`~failwidgets.rules.TagSetRule` (the tag
+        set, over the tags the search was given) re-applies it to any rows of its class. The
+        empty set (size 0) is the whole class, described ``"(all images)"`` (drop 0).
         """
         from ..modes import FailureMode
         from ..rules import TagSetRule
 
-        row = _check_int(row, "row", 0, self.n_candidates - 1)
+        tags = self.row_tags(row)
         c = int(self._class_id[row])
-        tags = tuple(self._names_array[self._tags[row, : int(self._size[row])]].tolist())
         return FailureMode.from_members(
             "prime",
             self.class_names[c],
@@ -594,9 +665,56 @@ class PrimeResult:
             rule=TagSetRule(self.class_names[c], tags, self.tag_matrix),
         )
 
-    def strongest_class(self, a=None, s=None, b=None, max_size=None) -> str:
-        """The class whose strongest failure mode drops most (the first class when none)."""
-        modes = self.failure_modes(a, s, b, max_size)
+    def tag_set_mode(self, class_, tags, *, name: str = "class_") -> FailureMode:
+        """The tag set ``tags`` of ``class_`` as a FailureMode (:meth:`row_failure_mode`),
+        whether it is a failure mode or not; ``()`` is the whole class.
+
+        ValueError when no image of the class was searched (naming the class argument as
+        ``name``) or when ``tags`` is not a candidate (unknown tag, too few images, more
+        than ``l`` tags).
+        """
+        if isinstance(tags, str):
+            tags = (tags,)
+        if not isinstance(tags, (tuple, list)):
+            raise TypeError(f"tags: expected a tuple of tag names, got {type(tags).__name__}")
+        class_name = self.class_names[class_index(class_, self.class_names, name)]
+        root = self.root_row(class_name)
+        if root is None:
+            raise ValueError(f"{name}: no images of {class_name!r} were searched")
+        row = self.find(class_name, tags) if tags else root
+        if row is None:
+            raise ValueError(
+                f"tags: {tuple(tags)} is not a candidate of class {class_name!r} (unknown "
+                f"tag, support below the searched {self.min_support}, or more than "
+                f"l = {self.searched_max_size} tags)"
+            )
+        return self.row_failure_mode(row)
+
+    def mode_row(self, mode) -> int | None:
+        """The candidate row of ``mode`` when it is a tag set of this search (a PRIME
+        :class:`~failwidgets.modes.FailureMode` of one of its classes, with the same members),
+        else None."""
+        from ..modes import FailureMode
+
+        tags = getattr(getattr(mode, "rule", None), "tags", None)
+        if not (
+            isinstance(mode, FailureMode)
+            and mode.method == "prime"
+            and mode.class_name in self.class_names
+            and isinstance(tags, tuple)
+        ):
+            return None
+        try:
+            row = self.find(mode.class_name, tags) if tags else self.root_row(mode.class_name)
+        except ValueError:  # a tag this search does not know
+            return None
+        same = row is not None and np.array_equal(mode.members, self.row_members(row))
+        return row if same else None
+
+    def strongest_class(self, **thresholds) -> str:
+        """The class whose strongest failure mode drops most at the given thresholds (the
+        first class when none has one)."""
+        modes = self.table(**thresholds)
         if len(modes):
             return str(modes.sort_values("drop", ascending=False, kind="stable").iloc[0]["class"])
         return self.class_names[0]
@@ -612,26 +730,24 @@ class PrimeResult:
             nodes = np.union1d(nodes, frontier)
         return nodes
 
-    def lattice(
-        self, class_, a=None, s=None, b=None, max_size=None, include: str = "modes", rows=None
-    ) -> TagLattice:
+    def lattice(self, class_, *, include: str = "modes", rows=None, **thresholds) -> TagLattice:
         """Nodes and subset edges of one class's lattice for a Hasse diagram.
 
         Parameters
         ----------
         class_ : class name or index.
-        a, s, b, max_size : thresholds, as in :meth:`failure_mode_mask`.
         include : which sets besides the empty set: ``"modes"`` the failure modes,
             ``"drops"`` every set with support ``>= s`` and drop ``>= a`` (minimal or not),
             ``"all"`` every candidate with support ``>= s`` (can be many thousands).
             All subsets of the chosen sets are added, so every node's one-tag-removed
             subsets are nodes too.
         rows : extra candidate rows of this class to include (e.g. search hits).
+        **thresholds : ``a``, ``s``, ``b2``, ``b3``, ``b4``, as in :meth:`failure_modes`.
         """
         c = self.class_index(class_)
         if include not in ("modes", "drops", "all"):
             raise ValueError(f"include: expected 'modes', 'drops' or 'all', got {include!r}")
-        a_, s_, b_values, max_size_ = self._check_filter(a, s, b, max_size)
+        a_, s_, b_values, max_size_ = self._limits(thresholds)
         lo, hi = int(self._offsets[c]), int(self._offsets[c + 1])
         span = np.arange(lo, hi)
         mode_mask = self._mode_mask(a_, s_, b_values, max_size_, slice(lo, hi))
@@ -658,7 +774,7 @@ class PrimeResult:
         nodes["is_failure_mode"] = is_mode[nodes_rows]
 
         sizes = self._size[nodes_rows].astype(np.int64)
-        sup, col = np.nonzero(np.arange(self.max_size)[None, :] < sizes[:, None])
+        sup, col = np.nonzero(np.arange(self._tags.shape[1])[None, :] < sizes[:, None])
         superset = nodes_rows[sup]
         subset = self._sub[superset, col].astype(np.int64)
         removed = self._tags[superset, col]
@@ -676,50 +792,21 @@ class PrimeResult:
         return TagLattice(self.class_names[c], nodes.reset_index(drop=True), edges)
 
     def drawing(
-        self,
-        class_,
-        a=None,
-        s=None,
-        b=None,
-        max_size=None,
-        max_nodes: int = 40,
-        max_context: int = 8,
+        self, class_, *, max_nodes: int = 40, max_context: int = 8, **thresholds
     ) -> LatticeDrawing:
         """The lattice of one class cut to ``max_nodes`` nodes for a Hasse diagram.
 
         The failure modes (strongest drop first) with all their subsets, then up to
         ``max_context`` of the strongest other drops with their subsets, while they fit.
-        Returns a :class:`~failwidgets.methods.prime_lattice.LatticeDrawing` (the
+        ``thresholds`` as in :meth:`failure_modes`. Returns a
+        :class:`~failwidgets.methods.prime_lattice.LatticeDrawing` (the
         :class:`TagLattice`, class accuracy and size, modes drawn of all, why none).
         """
         from .prime_lattice import lattice_drawing
 
-        a, s, _, max_size = self._check_filter(a, s, b, max_size)
+        self._limits(thresholds)  # refuse bad thresholds before anything else
         return lattice_drawing(
-            self,
-            class_,
-            a=a,
-            s=s,
-            b=b,
-            max_size=max_size,
-            max_nodes=max_nodes,
-            max_context=max_context,
-        )
-
-    def search_again(self, max_size: int) -> PrimeResult:
-        """The same search (tags, images, ``min_support``, ``min_count``, ``a``, ``b``) up to
-        set size ``max_size``; ValueError when it cannot run (e.g. too many candidates)."""
-        return search(
-            self.tag_matrix,
-            self.labels,
-            self.correct,
-            class_names=self.class_names,
-            max_size=max_size,
-            min_support=self.min_support,
-            min_count=self.min_count,
-            indices=self.indices,
-            a=self.a,
-            b=self.b,
+            self, class_, thresholds, max_nodes=max_nodes, max_context=max_context
         )
 
     # ------------------------------------------------------------------ generalisation
@@ -748,10 +835,10 @@ class PrimeResult:
 
         min_support = _check_int(min_support, "min_support", 1)
         if modes is None:
-            modes = self.failure_modes()
+            modes = self.table()
         for column in ("class", "tags", "drop"):
             if column not in modes.columns:
-                raise ValueError(f"modes: missing column {column!r} (use failure_modes())")
+                raise ValueError(f"modes: missing column {column!r} (use table())")
         if heldout_indices is not None:
             if tags is not None or labels is not None or correct is not None:
                 raise ValueError("heldout_indices: pass either it or tags/labels/correct")
@@ -852,15 +939,15 @@ class PrimeResult:
             e.g. a :class:`~failwidgets.features.clip.ClipEncoder`.
         images : EvalSet (indexed like the search's arrays) or uint8 array (N, H, W, 3).
         image_embeddings : (N, D) embeddings of all images instead of ``images``.
-        modes : failure modes (default: :meth:`failure_modes` with the default thresholds).
+        modes : failure modes as :meth:`table` gives them (default: ``table()``).
         """
         from sklearn.metrics import roc_auc_score
 
         if modes is None:
-            modes = self.failure_modes()
+            modes = self.table()
         for column in ("class", "tags"):
             if column not in modes.columns:
-                raise ValueError(f"modes: missing column {column!r} (use failure_modes())")
+                raise ValueError(f"modes: missing column {column!r} (use table())")
         if max_nonmembers is not None:
             max_nonmembers = _check_int(max_nonmembers, "max_nonmembers", 1)
         columns = [
@@ -1112,8 +1199,11 @@ class Prime:
     Attributes
     ----------
     result_ : :class:`PrimeResult` (filter it again with other thresholds for free).
-    failure_modes_ : DataFrame of the failure modes at ``a``, ``min_support``, ``b``; when
-        empty, its ``reason`` (shown in its repr) says why.
+    table_ : DataFrame of the failure modes at ``a``, ``min_support``, ``b``
+        (``result_.table()``); when empty, its ``reason`` (shown in its repr) says why.
+    failure_modes_ : the same failure modes as FailureMode objects
+        (``result_.failure_modes()``), built on first access (their members take about a
+        millisecond each).
     """
 
     def __init__(
@@ -1166,8 +1256,13 @@ class Prime:
             n_jobs=self.n_jobs,
             max_candidates=self.max_candidates,
         )
-        self.failure_modes_ = self.result_.failure_modes()
+        self.table_ = self.result_.table()
+        self.__dict__.pop("failure_modes_", None)  # built again from the new result
         return self
+
+    @functools.cached_property
+    def failure_modes_(self) -> AnswerList:
+        return self.result_.failure_modes()
 
 
 def prime_result(result, evalset=None, name: str = "result") -> PrimeResult:
@@ -1192,3 +1287,33 @@ def prime_result(result, evalset=None, name: str = "result") -> PrimeResult:
             "names differ)"
         )
     return result
+
+
+def view_result(
+    evalset,
+    *,
+    tags=None,
+    result=None,
+    indices=None,
+    max_size: int | None = None,
+    min_support: int = threshold_spec("prime", "s").default,
+    min_count: int | None = None,
+    b: Mapping[int, float] | None = None,
+) -> PrimeResult:
+    """The search a view of ``evalset`` shows: ``result`` (a :class:`PrimeResult` or fitted
+    :class:`Prime`, checked by :func:`prime_result`; searched again when ``max_size`` is
+    larger than its ``l``) or a new search of ``tags`` over ``indices`` (split name, indices
+    or mask) up to ``max_size`` (default 4). ``b`` overrides necessity thresholds
+    (:meth:`PrimeResult.with_settings`)."""
+    if max_size is not None:
+        _check_int(max_size, "max_size", 1, MAX_SET_SIZE)
+    if result is None:
+        estimator = Prime(max_size=max_size or 4, min_support=min_support, min_count=min_count)
+        result = estimator.fit(evalset, tags, indices=indices).result_
+    else:
+        if tags is not None or indices is not None:
+            raise ValueError("result: pass either a search result or tags/indices to search")
+        result = prime_result(result, evalset)
+        if max_size is not None and max_size > result.max_size:
+            result = result.search_again(max_size)
+    return result if b is None else result.with_settings(b=b)

@@ -107,7 +107,7 @@ def _choose_sets(columns, mode_rows: np.ndarray, s: int, max_size: int, max_node
 
 
 def lattice_drawing(
-    result, class_, *, a, s, b, max_size, max_nodes: int = 40, max_context: int = 8
+    result, class_, thresholds: dict, *, max_nodes: int = 40, max_context: int = 8
 ) -> LatticeDrawing:
     """The lattice of ``class_`` to draw at these thresholds (see the module docstring).
 
@@ -115,26 +115,27 @@ def lattice_drawing(
     ----------
     result : :class:`~failwidgets.methods.prime.PrimeResult`.
     class_ : class name or index.
-    a, s, b, max_size : thresholds, as in :meth:`PrimeResult.failure_modes` (checked there).
+    thresholds : ``{name: value}`` of some of ``a``, ``s``, ``b2``, ``b3``, ``b4``, as in
+        :meth:`PrimeResult.failure_modes` (the others: the result's); sets of more than
+        ``result.max_size`` tags are not drawn.
     max_nodes : most nodes drawn (the empty set included), >= 1.
     max_context : most non-mode sets (with their subsets) added to the failure modes, >= 0.
     """
     max_nodes = check_int(max_nodes, "max_nodes", 1)
     max_context = check_int(max_context, "max_context", 0)
     c = result.class_index(class_)
-    modes = result.failure_modes(a, s, b, max_size, classes=c)
+    modes = result.table(c, **thresholds)
     reason = "" if len(modes) else (modes.reason or "")
     columns = result.arrays(c)
     if len(columns["row"]) == 0:  # no image of the class was searched
-        empty = result.lattice(c, a, s, b, max_size)
+        empty = result.lattice(c, **thresholds)
         return LatticeDrawing(empty, math.nan, 0, 0, 0, False, max_nodes, reason)
-    s = result.min_support if s is None else s
-    max_size = result.max_size if max_size is None else max_size
+    s = thresholds.get("s", result.min_support)
     mode_rows = modes.sort_values("drop", ascending=False, kind="stable")["row"]
     chosen, n_modes_shown, truncated = _choose_sets(
-        columns, mode_rows.to_numpy(dtype=np.int64), s, max_size, max_nodes, max_context
+        columns, mode_rows.to_numpy(dtype=np.int64), s, result.max_size, max_nodes, max_context
     )
-    lattice = result.lattice(c, a, s, b, max_size, include="modes", rows=chosen)
+    lattice = result.lattice(c, include="modes", rows=chosen, **thresholds)
     drawn = _closure(columns["subset_rows"], int(columns["row"][0]), chosen)
     nodes = lattice.nodes[lattice.nodes["row"].isin(sorted(drawn))].reset_index(drop=True)
     edges = lattice.edges[lattice.edges["superset_row"].isin(nodes["row"])]

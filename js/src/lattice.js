@@ -10,10 +10,10 @@
 // setSelected(), the search text with setQuery(), and hears back through onSelect / onQuery.
 // All text from data goes through textContent or attributes, never innerHTML.
 
-import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
-import { make, svg } from "./dom.js";
+import { panelCSS } from "./theme.js";
+import { closestIn, make, markSelected, rampLegend, startView, svg, viewFrame } from "./dom.js";
 import { DIVERGING_STOPS, divergingColour, symmetricDomain } from "./colour.js";
-import { listenerSet, wireItems } from "./events.js";
+import { wireItems } from "./events.js";
 
 const STYLE_ID = "fw-lattice-style";
 
@@ -29,40 +29,20 @@ export const LAYOUT = {
 };
 
 export const LATTICE_CSS = `
-.fw-lattice {
-  ${THEME_VARS}
-  --fw-mode: #f59e0b;
-  --fw-node-stroke: var(--jp-ui-font-color2, rgba(0, 0, 0, 0.54));
-  ${PANEL_STYLE}
-  padding: 6px 8px;
-  box-sizing: border-box;
-  max-width: 100%;
-}
-.fw-lattice * { box-sizing: border-box; }
-.fw-lattice-toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 12px; margin-bottom: 6px; }
-.fw-lattice-title { font-weight: 600; }
-.fw-lattice-spacer { flex: 1 1 auto; }
+${panelCSS(".fw-lattice", {
+  vars: "--fw-mark: #f59e0b; --fw-node-stroke: var(--jp-ui-font-color2, rgba(0, 0, 0, 0.54));",
+})}
 .fw-lattice-search {
   font: inherit; color: var(--fw-fg); background: var(--fw-input-bg);
   border: 1px solid var(--fw-input-border); border-radius: 3px; height: 24px; padding: 0 6px; width: 14em;
 }
-.fw-lattice :focus-visible { outline: 2px solid var(--fw-accent); outline-offset: 1px; }
 .fw-lattice-matches { color: var(--fw-fg-muted); font-size: var(--fw-font-size-small); min-width: 6em; }
-.fw-lattice-legend { display: inline-flex; align-items: center; gap: 6px; color: var(--fw-fg-muted); font-size: var(--fw-font-size-small); }
-.fw-lattice-ramp { width: 120px; height: 10px; border-radius: 2px; border: 1px solid var(--fw-border-strong); }
-.fw-lattice-key { display: inline-flex; align-items: center; gap: 4px; }
-.fw-lattice-key-ring { width: 12px; height: 12px; border-radius: 50%; border: 3px solid var(--fw-mode); }
-.fw-lattice-key-edge { width: 18px; height: 0; border-top: 4px solid var(--fw-mode); }
-.fw-lattice-scroll { overflow: auto; max-height: min(75vh, 720px); border-radius: var(--fw-radius); }
-.fw-lattice-svg { display: block; margin: 0 auto; }
-.fw-lattice-message { padding: 6px; text-align: center; color: var(--fw-fg-muted); }
-.fw-lattice-message:empty { display: none; }
-.fw-lattice-status {
-  min-height: 1.4em; margin-top: 4px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
-  color: var(--fw-fg-soft); font-size: var(--fw-font-size-small);
-}
+.fw-lattice-ramp { width: 120px; }
+.fw-lattice-key-edge { width: 18px; height: 0; border-top: 4px solid var(--fw-mark); }
+.fw-lattice-scroll { max-height: min(75vh, 720px); }
+.fw-lattice-message { padding: 6px; color: var(--fw-fg-muted); }
 .fw-edge { stroke: var(--fw-border-strong); stroke-width: 1.2; fill: none; }
-.fw-edge.necessity { stroke: var(--fw-mode); stroke-width: 4; stroke-linecap: round; }
+.fw-edge.necessity { stroke: var(--fw-mark); stroke-width: 4; stroke-linecap: round; }
 .fw-edge.dim { opacity: 0.2; }
 .fw-edge-label {
   font-size: 10px; font-weight: 600; fill: var(--fw-fg); paint-order: stroke;
@@ -71,12 +51,12 @@ export const LATTICE_CSS = `
 .fw-edge-label.dim { opacity: 0.2; }
 .fw-node { cursor: pointer; outline: none; }
 .fw-node-dot { stroke: var(--fw-node-stroke); stroke-width: 1; }
-.fw-node.mode .fw-node-dot { stroke: var(--fw-mode); stroke-width: 3.5; }
+.fw-node.mode .fw-node-dot { stroke: var(--fw-mark); stroke-width: 3.5; }
 .fw-node-ring { fill: none; stroke: none; stroke-width: 2; }
-.fw-node-halo { fill: var(--fw-mode); fill-opacity: 0.28; stroke: var(--fw-mode); stroke-width: 1.5; }
+.fw-node-halo { fill: var(--fw-mark); fill-opacity: 0.28; stroke: var(--fw-mark); stroke-width: 1.5; }
 .fw-node.selected .fw-node-ring { stroke: var(--fw-fg); stroke-dasharray: 4 2; }
 .fw-node:hover .fw-node-dot, .fw-node:focus-visible .fw-node-dot { stroke: var(--fw-fg); stroke-width: 2.5; }
-.fw-node.mode:hover .fw-node-dot { stroke: var(--fw-mode); stroke-width: 5; }
+.fw-node.mode:hover .fw-node-dot { stroke: var(--fw-mark); stroke-width: 5; }
 .fw-node-label { font-size: 11px; fill: var(--fw-fg-soft); }
 .fw-node.mode .fw-node-label { fill: var(--fw-fg); font-weight: 600; }
 .fw-node.match .fw-node-label { fill: var(--fw-accent); font-weight: 700; }
@@ -262,8 +242,7 @@ export function matchesQuery(node, query) {
 export function createLatticeView(container, options = {}) {
   const { onSelect = () => {}, onQuery = () => {}, layout: baseLayout = LAYOUT } = options;
   let layout = baseLayout;
-  const doc = container.ownerDocument;
-  ensureStyle(container, STYLE_ID, LATTICE_CSS);
+  const { doc, listeners, listen } = startView(container, STYLE_ID, LATTICE_CSS);
 
   let graph = { nodes: [], edges: [] };
   let selectedRow = -1;
@@ -273,14 +252,9 @@ export function createLatticeView(container, options = {}) {
   let nodeElements = new Map(); // row -> <g>
   let edgeElements = []; // [{edge, line, label}]
   let geometry = null;
-  const listeners = listenerSet();
-  const listen = listeners.listen;
 
   // ------------------------------------------------------------------ DOM skeleton
-  const root = make(doc, "div", "fw-lattice", { "data-state": "empty" });
-  const toolbar = make(doc, "div", "fw-lattice-toolbar");
-  const title = make(doc, "span", "fw-lattice-title");
-  const spacer = make(doc, "span", "fw-lattice-spacer");
+  const { root, toolbar, title, spacer } = viewFrame(doc, "fw-lattice");
   const search = make(doc, "input", "fw-lattice-search", {
     type: "search",
     placeholder: "Search tags…",
@@ -288,27 +262,26 @@ export function createLatticeView(container, options = {}) {
     spellcheck: "false",
   });
   const matches = make(doc, "span", "fw-lattice-matches", { "aria-live": "polite" });
-  const legend = make(doc, "span", "fw-lattice-legend");
-  const low = make(doc, "span", "fw-lattice-low");
-  const ramp = make(doc, "span", "fw-lattice-ramp", { title: "accuracy drop: class accuracy − set accuracy" });
-  ramp.style.background = `linear-gradient(to right, ${DIVERGING_STOPS.join(", ")})`;
-  const high = make(doc, "span", "fw-lattice-high");
-  const modeKey = make(doc, "span", "fw-lattice-key");
-  modeKey.append(make(doc, "span", "fw-lattice-key-ring"), "failure mode");
-  const edgeKey = make(doc, "span", "fw-lattice-key");
-  edgeKey.append(make(doc, "span", "fw-lattice-key-edge"), "necessity edge");
-  legend.append("drop", low, ramp, high, modeKey, edgeKey);
+  const { legend, low, high } = rampLegend(doc, "fw-lattice", {
+    caption: "drop",
+    background: `linear-gradient(to right, ${DIVERGING_STOPS.join(", ")})`,
+    rampTitle: "accuracy drop: class accuracy − set accuracy",
+    keys: [
+      ["fw-lattice-key-ring fw-key-ring", "failure mode"],
+      ["fw-lattice-key-edge", "necessity edge"],
+    ],
+  });
   toolbar.append(title, spacer, search, matches, legend);
 
-  const scroll = make(doc, "div", "fw-lattice-scroll");
-  const canvas = svg(doc, "svg", { class: "fw-lattice-svg", role: "group", "aria-label": "Tag lattice" });
+  const scroll = make(doc, "div", "fw-lattice-scroll fw-scroll");
+  const canvas = svg(doc, "svg", { class: "fw-lattice-svg fw-drawing", role: "group", "aria-label": "Tag lattice" });
   const edgeLayer = svg(doc, "g", { class: "fw-edges" });
   const labelLayer = svg(doc, "g", { class: "fw-edge-labels" });
   const nodeLayer = svg(doc, "g", { class: "fw-nodes" });
   canvas.append(edgeLayer, nodeLayer, labelLayer);
   scroll.appendChild(canvas);
-  const message = make(doc, "div", "fw-lattice-message", { "aria-live": "polite" });
-  const status = make(doc, "div", "fw-lattice-status", { "aria-live": "polite" });
+  const message = make(doc, "div", "fw-lattice-message fw-message", { "aria-live": "polite" });
+  const status = make(doc, "div", "fw-lattice-status fw-statusline", { "aria-live": "polite" });
   root.append(toolbar, message, scroll, status);
   container.appendChild(root);
 
@@ -410,11 +383,7 @@ export function createLatticeView(container, options = {}) {
   }
 
   function applySelection() {
-    for (const [row, g] of nodeElements) {
-      const on = row === selectedRow;
-      g.classList.toggle("selected", on);
-      g.setAttribute("aria-pressed", on ? "true" : "false");
-    }
+    markSelected(nodeElements, selectedRow, "aria-pressed");
     root.setAttribute("data-selected", String(selectedRow));
   }
 
@@ -475,8 +444,7 @@ export function createLatticeView(container, options = {}) {
   // ------------------------------------------------------------------ events
 
   function nodeOf(target) {
-    const g = target && target.closest ? target.closest(".fw-node") : null;
-    return g && nodeLayer.contains(g) ? g : null;
+    return closestIn(target, ".fw-node", nodeLayer);
   }
 
   function choose(g) {

@@ -2,30 +2,21 @@
 // query) onto the framework-free view in lattice.js; a click goes back as a custom message.
 
 import { createLatticeView } from "./lattice.js";
+import { saveTraits, syncTraits } from "./adapter.js";
 
 export default {
   render({ model, el }) {
     const view = createLatticeView(el, {
       onSelect: (row) => model.send({ type: "select", row }),
-      onQuery: (query) => {
-        model.set("query", query);
-        model.save_changes();
-      },
+      onQuery: (query) => saveTraits(model, { query }),
     });
-    const syncGraph = () => view.setGraph(model.get("graph"));
-    const syncSelected = () => view.setSelected(model.get("selected_row"));
-    const syncQuery = () => view.setQuery(model.get("query"));
-    model.on("change:graph", syncGraph);
-    model.on("change:selected_row", syncSelected);
-    model.on("change:query", syncQuery);
-    syncGraph();
-    syncSelected();
-    syncQuery();
-
+    const stopSync = syncTraits(model, {
+      graph: (value) => view.setGraph(value),
+      selected_row: (value) => view.setSelected(value),
+      query: (value) => view.setQuery(value),
+    });
     return () => {
-      model.off("change:graph", syncGraph);
-      model.off("change:selected_row", syncSelected);
-      model.off("change:query", syncQuery);
+      stopSync();
       view.destroy();
     };
   },
