@@ -349,7 +349,7 @@ def test_tail_mode_is_the_k_most_negative_images_with_a_rule_that_reapplies(worl
         np.sort(mode.rule.apply(result, np.flatnonzero(split == "test"))), np.sort(mode.members)
     )
     # re-applied to a held-out split: the drop measured there by hand
-    held = result.tail_mode("bird", k, heldout_split="extra")
+    held = result.with_splits(heldout_split="extra").tail_mode("bird", k)
     extra = result.decision_values("bird", "extra")
     members = extra.index[extra.to_numpy() <= mode.rule.threshold]
     in_extra = (split == "extra") & (labels == 0)
@@ -359,37 +359,142 @@ def test_tail_mode_is_the_k_most_negative_images_with_a_rule_that_reapplies(worl
 
 
 def test_failure_modes_one_per_class_with_a_direction(world, result):
-    modes = result.failure_modes(10)
+    modes = result.failure_modes(k=10)
     assert [m.class_name for m in modes] == CLASS_NAMES
     for c, mode in enumerate(modes):
         np.testing.assert_array_equal(mode.members, result.most_aligned(c, 10).index)
-    assert [m.class_name for m in result.failure_modes(5, classes=["cat", 0])] == ["cat", "bird"]
-    assert result.failure_modes(5, classes="ship")[0].size == 5
+    assert [m.class_name for m in result.failure_modes(["cat", 0], k=5)] == ["cat", "bird"]
+    assert result.failure_modes("ship", k=5)[0].size == 5
     skipping = planted_world(error_free=(2,))
     partial = FailureDirectionsResult.from_arrays(
         skipping["X"], skipping["labels"], skipping["correct"], skipping["split"], CLASS_NAMES,
         n_jobs=1,
     )  # fmt: skip
-    assert [m.class_name for m in partial.failure_modes(5)] == ["bird", "cat"]
-    empty = partial.failure_modes(5, classes=["ship"])
+    assert [m.class_name for m in partial.failure_modes(k=5)] == ["bird", "cat"]
+    empty = partial.failure_modes(["ship"], k=5)
     assert empty == [] and empty.reason == (
         "class 'ship' has no failure direction: 0 errors in the validation split "
         "(at least 4 needed)"
     )
-    assert partial.failure_modes(5, classes=[]).reason == "no class asked for"
-    assert partial.failure_modes(5).reason is None
+    assert partial.failure_modes([], k=5).reason == "no class asked for"
+    assert partial.failure_modes(k=5).reason is None
     description = partial.tail_mode("bird", 5).description  # no text encoder
     assert description.startswith("failure direction of bird (strength 0.")
     with pytest.raises(ValueError, match="^cls: class 'ship' has no failure direction"):
         partial.tail_mode("ship", 5)
-    with pytest.raises(ValueError, match="^k: expected at least 1"):
-        result.failure_modes(0)
+    with pytest.raises(ValueError, match="^k: must be >= 1"):
+        result.failure_modes(k=0)
     with pytest.raises(TypeError, match="^k: expected an integer"):
         result.tail_mode("bird", 2.5)
-    with pytest.raises(ValueError, match="^heldout_split: no samples in split 'nope'"):
-        result.failure_modes(5, heldout_split="nope")
-    with pytest.raises(ValueError, match="unknown class 'dog'"):
-        result.failure_modes(5, classes=["dog"])
+    with pytest.raises(ValueError, match="^classes: unknown class 'dog'"):
+        result.failure_modes(["dog"], k=5)
+
+
+# ---------------------------------------------------------------- the result protocol
+def test_the_result_is_a_failure_mode_source(world, result):
+    """``failure_modes(classes, k=)``: the same call as every method's result."""
+    from failwidgets.mode_source import FailureModeSource
+
+    assert isinstance(result, FailureModeSource) and result.method == "directions"
+    assert result.threshold_values() == {"k": 20}  # the spec's default
+    assert (result.mode_split, result.heldout_split) == ("test", None)
+    everything = result.failure_modes()  # "all", k = 20
+    assert [m.class_name for m in everything] == CLASS_NAMES
+    assert [m.size for m in everything] == [20, 20, 20]
+    by_name = {m.class_name: m for m in everything}
+    for classes, expected in (("cat", ["cat"]), (1, ["cat"]), (["ship", "bird"], ["ship", "bird"])):
+        modes = result.failure_modes(classes)
+        assert [m.class_name for m in modes] == expected
+        for mode in modes:
+            np.testing.assert_array_equal(mode.members, by_name[mode.class_name].members)
+    # the planted minority of bird is what its mode holds, with a real drop
+    bird = by_name["bird"]
+    assert world["minority"][bird.members].mean() >= 0.8 and bird.drop > 0.05
+    # a threshold override changes the answer, not the result
+    (seven,) = result.failure_modes("bird", k=7)
+    np.testing.assert_array_equal(seven.members, result.most_aligned("bird", 7).index)
+    assert result.threshold_values() == {"k": 20} and result.failure_modes("bird")[0].size == 20
+
+
+def test_protocol_refuses_bad_thresholds_and_classes(result):
+    with pytest.raises(TypeError, match=r"^delta: not a threshold of directions; known: \['k'\]"):
+        result.failure_modes(delta=0.1)
+    with pytest.raises(TypeError, match="^k: expected an integer, got float"):
+        result.failure_modes(k=2.5)
+    with pytest.raises(ValueError, match="^k: must be >= 1, got 0"):
+        result.failure_modes(k=0)
+    with pytest.raises(ValueError, match="^classes: unknown class 'dog'"):
+        result.failure_modes("dog")
+    with pytest.raises(ValueError, match="^classes: class index 5 outside 0..2"):
+        result.failure_modes([0, 5])
+    with pytest.raises(TypeError, match="^classes: expected 'all', a class name or index"):
+        result.failure_modes(2.5)
+    # an old positional K is a class index now: out of range here, refused
+    with pytest.raises(ValueError, match="^classes: class index 20"):
+        result.failure_modes(20)
+
+
+def test_splits_are_attributes_set_when_built_or_on_a_copy(world, result):
+    split, labels, correct = world["split"], world["labels"], world["correct"]
+    extra = result.with_splits(mode_split="extra", heldout_split="test")
+    assert (extra.mode_split, extra.heldout_split) == ("extra", "test")
+    assert (result.mode_split, result.heldout_split) == ("test", None)  # unchanged
+    assert extra.model is result.model and result.with_splits() is result
+    assert result.with_splits(mode_split="test", heldout_split=None) is result
+    (mode,) = extra.failure_modes("bird", k=15)
+    in_extra = np.flatnonzero((split == "extra") & (labels == 0))
+    assert set(mode.members) <= set(in_extra)
+    np.testing.assert_array_equal(mode.members, result.most_aligned("bird", 15, "extra").index)
+    assert mode.drop == pytest.approx(correct[in_extra].mean() - correct[mode.members].mean())
+    # the held-out drop: the tail's rule re-applied to the test split, by hand
+    test_values = result.decision_values("bird", "test")
+    held = test_values.index[test_values.to_numpy() <= mode.rule.threshold]
+    in_test = (split == "test") & (labels == 0)
+    expected = correct[in_test].mean() - correct[held].mean()
+    assert mode.heldout_drop == pytest.approx(expected) and mode.heldout_drop > 0.05
+    # the queries' default split follows too
+    np.testing.assert_array_equal(extra.decision_values("bird").index, np.sort(in_extra))
+    assert extra.class_accuracy("bird") == pytest.approx(correct[in_extra].mean())
+    # set when built
+    built = FailureDirectionsResult.from_arrays(
+        world["X"], labels, correct, split, CLASS_NAMES, n_jobs=1, classes=[],
+        mode_split="extra", heldout_split="test",
+    )  # fmt: skip
+    (again,) = built.failure_modes("bird", k=15)
+    np.testing.assert_array_equal(again.members, mode.members)
+    assert again.heldout_drop == pytest.approx(mode.heldout_drop)
+
+
+@pytest.mark.parametrize(
+    ("splits", "error", "message"),
+    [
+        ({"mode_split": "nope"}, ValueError, r"^mode_split: no samples in split 'nope'; splits"),
+        ({"mode_split": 3}, TypeError, "^mode_split: expected a split name, got int"),
+        ({"heldout_split": "nope"}, ValueError, "^heldout_split: no samples in split 'nope'"),
+        ({"heldout_split": ["extra"]}, TypeError, "^heldout_split: expected a split name"),
+        ({"heldout_split": "test"}, ValueError, "^heldout_split: must differ from mode_split"),
+    ],
+)
+def test_bad_splits_raise_clear_errors(world, result, splits, error, message):
+    with pytest.raises(error, match=message):
+        result.with_splits(**splits)
+    with pytest.raises(error, match=message):  # refused before any SVM is fitted
+        FailureDirectionsResult.from_arrays(
+            world["X"], world["labels"], world["correct"], world["split"], CLASS_NAMES,
+            n_jobs=1, Cs=[-1.0], **splits,
+        )  # fmt: skip
+
+
+def test_an_absent_default_mode_split_is_named_when_used(world):
+    no_test = world["split"] != "test"
+    result = FailureDirectionsResult.from_arrays(
+        world["X"][no_test], world["labels"][no_test], world["correct"][no_test],
+        world["split"][no_test], CLASS_NAMES, n_jobs=1, classes=[],
+    )  # fmt: skip
+    assert result.mode_split == "test"
+    with pytest.raises(ValueError, match=r"^mode_split: no samples in split 'test'"):
+        result.failure_modes()
+    assert result.with_splits(mode_split="extra").failure_modes("bird", k=3)[0].size == 3
 
 
 def test_a_class_without_candidate_captions_gets_a_generic_description(world):

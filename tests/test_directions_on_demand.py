@@ -15,7 +15,8 @@ from failwidgets.methods.directions import (
     Whitener,
 )
 from failwidgets.methods.linear_svm import fit_balanced_svm_cv
-from failwidgets.widgets.directions import BAR_COLOR, PENDING_BAR_COLOR, DirectionsView
+from failwidgets.viewmodels.directions import BAR_COLOR, PENDING_BAR_COLOR
+from failwidgets.widgets.directions import DirectionsView
 
 
 @pytest.fixture(scope="module")
@@ -172,14 +173,14 @@ def test_the_view_fits_the_classes_it_opens_and_redraws_their_bars(view_world):
     colors = list(view._bars.colors)
     assert colors[other] == PENDING_BAR_COLOR and colors[view.class_index] != PENDING_BAR_COLOR
     assert "fitted when opened" in view._dropdown.options[other][0]
-    assert "1 fitted" in view._chart.title
+    assert "1 fitted" in view.chart.title
     view.set_class(VIEW_CLASSES[other])
     assert other not in model.pending_
     assert view._bars.colors[other] != PENDING_BAR_COLOR
     assert view._dropdown.value == VIEW_CLASSES[other]
     assert view._bars.y[other] == pytest.approx(model.failure_strength_[other])
     assert view.view_model()["strength"] == pytest.approx(model.failure_strength_[other])
-    assert view._chart.title == "Failure strength per class"  # the third class is skipped
+    assert view.chart.title == "Failure strength per class"  # the third class is skipped
 
 
 def test_failure_modes_of_every_class_fit_them_all(view_world):
@@ -288,7 +289,7 @@ def test_a_class_switch_returns_before_the_fit_and_draws_the_class_when_it_lands
     assert view._bars.y[other] == pytest.approx(eager.model.failure_strength_[other])
     assert view._dropdown.value == VIEW_CLASSES[other]
     assert view._dropdown.options[other][0].startswith(f"{VIEW_CLASSES[other]} · 0.")
-    assert view._chart.title == "Failure strength per class"
+    assert view.chart.title == "Failure strength per class"
     assert [m.class_name for m in calls] == [VIEW_CLASSES[other]]
     np.testing.assert_array_equal(view.grid.indices, tail.index)
     np.testing.assert_array_equal(view.selected_members, tail.index)
@@ -348,7 +349,7 @@ def test_failure_modes_of_a_class_being_fitted_wait_for_that_fit(view_world, mon
     releaser.start()
     (mode,) = view.failure_modes()  # an explicit call: returns the class's modes, fitted
     releaser.join()
-    (expected,) = eager.failure_modes(5, classes=[c])
+    (expected,) = eager.failure_modes([c], k=5)
     np.testing.assert_array_equal(mode.members, expected.members)
     assert mode.description == expected.description
     view._worker.wait()

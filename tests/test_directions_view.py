@@ -403,6 +403,38 @@ def test_heldout_drop_reapplies_the_direction(world, result):
         assert mode.heldout_drop == pytest.approx(expected) and mode.heldout_drop > 0.3
 
 
+def test_the_views_failure_modes_are_the_results(world, result):
+    view = DirectionsView(world["evalset"], result, k=9, class_name="cat")
+    for classes, thresholds in (("all", {}), ("cat", {}), (["bird", 2], {"k": 4})):
+        got = view.failure_modes(classes, **thresholds)
+        want = view.result.failure_modes(classes, **{"k": 9, **thresholds})
+        assert [(m.class_name, m.description, m.drop) for m in got] == [
+            (m.class_name, m.description, m.drop) for m in want
+        ]
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a.members, b.members)
+    assert view.failure_modes("ship").reason == result.failure_modes("ship").reason
+    assert view.result is result  # the view's splits are the result's: no copy
+
+
+def test_the_views_splits_go_to_a_copy_of_the_result(world, result):
+    view = DirectionsView(world["evalset"], result, k=6, split="extra", heldout_split="test")
+    assert view.split == "extra" and view.result is not result
+    assert (view.result.mode_split, view.result.heldout_split) == ("extra", "test")
+    assert (result.mode_split, result.heldout_split) == ("test", None)  # the given: unchanged
+    assert view.result.model is result.model  # the fits are shared
+    (mode,) = view.failure_modes()
+    expected = result.with_splits(mode_split="extra", heldout_split="test").failure_modes(
+        view.class_name, k=6
+    )[0]
+    np.testing.assert_array_equal(mode.members, expected.members)
+    assert mode.heldout_drop == pytest.approx(expected.heldout_drop)
+    assert (view.evalset.split[view.hard_strip.indices] == "extra").all()
+    assert view.view_model()["split"] == "extra"
+    with pytest.raises(ValueError, match="^heldout_split: must differ from mode_split"):
+        DirectionsView(world["evalset"], result, split="extra", heldout_split="extra")
+
+
 def test_shared_grid_is_used_and_not_shown(world, result):
     shared = ImageGrid(world["evalset"], [])
     view = DirectionsView(world["evalset"], result, grid=shared, class_name="cat")

@@ -38,12 +38,15 @@ import numpy as np
 import pandas as pd
 
 from ..class_names import class_index
+from ..mode_source import FailureModeSource
 from .answers import AnswerFrame, answer_frame, answer_list
 from .caption_words import CaptionWords
 from .linear_svm import DEFAULT_CS, check_Cs, fit_balanced_svms_cv
 
 METHOD = "directions"
 """The method key of failure directions (FailureMode.method, thresholds, the Explorer)."""
+
+_UNCHANGED = object()  # with_splits: keep the current split
 
 __all__ = [
     "CaptionSubpopulation",
@@ -415,11 +418,17 @@ class CaptionSubpopulation:
         return float(self.correct.mean()) if len(self.correct) else float("nan")
 
 
-class FailureDirectionsResult:
+class FailureDirectionsResult(FailureModeSource):
     """Failure directions of a data set, with the queries to inspect and act on them.
 
     Build it with :func:`find_failure_directions` (from an EvalSet) or
     :meth:`from_arrays`. Sample indices are positions in the full data set.
+
+    It is a :class:`~failwidgets.mode_source.FailureModeSource`:
+    ``failure_modes(classes="all", k=...)`` gives each class's failure mode, its ``k``
+    images of :attr:`mode_split` most aligned with the direction (:meth:`tail_mode`), with
+    ``heldout_drop`` measured on :attr:`heldout_split` when one is set. Both splits are set
+    when the result is built, or on a copy by :meth:`with_splits`.
 
     Parameters
     ----------
@@ -432,7 +441,14 @@ class FailureDirectionsResult:
     text_encoder : object with ``encode_texts(list[str]) -> (T, D)`` (e.g. a ClipEncoder) or
         such a callable; needed for captions.
     caption_words : :class:`CaptionWords` for the candidate captions.
+    train_split, val_split : the splits the whitening and the SVMs were fitted on.
+    mode_split : the split whose images the failure modes, strips and caption checks are
+        drawn from (default "test"; checked when first used).
+    heldout_split : a split on which each failure mode's rule is re-applied to measure
+        ``heldout_drop`` (default None: not measured).
     """
+
+    method = METHOD
 
     def __init__(
         self,
@@ -447,6 +463,8 @@ class FailureDirectionsResult:
         train_split: str = "train",
         val_split: str = "val",
         check_input: bool = True,
+        mode_split: str | None = None,
+        heldout_split: str | None = None,
     ):
         model._check_fitted()
         self.model = model
@@ -455,7 +473,7 @@ class FailureDirectionsResult:
         )
         n = len(self.embeddings)
         self.labels, self.correct, self.split = _check_sample_arrays(labels, correct, split, n)
-        self.class_names = [str(name) for name in class_names]
+        self._class_names = [str(name) for name in class_names]
         if len(self.class_names) != model.n_classes_:
             raise ValueError(
                 f"class_names: {len(self.class_names)} names for {model.n_classes_} classes"
@@ -466,6 +484,10 @@ class FailureDirectionsResult:
         self.text_encoder = text_encoder
         self.train_split = train_split
         self.val_split = val_split
+        self._splits = np.unique(self.split).tolist()
+        self._mode_split, self._heldout_split = _check_splits(
+            mode_split, heldout_split, self._splits
+        )
         order = np.argsort(self.labels, kind="stable")
         bounds = np.cumsum(np.bincount(self.labels, minlength=model.n_classes_))
         self._class_rows = np.split(order, bounds[:-1])
@@ -473,6 +495,7 @@ class FailureDirectionsResult:
         self._caption_scores: dict[int, pd.DataFrame] = {}
         self._class_locks = {c: threading.Lock() for c in model.pending_}
         self._filled: set[int] = set()  # classes whose decision values are in place
+        self._rule_scores: dict = {}  # DirectionRule.from_result's score functions, shared
         for c in range(model.n_classes_):
             if c not in model.skipped_ and c not in model.pending_:
                 self._fill_decision(c)
@@ -483,6 +506,67 @@ class FailureDirectionsResult:
         if len(rows):
             self._decision[rows] = self.model.class_decision_function(self.embeddings[rows], c)
 
+    # ------------------------------------------------------------------ splits
+    @property
+    def class_names(self) -> list[str]:
+        """The names of the classes."""
+        return self._class_names
+
+    @property
+    def mode_split(self) -> str:
+        """The split whose images the failure modes (and the other queries' default split)
+        are drawn from (set when built, or on a copy by :meth:`with_splits`)."""
+        return self._mode_split
+
+    @property
+    def heldout_split(self) -> str | None:
+        """The split on which :meth:`failure_modes` measures ``heldout_drop`` (None: not
+        measured)."""
+        return self._heldout_split
+
+    def check_split(self, value, name: str = "split") -> str:
+        """``value`` if it names a split of the samples; else a TypeError/ValueError naming
+        ``name`` and the splits present."""
+        return _check_split_name(value, name, self._splits)
+
+    def with_splits(self, mode_split=_UNCHANGED, heldout_split=_UNCHANGED):
+        """This result with another :attr:`mode_split` and/or :attr:`heldout_split`
+        (``heldout_split=None``: no held-out drop).
+
+        The copy shares the fitted directions, decision values and captions (nothing is fitted
+        again, a class fitted through either is fitted for both); this result is unchanged,
+        and is returned itself when the splits are already these.
+        """
+        mode = self._mode_split if mode_split is _UNCHANGED else mode_split
+        heldout = self._heldout_split if heldout_split is _UNCHANGED else heldout_split
+        if mode == self._mode_split and heldout == self._heldout_split:
+            return self
+        mode, heldout = _check_splits(mode, heldout, self._splits)
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)  # the fitted state itself is shared
+        other._mode_split, other._heldout_split = mode, heldout
+        return other
+
+    def _split_or_default(self, split: str | None) -> tuple[str, str]:
+        """(split, the argument an error names): ``split``, or :attr:`mode_split` when None."""
+        return (self._mode_split, "mode_split") if split is None else (split, "split")
+
+    def check_same_samples(self, evalset, name: str = "evalset") -> None:
+        """Refuse an EvalSet other than the one the directions were found on (its size,
+        class names, labels and correctness must match); errors name ``name``."""
+        if len(self.labels) != evalset.n:
+            raise ValueError(f"{name}: {len(self.labels)} samples, but the EvalSet has {evalset.n}")
+        if list(self.class_names) != list(evalset.class_names):
+            raise ValueError(f"{name}: its class names differ from the EvalSet's")
+        if not np.array_equal(self.labels, evalset.labels) or not np.array_equal(
+            self.correct, evalset.correct
+        ):
+            raise ValueError(
+                f"{name}: its labels or correctness differ from the EvalSet's; "
+                "fit the directions on this EvalSet"
+            )
+
+    # ------------------------------------------------------------------ on demand
     @property
     def pending(self) -> list[str]:
         """Classes whose failure direction is fitted when first asked for (see ``classes``)."""
@@ -538,6 +622,8 @@ class FailureDirectionsResult:
         caption_words: CaptionWords | None = None,
         train_split: str = "train",
         val_split: str = "val",
+        mode_split: str | None = None,
+        heldout_split: str | None = None,
         classes=None,
         **params,
     ) -> FailureDirectionsResult:
@@ -546,11 +632,13 @@ class FailureDirectionsResult:
         ``classes``: the classes (names or indices) whose SVMs are fitted now; default all.
         The others are fitted when a query first needs them (``[]``: every class on demand,
         the fast start for many classes); the directions are the same either way.
+        ``mode_split``, ``heldout_split``: see the class.
         """
         embeddings = _as_embeddings(embeddings, "embeddings")
         labels, correct, split = _check_sample_arrays(labels, correct, split, len(embeddings))
         train_rows = _split_rows(split, train_split, "train_split")
         val_rows = _split_rows(split, val_split, "val_split")
+        _check_splits(mode_split, heldout_split, np.unique(split).tolist())
         if classes is not None:
             classes = [_class_index(class_names, c, "classes") for c in _as_list(classes)]
         model = FailureDirections(**params).fit(
@@ -580,6 +668,8 @@ class FailureDirectionsResult:
             train_split=train_split,
             val_split=val_split,
             check_input=False,
+            mode_split=mode_split,
+            heldout_split=heldout_split,
         )
 
     def __repr__(self) -> str:
@@ -625,7 +715,8 @@ class FailureDirectionsResult:
 
     @property
     def splits(self) -> list[str]:
-        return sorted(set(self.split.tolist()))
+        """The split names present, sorted."""
+        return list(self._splits)
 
     def class_index(self, cls) -> int:
         """Index of a class given by name or index."""
@@ -642,22 +733,27 @@ class FailureDirectionsResult:
         return c
 
     # ------------------------------------------------------------------ images
-    def decision_values(self, cls, split: str = "test") -> pd.Series:
-        """Decision values of the class's images in ``split`` (index: sample index).
+    def decision_values(self, cls, split: str | None = None) -> pd.Series:
+        """Decision values of the class's images in ``split`` (index: sample index; default
+        split: :attr:`mode_split`).
 
         Most negative = predicted hardest for the model.
         """
         c = self._fitted_class(cls)
+        split, argument = self._split_or_default(split)
         rows = self._class_rows[c]  # ascending
         rows = rows[self.split[rows] == split]
         if not len(rows):
-            _split_rows(self.split, split, "split")  # a clear error for an unknown split
+            _check_split_name(split, argument, self._splits)  # a clear error for an unknown split
         return pd.Series(
             self._decision[rows], index=pd.Index(rows, name="index"), name="decision_value"
         )
 
-    def most_aligned(self, cls, k: int = 16, split: str = "test", side: str = "hard") -> pd.Series:
-        """The ``k`` images of a class most aligned with its failure direction.
+    def most_aligned(
+        self, cls, k: int = 16, split: str | None = None, side: str = "hard"
+    ) -> pd.Series:
+        """The ``k`` images of a class most aligned with its failure direction (in ``split``;
+        default :attr:`mode_split`).
 
         ``side="hard"``: most negative decision values first; ``"easy"``: most positive first.
         """
@@ -692,24 +788,31 @@ class FailureDirectionsResult:
             self.caption_scores(c)
         return self
 
-    def class_accuracy(self, cls, split: str = "test") -> float:
-        """The model's accuracy on the class's images in ``split`` (NaN when it has none)."""
+    def class_sizes(self, split: str | None = None) -> np.ndarray:
+        """(n_classes,) images of each class in ``split`` (default :attr:`mode_split`)."""
+        split = self._split_or_default(split)[0]
+        return np.bincount(self.labels[self.split == split], minlength=len(self.class_names))
+
+    def class_accuracy(self, cls, split: str | None = None) -> float:
+        """The model's accuracy on the class's images in ``split`` (default
+        :attr:`mode_split`; NaN when it has none)."""
         c = self.class_index(cls)
+        split = self._split_or_default(split)[0]
         rows = self._class_rows[c]
         rows = rows[self.split[rows] == split]
         return float(self.correct[rows].mean()) if len(rows) else float("nan")
 
     # ------------------------------------------------------------------ failure modes
-    def tail_mode(self, cls, k: int, split: str = "test", heldout_split: str | None = None):
-        """The class's failure mode: its ``k`` images of ``split`` with the most negative
-        decision values, as a :class:`~failwidgets.modes.FailureMode`.
+    def tail_mode(self, cls, k: int):
+        """The class's failure mode: its ``k`` images of :attr:`mode_split` with the most
+        negative decision values, as a :class:`~failwidgets.modes.FailureMode`.
 
         ``accuracy`` is the model's accuracy on them, ``drop`` the class's accuracy in the
         split minus it; ``description`` the class's top hard caption (a generic name without
         captions). Its ``rule`` re-applies the tail to other rows: decision value at most the
-        threshold midway between the ``k``-th and the next value. With ``heldout_split``,
-        ``heldout_drop`` is the drop of the rule re-applied to that split
-        (:func:`failwidgets.rules.with_heldout`, as for every method).
+        threshold midway between the ``k``-th and the next value. With a
+        :attr:`heldout_split`, ``heldout_drop`` is the drop of the rule re-applied to that
+        split (:func:`failwidgets.rules.with_heldout`, as for every method).
         """
         from ..modes import FailureMode
         from ..rules import DirectionRule, with_heldout
@@ -717,8 +820,8 @@ class FailureDirectionsResult:
         k = _check_k(k)
         c = self._fitted_class(cls)
         name = self.class_names[c]
-        values = self.decision_values(c, split)
-        hard = values.sort_values(kind="stable").iloc[:k]  # = most_aligned(c, k, split)
+        values = self.decision_values(c)
+        hard = values.sort_values(kind="stable").iloc[:k]  # = most_aligned(c, k)
         members = hard.index.to_numpy(dtype=np.int64)
         rule = None
         if len(members):
@@ -735,10 +838,9 @@ class FailureDirectionsResult:
             grouping="label",
             rule=rule,
         )
-        if heldout_split is not None and rule is not None:
-            (mode,) = with_heldout(
-                [mode], self, indices=_split_rows(self.split, heldout_split, "heldout_split")
-            )
+        if self._heldout_split is not None and rule is not None:
+            rows = _split_rows(self.split, self._heldout_split, "heldout_split")
+            (mode,) = with_heldout([mode], self, indices=rows)
         return mode
 
     def _tail_description(self, c: int) -> str:
@@ -747,23 +849,17 @@ class FailureDirectionsResult:
         strength = self.model.failure_strength_[c]
         return f"failure direction of {self.class_names[c]} (strength {strength:.2f})"
 
-    def failure_modes(
-        self, k: int, classes=None, split: str = "test", heldout_split: str | None = None
-    ) -> list:
-        """One :meth:`tail_mode` per class with a failure direction, in the order asked.
+    def _failure_modes(self, class_names: list[str], thresholds: dict):
+        """One :meth:`tail_mode` per class with a failure direction (``k`` images of
+        :attr:`mode_split` each), in the order asked; see :meth:`failure_modes`.
 
-        ``classes``: names or indices (default: every class); classes without a direction
-        are left out (an empty answer's ``reason`` says why), pending ones are fitted first.
+        Classes without a direction are left out (an empty answer's ``reason`` says why);
+        pending ones are fitted first.
         """
-        k = _check_k(k)
-        if heldout_split is not None:
-            _split_rows(self.split, heldout_split, "heldout_split")
-        wanted = range(len(self.class_names)) if classes is None else _as_list(classes)
-        indices = [self.class_index(c) for c in wanted]
+        self.check_split(self._mode_split, "mode_split")  # the default "test" may be absent
+        indices = [self.class_index(name) for name in class_names]
         modes = [
-            self.tail_mode(c, k, split=split, heldout_split=heldout_split)
-            for c in indices
-            if c not in self.model.skipped_
+            self.tail_mode(c, thresholds["k"]) for c in indices if c not in self.model.skipped_
         ]
         return answer_list(modes, lambda: self._no_modes_reason(indices))
 
@@ -870,9 +966,10 @@ class FailureDirectionsResult:
         return answer_frame(table, lambda: self.caption_reason(c))
 
     def caption_subpopulation(
-        self, caption: str, cls=None, k: int = 50, split: str = "test"
+        self, caption: str, cls=None, k: int = 50, split: str | None = None
     ) -> CaptionSubpopulation:
-        """The ``k`` images of ``split`` nearest to ``caption`` in CLIP space (cosine).
+        """The ``k`` images of ``split`` (default :attr:`mode_split`) nearest to ``caption``
+        in CLIP space (cosine).
 
         With ``cls``, only that class's images are searched (the paper's Fig. 7b); the
         model's accuracy on them tells whether the caption describes a hard subpopulation.
@@ -880,15 +977,16 @@ class FailureDirectionsResult:
         if not isinstance(caption, str) or not caption.strip():
             raise TypeError(f"caption: expected a non-empty string, got {caption!r}")
         k = _check_k(k)
-        mask = self.split == split
+        split, argument = self._split_or_default(split)
+        _check_split_name(split, argument, self._splits)
         class_name = None
-        if cls is not None:
+        if cls is None:
+            rows = np.flatnonzero(self.split == split)
+        else:
             c = self.class_index(cls)
             class_name = self.class_names[c]
-            mask &= self.labels == c
-        rows = np.flatnonzero(mask)
-        if not (self.split == split).any():
-            _split_rows(self.split, split, "split")
+            rows = self._class_rows[c]  # ascending
+            rows = rows[self.split[rows] == split]
         text = self._encode_texts([caption])[0]
         similarities = _l2_normalize(np.asarray(self.embeddings[rows], dtype=np.float64)) @ text
         order = np.argsort(-similarities, kind="stable")[:k]
@@ -995,6 +1093,31 @@ def _check_sample_arrays(labels, correct, split, n: int):
     return labels.astype(np.int64), correct, split
 
 
+def _check_split_name(value, name: str, present: list[str]) -> str:
+    """``value`` if it is one of the ``present`` split names; else an error naming ``name``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a split name, got {type(value).__name__}")
+    if value not in present:
+        raise ValueError(f"{name}: no samples in split {value!r}; splits present: {present}")
+    return value
+
+
+def _check_splits(mode_split, heldout_split, present: list[str]) -> tuple[str, str | None]:
+    """The result's (mode_split, heldout_split), checked: ``mode_split`` None is "test",
+    checked when first used; the held-out split must differ from it."""
+    if mode_split is not None:
+        _check_split_name(mode_split, "mode_split", present)
+    mode_split = "test" if mode_split is None else mode_split
+    if heldout_split is not None:
+        _check_split_name(heldout_split, "heldout_split", present)
+        if heldout_split == mode_split:
+            raise ValueError(
+                f"heldout_split: must differ from mode_split ({mode_split!r}): the held-out "
+                "drop re-applies each mode to images it was not drawn from"
+            )
+    return mode_split, heldout_split
+
+
 def _split_rows(split: np.ndarray, name: str, argument: str) -> np.ndarray:
     rows = np.flatnonzero(split == name)
     if not len(rows):
@@ -1012,6 +1135,8 @@ def find_failure_directions(
     caption_words: CaptionWords | None = None,
     train_split: str = "train",
     val_split: str = "val",
+    mode_split: str | None = None,
+    heldout_split: str | None = None,
     **params,
 ) -> FailureDirectionsResult:
     """Failure directions of an EvalSet's classes.
@@ -1025,6 +1150,9 @@ def find_failure_directions(
         is None, and caption texts).
     caption_words : word lists for the candidate captions (default: the reference's).
     train_split, val_split : split names for the whitening statistics and the SVMs.
+    mode_split : the split the failure modes are drawn from (default "test").
+    heldout_split : a split on which the failure modes' ``heldout_drop`` is measured
+        (default None: not measured).
     **params : :class:`FailureDirections` parameters (Cs, cv, min_errors, min_correct,
         random_state, solver, n_jobs), and ``classes`` (see
         :meth:`FailureDirectionsResult.from_arrays`: ``classes=[]`` fits each class's
@@ -1054,5 +1182,7 @@ def find_failure_directions(
         caption_words=caption_words,
         train_split=train_split,
         val_split=val_split,
+        mode_split=mode_split,
+        heldout_split=heldout_split,
         **params,
     )

@@ -15,9 +15,8 @@
 //     tail_selected: bool,
 //   }
 
-import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
-import { make } from "./dom.js";
-import { listenerSet } from "./events.js";
+import { buttonCSS, panelCSS } from "./theme.js";
+import { make, startView } from "./dom.js";
 
 const STYLE_ID = "fw-directions-style";
 export const SIDES = [
@@ -26,26 +25,12 @@ export const SIDES = [
 ];
 
 export const DIRECTIONS_CSS = `
-.fw-directions {
-  ${THEME_VARS}
-  ${PANEL_STYLE}
-  padding: 8px 10px;
-  box-sizing: border-box;
-  min-width: 280px;
-  max-width: 100%;
-}
-.fw-directions * { box-sizing: border-box; }
-.fw-dir-header { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 12px; margin-bottom: 6px; }
+${panelCSS(".fw-directions", { padding: "8px 10px", more: "min-width: 280px;" })}
+.fw-dir-header { align-items: baseline; }
 .fw-dir-class { font-weight: 700; font-size: 1.15em; overflow-wrap: anywhere; }
 .fw-dir-stat { color: var(--fw-fg-soft); }
 .fw-dir-stat b { color: var(--fw-fg); font-weight: 600; }
-.fw-dir-spacer { flex: 1 1 auto; }
-.fw-directions button {
-  font: inherit; color: var(--fw-fg); background: var(--fw-input-bg);
-  border: 1px solid var(--fw-input-border); border-radius: 3px; margin: 0;
-}
-.fw-directions button:not(:disabled):hover { background: var(--fw-bg-hover); cursor: pointer; }
-.fw-directions :focus-visible { outline: 2px solid var(--fw-accent); outline-offset: 1px; }
+${buttonCSS(".fw-directions")}
 .fw-dir-tail { height: 24px; padding: 0 8px; }
 .fw-dir-tail.selected { border-color: var(--fw-accent); box-shadow: 0 0 0 2px var(--fw-accent); }
 .fw-dir-skipped {
@@ -104,12 +89,9 @@ export function accuracyText(check, split = "test") {
  */
 export function createDirectionsView(container, options = {}) {
   const { onCaption = () => {}, onShowTail = () => {} } = options;
-  const doc = container.ownerDocument;
-  ensureStyle(container, STYLE_ID, DIRECTIONS_CSS);
+  const { doc, listeners, listen } = startView(container, STYLE_ID, DIRECTIONS_CSS);
   let destroyed = false;
   let model = null;
-  const listeners = listenerSet();
-  const listen = listeners.listen;
 
   const root = make(doc, "div", "fw-directions", { "data-state": "empty" });
   container.appendChild(root);
@@ -152,7 +134,7 @@ export function createDirectionsView(container, options = {}) {
     root.setAttribute("data-state", skipped ? "skipped" : pending ? "pending" : "ready");
     root.setAttribute("data-class-index", String(model.class_index));
 
-    const header = make(doc, "div", "fw-dir-header");
+    const header = make(doc, "div", "fw-dir-header fw-toolbar");
     const name = make(doc, "span", "fw-dir-class");
     name.textContent = model.class_name;
     header.appendChild(name);
@@ -173,7 +155,7 @@ export function createDirectionsView(container, options = {}) {
       note.textContent = model.captions_note || "Fitting the failure direction…";
       parts.push(note);
     } else {
-      header.appendChild(make(doc, "span", "fw-dir-spacer"));
+      header.appendChild(make(doc, "span", "fw-dir-spacer fw-spacer"));
       const tail = make(doc, "button", `fw-dir-tail${model.tail_selected ? " selected" : ""}`, {
         type: "button",
         "data-action": "tail",

@@ -2,6 +2,7 @@
 // class's view model into the `view_model` trait; clicks come back as custom messages.
 
 import { createDirectionsView } from "./directions.js";
+import { syncTraits } from "./adapter.js";
 
 export default {
   render({ model, el }) {
@@ -9,11 +10,9 @@ export default {
       onCaption: ({ side, rank, caption }) => model.send({ type: "caption", side, rank, caption }),
       onShowTail: () => model.send({ type: "tail" }),
     });
-    const sync = () => view.setState(model.get("view_model"));
-    model.on("change:view_model", sync);
-    sync();
+    const stopSync = syncTraits(model, { view_model: (value) => view.setState(value) });
     return () => {
-      model.off("change:view_model", sync);
+      stopSync();
       view.destroy();
     };
   },
