@@ -26,7 +26,6 @@ from failwidgets.methods.ces import (
     fit_concept_bank,
     learn_concept_bank,
     mistakes_per_class,
-    unit_square,
 )
 
 torch.set_num_threads(1)
@@ -769,10 +768,3 @@ def test_an_explainer_checks_its_evalset_and_finds_the_concept_examples(colour_w
         ConceptExplainer.coerce(explainer.split, "bank")
     with pytest.raises(TypeError, match="^explainer: expected a ConceptExplainer or a Split"):
         ConceptExplainer.coerce(explainer.bank)
-
-
-def test_unit_square_keeps_the_aspect_and_centres():
-    xy = np.array([[0.0, 0.0], [4.0, 0.0], [2.0, 1.0]])
-    np.testing.assert_allclose(unit_square(xy), [[0.0, 0.375], [1.0, 0.375], [0.5, 0.625]])
-    np.testing.assert_allclose(unit_square(np.ones((3, 2))), np.full((3, 2), 0.5))
-    assert unit_square(np.zeros((0, 2))).shape == (0, 2)

@@ -578,3 +578,24 @@ def test_a_failed_computation_shows_in_the_status_and_the_answer(setup):
     assert empty == [] and empty.reason.startswith("the scores could not be computed")
     view.delta = DELTA  # cached: back at once, and the status clears
     assert view.scores is not None and view.status == "" and view.error is None
+
+
+def test_the_view_s_failure_modes_are_its_explanation_s(setup):
+    """The view's answer is the result's: ``explanation.failure_modes`` (the protocol)."""
+    from failwidgets.methods.ces import ConceptExplanation
+
+    evalset = setup["evalset"]
+    view = make_view(setup, class_name="class_1", target="class_1")
+    explanation = view.explanation
+    assert isinstance(explanation, ConceptExplanation) and view.scores is explanation.scores
+    np.testing.assert_array_equal(explanation.indices, view.explained)
+    assert explanation.target == "class_1" and explanation.delta == DELTA
+    np.testing.assert_array_equal(explanation.reference_indices, evalset.split_indices("test"))
+    for classes, thresholds in (("all", {}), ("current", {}), (["class_1"], {"delta": 2.0})):
+        mine = view.failure_modes(classes, **thresholds)
+        theirs = explanation.failure_modes("all" if classes == "current" else classes, **thresholds)
+        assert [(m.description, m.members.tolist(), m.drop) for m in mine] == [
+            (m.description, m.members.tolist(), m.drop) for m in theirs
+        ]
+    assert view.explanation is explanation  # a delta override changed nothing
+    view.close()

@@ -22,6 +22,9 @@ Pipeline
    Adam to move the prediction to the target class, L1/L2 penalised,
    margin-scaled unit CAVs, weights projected to each concept's margin range.
 5. :func:`embed_concepts`: 2-D coordinates of the CAVs for a concept map.
+6. :meth:`ConceptExplainer.explain_images`: the CES of a set of an EvalSet's images (by
+   default, a class's mistakes) as a :class:`ConceptExplanation`, the method's answer on the
+   result protocol: ``failure_modes(classes="all", delta=...)``.
 
 Everything here is UI-free; torch and scikit-learn are imported on first use.
 """
@@ -40,7 +43,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..class_names import class_index
 from ..image_tensors import images_to_tensor
+from ..mode_source import FailureModeSource
 from ..thresholds import spec as threshold_spec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,12 +64,14 @@ __all__ = [
     "ConceptRanking",
     "CounterfactualResult",
     "ConceptExplainer",
+    "ConceptExplanation",
     "images_to_tensor",
     "learn_concept_bank",
     "fit_concept_bank",
     "concept_scores",
     "conceptual_counterfactual",
     "embed_concepts",
+    "check_explained",
     "mistakes_per_class",
     "class_mistakes",
     "class_images_mistakes_first",
@@ -72,7 +79,6 @@ __all__ = [
     "target_text",
     "describe_scores",
     "concept_failure_modes",
-    "unit_square",
 ]
 
 MIN_EXAMPLES = 10
@@ -1636,6 +1642,68 @@ class ConceptExplainer:
             self.evalset_activations(evalset, idx), y, direction=direction, delta=delta
         )
 
+    def explain_images(
+        self,
+        evalset: EvalSet,
+        indices,
+        *,
+        target: int | str | None = None,
+        direction: str = "add",
+        delta: float | None = None,
+        title: str | None = None,
+        reference_indices=None,
+    ) -> ConceptExplanation:
+        """The CES of a set of ``evalset``'s images, as a :class:`ConceptExplanation`.
+
+        The explanation holds the scores and what they explain, and lists the set's failure
+        modes (``explanation.failure_modes(classes="all", delta=...)``).
+
+        Parameters
+        ----------
+        evalset : EvalSet
+        indices : array-like of int or boolean mask
+            The explained images (at least one), e.g. :func:`class_mistakes`.
+        target : class name or index, optional
+            Class whose probability is explained; None (default): each image's true label.
+        direction : {"add", "remove"}
+            Step toward the concept (add it) or away from it (remove it).
+        delta : float, optional
+            The CES step (the ``ces`` threshold); default this explainer's :attr:`delta`.
+        title : str, optional
+            The explained set in words (starts each failure mode's description); default
+            ``"<n> explained images"``.
+        reference_indices : array-like of int, optional
+            Rows a failure mode's ``drop`` measures the class accuracy on (e.g. the split);
+            default every row.
+
+        Returns
+        -------
+        ConceptExplanation
+        """
+        from ..data import EvalSet
+
+        if not isinstance(evalset, EvalSet):
+            raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
+        idx = check_explained(evalset, indices)
+        if target is not None:
+            target = evalset.class_names[class_index(target, evalset.class_names, name="target")]
+        scores = self.explain_evalset(
+            evalset,
+            idx,
+            target=target,
+            direction=direction,
+            delta=self.delta if delta is None else delta,
+        )
+        return ConceptExplanation(
+            self,
+            evalset,
+            idx,
+            scores,
+            target=target,
+            title=title,
+            reference_indices=reference_indices,
+        )
+
     def counterfactual(
         self, activations: np.ndarray, target, **options: Any
     ) -> CounterfactualResult:
@@ -1704,6 +1772,19 @@ class ConceptExplainer:
 # =============================================================================
 # Explaining an EvalSet's mistakes: the sets explained, and their failure modes
 # =============================================================================
+def check_explained(evalset: EvalSet, indices, name: str = "indices") -> np.ndarray:
+    """``indices`` as the int64 EvalSet indices of a non-empty set of images to explain:
+    TypeError for a string or a single number, ValueError for bad indices or no images."""
+    if isinstance(indices, (str, bytes)) or np.isscalar(indices):
+        raise TypeError(
+            f"{name}: expected a sequence of sample indices, got {type(indices).__name__}"
+        )
+    idx = evalset.check_indices(indices, name)
+    if len(idx) == 0:
+        raise ValueError(f"{name}: no samples to explain")
+    return idx
+
+
 def mistakes_per_class(evalset: EvalSet, rows=None) -> tuple[np.ndarray, np.ndarray]:
     """``(mistakes, images)``: per class (by label), how many of ``rows`` (default all) the
     model gets wrong, and how many there are."""
@@ -1868,14 +1949,157 @@ def concept_failure_modes(
     return answer_list(modes, why)
 
 
-def unit_square(xy: np.ndarray) -> np.ndarray:
-    """Map coordinates ``(C, 2)`` scaled into [0, 1]², one scale for both axes (distances
-    kept), centred; every point at 0.5 when they all coincide."""
-    xy = np.asarray(xy, dtype=np.float64)
-    if len(xy) == 0:
-        return xy.reshape(0, 2)
-    low, high = xy.min(axis=0), xy.max(axis=0)
-    span = float(np.max(high - low))
-    if not span > 0:
-        return np.full_like(xy, 0.5)
-    return (xy - (low + high) / 2) / span + 0.5
+class ConceptExplanation(FailureModeSource):
+    """The CES of a set of explained images: what :meth:`ConceptExplainer.explain_images` returns.
+
+    CES explains mistakes rather than finding subgroups. The failure modes of an explanation
+    are its explained images, one mode per class among their labels, each described by the
+    CES of its own images and carrying the :class:`~failwidgets.rules.ConceptRule` that
+    re-applies it (:func:`concept_failure_modes`). ``failure_modes(classes="all", delta=...)``
+    lists them; a ``delta`` other than the explanation's computes the scores again at that
+    step (the explanation is not changed).
+
+    Parameters
+    ----------
+    explainer : ConceptExplainer
+        The explainer that computed ``scores`` (its CAVs make the rules).
+    evalset : EvalSet
+    indices : array-like of int
+        EvalSet indices of the explained images (at least one), in the order of the scores'
+        samples.
+    scores : ConceptScores
+        Their CES (:meth:`ConceptExplainer.explain_evalset`).
+    target : class name or index, optional
+        The class whose probability ``scores`` explain; None: each image's true label.
+    title : str, optional
+        The explained set in words, which starts each failure mode's description (default
+        ``"<n> explained images"``).
+    reference_indices : array-like of int, optional
+        Rows a failure mode's ``drop`` measures the class accuracy on (default every row).
+
+    Attributes
+    ----------
+    explainer, evalset, scores, title : as given.
+    indices : np.ndarray
+        The explained images (read-only).
+    target : str or None
+        The explained class's name (None: each image's true label).
+    reference_indices : np.ndarray or None
+    direction : str
+        ``"add"`` or ``"remove"`` (the scores').
+    delta : float
+        The step the scores were computed with: the ``delta`` threshold used when
+        :meth:`failure_modes` is not given one.
+    """
+
+    method = "ces"
+
+    def __init__(
+        self,
+        explainer: ConceptExplainer,
+        evalset: EvalSet,
+        indices,
+        scores: ConceptScores,
+        *,
+        target: int | str | None = None,
+        title: str | None = None,
+        reference_indices=None,
+    ) -> None:
+        from ..data import EvalSet
+
+        if not isinstance(explainer, ConceptExplainer):
+            raise TypeError(
+                f"explainer: expected a ConceptExplainer, got {type(explainer).__name__}"
+            )
+        if not isinstance(evalset, EvalSet):
+            raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
+        if not isinstance(scores, ConceptScores):
+            raise TypeError(f"scores: expected ConceptScores, got {type(scores).__name__}")
+        if title is not None and not isinstance(title, str):
+            raise TypeError(f"title: expected a string, got {type(title).__name__}")
+        idx = check_explained(evalset, indices).copy()  # frozen below
+        if len(idx) != len(scores.per_sample):
+            raise ValueError(
+                f"indices: {len(idx)} images, but the scores are of {len(scores.per_sample)} "
+                "samples"
+            )
+        if list(scores.names) != list(explainer.bank.names):
+            raise ValueError("scores: computed with another concept bank than the explainer's")
+        names = list(evalset.class_names)
+        if target is not None:
+            target = names[class_index(target, names, name="target")]
+        explained = (
+            evalset.labels[idx] if target is None else np.full(len(idx), names.index(target))
+        )
+        if not np.array_equal(np.asarray(scores.target).reshape(-1), explained):
+            raise ValueError(
+                f"target: the scores do not explain {target_text(target)} of these images"
+            )
+        idx.flags.writeable = False
+        self.explainer = explainer
+        self.evalset = evalset
+        self.indices = idx
+        self.scores = scores
+        self.target = target
+        self.title = title or f"{len(idx)} explained image{'s' if len(idx) != 1 else ''}"
+        self.reference_indices = (
+            None
+            if reference_indices is None
+            else evalset.check_indices(reference_indices, "reference_indices")
+        )
+
+    @property
+    def direction(self) -> str:
+        return self.scores.direction
+
+    @property
+    def delta(self) -> float:
+        return float(self.scores.delta)
+
+    def __repr__(self) -> str:
+        rankings = repr(self.scores).splitlines()[1:]
+        head = (
+            f"ConceptExplanation({self.title!r}, {len(self.indices)} images, "
+            f"{target_text(self.target)}, direction={self.direction!r}, delta={self.delta:g})"
+        )
+        return "\n".join([head, *rankings])
+
+    def with_delta(self, delta: float) -> ConceptExplanation:
+        """The explanation of the same images at step ``delta``: this one when ``delta`` is
+        its own, else a new one with the scores computed again (this one is not changed)."""
+        delta = _check_delta(delta)
+        if delta == self.delta:
+            return self
+        return self.explainer.explain_images(
+            self.evalset,
+            self.indices,
+            target=self.target,
+            direction=self.direction,
+            delta=delta,
+            title=self.title,
+            reference_indices=self.reference_indices,
+        )
+
+    # ---------------------------------------------------------------- protocol
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.evalset.class_names)
+
+    def threshold_values(self) -> dict:
+        return {"delta": self.delta}
+
+    def _failure_modes(self, class_names: list[str], thresholds: dict):
+        """One mode per class of ``class_names`` among the explained labels
+        (:func:`concept_failure_modes`); empty, with the ``reason``, when no explained image
+        has one of those labels."""
+        scores = self.with_delta(thresholds["delta"]).scores
+        return concept_failure_modes(
+            self.explainer,
+            self.evalset,
+            self.indices,
+            scores,
+            class_names,
+            target=self.target,
+            title=self.title,
+            reference_indices=self.reference_indices,
+        )

@@ -9,7 +9,7 @@
 // setBusy(), and hears clicks back through onConcept / onShowExplained. All text from data
 // (concept names, class names) goes through textContent or attributes, never innerHTML.
 //
-// View model (see failwidgets/widgets/concept_map.py, ConceptMapView.view_model):
+// View model (see failwidgets/viewmodels/concept_map.py, concept_map_view_model):
 //   { generation, explained_text, n_explained, target_text, direction, delta_text,
 //     embedding_text, has_scores, legend: {positive, negative}, selected (index or null),
 //     message, note,
@@ -18,9 +18,8 @@
 //     positive: [{index, name, score, score_text, val_accuracy_text}], negative: [...],
 //     empty_reasons: {positive, negative} (why a side has no concept; string or null) }
 
-import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
-import { make, svg } from "./dom.js";
-import { listenerSet } from "./events.js";
+import { buttonCSS, panelCSS } from "./theme.js";
+import { make, startView, svg } from "./dom.js";
 
 const STYLE_ID = "fw-concept-map-style";
 
@@ -37,28 +36,15 @@ export const MAP = {
 };
 
 export const CONCEPT_MAP_CSS = `
-.fw-cmap {
-  ${THEME_VARS}
-  --fw-cmap-pos: #2f74d0;
-  --fw-cmap-neg: #e06a12;
-  --fw-cmap-zero: var(--jp-ui-font-color3, #9e9e9e);
-  ${PANEL_STYLE}
-  padding: 8px 10px;
-  box-sizing: border-box;
-  max-width: 100%;
-}
+${panelCSS(".fw-cmap", {
+  vars: "--fw-cmap-pos: #2f74d0; --fw-cmap-neg: #e06a12; --fw-cmap-zero: var(--jp-ui-font-color3, #9e9e9e);",
+  padding: "8px 10px",
+})}
 [data-jp-theme-light="false"] .fw-cmap { --fw-cmap-pos: #5b9cf0; --fw-cmap-neg: #f08a3c; }
-.fw-cmap * { box-sizing: border-box; }
-.fw-cmap-header { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 12px; margin-bottom: 4px; }
+.fw-cmap-header { align-items: baseline; margin-bottom: 4px; }
 .fw-cmap-explained { font-weight: 700; overflow-wrap: anywhere; }
 .fw-cmap-setting { color: var(--fw-fg-soft); }
-.fw-cmap-spacer { flex: 1 1 auto; }
-.fw-cmap button {
-  font: inherit; color: var(--fw-fg); background: var(--fw-input-bg);
-  border: 1px solid var(--fw-input-border); border-radius: 3px; margin: 0;
-}
-.fw-cmap button:not(:disabled):hover { background: var(--fw-bg-hover); cursor: pointer; }
-.fw-cmap :focus-visible { outline: 2px solid var(--fw-accent); outline-offset: 1px; }
+${buttonCSS(".fw-cmap")}
 .fw-cmap-show { height: 24px; padding: 0 8px; }
 .fw-cmap-message, .fw-cmap-note {
   padding: 6px 8px; margin: 4px 0; border-radius: var(--fw-radius); overflow-wrap: anywhere;
@@ -211,16 +197,13 @@ export function placeLabels(points, layout = MAP) {
  */
 export function createConceptMap(container, options = {}) {
   const { onConcept = () => {}, onShowExplained = () => {} } = options;
-  const doc = container.ownerDocument;
-  ensureStyle(container, STYLE_ID, CONCEPT_MAP_CSS);
+  const { doc, listeners, listen } = startView(container, STYLE_ID, CONCEPT_MAP_CSS);
   let destroyed = false;
   let model = null;
   let busy = false;
-  const listeners = listenerSet();
-  const listen = listeners.listen;
 
   const root = make(doc, "div", "fw-cmap", { "data-state": "empty", "data-busy": "false" });
-  const header = make(doc, "div", "fw-cmap-header");
+  const header = make(doc, "div", "fw-cmap-header fw-toolbar");
   const message = make(doc, "div", "fw-cmap-message", { role: "status" });
   message.hidden = true;
   const note = make(doc, "div", "fw-cmap-note");
@@ -258,7 +241,7 @@ export function createConceptMap(container, options = {}) {
     const setting = make(doc, "span", "fw-cmap-setting");
     const verb = model.direction === "remove" ? "remove" : "add";
     setting.textContent = `${model.target_text} · ${verb} concept · δ = ${model.delta_text} · ${model.embedding_text} map`;
-    const spacer = make(doc, "span", "fw-cmap-spacer");
+    const spacer = make(doc, "span", "fw-cmap-spacer fw-spacer");
     const show = make(doc, "button", "fw-cmap-show", { type: "button", "data-action": "show-explained" });
     show.textContent = "Show these images";
     show.disabled = !model.n_explained;

@@ -2,6 +2,7 @@
 // model into `view_model` and the computation state into `busy`; clicks go back as messages.
 
 import { createConceptMap } from "./concept_map.js";
+import { syncTraits } from "./adapter.js";
 
 export default {
   render({ model, el }) {
@@ -9,15 +10,12 @@ export default {
       onConcept: ({ index, name }) => model.send({ type: "concept", index, name }),
       onShowExplained: () => model.send({ type: "show_explained" }),
     });
-    const syncModel = () => view.setState(model.get("view_model"));
-    const syncBusy = () => view.setBusy(model.get("busy"));
-    model.on("change:view_model", syncModel);
-    model.on("change:busy", syncBusy);
-    syncModel();
-    syncBusy();
+    const stopSync = syncTraits(model, {
+      view_model: (value) => view.setState(value),
+      busy: (value) => view.setBusy(value),
+    });
     return () => {
-      model.off("change:view_model", syncModel);
-      model.off("change:busy", syncBusy);
+      stopSync();
       view.destroy();
     };
   },
