@@ -430,10 +430,10 @@ def _plan_defuse(a: _Assets, options: dict) -> _Plan:
 
 def _defuse_rows_without_flags(a: _Assets, view_options: dict) -> np.ndarray:
     """The rows Defuse would identify around (``split``, else its default), less the flagged."""
-    from .widgets.scenarios import _DEFAULT_SPLIT, ScenarioView
+    from .methods.scenario_review import DEFAULT_SPLIT, review_rows
 
-    split = view_options.pop("split", a.split if a.split is not None else _DEFAULT_SPLIT)
-    rows = ScenarioView._fit_rows(a.evalset, split, view_options.pop("indices", None))
+    split = view_options.pop("split", a.split if a.split is not None else DEFAULT_SPLIT)
+    rows = review_rows(a.evalset, split, view_options.pop("indices", None))
     return rows[~a.label_flags[rows]]
 
 

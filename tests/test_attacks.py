@@ -752,7 +752,7 @@ def _w_status_around_a_correction(kit: Kit) -> list[str]:
     statuses = []
     with mock.patch("failwidgets.methods.defuse.correct_classifier", correction):
         view.set_label(0, is_failure=True)
-        view._show_correction = lambda result: None
+        view._correction_box.show = lambda result: None
         view._correct_button.click()
         view.canvas._on_message(view.canvas, label, [])
         statuses.append(view.status)

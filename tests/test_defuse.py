@@ -374,6 +374,35 @@ def test_distillation_recovers_known_clusters():
     assert sum(s.n_members for s in down) <= 450
 
 
+def test_a_heavy_component_without_codes_is_no_scenario(monkeypatch):
+    """The paper throws away the components "not used by the model": a component whose weight
+    passes the cut but to which no code belongs (its mass is variational) has no source image
+    and no class, so it is not offered for review."""
+    from failwidgets.methods import dp_mixture
+
+    identification, _ = clustered_identification()
+    real_fit = dp_mixture.fit_dp_mixture
+    emptied = {}
+
+    def fit_without_one_component(codes, **kwargs):
+        mixture, labels, stages = real_fit(codes, **kwargs)
+        heavy = np.flatnonzero(mixture.weights_ > 0.01)
+        lost, kept = heavy[-1], heavy[0]  # every code of one heavy component goes elsewhere
+        emptied["component"] = int(lost)
+        return mixture, np.where(labels == lost, kept, labels), stages
+
+    monkeypatch.setattr(dp_mixture, "fit_dp_mixture", fit_without_one_component)
+    scenarios = distill_scenarios(identification, max_components=10, seed=0)
+    assert scenarios.mixture.weights_[emptied["component"]] > 0.3  # heavy, but no code
+    assert len(scenarios) == 2 and all(s.n_members > 0 for s in scenarios)
+    assert emptied["component"] not in {s.component for s in scenarios}
+    assert all(s.majority_label is not None for s in scenarios)
+    assert [s.id for s in scenarios] == [0, 1]
+    assert "2 of 10 components have weight > 0.01 and codes assigned (1 more of that weight " in (
+        scenarios.message
+    )
+
+
 def test_distillation_bad_inputs():
     identification, _ = clustered_identification(n_per=5)
     with pytest.raises(TypeError, match="identification: expected an Identification"):

@@ -111,35 +111,128 @@ def test_members_and_failure_modes_map_the_scenarios_back_to_evalset_rows(review
 
 
 def test_failure_modes_read_the_labels(review, tmp_path):
-    labels = review.open_labels(tmp_path / "l.json")
     ids = review.ids()
-    assert [m.description for m in review.failure_modes(labels)] == [
+    assert len(review.failure_modes()) == len(ids)  # without labels: every scenario
+    labels = review.open_labels(tmp_path / "l.json")
+    assert review.labels is labels  # opened and made the review's store
+    assert [m.description for m in review.failure_modes()] == [
         review.failure_mode(i).description for i in ids
     ]
-    assert review.failure_modes(labels, confirmed_only=True) == []
-    labels.set(ids[0], is_failure=False)
-    labels.set(ids[1], is_failure=True, correct_label=1)
-    left = review.failure_modes(labels)
+    review.confirmed_only = True
+    assert review.failure_modes() == []
+    review.confirmed_only = False
+    review.set_label(ids[0], is_failure=False)
+    review.set_label(ids[1], is_failure=True, correct_label="green")  # a name or an index
+    assert labels.get(ids[1]).correct_label == 1
+    left = review.failure_modes()
     assert [m.description.split(":")[0] for m in left] == [f"scenario {i}" for i in ids[1:]]
-    (confirmed,) = review.failure_modes(labels, confirmed_only=True)
+    review.confirmed_only = True
+    (confirmed,) = review.failure_modes()
     assert confirmed.description.startswith(f"scenario {ids[1]}:")
+    review.confirmed_only = False
     name = confirmed.class_name
-    assert all(m.class_name == name for m in review.failure_modes(labels, [name]))
-    assert review.failure_modes(labels, ["red"]) == []
-    assert len(review.failure_modes(None)) == len(ids)  # without labels: every scenario
-    with pytest.raises(ValueError, match="unknown class 'purple'"):
-        review.failure_modes(labels, ["purple"])
+    assert all(m.class_name == name for m in review.failure_modes(name))
+    assert review.failure_modes("red") == []
     with pytest.raises(TypeError, match="confirmed_only: expected True or False"):
-        review.failure_modes(labels, confirmed_only="yes")
+        review.confirmed_only = "yes"
     with pytest.raises(TypeError, match="labels: expected a ScenarioLabels"):
-        review.failure_modes({0: 1})
-    frame = review.table(labels)
+        review.labels = {0: 1}
+    with pytest.raises(ValueError, match="labels: the store is for 5 classes"):
+        review.labels = ScenarioLabels(tmp_path / "five.json", n_classes=5)
+    with pytest.raises(ValueError, match="labels: the store holds labels of another scenario"):
+        review.labels = ScenarioLabels(tmp_path / "o.json", n_classes=3, scenario_set="0" * 16)
+    assert review.labels is labels and not review.confirmed_only  # refused values not kept
+    frame = review.table()
     assert list(frame.index) == ids
     expected = {ids[0]: False, ids[1]: True}
     assert frame["is_failure"].tolist() == [expected.get(i) for i in ids]
     assert frame.loc[ids[1], "correct_label"] == "green"
     assert frame["n_images"].tolist() == [len(review.members(i)) for i in ids]
+    assert list(review.table(name).index) == review.ids(name)
+    review.clear_label(ids[0])
+    assert ids[0] not in labels
+    review.labels = None
     assert "is_failure" not in review.table().columns
+    with pytest.raises(ValueError, match="labels: the review has no label store"):
+        review.set_label(ids[0], is_failure=True)
+    with pytest.raises(ValueError, match="labels: the review has no label store"):
+        review.correct(tau=0.1)
+
+
+def test_the_review_follows_the_result_protocol(review, world, tmp_path):
+    from failwidgets.methods.answers import AnswerFrame, AnswerList
+    from failwidgets.mode_source import FailureModeSource
+
+    evalset = world[0]
+    assert isinstance(review, FailureModeSource) and review.method == "defuse"
+    assert review.class_names == CLASS_NAMES
+    assert review.threshold_values() == {"tau": 0.1}
+
+    def described(modes):
+        return [m.description for m in modes]
+
+    every = review.failure_modes()
+    assert isinstance(every, AnswerList) and every.reason is None
+    assert described(every) == described(review.failure_mode(i) for i in review.ids())
+    assert described(review.failure_modes("all")) == described(every)
+    by_class = {name: review.failure_modes(name) for name in CLASS_NAMES}
+    for index, (name, modes) in enumerate(by_class.items()):
+        assert [m.class_name for m in modes] == [name] * len(modes)
+        assert described(review.failure_modes(index)) == described(modes)
+        assert len(modes) == len(review.ids(name))
+    # the planted failures: grey-ish green and blue draws are called red, red never fails
+    assert by_class["red"] == [] and by_class["green"] and by_class[CLASS_NAMES[2]]
+    pair = review.failure_modes(["green", 2])
+    assert sorted(described(pair)) == sorted(
+        described(by_class["green"] + by_class[CLASS_NAMES[2]])
+    )
+    # tau moves the samples, not the modes: accepted, checked, no change
+    assert described(review.failure_modes(tau=0.4)) == described(every)
+    assert list(review.table(tau=0.4).index) == review.ids()
+    with pytest.raises(ValueError, match=r"tau: must lie in \(0, 1\]"):
+        review.failure_modes(tau=1.5)
+    with pytest.raises(TypeError, match="tau: expected a number"):
+        review.table(tau="0.1")
+    with pytest.raises(TypeError, match=r"delta: not a threshold of defuse; known: \['tau'\]"):
+        review.failure_modes(delta=0.2)
+    with pytest.raises(ValueError, match="classes: unknown class 'purple'"):
+        review.failure_modes("purple")
+    with pytest.raises(ValueError, match="classes: class index 3 outside"):
+        review.table(3)
+    with pytest.raises(TypeError, match="classes: expected 'all'"):
+        review.failure_modes(1.5)
+    # an empty answer says why, per class
+    red = review.failure_modes("red")
+    assert isinstance(red, AnswerList)
+    assert (
+        red.reason
+        == f"no scenario has majority label 'red'; {len(review.scenarios)} scenarios in other classes"
+    )
+    table = review.table("red")
+    assert isinstance(table, AnswerFrame) and table.empty and table.reason == red.reason
+    review.open_labels(tmp_path / "why.json")
+    green = review.ids("green")
+    for i in green:
+        review.set_label(i, is_failure=False)
+    reason = review.failure_modes("green").reason
+    assert reason == f"its {len(green)} scenarios are marked 'not a failure'"
+    review.confirmed_only = True
+    reason = review.failure_modes(["green", 2, "red"]).reason
+    blue = len(review.ids(CLASS_NAMES[2]))
+    assert reason == (
+        f"green: its {len(green)} scenarios are marked 'not a failure'; {CLASS_NAMES[2]}: none "
+        f"of its {blue} scenarios is marked a failure (0 marked 'not a failure'; confirmed_only "
+        "lists only scenarios marked failures); no scenario in the 1 other classes"
+    )
+    assert review.failure_modes([]).reason == "no class was given"
+    # a review without scenarios repeats the identification's message
+    red_rows = np.flatnonzero(evalset.labels == 0)
+    classifier, vae = world[1], world[2]
+    nothing = ScenarioReview.build(
+        evalset, classifier, vae, indices=red_rows, fit_kwargs={"n_samples": 5, "progress": False}
+    )
+    empty = nothing.failure_modes()
+    assert empty == [] and empty.reason.startswith("no failures found")
 
 
 def test_open_labels_names_the_view_arguments(review, tmp_path):

@@ -113,7 +113,7 @@ def test_flags_find_the_planted_label_errors(planted, issues):
 def test_excluding_flags_removes_the_noise_mode_and_keeps_the_real_one(planted, issues):
     evalset = planted[0]
     prime = Prime(max_size=1, min_support=20, a=0.25)
-    before = prime.fit(evalset).failure_modes_
+    before = prime.fit(evalset).table_
     modes_before = set(zip(before["class"], before["tags"], strict=True))
     assert ("a", ("blurry=True",)) in modes_before
     occluded_before = {m for m in modes_before if m[1] == ("occluded=True",)}
@@ -121,7 +121,7 @@ def test_excluding_flags_removes_the_noise_mode_and_keeps_the_real_one(planted, 
 
     kept = issues.exclude()
     result = prime.fit(evalset, indices=kept).result_
-    after = result.failure_modes()
+    after = result.table()
     modes_after = set(zip(after["class"], after["tags"], strict=True))
     assert ("a", ("blurry=True",)) not in modes_after
     # not a support artefact: the clean blurry samples remain, and the model is right on them

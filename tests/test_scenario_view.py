@@ -252,7 +252,7 @@ def test_the_status_of_a_correction_survives_label_clicks_and_refreshes(view, mo
         return SimpleNamespace(best_lambda=0.5, n_scenarios=1)
 
     monkeypatch.setattr(defuse_module, "correct_classifier", fake_correction)
-    monkeypatch.setattr(view, "_show_correction", lambda result: None)
+    monkeypatch.setattr(view._correction_box, "show", lambda result: None)
     monkeypatch.setattr(view.canvas, "send", lambda content, buffers=None: None)
     canvas = view.canvas
     view.set_label(0, is_failure=True)
@@ -326,7 +326,7 @@ def test_labels_are_written_to_the_json_file_at_once(view, tmp_path, monkeypatch
     assert "1" not in read_labels(path)
     with pytest.raises(ValueError, match="correct_label: 5 is outside"):
         view.set_label(0, correct_label=5)
-    with pytest.raises(ValueError, match="class_name: unknown class 'purple'"):
+    with pytest.raises(ValueError, match="correct_label: unknown class 'purple'"):
         view.set_label(0, correct_label="purple")
     with pytest.raises(ValueError, match="scenario_id: 99 is not one of"):
         view.set_label(99, is_failure=True)
@@ -492,6 +492,15 @@ def test_failure_modes_leave_out_scenarios_marked_not_a_failure(view, fitted):
         view.failure_modes(delta=0.2)
     with pytest.raises(TypeError, match="confirmed_only"):
         view.confirmed_only = "yes"
+    # the view's modes are the review's: its label store, and confirmed_only handed over
+    assert view.labels is view.review.labels
+    assert described(view.failure_modes("all")) == described(view.review.failure_modes())
+    view.confirmed_only = True
+    assert view.review.confirmed_only is True and not view.failure_modes("red")
+    assert described(view.failure_modes("all")) == described(view.review.failure_modes("all"))
+    assert described(view.failure_modes("all")) == [confirmed.description]
+    assert view.failure_modes("red").reason == view.review.failure_modes("red").reason
+    assert view.failure_modes("red").reason.startswith("no scenario has majority label 'red'")
 
 
 def test_the_view_fits_defuse_on_the_val_split_when_none_is_given(world, tmp_path):
@@ -584,7 +593,7 @@ def test_correct_finetunes_on_labelled_scenarios_and_shows_the_table(view, fitte
     assert view.correction_ is result and result.n_scenarios == 1
     # the EvalSet's splits were used: val is the reference for selecting lambda
     assert result.reference == "validation"
-    html = view._correction_table.value
+    html = view._correction_box.table.value
     assert "<td>before finetuning</td><td>—</td>" in html and "lambda=1" in html
     assert "<th>validation</th>" in html and "Per labelled scenario" in html
     row = result.per_scenario.iloc[0]
@@ -604,9 +613,8 @@ def test_correct_finetunes_on_labelled_scenarios_and_shows_the_table(view, fitte
     assert "correction: labels: no scenario is marked" in view.status
     assert not view._correct_button.disabled
     view.set_label(0, is_failure=True)
-    view.correction_ = None
     view._correct_button.click()
-    assert view.wait_correction(timeout=120) is not None
+    assert view.wait_correction(timeout=120) is not result  # a new correction
     assert "corrected with lambda" in view.status and not view._correct_button.disabled
 
 
@@ -726,7 +734,7 @@ def test_the_vae_check_is_shown_above_the_rows(view, world, tmp_path):
 
 
 def test_the_correction_shows_its_progress_in_the_status_line(view, fitted, monkeypatch):
-    from failwidgets.widgets import scenarios
+    from failwidgets.viewmodels import scenarios
 
     monkeypatch.setattr(scenarios, "PROGRESS_INTERVAL_S", 0.0)  # every step shows
     seen, events = [], []

@@ -764,7 +764,7 @@ class ScenarioSet:
     scenarios : list of :class:`Scenario`.
     mixture : the fitted ``BayesianGaussianMixture`` (None when nothing was fitted).
     n_codes, n_fitted : identified codes, and codes the mixture was fitted on.
-    weight_threshold : components with weight above it were kept.
+    weight_threshold : components with weight above it (and at least one code) were kept.
     message : a human summary (says why the set is empty when it is).
     converged : whether EM met its tolerance on all ``n_fitted`` codes (the last stage).
     stages : one :class:`FitStage` per EM run of :func:`distill_scenarios` (empty when nothing
@@ -875,7 +875,10 @@ def distill_scenarios(
     variational Dirichlet-process Gaussian mixture truncated at ``min(max_components, n)``
     components, with sklearn's default priors (from the codes it is fitted on). Components of
     weight > ``weight_threshold`` are the scenarios; each identified code belongs to its most
-    probable component.
+    probable component. A component of that weight to which no code belongs is left out (the
+    paper throws away the components "not used by the model"): its weight is variational mass
+    (the Dirichlet process's prior, or responsibilities that lose to an overlapping component
+    on every code), and it has no source image and no class to review.
 
     Procedure (:func:`~failwidgets.methods.dp_mixture.fit_dp_mixture`):
 
@@ -912,7 +915,8 @@ def distill_scenarios(
     identification : the result of :func:`identify_failures`.
     max_codes : codes are randomly (seeded) down-sampled to at most this many before fitting.
     max_components : K, the truncation of the Dirichlet process (``min(K, n_codes)`` is used).
-    weight_threshold : epsilon; components with weight > epsilon are kept.
+    weight_threshold : epsilon; components with weight > epsilon (and at least one code) are
+        kept.
     init_codes : codes of the first stage, ``"auto"`` (``4 K d``) or a number; None fits on
         all codes from the start.
     max_iter : EM iterations per stage at most.
@@ -978,11 +982,17 @@ def distill_scenarios(
             assignment = np.concatenate(
                 [mixture.predict(codes[i : i + max_codes]) for i in range(0, n, max_codes)]
             )
-    kept = [
+    heavy = [
         int(c)
         for c in np.argsort(-mixture.weights_, kind="stable")
         if mixture.weights_[c] > weight_threshold
     ]
+    # a component no code is assigned to is "not used by the model" (the paper throws those
+    # away): its weight is variational mass (the stick's prior, or responsibilities that lose
+    # to an overlapping component everywhere); it has no source image and no class to review
+    used = np.zeros(mixture.n_components, dtype=bool)
+    used[np.unique(assignment)] = True
+    kept = [c for c in heavy if used[c]]
     scenarios = []
     for scenario_id, component in enumerate(kept):
         members = np.flatnonzero(assignment == component)
@@ -1003,9 +1013,15 @@ def distill_scenarios(
             )
         )
     last = stages[-1]
+    unused = len(heavy) - len(kept)
     message = (
-        f"{len(scenarios)} of {mixture.n_components} components have weight > {weight_threshold:g}; "
-        f"fitted on {len(fit_index)} of {n} codes"
+        f"{len(scenarios)} of {mixture.n_components} components have weight > {weight_threshold:g}"
+        + (
+            f" and codes assigned ({unused} more of that weight hold no code: left out)"
+            if unused
+            else ""
+        )
+        + f"; fitted on {len(fit_index)} of {n} codes"
         + (
             f" (EM converged in {last.n_iter} iterations on all of them"
             + (f", after {len(stages) - 1} warm-up stages)" if len(stages) > 1 else ")")

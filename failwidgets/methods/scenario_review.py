@@ -7,8 +7,13 @@ EvalSet rows it identified failures around (image ``i`` of the fit is EvalSet ro
 - each scenario's source images (EvalSet rows) and its :class:`~failwidgets.modes.FailureMode`,
   whose rule re-applies it (:class:`~failwidgets.rules.MixtureRule`: encode, then the
   component of highest responsibility);
-- the failure modes left once the annotator's labels are read (a scenario marked "not a
-  failure" is left out), and the scenarios as a table with those labels;
+- the package's protocol (:class:`~failwidgets.mode_source.FailureModeSource`):
+  ``failure_modes(classes="all", tau=...)``, the failure modes left once the annotator's
+  labels (the review's :attr:`~ScenarioReview.labels` store) are read (a scenario marked "not
+  a failure" is left out; with :attr:`~ScenarioReview.confirmed_only` only those marked
+  failures are kept), and ``table(classes="all", tau=...)``, the scenarios with those labels.
+  ``tau`` changes the samples, not the modes: it is checked and has no other effect there;
+- labelling a scenario (:meth:`~ScenarioReview.set_label`, written to the store at once);
 - the VAE check (Defuse's quality gate) as a sentence;
 - decoded samples of a scenario, drawn at a given spread ``tau``;
 - the correction, its training, test and validation images taken from the EvalSet's splits.
@@ -27,11 +32,14 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_int
+from ..class_names import class_index
 from ..data import EvalSet
+from ..mode_source import FailureModeSource, resolve_classes, resolve_thresholds
 from ..modes import FailureMode
 from ..text import percent as _percent
+from .answers import AnswerFrame, AnswerList, answer_frame, answer_list
 from .defuse import Defuse, ScenarioSamples, sample_scenario
-from .scenario_labels import ScenarioLabels
+from .scenario_labels import ScenarioLabel, ScenarioLabels
 from .vae import CheckedVAE, check_vae
 
 __all__ = [
@@ -105,7 +113,10 @@ def check_images_fit_vae(evalset: EvalSet, rows: np.ndarray, vae: CheckedVAE) ->
     vae.probe(evalset.images_at(rows[:2]))
 
 
-class ScenarioReview:
+_UNSET = object()  # a label field left out of set_label
+
+
+class ScenarioReview(FailureModeSource):
     """A fitted Defuse's scenarios over the EvalSet rows it identified failures around.
 
     Parameters
@@ -121,12 +132,30 @@ class ScenarioReview:
         The classifier's transform (default: the Defuse's; when given, it must be the Defuse's).
     checked_vae : CheckedVAE, optional
         The VAE already checked (default: checked here).
+    labels : ScenarioLabels, optional
+        The annotator's label store of these scenarios (also :meth:`open_labels`).
+    confirmed_only : bool
+        :meth:`failure_modes` keeps only the scenarios ``labels`` marks failures (default:
+        every scenario not marked "not a failure").
 
     Attributes
     ----------
     evalset, defuse, rows (read-only), identification, scenarios, quality, preprocess,
     classifier, vae (the checked VAE), seed.
+    labels, confirmed_only : settable, checked (see the parameters).
+
+    Notes
+    -----
+    The protocol (:class:`~failwidgets.mode_source.FailureModeSource`, method ``"defuse"``):
+    ``failure_modes(classes="all", tau=...)`` lists one mode per scenario whose majority label
+    is one of ``classes`` (:meth:`failure_mode`), in scenario order. Each scenario is made of
+    misclassified codes, so it is a failure candidate until reviewed: those :attr:`labels`
+    marks "not a failure" are left out, and with :attr:`confirmed_only` only those it marks
+    failures are kept. ``tau`` (the spread of the decoded samples) is checked but changes no
+    mode. An empty answer's ``reason`` says why, per class.
     """
+
+    method = "defuse"
 
     def __init__(
         self,
@@ -138,6 +167,8 @@ class ScenarioReview:
         classifier=None,
         preprocess: Callable | None = None,
         checked_vae: CheckedVAE | None = None,
+        labels: ScenarioLabels | None = None,
+        confirmed_only: bool = False,
     ):
         if not isinstance(evalset, EvalSet):
             raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
@@ -187,6 +218,8 @@ class ScenarioReview:
             for s in self.scenarios
         }
         self._encoder = None  # shared by the modes' rules: each image is encoded once
+        self.labels = labels
+        self.confirmed_only = confirmed_only
 
     @classmethod
     def build(
@@ -271,10 +304,47 @@ class ScenarioReview:
         defuse.fit(evalset.images_at(rows), evalset.labels[rows])
         return cls(evalset, defuse, rows, checked_vae=checked_vae)
 
+    # ------------------------------------------------------------------ labels
+    @property
+    def labels(self) -> ScenarioLabels | None:
+        """The annotator's label store of these scenarios (None: no labels read)."""
+        return self._labels
+
+    @labels.setter
+    def labels(self, labels: ScenarioLabels | None) -> None:
+        if labels is not None and not isinstance(labels, ScenarioLabels):
+            raise TypeError(
+                f"labels: expected a ScenarioLabels or None, got {type(labels).__name__}"
+            )
+        if labels is not None and labels.n_classes != self.evalset.n_classes:
+            raise ValueError(
+                f"labels: the store is for {labels.n_classes} classes, the EvalSet has "
+                f"{self.evalset.n_classes}"
+            )
+        fingerprint = self.scenarios.fingerprint
+        if labels is not None and labels.scenario_set not in (None, fingerprint):
+            raise ValueError(
+                f"labels: the store holds labels of another scenario set ({labels.scenario_set}, "
+                f"expected {fingerprint}); open this set's store with open_labels(path)"
+            )
+        self._labels = labels
+
+    @property
+    def confirmed_only(self) -> bool:
+        """:meth:`failure_modes` keeps only the scenarios :attr:`labels` marks failures."""
+        return self._confirmed_only
+
+    @confirmed_only.setter
+    def confirmed_only(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"confirmed_only: expected True or False, got {type(value).__name__}")
+        self._confirmed_only = bool(value)
+
     def open_labels(self, labels_path, *, adopt_labels: bool = False) -> ScenarioLabels:
-        """The annotator's label store of this scenario set at ``labels_path`` (read when the
-        file exists; a file of another scenario set, or without a scenario-set fingerprint
-        unless ``adopt_labels``, is refused). Errors name ``labels_path``."""
+        """Open the annotator's label store of this scenario set at ``labels_path`` and make
+        it :attr:`labels` (read when the file exists; a file of another scenario set, or
+        without a scenario-set fingerprint unless ``adopt_labels``, is refused). Errors name
+        ``labels_path``. Returns the store."""
         if isinstance(labels_path, (bytes, bytearray)) or not isinstance(
             labels_path, (str, os.PathLike)
         ):
@@ -290,7 +360,7 @@ class ScenarioReview:
                 f"adopt_labels: expected True or False, got {type(adopt_labels).__name__}"
             )
         try:
-            return ScenarioLabels(
+            labels = ScenarioLabels(
                 path,
                 n_classes=self.evalset.n_classes,
                 scenario_ids=self.scenarios.ids,
@@ -301,6 +371,41 @@ class ScenarioReview:
         except (TypeError, ValueError) as error:
             message = str(error).removeprefix("path: ").replace("adopt=True", "adopt_labels=True")
             raise ValueError(f"labels_path: {message}") from None
+        self.labels = labels
+        return labels
+
+    def label(self, scenario_id: int) -> ScenarioLabel:
+        """The stored label of a scenario (an empty one without :attr:`labels`)."""
+        scenario_id = self.check_id(scenario_id)
+        return ScenarioLabel() if self._labels is None else self._labels.get(scenario_id)
+
+    def set_label(self, scenario_id: int, *, is_failure=_UNSET, correct_label=_UNSET):
+        """Label a scenario in :attr:`labels` (the file is written at once).
+
+        ``is_failure``: True, False or None (not reviewed); ``correct_label``: a class name,
+        a class index or None. Fields left out keep their value. Returns the stored label.
+        """
+        scenario_id = self.check_id(scenario_id)
+        store = self._store()
+        fields = {}
+        if is_failure is not _UNSET:
+            fields["is_failure"] = is_failure
+        if correct_label is not _UNSET:
+            if isinstance(correct_label, str):
+                correct_label = class_index(correct_label, self.class_names, name="correct_label")
+            fields["correct_label"] = correct_label
+        return store.set(scenario_id, **fields)
+
+    def clear_label(self, scenario_id: int) -> None:
+        """Forget a scenario's label in :attr:`labels` (written at once)."""
+        self._store().clear(self.check_id(scenario_id))
+
+    def _store(self) -> ScenarioLabels:
+        if self._labels is None:
+            raise ValueError(
+                "labels: the review has no label store; open one with open_labels(path)"
+            )
+        return self._labels
 
     # ------------------------------------------------------------------ scenarios
     @property
@@ -369,56 +474,88 @@ class ScenarioReview:
             rule=rule,
         )
 
-    def failure_modes(
-        self,
-        labels: ScenarioLabels | None = None,
-        class_names=None,
-        *,
-        confirmed_only: bool = False,
-    ) -> list[FailureMode]:
-        """One failure mode per scenario, of every class or of ``class_names`` (a list).
+    # ------------------------------------------------------------------ protocol
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.evalset.class_names)
 
-        Each scenario is made of misclassified codes, so it is a failure candidate until
-        reviewed: scenarios ``labels`` marks "not a failure" are left out, and with
-        ``confirmed_only`` only those it marks failures are kept.
-        """
-        if not isinstance(confirmed_only, bool):
-            raise TypeError(
-                f"confirmed_only: expected True or False, got {type(confirmed_only).__name__}"
-            )
-        if labels is not None and not isinstance(labels, ScenarioLabels):
-            raise TypeError(
-                f"labels: expected a ScenarioLabels or None, got {type(labels).__name__}"
-            )
-        wanted = None
-        if class_names is not None:
-            wanted = {self.evalset.class_index(c) for c in class_names}
-        modes = []
-        for scenario in self.scenarios:
-            verdict = None if labels is None else labels.get(scenario.id).is_failure
-            if verdict is False or (confirmed_only and verdict is not True):
-                continue
-            if wanted is None or scenario.majority_label in wanted:
-                modes.append(self.failure_mode(scenario.id))
-        return modes
+    def _failure_modes(self, class_names: list[str], thresholds: dict) -> AnswerList:
+        """One mode per scenario of ``class_names`` left by the labels (see the class notes);
+        ``tau`` changes no mode."""
+        modes = [self.failure_mode(s.id) for s in self._listed(class_names) if self._is_mode(s.id)]
+        return answer_list(modes, lambda: self._empty_reason(class_names))
 
-    def table(self, labels: ScenarioLabels | None = None) -> pd.DataFrame:
-        """The scenarios (the engine's columns), their class names, number of source images
-        and, with ``labels``, the annotator's verdict and correct label."""
-        frame = self.scenarios.to_frame()
-        names = self.evalset.class_names
+    def table(self, classes="all", **thresholds) -> AnswerFrame:
+        """The scenarios of ``classes`` (majority label) as a DataFrame: the engine's columns,
+        their class names, number of source images and, with :attr:`labels`, the annotator's
+        verdict and correct label. Every scenario is listed, whatever its verdict; ``tau``
+        is checked and changes no row. When empty, its ``reason`` says why."""
+        names = resolve_classes(classes, self.class_names)
+        resolve_thresholds(self.method, thresholds, self.threshold_values())
+        listed = [s.id for s in self._listed(names)]
+        frame = self.scenarios.to_frame().loc[listed]
+        class_names = self.evalset.class_names
 
         def name(c):
-            return None if c is None or pd.isna(c) else names[int(c)]
+            return None if c is None or pd.isna(c) else class_names[int(c)]
 
         frame["majority_class"] = [name(c) for c in frame["majority_label"]]
         frame["top_prediction_class"] = [name(c) for c in frame["top_prediction"]]
         frame["n_images"] = [len(self._members[int(i)]) for i in frame.index]
-        if labels is not None:
-            stored = [labels.get(int(i)) for i in frame.index]
+        if self._labels is not None:
+            stored = [self._labels.get(int(i)) for i in frame.index]
             frame["is_failure"] = [label.is_failure for label in stored]
             frame["correct_label"] = [name(label.correct_label) for label in stored]
-        return frame
+        return answer_frame(frame, lambda: self._no_scenario_reason(names))
+
+    def _listed(self, class_names: list[str]) -> list:
+        """The scenarios whose majority label is one of ``class_names``, in scenario order."""
+        wanted = {self.evalset.class_index(c) for c in class_names}
+        return [s for s in self.scenarios if s.majority_label in wanted]
+
+    def _is_mode(self, scenario_id: int) -> bool:
+        """Whether the labels leave the scenario a failure mode (see the class notes)."""
+        verdict = self.label(scenario_id).is_failure
+        return verdict is True or (verdict is None and not self._confirmed_only)
+
+    def _no_scenario_reason(self, class_names: list[str]) -> str:
+        if self.scenarios.is_empty:
+            return self.scenarios.message
+        if not class_names:
+            return "no class was given"
+        shown = ", ".join(repr(c) for c in class_names[:5]) + (
+            f" and {len(class_names) - 5} more" if len(class_names) > 5 else ""
+        )
+        return (
+            f"no scenario has majority label {shown}; {len(self.scenarios)} scenarios in "
+            "other classes"
+        )
+
+    def _empty_reason(self, class_names: list[str]) -> str:
+        """Why no failure mode is left: no scenario in the classes, else, per class with
+        scenarios, what the labels did to them."""
+        by_class = {name: [s.id for s in self._listed([name])] for name in class_names}
+        reviewed = {name: ids for name, ids in by_class.items() if ids}
+        if not reviewed:
+            return self._no_scenario_reason(class_names)
+        reasons = []
+        for name, ids in reviewed.items():
+            marked_not = sum(self.label(i).is_failure is False for i in ids)
+            text = f"its {len(ids)} scenarios are marked 'not a failure'"
+            if marked_not < len(ids):  # the others are unreviewed, and confirmed_only is set
+                text = (
+                    f"none of its {len(ids)} scenarios is marked a failure ({marked_not} "
+                    "marked 'not a failure'; confirmed_only lists only scenarios marked "
+                    "failures)"
+                )
+            reasons.append((name, text))
+        if len(class_names) == 1:
+            return reasons[0][1]
+        return "; ".join(f"{name}: {why}" for name, why in reasons) + (
+            f"; no scenario in the {len(class_names) - len(reviewed)} other classes"
+            if len(reviewed) < len(class_names)
+            else ""
+        )
 
     def samples(self, scenario_id: int, *, n: int, tau: float, draw: int = 0) -> ScenarioSamples:
         """``n`` decoded, classified samples ``z ~ N(mean, tau * cov)`` of a scenario; each
@@ -497,8 +634,9 @@ class ScenarioReview:
                 )
         return data
 
-    def correct(self, labels: ScenarioLabels, *, tau: float, **kwargs):
-        """Finetune copies of the classifier on the labelled failure scenarios.
+    def correct(self, *, tau: float, **kwargs):
+        """Finetune copies of the classifier on the failure scenarios labelled in
+        :attr:`labels`.
 
         :func:`~failwidgets.methods.defuse.correct_classifier` with the EvalSet's splits
         (:meth:`correction_data`), ``preprocess`` and ``seed`` of the Defuse and samples
@@ -506,6 +644,7 @@ class ScenarioReview:
         """
         from . import defuse as engine  # looked up at call time (tests replace it)
 
+        labels = self._store()
         settings = {"preprocess": self.preprocess, "tau": tau, "seed": self.seed}
         settings.update(self.correction_data(**kwargs))
         settings.update(kwargs)

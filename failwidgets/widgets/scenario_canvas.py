@@ -15,6 +15,7 @@ from .guard import (
     StrictInt,
     answer_errors,
     is_int,
+    message_int,
     message_request_id,
     short_repr,
 )
@@ -66,9 +67,9 @@ class ScenarioCanvas(GuardedState, anywidget.AnyWidget):
             reply, data = pack_images(reply, data)  # buffers, or data URLs (Colab)
             self.send(reply, buffers=data)
         elif kind == "select":
-            view.select(view._message_id(content))
+            view.select(self._message_id(content))
         elif kind == "label":
-            scenario_id = view._message_id(content)
+            scenario_id = self._message_id(content)
             fields = {k: content[k] for k in ("is_failure", "correct_label") if k in content}
             if not fields:
                 raise BrowserMessageError("label: give is_failure and/or correct_label")
@@ -85,8 +86,30 @@ class ScenarioCanvas(GuardedState, anywidget.AnyWidget):
                     "correct_label: expected a class name, a class index or null, got "
                     f"{type(correct_label).__name__}"
                 )
-            view._label_from_browser(scenario_id, fields)
+            self._label(scenario_id, fields)
         else:
             raise BrowserMessageError(
                 f"type: expected 'strips', 'select' or 'label', got {short_repr(kind)}"
             )
+
+    def _message_id(self, content: dict) -> int:
+        """The scenario id of a browser message; BrowserMessageError when it names none."""
+        scenario_id = message_int(content, "id")
+        ids = self._view.review.scenarios.ids
+        if scenario_id not in ids:
+            raise BrowserMessageError(
+                f"id: {scenario_id} is not one of the {len(ids)} scenario ids"
+            )
+        return scenario_id
+
+    def _label(self, scenario_id: int, fields: dict) -> None:
+        """Store a label from the browser; one that cannot be stored is answered with
+        ``label_refused`` (the browser puts the stored label back and says why) and shown in
+        the view's status line."""
+        view = self._view
+        try:
+            view.set_label(scenario_id, **fields)
+        except (TypeError, ValueError, OSError) as error:
+            text = f"scenario {scenario_id}: label not saved ({error})"
+            view._set_status(text, error=True)
+            self.send({"type": "label_refused", "id": scenario_id, "error": text})

@@ -1,7 +1,8 @@
 """ScenarioView: review Defuse's failure scenarios, label them, and correct the classifier.
 
 A thin layer (anywidget + ipywidgets) over
-:class:`~failwidgets.methods.scenario_review.ScenarioReview`, which computes the review:
+:class:`~failwidgets.methods.scenario_review.ScenarioReview`, which computes the review, and
+:mod:`failwidgets.viewmodels.scenarios`, which builds what the browser shows:
 
 - one row per scenario (a kept mixture component of misclassified latent codes): its weight,
   codes and source images, majority label, a strip of decoded samples ``z ~ N(mean, tau *
@@ -21,14 +22,12 @@ browser's request, so no image is stored in the notebook's widget state.
 
 from __future__ import annotations
 
-import html
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import ipywidgets as widgets
 import numpy as np
+import traitlets
 
 from ..checks import check_int
 from ..data import EvalSet
@@ -37,45 +36,35 @@ from ..methods.scenario_review import (
     DEFAULT_MAX_IMAGES,
     DEFAULT_SPLIT,
     ScenarioReview,
-    review_rows,
 )
 from ..thresholds import spec as threshold_spec
+from ..viewmodels.scenarios import (
+    StatusLine,
+    StripSamples,
+    scenarios_view_model,
+    selection_title,
+)
 from .failure_view import FailureView
 from .grid import ImageGrid
-from .guard import (
-    BrowserMessageError,
-    Checked,
-    message_int,
-    validator,
-)
+from .guard import Checked, validator
 from .scenario_canvas import ScenarioCanvas
+from .scenario_panels import ALL_CLASSES, CorrectionPanel, QualityLine, ScenarioControls
 from .threshold_controls import ControlLink, Threshold
 
 __all__ = ["ScenarioView", "ScenarioCanvas", "DEFAULT_FIT_SETTINGS", "DEFAULT_MAX_IMAGES"]
 
 MAX_SAMPLES_SHOWN = 64
-MAX_THUMB_PIXELS = 128  # decoded samples larger than this are shrunk for the strip
-#: The correction's progress replaces the status line at most this often (seconds) within one
-#: epoch; a new stage, lambda or epoch shows at once.
-PROGRESS_INTERVAL_S = 0.25
-_ALL = ""  # the class dropdown's value for "all classes" (class_name None)
-_UNSET = object()
-_DEFAULT_SPLIT = DEFAULT_SPLIT  # the Explorer's assets read it under this name
-
-
-def _span(text: str, error: bool) -> str:
-    colour = "var(--jp-error-color1, #d32f2f)" if error else "var(--jp-ui-font-color1, #444)"
-    return f'<span style="color: {colour}">{html.escape(text)}</span>'
 
 
 class _AllClassesLink(ControlLink):
-    """The class dropdown's link: its "all classes" entry is ``class_name`` None."""
+    """The class dropdown's link: its "all classes" entry (``ALL_CLASSES``) is ``class_name``
+    None."""
 
     def _transform(self, value):
-        return _ALL if value is None else value
+        return ALL_CLASSES if value is None else value
 
     def _transform_inv(self, value):
-        return None if value == _ALL else value
+        return None if value == ALL_CLASSES else value
 
 
 # ---------------------------------------------------------------------- the view
@@ -140,11 +129,13 @@ class ScenarioView(FailureView):
     Attributes
     ----------
     tau, class_name, confirmed_only : observable typed traits; setting ``tau`` resamples
-        every strip, ``class_name`` filters the rows (None: all classes).
+        every strip, ``class_name`` filters the rows (None: all classes); ``confirmed_only``
+        is the review's.
     review : the :class:`~failwidgets.methods.scenario_review.ScenarioReview` (what the
         review computes); ``defuse`` its fitted :class:`Defuse`, ``scenarios`` its
         :class:`ScenarioSet`.
-    labels : the :class:`~failwidgets.methods.scenario_labels.ScenarioLabels` store.
+    labels : the :class:`~failwidgets.methods.scenario_labels.ScenarioLabels` store (the
+        review's).
     rows : EvalSet indices of the images Defuse identified around (``identification_``
         image ``i`` is EvalSet sample ``rows[i]``).
     status : the status line (the correction's state and a note on the last action).
@@ -154,11 +145,13 @@ class ScenarioView(FailureView):
 
     Notes
     -----
-    :meth:`failure_modes` lists every scenario the annotator has not marked "not a failure"
-    (each scenario is made of misclassified codes, so it is a failure candidate until
-    reviewed); ``confirmed_only`` keeps only those marked failures. A mode's members are the
-    scenario's source images; its accuracy is the classifier's accuracy on them and its drop
-    the class accuracy (over ``rows``) minus it (:meth:`ScenarioReview.failure_mode`).
+    :meth:`failure_modes` is the review's (:meth:`ScenarioReview.failure_modes`): every
+    scenario the annotator has not marked "not a failure" (each scenario is made of
+    misclassified codes, so it is a failure candidate until reviewed); ``confirmed_only``
+    keeps only those marked failures. A mode's members are the scenario's source images; its
+    accuracy is the classifier's accuracy on them and its drop the class accuracy (over
+    ``rows``) minus it (:meth:`ScenarioReview.failure_mode`). With no class selected,
+    ``"current"`` means every class, as the view then shows every class's scenarios.
     """
 
     method = "defuse"
@@ -188,7 +181,7 @@ class ScenarioView(FailureView):
         **kwargs,
     ):
         super().__init__(evalset, grid=grid, background=background, **kwargs)
-        self._n_shown = check_int(n_samples_shown, "n_samples_shown", 1, MAX_SAMPLES_SHOWN)
+        n_shown = check_int(n_samples_shown, "n_samples_shown", 1, MAX_SAMPLES_SHOWN)
         self.tau = tau
         self.confirmed_only = confirmed_only
         self.class_name = class_name
@@ -196,21 +189,13 @@ class ScenarioView(FailureView):
             evalset, classifier, vae, defuse=defuse, preprocess=preprocess, split=split,
             indices=indices, fit_kwargs=fit_kwargs, max_images=max_images,
         )  # fmt: skip
-        self.labels = self.review.open_labels(labels_path, adopt_labels=adopt_labels)
+        self.review.open_labels(labels_path, adopt_labels=adopt_labels)
+        self.review.confirmed_only = self.confirmed_only
+        self._strips = StripSamples(self.review, n_shown, self.tau)  # the samples shown
         self._draw = 0  # bumped by resample(): a new random stream for the samples
-        self._version = 0  # bumped whenever new samples are shown (tau, resample)
-        self._samples_key = (self.tau, self._draw)  # the (tau, draw) of the samples shown
-        self._samples: dict[int, object] = {}
-        self._thumbs: dict[int, list[bytes]] = {}
         self._selected: int | None = None
-        # the status line has two parts: the correction's ("finetuning…", "corrected with…"),
-        # kept until the next correction, and a note on the last action (an error), which a
-        # refresh clears
-        self._status_parts = {"task": ("", False), "note": ("", False)}
+        self._status_line = StatusLine()  # the correction's part and a note on the last action
         self._status_lock = threading.RLock()  # the correction's thread writes it too
-        self._progress_key, self._progress_time = None, 0.0
-        self.correction_ = None
-        self._correction_thread: threading.Thread | None = None
 
         self.add_class("fw-scenario-view")
         self.canvas = ScenarioCanvas(self)
@@ -221,7 +206,6 @@ class ScenarioView(FailureView):
             self.grid.show(
                 [], title="Click a scenario to see the source images of its failing codes"
             )
-        self._show_quality()
         children = [self._controls, self._quality, self.canvas, self._correction_box]
         self.children = children + ([self.grid] if self._owns_grid else [])
 
@@ -233,58 +217,34 @@ class ScenarioView(FailureView):
             )
         return bool(proposal["value"])
 
-    _fit_rows = staticmethod(review_rows)  # the Explorer's assets call it
+    @traitlets.observe("confirmed_only")
+    def _confirmed_only_changed(self, change) -> None:
+        if self._ready:  # the constructor hands the first value to the review itself
+            self.review.confirmed_only = change["new"]
 
     def _build_controls(self) -> None:
-        names = list(self._evalset.class_names)
-        self._class_dropdown = widgets.Dropdown(
-            options=[("all classes", _ALL)] + [(name, name) for name in names],
-            description="class",
-            layout=widgets.Layout(width="220px"),
-            style={"description_width": "40px"},
+        (self._tau_slider,) = self.threshold_controls()
+        self._tau_slider.add_class("fw-scenarios-tau")
+        self._correction_box = CorrectionPanel(
+            self.review,
+            lambda text, error: self._set_status(text, error, task=True),
+            tau=lambda: self.tau,
         )
-        self._class_dropdown.add_class("fw-scenarios-class")
+        self._correct_button = self._correction_box.button
+        self._controls = ScenarioControls(
+            self._evalset.class_names,
+            self._tau_slider,
+            self._correct_button,
+            self._status_html,
+            on_resample=self.resample,
+        )
+        self._class_dropdown = self._controls.class_dropdown
+        self._resample_button = self._controls.resample_button
         _AllClassesLink(
             (self, "class_name"), (self._class_dropdown, "value"), on_error=self._control_error
         )
-        self._own_controls.append(self._class_dropdown)  # hidden with show_controls=False
-        (self._tau_slider,) = self.threshold_controls()
-        self._tau_slider.add_class("fw-scenarios-tau")
-        self._resample_button = widgets.Button(
-            description="New samples",
-            icon="refresh",
-            tooltip="draw new samples of every scenario (same τ)",
-            layout=widgets.Layout(width="auto"),
-        )
-        self._resample_button.add_class("fw-scenarios-resample")
-        self._resample_button.on_click(lambda _: self.resample())
-        self._correct_button = widgets.Button(
-            description="Correct classifier",
-            icon="wrench",
-            tooltip="finetune copies of the classifier on the labelled failure scenarios "
-            "(lambda sweep); shows test and scenario accuracy before and after",
-            layout=widgets.Layout(width="auto"),
-        )
-        self._correct_button.add_class("fw-scenarios-correct")
-        self._correct_button.on_click(self._on_correct_click)
-        self._status_html.add_class("fw-scenarios-status")
-        self._controls = widgets.HBox(
-            [
-                self._class_dropdown,
-                self._tau_slider,
-                self._resample_button,
-                self._correct_button,
-                self._status_html,
-            ],
-            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
-        )
-        # show_controls=False given to the constructor came before the controls: apply it
-        self._show_own_controls({"new": self.show_controls})
-        self._correction_table = widgets.HTML()
-        self._correction_table.add_class("fw-scenarios-correction")
-        self._correction_box = widgets.VBox([self._correction_table])
-        self._quality = widgets.HTML(layout=widgets.Layout(margin="2px 0 4px 0"))
-        self._quality.add_class("fw-scenarios-quality")
+        self._adopt([self._class_dropdown])  # hidden with show_controls=False, as the slider
+        self._quality = QualityLine(self.review.quality_summary(), self.review.quality_text())
 
     # ------------------------------------------------------------------ reactions
     def _on_threshold(self, name: str) -> None:  # tau: new samples of every strip
@@ -295,62 +255,32 @@ class ScenarioView(FailureView):
             self._clear_selection()
         self._refresh()
 
-    def _message_id(self, content: dict) -> int:
-        """The scenario id of a browser message; BrowserMessageError when it names none."""
-        scenario_id = message_int(content, "id")
-        if scenario_id not in self.review.scenarios.ids:
-            raise BrowserMessageError(
-                f"id: {scenario_id} is not one of the {len(self.review.scenarios)} scenario ids"
-            )
-        return scenario_id
+    # ------------------------------------------------------------------ the correction
+    def correct(self, **kwargs):
+        """Finetune copies of the classifier on the labelled failure scenarios.
 
-    def _label_from_browser(self, scenario_id: int, fields: dict) -> None:
-        try:
-            self.set_label(scenario_id, **fields)
-        except (TypeError, ValueError, OSError) as error:
-            text = f"scenario {scenario_id}: label not saved ({error})"
-            self._set_status(text, error=True)
-            # the browser puts the stored label back on its controls and says why
-            self.canvas.send({"type": "label_refused", "id": scenario_id, "error": text})
+        Calls :meth:`ScenarioReview.correct` (:func:`~failwidgets.methods.defuse.correct_classifier`)
+        with the label store and shows its progress in the status line, then its before/after
+        table and trade-off chart under the rows. Training, test and validation images default
+        to the EvalSet's ``train``, ``test`` and ``val`` splits; ``preprocess``, ``tau`` and
+        ``seed`` to the view's. Any keyword of ``correct_classifier`` may be given, and
+        ``on_progress`` hears the progress too. Returns the :class:`CorrectionResult`.
+        """
+        return self._correction_box.run(**kwargs)
 
-    # ------------------------------------------------------------------ the correction thread
-    def _on_correct_click(self, button) -> None:
-        """Run the correction on its own thread: the kernel keeps answering the view meanwhile."""
-        if self.correcting:
-            return
-        self._correct_button.disabled = True
-        self._set_status(
-            "finetuning the classifier on the labelled failure scenarios (minutes on a CPU; "
-            "the view stays usable)…",
-            task=True,
-        )
-
-        def work() -> None:
-            try:
-                self.correct(progress=False)
-            except (TypeError, ValueError, RuntimeError) as error:
-                self._set_status(f"correction: {error}", error=True, task=True)
-            except Exception as error:  # noqa: BLE001 - a worker thread must report, not die
-                self._set_status(
-                    f"correction failed: {type(error).__name__}: {error}", error=True, task=True
-                )
-            finally:
-                self._correct_button.disabled = False
-
-        self._correction_thread = threading.Thread(
-            target=work, name="fw-defuse-correction", daemon=True
-        )
-        self._correction_thread.start()
+    @property
+    def correction_(self):
+        """The last :class:`CorrectionResult` (None before a correction)."""
+        return self._correction_box.result
 
     @property
     def correcting(self) -> bool:
         """True while a correction started by the button is running."""
-        return self._correction_thread is not None and self._correction_thread.is_alive()
+        return self._correction_box.running
 
     def wait_correction(self, timeout: float | None = None):
         """Wait for a correction started by the button; return its result (None if none ran)."""
-        if self._correction_thread is not None:
-            self._correction_thread.join(timeout)
+        self._correction_box.wait(timeout)
         return self.correction_
 
     # ------------------------------------------------------------------ public API
@@ -368,17 +298,22 @@ class ScenarioView(FailureView):
         return self.review.rows
 
     @property
+    def labels(self):
+        """The annotator's :class:`~failwidgets.methods.scenario_labels.ScenarioLabels`."""
+        return self.review.labels
+
+    @property
     def labels_path(self) -> Path:
         return self.labels.path
 
     @property
     def n_samples_shown(self) -> int:
-        return self._n_shown
+        return self._strips.n
 
     @property
     def sample_version(self) -> int:
         """Increases whenever new samples are shown (``tau`` or :meth:`resample`)."""
-        return self._version
+        return self._strips.version
 
     @property
     def quality(self):
@@ -392,17 +327,11 @@ class ScenarioView(FailureView):
 
     @property
     def selected_members(self) -> np.ndarray:
-        view = self._selected_members.view()
-        view.flags.writeable = False
-        return view
+        return self.selected_indices  # read-only (Selectable's trait)
 
     def members(self, scenario_id: int) -> np.ndarray:
         """EvalSet indices (ascending) of the source images of a scenario's member codes."""
         return self.review.members(scenario_id)
-
-    def set_class(self, name: str | int | None) -> None:
-        """Show only scenarios whose majority label is ``name`` (None: all scenarios)."""
-        self.class_name = name
 
     def resample(self) -> None:
         """Draw new samples of every scenario (a new random stream, the same ``tau``)."""
@@ -414,39 +343,21 @@ class ScenarioView(FailureView):
         current one once a resampling on the worker was delivered)."""
         scenario_id = self.review.check_id(scenario_id)
         with self._worker.lock:
-            if scenario_id not in self._samples:
-                tau, draw = self._samples_key
-                self._samples[scenario_id] = self.review.samples(
-                    scenario_id, n=self._n_shown, tau=tau, draw=draw
-                )
-            return self._samples[scenario_id]
+            return self._strips.get(scenario_id)
 
-    def set_label(self, scenario_id: int, *, is_failure=_UNSET, correct_label=_UNSET):
-        """Label a scenario and write the label file at once.
+    def set_label(self, scenario_id: int, **fields):
+        """Label a scenario and write the label file at once (:meth:`ScenarioReview.set_label`).
 
         ``is_failure``: True, False or None (not reviewed); ``correct_label``: a class name,
         a class index or None. Fields left out keep their value. Returns the stored label.
         """
-        scenario_id = self.review.check_id(scenario_id)
-        fields = {}
-        if is_failure is not _UNSET:
-            fields["is_failure"] = is_failure
-        if correct_label is not _UNSET:
-            if isinstance(correct_label, str):
-                if correct_label not in self._evalset.class_names:
-                    raise ValueError(
-                        f"class_name: unknown class {correct_label!r}; "
-                        f"known: {list(self._evalset.class_names)[:10]}"
-                    )
-                correct_label = self._evalset.class_index(correct_label)
-            fields["correct_label"] = correct_label
-        label = self.labels.set(scenario_id, **fields)
+        label = self.review.set_label(scenario_id, **fields)
         self._refresh()
         return label
 
     def clear_label(self, scenario_id: int) -> None:
         """Forget a scenario's label (written at once)."""
-        self.labels.clear(self.review.check_id(scenario_id))
+        self.review.clear_label(scenario_id)
         self._refresh()
 
     def select(self, scenario_id: int) -> None:
@@ -455,14 +366,8 @@ class ScenarioView(FailureView):
         mode = self.review.failure_mode(scenario_id)
         scenario_id = int(scenario_id)
         self._selected = scenario_id
-        self._selected_members = mode.members.copy()
         self.canvas.selected = scenario_id
-        n_errors = int(np.count_nonzero(~self._evalset.correct[mode.members]))
-        self.show_mode(
-            mode,
-            title=f"Defuse {mode.description} — {mode.size} source images of its failing codes, "
-            f"{n_errors} misclassified",
-        )
+        self.show_mode(mode, title=selection_title(mode, self._evalset))
         self._notify_select(mode)
 
     def _resolve_classes(self, classes) -> list[str]:
@@ -471,86 +376,32 @@ class ScenarioView(FailureView):
         return super()._resolve_classes(classes)
 
     def _modes(self, class_names: list[str], thresholds: dict):
-        """One failure mode per scenario of ``class_names`` (see the class notes); ``tau``
-        changes the samples only, not the modes."""
-        return self.review.failure_modes(
-            self.labels, class_names, confirmed_only=self.confirmed_only
-        )
+        """The review's failure modes of ``class_names`` (``tau`` changes no mode)."""
+        return self.review.failure_modes(class_names, **thresholds)
 
     def scenario_table(self):
         """The scenarios as a DataFrame: the engine's columns, class names, source images and
         the labels (:meth:`ScenarioReview.table`)."""
-        return self.review.table(self.labels)
-
-    def correct(self, **kwargs):
-        """Finetune copies of the classifier on the labelled failure scenarios.
-
-        Calls :meth:`ScenarioReview.correct` (:func:`~failwidgets.methods.defuse.correct_classifier`)
-        with the label store and shows its before/after table and trade-off chart under the
-        rows. Training, test and validation images default to the EvalSet's ``train``,
-        ``test`` and ``val`` splits; ``preprocess``, ``tau`` and ``seed`` to the view's. Any
-        keyword of ``correct_classifier`` may be given. Returns the :class:`CorrectionResult`.
-        """
-        user_callback = kwargs.pop("on_progress", None)
-        if user_callback is not None and not callable(user_callback):
-            raise TypeError(
-                f"on_progress: expected a callable or None, got {type(user_callback).__name__}"
-            )
-
-        def on_progress(progress) -> None:
-            self._show_progress(progress)
-            if user_callback is not None:
-                user_callback(progress)
-
-        kwargs.setdefault("progress", True)
-        kwargs.setdefault("tau", self.tau)
-        self._progress_key, self._progress_time = None, 0.0
-        try:
-            result = self.review.correct(self.labels, on_progress=on_progress, **kwargs)
-        except Exception as error:
-            self._set_status(f"correction stopped: {error}", error=True, task=True)
-            raise
-        self.correction_ = result
-        self._show_correction(result)
-        self._set_status(
-            f"corrected with lambda = {result.best_lambda:g} on {result.n_scenarios} labelled "
-            "failure scenarios (table below)",
-            task=True,
-        )
-        return result
-
-    def _show_correction(self, result) -> None:
-        from .scenario_panels import correction_html, tradeoff_chart
-
-        self._correction_table.value = correction_html(result, self._evalset.class_names)
-        chart = tradeoff_chart(result)
-        self._correction_box.children = [self._correction_table] + ([chart] if chart else [])
+        return self.review.table()
 
     # ------------------------------------------------------------------ samples and the model
     def _resample(self) -> None:
         """Draw the shown scenarios' samples at the current ``(tau, draw)`` on the worker; the
         strips change (and ``sample_version`` grows) when they are delivered."""
-        key = (self.tau, self._draw)
+        tau, draw = self.tau, self._draw
         ids = self._shown_ids()
         if self._worker.background:
-            self._set_status(f"drawing new samples at τ = {key[0]:g}…")
-
-        def compute() -> dict:
-            return {
-                i: self.review.samples(i, n=self._n_shown, tau=key[0], draw=key[1]) for i in ids
-            }
+            self._set_status(f"drawing new samples at τ = {tau:g}…")
 
         def deliver(samples: dict) -> None:
-            self._samples, self._samples_key = samples, key
-            self._thumbs = {}
-            self._version += 1
+            self._strips.replace(samples, tau, draw)
             self._refresh()
             self._set_status("")
 
         def fail(error: BaseException) -> None:
             self._set_status(f"samples not drawn: {type(error).__name__}: {error}", error=True)
 
-        self._worker.submit(compute, deliver, fail)
+        self._worker.submit(lambda: self._strips.draw_all(ids, tau, draw), deliver, fail)
 
     def _shown_ids(self) -> list[int]:
         return self.review.ids(self.class_name)
@@ -571,164 +422,24 @@ class ScenarioView(FailureView):
         if not self._worker.pending:  # "drawing new samples…" stays until they are shown
             self._set_status("")  # the last action worked: its note goes; the correction's stays
 
-    def _row(self, scenario, max_weight: float) -> dict:
-        names = self._evalset.class_names
-        label = self.labels.get(scenario.id)
-        samples = self.samples(scenario.id)
-        reference = (
-            label.correct_label if label.correct_label is not None else scenario.majority_label
-        )
-        top, top_count = samples.top_prediction()
-        wrong = samples.wrong(reference)
-        code_top = scenario.top_prediction
-        return {
-            "id": scenario.id,
-            "weight": float(scenario.weight),
-            "weight_text": f"{100 * scenario.weight:.1f}%",
-            "weight_share": float(scenario.weight / max_weight) if max_weight > 0 else 0.0,
-            "n_codes": int(scenario.n_members),
-            "n_images": len(self.review.members(scenario.id)),
-            "majority_label": scenario.majority_label,
-            "majority_name": self.review.class_of(scenario.id),
-            "code_prediction": names[code_top] if code_top is not None else None,
-            "reference_name": names[reference] if reference is not None else None,
-            "samples": [
-                {"prediction": names[p], "confidence": round(float(q), 4), "wrong": bool(w)}
-                for p, q, w in zip(
-                    samples.predictions.tolist(), samples.confidence.tolist(), wrong.tolist()
-                )
-            ],
-            "top_prediction": names[top],
-            "top_count": top_count,
-            "n_wrong": int(wrong.sum()),
-            "predicted_text": f"predicted: {names[top]} {top_count}/{len(wrong)}",
-            "is_failure": label.is_failure,
-            "correct_label": label.correct_label,
-        }
-
     def view_model(self) -> dict:
-        """The browser's view model (JSON-ready): the shown rows and the view's settings.
-
-        Keys: ``rows`` (one dict per shown scenario: ``id``, ``weight``, ``weight_text``,
-        ``weight_share``, ``n_codes``, ``n_images``, ``majority_label``/``majority_name``,
-        ``code_prediction``, ``reference_name`` (the correct label when given, else the
-        majority label), ``samples`` (``prediction``, ``confidence``, ``wrong``),
-        ``top_prediction``, ``top_count``, ``n_wrong``, ``predicted_text``, ``is_failure``,
-        ``correct_label``), ``class_names``, ``class_name``, ``tau`` (of the samples shown),
-        ``n_samples``, ``sample_version``, ``image_size``, ``n_scenarios``, ``n_labelled``,
-        ``n_failures``, ``labels_path``, ``message``, ``quality`` (the VAE check:
-        ``original_accuracy``, ``reconstruction_accuracy``, ``passed``,
-        ``n_vae_failure_images``, ``n_vae_failing_draws``, ``vae_failures``, ``text``; None
-        when not measured).
-        """
-        scenarios = self.review.scenarios
-        max_weight = max((s.weight for s in scenarios), default=0.0)
-        rows = [self._row(scenarios[i], max_weight) for i in self._shown_ids()]
-        labelled = self.labels.items()
-        if scenarios.is_empty:
-            message = scenarios.message
-        elif not rows:
-            message = (
-                f"No scenario has majority label {self.class_name!r}; "
-                f"{len(scenarios)} scenarios in other classes."
-            )
-        else:
-            message = ""
-        return {
-            "rows": rows,
-            "class_names": list(self._evalset.class_names),
-            "class_name": self.class_name,
-            "tau": self._samples_key[0],
-            "n_samples": self._n_shown,
-            "sample_version": self._version,
-            "image_size": int(self.review.vae.image_size),
-            "quality": self.review.quality_summary(),
-            "n_scenarios": len(scenarios),
-            "n_labelled": len(labelled),
-            "n_failures": sum(1 for _, label in labelled if label.is_failure),
-            "labels_path": str(self.labels.path),
-            "message": message,
-        }
+        """The browser's view model (JSON-ready): the shown rows and the view's settings
+        (:func:`~failwidgets.viewmodels.scenarios.scenarios_view_model` lists the keys)."""
+        with self._worker.lock:
+            return scenarios_view_model(self.review, self._strips, self.class_name)
 
     def strips_payload(self, ids, request_id=None) -> tuple[dict, list[bytes]]:
-        """The message and PNG buffers answering the browser's request for ``ids``' strips.
-
-        Each id is answered once (repeats are dropped) and unknown ids are skipped. A request
-        may name at most one id per scenario: a longer one raises ValueError naming ``ids``
-        (nothing is decoded). ``version`` is the current :attr:`sample_version`; the browser
-        drops answers of another version than the one it shows.
-        """
-        from ..thumbnails import encode_thumbnails
-
-        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
-            raise TypeError(f"ids: expected a list of scenario ids, got {type(ids).__name__}")
-        known = set(self.review.scenarios.ids)
-        if len(ids) > len(known):
-            raise ValueError(
-                f"ids: {len(ids)} ids in one request, but the view has {len(known)} scenarios; "
-                "ask for each scenario at most once"
-            )
-        strips, buffers = [], []
+        """The message and PNG buffers answering the browser's request for ``ids``' strips
+        (:meth:`StripSamples.strips_message <failwidgets.viewmodels.scenarios.StripSamples.strips_message>`);
+        its ``version`` is :attr:`sample_version`, the browser drops answers of another."""
         with self._worker.lock:  # the samples, their thumbnails and version belong together
-            for scenario_id in dict.fromkeys(ids):  # each id once, in order
-                if scenario_id not in known:
-                    continue
-                if scenario_id not in self._thumbs:
-                    self._thumbs[scenario_id] = encode_thumbnails(
-                        self.samples(scenario_id).images,
-                        size=MAX_THUMB_PIXELS,
-                        format="png",
-                        n_jobs=1,
-                    )
-                thumbs = self._thumbs[scenario_id]
-                first = len(buffers)
-                strips.append(
-                    {"id": scenario_id, "buffers": list(range(first, first + len(thumbs)))}
-                )
-                buffers.extend(thumbs)
-            version = self._version
-        content = {
-            "type": "strips",
-            "request_id": request_id,
-            "version": version,
-            "mime": "image/png",
-            "strips": strips,
-        }
-        return content, buffers
+            return self._strips.strips_message(ids, request_id)
 
-    # ------------------------------------------------------------------ status and VAE check
+    # ------------------------------------------------------------------ status
     def _set_status(self, text: str, error: bool = False, *, task: bool = False) -> None:
         """Set the correction's part of the status line (``task``) or the note on the last
         action; the line shows both (each in its colour)."""
         with self._status_lock:  # the correction's thread writes here too
-            self._status_parts["task" if task else "note"] = (text, error)
-            parts = [part for part in self._status_parts.values() if part[0]]
-            super()._set_status(
-                " · ".join(part for part, _ in parts), any(is_error for _, is_error in parts)
-            )
-            if len(parts) > 1:
-                self._status_html.value = " · ".join(_span(*part) for part in parts)
-
-    def _show_progress(self, progress) -> None:
-        """The correction's :class:`~failwidgets.methods.defuse.CorrectionProgress` in the status
-        line ("correcting: λ=0.1 (2/4), epoch 2/3, step 12/60"), at most every
-        :data:`PROGRESS_INTERVAL_S` within an epoch."""
-        now = time.monotonic()
-        key = (progress.stage, progress.lam, progress.epoch)
-        if key == self._progress_key and now - self._progress_time < PROGRESS_INTERVAL_S:
-            return
-        self._progress_key, self._progress_time = key, now
-        self._set_status(
-            f"correcting: {progress.text} ({100 * progress.fraction:.0f}% of the finetuning)",
-            task=True,
-        )
-
-    def _show_quality(self) -> None:
-        from .scenario_panels import quality_html
-
-        self._quality.value, warn = quality_html(
-            self.review.quality_summary(), self.review.quality_text()
-        )
-        self._quality.remove_class("fw-scenarios-quality-ok")
-        self._quality.remove_class("fw-scenarios-quality-warn")
-        self._quality.add_class("fw-scenarios-quality-warn" if warn else "fw-scenarios-quality-ok")
+            self._status_line.set(text, error, task=task)
+            super()._set_status(self._status_line.text, self._status_line.error)
+            self._status_html.value = self._status_line.html

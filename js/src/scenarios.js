@@ -7,30 +7,19 @@
 // for another version than the one shown is dropped, so the last resampling always wins.
 // All text from data goes through textContent or attributes, never innerHTML.
 
-import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
-import { make } from "./dom.js";
-import { listenerSet } from "./events.js";
+import { panelCSS } from "./theme.js";
+import { closestIn, make, markSelected, startView, viewFrame } from "./dom.js";
+import { wireHover } from "./events.js";
 import { imageURL, releaseURL } from "./images.js";
 
 const STYLE_ID = "fw-scenarios-style";
 const numberFormat = new Intl.NumberFormat("en-US");
 
 export const SCENARIOS_CSS = `
-.fw-scenarios {
-  ${THEME_VARS}
-  --fw-scn-thumb: 64px;
-  ${PANEL_STYLE}
-  padding: 6px 8px;
-  box-sizing: border-box;
-  max-width: 100%;
-}
-.fw-scenarios * { box-sizing: border-box; }
-.fw-scenarios :focus-visible { outline: 2px solid var(--fw-accent); outline-offset: 1px; }
-.fw-scn-toolbar { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 12px; margin-bottom: 6px; }
-.fw-scn-title { font-weight: 600; }
+${panelCSS(".fw-scenarios", { vars: "--fw-scn-thumb: 64px;" })}
+.fw-scn-toolbar { align-items: baseline; }
 .fw-scn-summary { color: var(--fw-fg-muted); font-size: var(--fw-font-size-small); }
-.fw-scn-message { padding: 8px; text-align: center; color: var(--fw-fg-muted); }
-.fw-scn-message:empty { display: none; }
+.fw-scn-message { padding: 8px; color: var(--fw-fg-muted); }
 .fw-scn-list {
   display: flex; flex-direction: column; gap: 6px; max-height: min(75vh, 760px);
   overflow-y: auto; padding: 2px;
@@ -98,10 +87,6 @@ export const SCENARIOS_CSS = `
 .fw-scn-label { flex: 1 1 auto; min-width: 0; }
 .fw-scn-hint { min-height: 1.2em; font-size: var(--fw-font-size-small); color: var(--fw-fg-muted); }
 .fw-scn-row[data-needs-label="true"] .fw-scn-hint { color: var(--fw-bad); }
-.fw-scn-status {
-  min-height: 1.4em; margin-top: 4px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
-  color: var(--fw-fg-soft); font-size: var(--fw-font-size-small);
-}
 `;
 
 export function formatCount(n) {
@@ -158,8 +143,7 @@ export function createScenarioView(container, options = {}) {
     createObjectURL = (blob) => URL.createObjectURL(blob),
     revokeObjectURL = (url) => URL.revokeObjectURL(url),
   } = options;
-  const doc = container.ownerDocument;
-  ensureStyle(container, STYLE_ID, SCENARIOS_CSS);
+  const { doc, listeners, listen } = startView(container, STYLE_ID, SCENARIOS_CSS);
 
   const viewId = Math.random().toString(36).slice(2, 10);
   let data = { rows: [], class_names: [], sample_version: 0 };
@@ -170,18 +154,14 @@ export function createScenarioView(container, options = {}) {
   let pending = null; // {requestId, version, ids: Set}
   const strips = new Map(); // id -> {version, urls}
   const rowElements = new Map(); // id -> row element
-  const listeners = listenerSet();
-  const listen = listeners.listen;
 
   // ------------------------------------------------------------------ DOM skeleton
-  const root = make(doc, "div", "fw-scenarios", { "data-state": "empty" });
-  const toolbar = make(doc, "div", "fw-scn-toolbar");
-  const title = make(doc, "span", "fw-scn-title");
+  const { root, toolbar, title } = viewFrame(doc, "fw-scn", "fw-scenarios");
   const summary = make(doc, "span", "fw-scn-summary");
   toolbar.append(title, summary);
-  const message = make(doc, "div", "fw-scn-message", { "aria-live": "polite" });
+  const message = make(doc, "div", "fw-scn-message fw-message", { "aria-live": "polite" });
   const list = make(doc, "div", "fw-scn-list", { role: "list", "aria-label": "Failure scenarios" });
-  const status = make(doc, "div", "fw-scn-status", { "aria-live": "polite" });
+  const status = make(doc, "div", "fw-scn-status fw-statusline", { "aria-live": "polite" });
   root.append(toolbar, message, list, status);
   container.appendChild(root);
 
@@ -355,11 +335,7 @@ export function createScenarioView(container, options = {}) {
   }
 
   function applySelection() {
-    for (const [id, el] of rowElements) {
-      const on = id === selectedId;
-      el.classList.toggle("selected", on);
-      el.setAttribute("aria-current", on ? "true" : "false");
-    }
+    markSelected(rowElements, selectedId, "aria-current");
     root.setAttribute("data-selected", String(selectedId));
   }
 
@@ -457,8 +433,7 @@ export function createScenarioView(container, options = {}) {
   // ------------------------------------------------------------------ events
 
   function rowOf(target) {
-    const el = target && target.closest ? target.closest(".fw-scn-row") : null;
-    return el && list.contains(el) ? el : null;
+    return closestIn(target, ".fw-scn-row", list);
   }
 
   listen(list, "click", (event) => {
@@ -492,19 +467,10 @@ export function createScenarioView(container, options = {}) {
     applySelection();
     onSelect(selectedId);
   });
-  const showDetails = (event) => {
-    const el = rowOf(event.target);
+  wireHover(listen, list, list, rowOf, (el) => {
     const row = el ? el._fwRow : null;
     if (row !== hovered) {
       hovered = row;
-      renderStatus();
-    }
-  };
-  listen(list, "mouseover", showDetails);
-  listen(list, "focusin", showDetails);
-  listen(list, "mouseleave", () => {
-    if (hovered) {
-      hovered = null;
       renderStatus();
     }
   });

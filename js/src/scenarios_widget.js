@@ -3,6 +3,7 @@
 // custom messages, and the strips come in as custom messages with PNG buffers.
 
 import { createScenarioView } from "./scenarios.js";
+import { onMessages, syncTraits } from "./adapter.js";
 
 export default {
   render({ model, el }) {
@@ -12,22 +13,18 @@ export default {
       onRequestStrips: ({ ids, version, requestId }) =>
         model.send({ type: "strips", ids, version, request_id: requestId }),
     });
-    const syncData = () => view.setData(model.get("view_model"));
-    const syncSelected = () => view.setSelected(model.get("selected"));
-    const onMessage = (message, buffers) => {
-      if (message && message.type === "strips") view.receiveStrips(message, buffers);
-      else if (message && message.type === "label_refused") view.labelRefused(message);
-    };
-    model.on("change:view_model", syncData);
-    model.on("change:selected", syncSelected);
-    model.on("msg:custom", onMessage);
-    syncData();
-    syncSelected();
+    const stopMessages = onMessages(model, {
+      strips: (message, buffers) => view.receiveStrips(message, buffers),
+      label_refused: (message) => view.labelRefused(message),
+    });
+    const stopSync = syncTraits(model, {
+      view_model: (value) => view.setData(value),
+      selected: (value) => view.setSelected(value),
+    });
 
     return () => {
-      model.off("change:view_model", syncData);
-      model.off("change:selected", syncSelected);
-      model.off("msg:custom", onMessage);
+      stopSync();
+      stopMessages();
       view.destroy();
     };
   },
