@@ -86,7 +86,7 @@ def test_the_embedding_map_is_a_tab_that_highlights_a_selected_mode(full):
     mode = next(m for m in full._modes.collect(full.class_name) if m.method == "prime")
     full.select_mode(mode)
     assert view.color_by == "mode"
-    np.testing.assert_array_equal(view._members, np.unique(mode.members))
+    np.testing.assert_array_equal(view.highlighted, np.unique(mode.members))
 
 
 def test_every_method_analyses_only_the_split(full, world):

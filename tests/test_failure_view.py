@@ -139,9 +139,7 @@ def test_failure_modes_protocol_resolves_classes_and_threshold_overrides(evalset
     assert [m.class_name for m in view.failure_modes(["c", 1])] == ["c", "b"]
     assert view.failure_modes(a=0.5)[0].description == "a>=0.5"
     assert view.a == spec("prime", "a").default  # overrides leave the view unchanged
-    with pytest.raises(
-        TypeError, match="delta: not a threshold of prime; known: \\['a', 's'\\]"
-    ):
+    with pytest.raises(TypeError, match="delta: not a threshold of prime; known: \\['a', 's'\\]"):
         view.failure_modes(delta=0.1)
     with pytest.raises(ValueError, match="a: must lie in"):
         view.failure_modes(a=2)

@@ -133,7 +133,7 @@ def test_tag_set_rule_gives_back_the_prime_members(world):
     es = world["evalset"]
     test = es.split_indices("test")
     result = Prime(min_support=5, a=0.2).fit(es, world["tags"], indices=test).result_
-    modes = result.to_failure_modes()
+    modes = result.failure_modes()
     assert {m.description for m in modes} >= {"grass", "lucky"}
     for mode in modes:
         assert isinstance(mode.rule, TagSetRule) and mode.rule.tags == tuple(
@@ -280,7 +280,7 @@ def test_a_mode_found_on_test_that_does_not_hold_on_val_shows_a_small_heldout_dr
     es, tags, features = world["evalset"], world["tags"], world["features"]
     test = es.split_indices("test")
     prime = Prime(min_support=5, a=0.2).fit(es, tags, indices=test).result_
-    modes = {m.description: m for m in prime.to_failure_modes() if m.class_name == "cat"}
+    modes = {m.description: m for m in prime.failure_modes("cat")}
     barlow = Barlow(k=1, depth=1, delta=0.0, tau=0.0)
     group = class_rows(es, "cat", "label", test)
     # the tree on the "lucky" feature alone: it only explains test's errors
@@ -313,8 +313,8 @@ def test_tag_set_heldout_equals_prime_generalization(world):
     es = world["evalset"]
     test, val = es.split_indices("test"), es.split_indices("val")
     result = Prime(min_support=5, a=0.1).fit(es, world["tags"], indices=test).result_
-    modes = result.to_failure_modes()
-    report = result.generalization(val, modes=result.failure_modes())
+    modes = result.failure_modes()
+    report = result.generalization(val, modes=result.table())
     table = heldout(modes, es, "val")
     np.testing.assert_allclose(table["heldout_drop"], report.table["heldout_drop"])
     assert table["heldout_n"].tolist() == report.table["heldout_n_images"].tolist()

@@ -21,8 +21,6 @@ computes from the views' current state, synchronously.
 
 from __future__ import annotations
 
-import html
-import numbers
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,10 +31,18 @@ import pandas as pd
 import traitlets
 
 from ..assets import DEMO_METHODS, FromAssets, ViewUnavailable
+from ..checks import check_int
 from ..data import EvalSet
 from ..modes import FailureMode, modes_to_frame
-from ..text import percent
 from ..thresholds import THRESHOLDS as METHOD_THRESHOLDS
+from ..viewmodels.explorer import (
+    class_images_title,
+    class_rows,
+    mode_title,
+    selection_html,
+    status_html,
+    table_caption,
+)
 from .explorer_sharing import ExplorerSharing
 from .failure_view import FailureView
 from .grid import ImageGrid, _IndexArray
@@ -73,10 +79,6 @@ THRESHOLDS = METHOD_THRESHOLDS
 """Each method's thresholds (:data:`failwidgets.thresholds.THRESHOLDS`): the panel's sliders."""
 
 DEBOUNCE_S = 0.15
-
-
-def _percent(value) -> str:
-    return percent(value, digits=0)
 
 
 # ---------------------------------------------------------------------- the widget
@@ -192,14 +194,7 @@ class Explorer(FromAssets, ThresholdPanel, ExplorerSharing, widgets.VBox):
                 raise ValueError("grid: the shared ImageGrid must show the same EvalSet")
         self._split = self._check_split(evalset, split, "split")
         self._heldout_split = self._check_split(evalset, heldout_split, "heldout_split")
-        if isinstance(max_agreement_modes, bool) or not isinstance(
-            max_agreement_modes, numbers.Integral
-        ):
-            raise TypeError(
-                f"max_agreement_modes: expected an integer, got {type(max_agreement_modes).__name__}"
-            )
-        if max_agreement_modes < 1:
-            raise ValueError(f"max_agreement_modes: must be >= 1, got {max_agreement_modes}")
+        max_agreement_modes = check_int(max_agreement_modes, "max_agreement_modes", 1)
         if not isinstance(background, bool):
             raise TypeError(f"background: expected True or False, got {background!r}")
 
@@ -440,13 +435,7 @@ class Explorer(FromAssets, ThresholdPanel, ExplorerSharing, widgets.VBox):
             self.class_name = mode.class_name
         members = self._evalset.errors_first(mode.members)
         n_errors = int(np.count_nonzero(~self._evalset.correct[members]))
-        self.grid.show(
-            members,
-            title=(
-                f"{mode.method} · {mode.class_name}: {mode.description} — {mode.size} images, "
-                f"{n_errors} errors first, accuracy {_percent(mode.accuracy)}"
-            ),
-        )
+        self.grid.show(members, title=mode_title(mode, n_errors))
         self._set_selected(mode)
 
     def explain_selection(self) -> np.ndarray | None:
@@ -567,24 +556,12 @@ class Explorer(FromAssets, ThresholdPanel, ExplorerSharing, widgets.VBox):
             self.class_name = name
 
     def _show_class_images(self) -> None:
-        c = self._evalset.class_index(self.class_name)
-        rows = (
-            np.arange(self._evalset.n)
-            if self._split is None
-            else self._evalset.split_indices(self._split)
-        )
-        rows = self._evalset.errors_first(rows[self._evalset.labels[rows] == c])
+        rows = class_rows(self._evalset, self.class_name, self._split)
         n_errors = int(np.count_nonzero(~self._evalset.correct[rows]))
-        where = f"{self._split} images" if self._split else "images"
         self.grid.show(
-            rows,
-            title=(
-                f"{self.class_name}: {len(rows)} {where}, the {n_errors} errors first — select a "
-                "failure mode in a view or in the table to see its images"
-            ),
+            rows, title=class_images_title(self.class_name, len(rows), n_errors, self._split)
         )
 
-    # ------------------------------------------------------------------ thresholds
     # ------------------------------------------------------------------ selection
     def _view_of(self, method: str) -> str | None:
         return next((name for name, m in self._methods.items() if m == method), None)
@@ -627,23 +604,7 @@ class Explorer(FromAssets, ThresholdPanel, ExplorerSharing, widgets.VBox):
         return self.grid.selected
 
     def _render_selection(self) -> None:
-        parts = []
-        mode = self._selected_mode
-        if mode is not None:
-            parts.append(
-                f"<b>Selected:</b> {html.escape(mode.method)} · {html.escape(mode.class_name)}: "
-                f"{html.escape(mode.description)} ({mode.size} images, accuracy "
-                f"{_percent(mode.accuracy)})"
-            )
-        n = len(self.grid.selected)
-        if n:
-            parts.append(f"{n} image{'s' if n != 1 else ''} selected in the grid")
-        if not parts:
-            parts.append(
-                "<span style='color: var(--jp-ui-font-color2)'>Click a failure mode in a view or "
-                "in the table; select images in the grid to explain them.</span>"
-            )
-        self._selection_text.value = " · ".join(parts)
+        self._selection_text.value = selection_html(self._selected_mode, len(self.grid.selected))
 
     # ------------------------------------------------------------------ messages
     def _message(self, text: str) -> None:
@@ -652,21 +613,7 @@ class Explorer(FromAssets, ThresholdPanel, ExplorerSharing, widgets.VBox):
         self._render_status()
 
     def _render_status(self) -> None:
-        parts = []
-        if self.unavailable:
-            missing = "; ".join(
-                f"{html.escape(name)} ({html.escape(reason)})"
-                for name, reason in self.unavailable.items()
-            )
-            parts.append(
-                f"<span style='color: var(--jp-ui-font-color2)'>Not shown: {missing}</span>"
-            )
-        if self._messages:
-            parts.append(
-                "<span style='color: var(--jp-error-color1, #d32f2f)'>"
-                f"{html.escape(self._messages[-1])}</span>"
-            )
-        self._status.value = "<br>".join(parts)
+        self._status.value = status_html(self.unavailable, (self._messages or [None])[-1])
 
     # ------------------------------------------------------------------ failure modes
     def _request_refresh(self) -> None:
@@ -698,15 +645,8 @@ class Explorer(FromAssets, ThresholdPanel, ExplorerSharing, widgets.VBox):
         start, class_name, scope, modes, agreement, values = computed
         self._last_modes = modes
         shown = modes if scope == "all" else [m for m in modes if m.class_name == class_name]
-        n_methods = len({m.method for m in shown})
-        where = "all classes" if scope == "all" else f"class {class_name}"
-        caption = (
-            f"{len(shown)} failure mode{'s' if len(shown) != 1 else ''} from "
-            f"{n_methods} method{'s' if n_methods != 1 else ''} ({where}) — click a row to "
-            "see its images; click a header to sort"
-        )
         with self.table.hold_sync():
-            self.table.set_modes(shown, caption=caption)
+            self.table.set_modes(shown, caption=table_caption(shown, scope, class_name))
             self.table.set_agreement(class_name, agreement, values)
             self.table.busy = False
         self.timings["table"] = time.perf_counter() - start

@@ -15,7 +15,6 @@ any mask) wear a "label?" badge: see :meth:`ImageGrid.set_label_issues`.
 
 from __future__ import annotations
 
-import math
 import pathlib
 
 import anywidget
@@ -25,13 +24,25 @@ import traitlets
 from ..checks import check_int as _check_int
 from ..data import EvalSet
 from ..thumbnails import THUMBNAIL_FORMATS, ThumbnailCache
+from ..viewmodels.grid import (
+    MAX_PAGE_SIZE,
+    MAX_THUMB_SIZE,
+    MIN_THUMB_SIZE,
+    SELECT_MODES,
+    SORT_MODES,
+    GridContent,
+    check_index_array,
+    check_subset,
+    format_score,
+    n_pages,
+    page_bounds,
+)
 from .guard import (
     BrowserMessageError,
     GuardedState,
     StrictInt,
     TraitTypeError,
     answer_errors,
-    is_int,
     message_int,
     message_request_id,
     short_repr,
@@ -40,22 +51,9 @@ from .guard import (
 from .selection import encode_selection
 from .transport import pack_bytes, pack_images
 
-__all__ = ["ImageGrid", "format_score"]
+__all__ = ["SELECT_MODES", "SORT_MODES", "ImageGrid", "format_score"]
 
 _STATIC = pathlib.Path(__file__).parent.parent / "static"
-SORT_MODES = ("none", "asc", "desc")
-SELECT_MODES = ("replace", "toggle", "range", "range-add", "clear")
-MAX_PAGE_SIZE = 1000
-MIN_THUMB_SIZE, MAX_THUMB_SIZE = 16, 512
-
-
-def format_score(value: float) -> str:
-    """Short text for a score: 3 significant digits, "—" for NaN, "∞"/"−∞" for infinities."""
-    if math.isnan(value):
-        return "—"
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    return f"{value:.3g}"
 
 
 class _IndexArray(traitlets.TraitType):
@@ -70,38 +68,10 @@ class _IndexArray(traitlets.TraitType):
     info_text = "a sequence of distinct sample indices"
 
     def validate(self, obj, value):
-        if isinstance(value, (str, bytes)) or np.isscalar(value):
-            raise TraitTypeError(
-                f"{self.name}: expected a sequence of sample indices, got {type(value).__name__}"
-            )
-        if not isinstance(value, np.ndarray):
-            value = list(value)
-            wrong = next((v for v in value if not is_int(v)), None)
-            if wrong is not None:
-                raise TraitTypeError(
-                    f"{self.name}: expected a list of integer sample indices, got "
-                    f"{type(wrong).__name__}"
-                )
-        array = np.asarray(value)
-        if array.size == 0:
-            array = np.zeros(0, dtype=np.int64)
-        if array.ndim != 1:
-            raise TraitTypeError(f"{self.name}: expected a 1-D sequence, got shape {array.shape}")
-        if array.dtype == object:
-            wrong = next((v for v in array if not is_int(v)), None)
-            if wrong is not None:
-                raise TraitTypeError(
-                    f"{self.name}: expected a list of integer sample indices, got "
-                    f"{type(wrong).__name__}"
-                )
-            array = array.astype(np.int64)
-        elif not np.issubdtype(array.dtype, np.integer):
-            raise TraitTypeError(
-                f"{self.name}: expected a list of integer sample indices, got {array.dtype}"
-            )
-        array = np.array(array, dtype=np.int64)  # a private copy
-        array.flags.writeable = False
-        return array
+        try:
+            return check_index_array(value, self.name)
+        except TypeError as error:
+            raise TraitTypeError(str(error)) from None
 
     def set(self, obj, value):
         new_value = self._validate(obj, value)
@@ -208,14 +178,9 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         if not isinstance(evalset, EvalSet):
             raise TypeError(f"evalset: expected an EvalSet, got {type(evalset).__name__}")
         self._evalset = evalset
-        self._issues = _LabelFlags.check(label_issues, evalset)
-        self._class_names = list(evalset.class_names)
-        self._indices, self._scores = self._check_subset(indices, scores)
-        self._orders: dict[str, np.ndarray] = {}
-        self._anchor: int | None = None
-        self._distinct: bool | None = None
+        # the subset, its display orders, label flags, the selection mask and the click anchor
+        self._content = GridContent(evalset, indices, scores, label_issues)
         self._trusted_selection = False
-        self._mask = np.zeros(evalset.n, dtype=bool)  # membership of ``selected``
         if not isinstance(thumb_format, str) or thumb_format.lower() not in THUMBNAIL_FORMATS:
             raise ValueError(
                 f"thumb_format: expected one of {sorted(THUMBNAIL_FORMATS)}, got {thumb_format!r}"
@@ -247,34 +212,33 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
     @property
     def indices(self) -> np.ndarray:
         """The shown sample indices in the order given (a read-only view)."""
-        view = self._indices.view()
+        view = self._content.indices.view()
         view.flags.writeable = False
         return view
 
     @property
     def scores(self) -> np.ndarray | None:
         """The scores given with the indices (a read-only view), or None."""
-        if self._scores is None:
+        if self._content.scores is None:
             return None
-        view = self._scores.view()
+        view = self._content.scores.view()
         view.flags.writeable = False
         return view
 
     @property
     def n_pages(self) -> int:
-        # page_size >= 1 once validated; the guard covers a page validated in the same held
-        # update as a page_size that is about to be refused
-        return max(1, math.ceil(self.total / max(1, self.page_size)))
+        # page_size >= 1 once validated; n_pages counts a smaller one as 1 (a page validated
+        # in the same held update as a page_size that is about to be refused)
+        return n_pages(self.total, self.page_size)
 
     def display_indices(self) -> np.ndarray:
         """Sample indices in display order (after sorting)."""
-        order = self._order()
-        return self._indices if order is None else self._indices[order]
+        return self._content.display_indices(self.sort)
 
     def page_indices(self, page: int | None = None) -> np.ndarray:
         """Sample indices shown on ``page`` (default: the current page)."""
-        start, stop = self._page_bounds(self.page if page is None else page)
-        return self._display_slice(start, stop)[0]
+        start, stop = page_bounds(self.page if page is None else page, self.page_size, self.total)
+        return self._content.display_slice(self.sort, start, stop)[0]
 
     def show(self, indices, scores=None, title: str | None = None) -> None:
         """Show another subset: go to page 0 and keep only the selected samples it contains.
@@ -288,18 +252,12 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         title : str, optional
             New heading (cleared when not given).
         """
-        new_indices, new_scores = self._check_subset(indices, scores)
+        new_indices, new_scores = check_subset(self._evalset, indices, scores)
         if title is not None and not isinstance(title, str):
             raise TypeError(f"title: expected a string, got {type(title).__name__}")
-        current = self.selected
-        shown = np.zeros(self._evalset.n, dtype=bool)
-        shown[new_indices] = True
-        kept = current[shown[current]]
+        kept = self._content.kept_selection(self.selected, new_indices)
         with self.hold_sync():
-            self._indices, self._scores = new_indices, new_scores
-            self._orders.clear()
-            self._distinct = None
-            self._anchor = None
+            self._content.use_subset(new_indices, new_scores)
             if new_scores is None and self.sort != "none":
                 self.sort = "none"
             self._set_subset_traits()
@@ -314,7 +272,8 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
     @property
     def label_issues(self) -> np.ndarray:
         """Sample indices badged as likely label errors (ascending, read-only)."""
-        flagged = np.flatnonzero(self._issues.mask) if self._issues else np.zeros(0, np.int64)
+        flags = self._content.flags
+        flagged = np.flatnonzero(flags.mask) if flags else np.zeros(0, np.int64)
         flagged.flags.writeable = False
         return flagged
 
@@ -328,41 +287,12 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
             each badge's tooltip then gives the suggested label and the label quality), a
             boolean mask over the EvalSet's samples, or the indices of the flagged samples.
         """
-        flags = _LabelFlags.check(label_issues, self._evalset)
         with self.hold_sync():
-            self._issues = flags
+            self._content.set_label_issues(label_issues)
             self._set_subset_traits()
             self._data_version += 1
 
     # ------------------------------------------------------------------ validation
-    def _check_subset(self, indices, scores):
-        evalset = self._evalset
-        if indices is None:
-            idx = np.arange(evalset.n, dtype=np.int64)
-        else:
-            if isinstance(indices, (str, bytes)) or np.isscalar(indices):
-                raise TypeError(
-                    f"indices: expected a sequence of sample indices, got {type(indices).__name__}"
-                )
-            idx = evalset.check_indices(indices, name="indices")
-        idx = np.ascontiguousarray(idx, dtype=np.int64)
-        idx.flags.writeable = False
-        if scores is None:
-            return idx, None
-        try:
-            values = np.asarray(scores, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError("scores: expected numbers (one float per index)") from None
-        if values.ndim != 1:
-            raise ValueError(f"scores: expected a 1-D sequence, got shape {values.shape}")
-        if len(values) != len(idx):
-            raise ValueError(
-                f"scores: {len(values)} scores for {len(idx)} indices; lengths must match"
-            )
-        values = values.copy()
-        values.flags.writeable = False
-        return idx, values
-
     @validator("page_size")
     def _valid_page_size(self, proposal):
         value = _check_int(proposal["value"], "page_size")
@@ -391,7 +321,7 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         value = proposal["value"]
         if value not in SORT_MODES:
             raise ValueError(f"sort: expected one of {SORT_MODES}, got {value!r}")
-        if value != "none" and self._scores is None:
+        if value != "none" and self._content.scores is None:
             raise ValueError(
                 f"sort: {value!r} needs scores; pass scores= or use show(indices, scores)"
             )
@@ -407,16 +337,9 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
     @validator("selected")
     def _valid_selected(self, proposal):
         items = proposal["value"]  # a read-only int64 array (the trait type checked it)
-        if len(items) == 0 or self._trusted_selection:
+        if self._trusted_selection:
             return items
-        low, high = int(items.min()), int(items.max())
-        if low < 0 or high >= self._evalset.n:
-            raise ValueError(
-                f"selected: index {low if low < 0 else high} outside 0..{self._evalset.n - 1}"
-            )
-        distinct = _unique_in_order(items)
-        distinct.flags.writeable = False
-        return distinct
+        return self._content.check_selected(items)
 
     @traitlets.default("_selection")
     def _default_selection(self):
@@ -424,9 +347,7 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
 
     @traitlets.observe("selected")
     def _on_selected(self, change):
-        mask = np.zeros(self._evalset.n, dtype=bool)
-        mask[change["new"]] = True
-        self._mask = mask
+        mask = self._content.set_selected(change["new"])
         with self.hold_sync():
             self.set_trait("n_selected", len(change["new"]))
             self._selection = pack_bytes(encode_selection(mask))
@@ -439,13 +360,6 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         finally:
             self._trusted_selection = False
 
-    def _subset_is_distinct(self) -> bool:
-        """Whether the shown indices have no repeats (cached per subset)."""
-        if self._distinct is None:
-            counts = np.bincount(self._indices, minlength=1) if len(self._indices) else [0]
-            self._distinct = bool(np.max(counts) <= 1)
-        return self._distinct
-
     # ------------------------------------------------------------------ reactions
     @traitlets.observe("page_size")
     def _on_page_size(self, change):
@@ -454,7 +368,7 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
 
     @traitlets.observe("sort")
     def _on_sort(self, change):
-        self._anchor = None  # positions mean something else now
+        self._content.anchor = None  # positions mean something else now
         self.page = 0
 
     @traitlets.observe("thumb_size")
@@ -466,39 +380,10 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
             self._data_version += 1
 
     def _set_subset_traits(self) -> None:
-        self.set_trait("total", len(self._indices))
-        self.set_trait("has_scores", self._scores is not None)
-        n_wrong = int(np.count_nonzero(~self._evalset.correct[self._indices]))
-        self.set_trait("n_incorrect", n_wrong)
-        flagged = 0 if not self._issues else np.count_nonzero(self._issues.mask[self._indices])
-        self.set_trait("n_label_issues", int(flagged))
+        for name, value in self._content.counts().items():
+            self.set_trait(name, value)
 
-    # ------------------------------------------------------------------ ordering and pages
-    def _order(self) -> np.ndarray | None:
-        """Permutation of positions for the current sort (None: as given). Cached per mode."""
-        if self.sort == "none" or self._scores is None:
-            return None
-        if self.sort not in self._orders:
-            keys = self._scores if self.sort == "asc" else -self._scores
-            # Stable, and NaN sorts last in numpy (also after negation).
-            self._orders[self.sort] = np.argsort(keys, kind="stable")
-        return self._orders[self.sort]
-
-    def _page_bounds(self, page: int) -> tuple[int, int]:
-        page = min(max(0, _check_int(page, "page")), self.n_pages - 1)
-        start = page * self.page_size
-        return start, min(start + self.page_size, self.total)
-
-    def _display_slice(self, start: int, stop: int):
-        """(sample indices, scores or None) at display positions start..stop-1."""
-        order = self._order()
-        if order is None:
-            rows = slice(start, stop)
-        else:
-            rows = order[start:stop]
-        scores = None if self._scores is None else self._scores[rows]
-        return self._indices[rows], scores
-
+    # ------------------------------------------------------------------ pages
     def page_payload(self, page: int, request_id: str | None = None) -> tuple[dict, list[bytes]]:
         """The message and thumbnail buffers answering the browser's request for ``page``.
 
@@ -514,37 +399,8 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
             One encoded thumbnail per item that has one.
         """
         page = min(max(0, _check_int(page, "page")), self.n_pages - 1)
-        start, stop = self._page_bounds(page)
-        indices, scores = self._display_slice(start, stop)
-        thumbnails, errors = self._thumbs.get_many(indices)
-        labels = self._evalset.labels[indices]
-        predictions = self._evalset.predictions[indices]
-        flags = self._issues if self._issues else None
-        items, buffers = [], []
-        for offset, (index, label, prediction, thumb) in enumerate(
-            zip(indices.tolist(), labels.tolist(), predictions.tolist(), thumbnails)
-        ):
-            item = {
-                "position": start + offset,
-                "index": index,
-                "label": self._class_names[label],
-                "prediction": self._class_names[prediction],
-                "correct": label == prediction,
-                "score": None,
-                "score_text": None,
-                "label_issue": None if flags is None else flags.item(index, self._class_names),
-                "buffer": -1,
-            }
-            if scores is not None:
-                value = float(scores[offset])
-                item["score"] = value if math.isfinite(value) else None
-                item["score_text"] = format_score(value)
-            if thumb is None:
-                item["error"] = errors.get(index, "image unavailable")
-            else:
-                item["buffer"] = len(buffers)
-                buffers.append(thumb)
-            items.append(item)
+        start, stop = page_bounds(page, self.page_size, self.total)
+        items, buffers = self._content.page_items(self.sort, start, stop, self._thumbs)
         content = {
             "type": "page",
             "request_id": request_id,
@@ -568,37 +424,12 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
         "clear". A click whose ``index`` no longer matches ``position`` (the subset or order
         changed meanwhile) is ignored.
         """
-        if mode not in SELECT_MODES:
-            raise ValueError(f"mode: expected one of {SELECT_MODES}, got {mode!r}")
-        if mode == "clear":
-            self._anchor = None
-            self.clear_selection()
-            return True
-        position = _check_int(position, "position")
-        if not 0 <= position < self.total:
+        selection = self._content.click(
+            mode, position, index, sort=self.sort, selected=self.selected
+        )
+        if selection is None:
             return False
-        at = int(self._display_slice(position, position + 1)[0][0])
-        if index is not None and _check_int(index, "index") != at:
-            return False
-        if (
-            mode in ("range", "range-add")
-            and self._anchor is not None
-            and self._anchor < self.total
-        ):
-            lo, hi = sorted((self._anchor, position))
-            span = self._display_slice(lo, hi + 1)[0]
-            if not self._subset_is_distinct():
-                span = _unique_in_order(span)
-            if mode == "range-add":
-                span = np.concatenate([self.selected, span[~self._mask[span]]])
-            self._select(span)
-            return True  # the anchor stays, so the next shift-click re-spans from it
-        current = self.selected
-        if mode == "toggle":
-            self._select(current[current != at] if self._mask[at] else np.append(current, at))
-        else:  # replace, or a range without an anchor
-            self._select(np.array([at], dtype=np.int64))
-        self._anchor = position
+        self._select(selection)
         return True
 
     @answer_errors
@@ -626,54 +457,3 @@ class ImageGrid(GuardedState, anywidget.AnyWidget):
                 )
         else:
             raise BrowserMessageError(f"type: expected 'page' or 'select', got {short_repr(kind)}")
-
-
-def _unique_in_order(values: np.ndarray) -> np.ndarray:
-    """Distinct values in order of first appearance."""
-    values = np.asarray(values, dtype=np.int64)
-    _, first = np.unique(values, return_index=True)
-    return values[np.sort(first)]
-
-
-class _LabelFlags:
-    """Per-sample label-issue flags of a grid: a mask, and the suggested label and label
-    quality when they come from a :class:`~failwidgets.label_noise.LabelIssues`."""
-
-    def __init__(self, mask: np.ndarray, suggested=None, quality=None):
-        self.mask, self.suggested, self.quality = mask, suggested, quality
-
-    def __bool__(self) -> bool:
-        return bool(self.mask.any())
-
-    @classmethod
-    def check(cls, value, evalset: EvalSet) -> _LabelFlags:
-        from ..label_noise import LabelIssues
-
-        n = evalset.n
-        if value is None:
-            return cls(np.zeros(n, dtype=bool))
-        if isinstance(value, LabelIssues):
-            if value.n != n or not np.array_equal(value.labels, evalset.labels):
-                raise ValueError(
-                    f"label_issues: found on another EvalSet ({value.n} samples) than the "
-                    f"grid's ({n} samples), or its labels changed since"
-                )
-            return cls(np.array(value.flagged), value.suggested_label, value.label_quality)
-        if isinstance(value, (str, bytes)) or np.isscalar(value):
-            raise TypeError(
-                "label_issues: expected LabelIssues, a boolean mask or sample indices, got "
-                f"{type(value).__name__}"
-            )
-        mask = np.zeros(n, dtype=bool)
-        mask[evalset.check_indices(value, name="label_issues")] = True
-        return cls(mask)
-
-    def item(self, index: int, class_names: list[str]) -> dict | None:
-        """The page item's ``label_issue`` entry for sample ``index`` (None: not flagged)."""
-        if not self.mask[index]:
-            return None
-        quality = None if self.quality is None else float(self.quality[index])
-        return {
-            "suggested": None if self.suggested is None else class_names[self.suggested[index]],
-            "quality": quality if quality is not None and math.isfinite(quality) else None,
-        }

@@ -39,6 +39,15 @@ export function wireItems(listen, layer, area, itemOf, { choose, hover }) {
       choose(item);
     }
   });
+  wireHover(listen, layer, area, itemOf, hover);
+}
+
+/**
+ * Hover wiring of a layer of items: hovering or focusing an item (keyboard users get the same
+ * details as the pointer's) calls `hover(item)` with the item element `itemOf(target)` (or
+ * null), and leaving `area` calls `hover(null)`. Listeners go through `listen`.
+ */
+export function wireHover(listen, layer, area, itemOf, hover) {
   const showDetails = (event) => hover(itemOf(event.target));
   listen(layer, "mouseover", showDetails);
   listen(layer, "focusin", showDetails);

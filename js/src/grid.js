@@ -5,9 +5,9 @@
 // the selection with setSelected(), page data with receivePage(), and hears back through the
 // callbacks. All text from data goes through textContent or attributes, never innerHTML.
 
-import { PANEL_STYLE, THEME_VARS, ensureStyle } from "./theme.js";
-import { make } from "./dom.js";
-import { listenerSet } from "./events.js";
+import { panelCSS } from "./theme.js";
+import { closestIn, make, startView } from "./dom.js";
+import { wireHover } from "./events.js";
 import { selectionOf } from "./selection.js";
 import { imageURL, releaseURL } from "./images.js";
 
@@ -21,22 +21,8 @@ const STYLE_ID = "fw-grid-style";
 const numberFormat = new Intl.NumberFormat("en-US");
 
 export const GRID_CSS = `
-.fw-grid {
-  ${THEME_VARS}
-  --fw-thumb-size: 96px;
-  ${PANEL_STYLE}
-  padding: 6px 8px;
-  box-sizing: border-box;
-  max-width: 100%;
-}
-.fw-grid * { box-sizing: border-box; }
-.fw-toolbar, .fw-footer {
-  display: flex; flex-wrap: wrap; align-items: center; gap: 4px 12px;
-}
-.fw-toolbar { margin-bottom: 6px; }
-.fw-footer { margin-top: 6px; }
-.fw-title { font-weight: 600; }
-.fw-spacer { flex: 1 1 auto; }
+${panelCSS(".fw-grid", { vars: "--fw-thumb-size: 96px;" })}
+.fw-footer { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 12px; margin-top: 6px; }
 .fw-control { display: inline-flex; align-items: center; gap: 4px; color: var(--fw-fg-muted); }
 .fw-grid select, .fw-grid input, .fw-grid button {
   font: inherit; color: var(--fw-fg); background: var(--fw-input-bg);
@@ -46,7 +32,6 @@ export const GRID_CSS = `
 .fw-grid button { min-width: 26px; }
 .fw-grid button:not(:disabled):hover { background: var(--fw-bg-hover); cursor: pointer; }
 .fw-grid button:disabled, .fw-grid select:disabled { opacity: 0.45; }
-.fw-grid :focus-visible { outline: 2px solid var(--fw-accent); outline-offset: 1px; }
 .fw-tiles {
   display: grid;
   grid-template-columns: repeat(auto-fill, minmax(calc(var(--fw-thumb-size) + 10px), 1fr));
@@ -169,8 +154,7 @@ export function createGridView(container, options = {}) {
     createObjectURL = (blob) => URL.createObjectURL(blob),
     revokeObjectURL = (url) => URL.revokeObjectURL(url),
   } = options;
-  const doc = container.ownerDocument;
-  ensureStyle(container, STYLE_ID, GRID_CSS);
+  const { doc, listeners, listen } = startView(container, STYLE_ID, GRID_CSS);
 
   const viewId = Math.random().toString(36).slice(2, 10);
   const state = {
@@ -195,8 +179,6 @@ export function createGridView(container, options = {}) {
   let requestCounter = 0;
   let loadScheduled = false;
   let destroyed = false;
-  const listeners = listenerSet();
-  const listen = listeners.listen;
 
   // ------------------------------------------------------------------ DOM skeleton
   const root = make(doc, "div", "fw-grid", { "data-state": "empty" });
@@ -487,8 +469,7 @@ export function createGridView(container, options = {}) {
   // ------------------------------------------------------------------ events
 
   function tileOf(target) {
-    const tile = target && target.closest ? target.closest(".fw-thumb") : null;
-    return tile && grid.contains(tile) ? tile : null;
+    return closestIn(target, ".fw-thumb", grid);
   }
 
   function selectTile(tile, event) {
@@ -540,20 +521,10 @@ export function createGridView(container, options = {}) {
     }
   });
 
-  const showDetails = (event) => {
-    const tile = tileOf(event.target);
+  wireHover(listen, grid, grid, tileOf, (tile) => {
     const item = tile ? tile._fwItem : null;
     if (item !== hovered) {
       hovered = item;
-      renderStatus();
-    }
-  };
-  listen(grid, "mouseover", showDetails);
-  listen(grid, "focusin", showDetails); // keyboard users get the same details
-
-  listen(grid, "mouseleave", () => {
-    if (hovered) {
-      hovered = null;
       renderStatus();
     }
   });

@@ -4,20 +4,13 @@
 import { createGridView } from "./grid.js";
 import { decodeSelection } from "./selection.js";
 import { bytesOf } from "./images.js";
+import { onMessages, readTraits, saveTraits, snakeTraits, syncTraits, watchTraits } from "./adapter.js";
 
-// view state name -> model trait
-const TRAITS = {
-  total: "total",
-  page: "page",
-  pageSize: "page_size",
-  sort: "sort",
-  hasScores: "has_scores",
-  thumbSize: "thumb_size",
-  title: "title",
-  version: "_data_version",
-  nIncorrect: "n_incorrect",
-  nLabelIssues: "n_label_issues",
-};
+// view state name -> model trait: the name in snake_case; the page data version is private
+const TRAITS = snakeTraits(
+  ["total", "page", "pageSize", "sort", "hasScores", "thumbSize", "title", "nIncorrect", "nLabelIssues"],
+  { version: "_data_version" },
+);
 
 export default {
   render({ model, el }) {
@@ -25,34 +18,28 @@ export default {
       onRequestPage: ({ page, requestId }) => model.send({ type: "page", page, request_id: requestId }),
       onSelect: ({ mode, position, index }) => model.send({ type: "select", mode, position, index }),
       onChange: (patch) => {
-        for (const [name, value] of Object.entries(patch)) model.set(TRAITS[name], value);
-        model.save_changes();
+        const values = {};
+        for (const [name, value] of Object.entries(patch)) values[TRAITS[name]] = value;
+        saveTraits(model, values);
       },
     });
 
-    const syncState = () => {
-      const state = {};
-      for (const [name, trait] of Object.entries(TRAITS)) state[name] = model.get(trait);
-      view.setState(state);
-    };
+    const syncState = () => view.setState(readTraits(model, TRAITS));
+    const stopState = watchTraits(model, Object.values(TRAITS), syncState);
+    const stopMessages = onMessages(model, {
+      page: (message, buffers) => view.receivePage(message, buffers),
+    });
+    syncState();
     // The selection arrives as one binary buffer (ranges or a bitmap), never a JSON list;
     // as base64 text under the "dataurl" transport (front ends that drop buffers).
-    const syncSelected = () => view.setSelected(decodeSelection(bytesOf(model.get("_selection"))));
-    const onMessage = (message, buffers) => {
-      if (message && message.type === "page") view.receivePage(message, buffers);
-    };
-
-    const stateEvents = Object.values(TRAITS).map((trait) => `change:${trait}`);
-    for (const event of stateEvents) model.on(event, syncState);
-    model.on("change:_selection", syncSelected);
-    model.on("msg:custom", onMessage);
-    syncState();
-    syncSelected();
+    const stopSelection = syncTraits(model, {
+      _selection: (value) => view.setSelected(decodeSelection(bytesOf(value))),
+    });
 
     return () => {
-      for (const event of stateEvents) model.off(event, syncState);
-      model.off("change:_selection", syncSelected);
-      model.off("msg:custom", onMessage);
+      stopState();
+      stopSelection();
+      stopMessages();
       view.destroy();
     };
   },

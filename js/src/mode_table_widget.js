@@ -2,34 +2,18 @@
 // message), header clicks set the synced sort traits.
 
 import { createModeTableView } from "./mode_table.js";
+import { readTraits, saveTraits, snakeTraits, watchTraits } from "./adapter.js";
 
-// view state name -> model trait
-const TRAITS = {
-  rows: "rows",
-  sortBy: "sort_by",
-  ascending: "ascending",
-  selectedId: "selected_id",
-  className: "class_name",
-  caption: "caption",
-  busy: "busy",
-  agreement: "agreement",
-};
+// view state name -> model trait (the name in snake_case)
+const TRAITS = snakeTraits(["rows", "sortBy", "ascending", "selectedId", "className", "caption", "busy", "agreement"]);
 
 export default {
   render({ model, el }) {
     const view = createModeTableView(el, {
       onSelect: (id) => model.send({ type: "select", id }),
-      onSort: (sortBy, ascending) => {
-        model.set("sort_by", sortBy);
-        model.set("ascending", ascending);
-        model.save_changes();
-      },
+      onSort: (sortBy, ascending) => saveTraits(model, { sort_by: sortBy, ascending }),
     });
-    const readState = () => {
-      const state = {};
-      for (const [name, trait] of Object.entries(TRAITS)) state[name] = model.get(trait);
-      view.setState(state);
-    };
+    const readState = () => view.setState(readTraits(model, TRAITS));
     // several traits usually change together: draw once per burst of change events
     let queued = false;
     let active = true;
@@ -41,12 +25,11 @@ export default {
         if (active) readState();
       });
     };
-    const events = Object.values(TRAITS).map((trait) => `change:${trait}`);
-    for (const event of events) model.on(event, sync);
+    const stopWatching = watchTraits(model, Object.values(TRAITS), sync);
     readState();
     return () => {
       active = false;
-      for (const event of events) model.off(event, sync);
+      stopWatching();
       view.destroy();
     };
   },
