@@ -1033,23 +1033,20 @@ class ConceptScores:
 
         An empty answer carries its reason (:attr:`ConceptRanking.reason`, shown in the repr).
         """
-        k = _check_k(k)
-        positive = self.sides()[0]
-        return ConceptRanking(
-            [(self.names[i], float(self.scores[i])) for i in positive[:k]],
-            self.empty_reason("positive"),
-        )
+        return self._ranking("positive", k)
 
     def top_negative(self, k: int = 5) -> ConceptRanking:
         """The ``k`` most negative scores: concepts whose step lowers ``p_y``.
 
         An empty answer carries its reason (:attr:`ConceptRanking.reason`, shown in the repr).
         """
+        return self._ranking("negative", k)
+
+    def _ranking(self, side: str, k) -> ConceptRanking:
         k = _check_k(k)
-        negative = self.sides()[1]
+        rows = self.sides()[0 if side == "positive" else 1]
         return ConceptRanking(
-            [(self.names[i], float(self.scores[i])) for i in negative[:k]],
-            self.empty_reason("negative"),
+            [(self.names[i], float(self.scores[i])) for i in rows[:k]], self.empty_reason(side)
         )
 
     def top(self, k: int = 5) -> tuple[ConceptRanking, ConceptRanking]:

@@ -640,7 +640,7 @@ class FailureDirectionsResult(FailureModeSource):
         val_rows = _split_rows(split, val_split, "val_split")
         _check_splits(mode_split, heldout_split, np.unique(split).tolist())
         if classes is not None:
-            classes = [_class_index(class_names, c, "classes") for c in _as_list(classes)]
+            classes = [class_index(c, class_names, "classes") for c in _as_list(classes)]
         model = FailureDirections(**params).fit(
             embeddings[train_rows],
             embeddings[val_rows],
@@ -1038,18 +1038,6 @@ def _as_list(values) -> list:
     if isinstance(values, (str, int, np.integer)):
         return [values]
     return list(values)
-
-
-def _class_index(class_names: Sequence[str], cls, name: str) -> int:
-    if isinstance(cls, str):
-        if cls not in class_names:
-            raise ValueError(f"{name}: unknown class {cls!r}; known: {list(class_names)[:10]}")
-        return list(class_names).index(cls)
-    if isinstance(cls, bool) or not isinstance(cls, (int, np.integer)):
-        raise TypeError(f"{name}: expected class names or indices, got {cls!r}")
-    if not 0 <= int(cls) < len(class_names):
-        raise ValueError(f"{name}: class index {cls} outside 0..{len(class_names) - 1}")
-    return int(cls)
 
 
 def _check_classes(classes, n_classes: int) -> list[int]:
