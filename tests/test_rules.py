@@ -634,3 +634,12 @@ def test_the_demo_explorer_has_heldout_drops_for_every_method():
         assert top["drop"] > 0.5 and top["heldout_drop"] > 0.5
     finally:
         explorer.close()
+
+
+def test_class_rows_are_sorted_and_distinct_whatever_the_order_given(world):
+    es = world["evalset"]
+    cats = np.flatnonzero(es.labels == 0)
+    shuffled = np.random.default_rng(0).permutation(np.concatenate([cats, cats[:5]]))
+    np.testing.assert_array_equal(class_rows(es, "cat", "label", shuffled), cats)
+    np.testing.assert_array_equal(class_rows(es, "cat", None, cats[::-1]), cats)
+    np.testing.assert_array_equal(class_rows(es, "cat", "label", cats), cats)

@@ -21,7 +21,10 @@ def _rows(evalset, indices) -> np.ndarray:
         return np.arange(n, dtype=np.int64)
     check = getattr(evalset, "check_indices", None)
     rows = check(indices, "indices") if callable(check) else check_indices(indices, n, "indices")
-    return np.unique(np.asarray(rows, dtype=np.int64))
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.size < 2 or bool(np.all(rows[1:] > rows[:-1])):
+        return rows  # sorted and distinct already (the usual case): no hashing, no sort
+    return np.unique(rows)
 
 
 def class_rows(evalset, class_name: str, grouping: str | None, indices=None) -> np.ndarray:
