@@ -19,6 +19,7 @@ import pandas as pd
 
 from .checks import check_output_path
 from .text import percent as _percent
+from .text import plural
 from .thumbnails import encode_thumbnail
 
 __all__ = ["report_html", "summary_html", "write_report"]
@@ -165,7 +166,7 @@ def report_html(explorer, thumbnails: int = 8, title: str = "failwidgets report"
         modes = modes.sort_values("drop", ascending=False, na_position="last", kind="stable")
         body.append(
             f"<section><h2>{html.escape(str(method))} "
-            f'<span class="muted">· {len(modes)} failure mode{"s" if len(modes) != 1 else ""}'
+            f'<span class="muted">· {plural(len(modes), "failure mode")}'
             "</span></h2>"
             f"{_chart(modes)}<table>{_HEADER}{_mode_rows(evalset, modes, thumbnails)}</table>"
             "</section>"

@@ -46,6 +46,7 @@ import pandas as pd
 from ..class_names import class_index
 from ..image_tensors import images_to_tensor
 from ..mode_source import FailureModeSource
+from ..text import plural
 from ..thresholds import spec as threshold_spec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -1101,7 +1102,7 @@ class ConceptScores:
     def __repr__(self) -> str:
         n = len(np.asarray(self.base_probability))
         lines = [
-            f"ConceptScores({len(self.names)} concepts, {n} sample{'s' if n != 1 else ''}, "
+            f"ConceptScores({len(self.names)} concepts, {plural(n, 'sample')}, "
             f"direction={self.direction!r}, delta={self.delta:g})"
         ]
         p = self.target_text()
@@ -1911,7 +1912,7 @@ def concept_failure_modes(
     if classes is None:
         classes = [names[c] for c in np.unique(labels)]
     classes = [names[evalset.class_index(c)] for c in classes]
-    title = title or f"{len(idx)} explained image{'s' if len(idx) != 1 else ''}"
+    title = title or plural(len(idx), "explained image")
     modes = []
     for name in classes:
         positions = np.flatnonzero(labels == names.index(name))
@@ -2038,7 +2039,7 @@ class ConceptExplanation(FailureModeSource):
         self.indices = idx
         self.scores = scores
         self.target = target
-        self.title = title or f"{len(idx)} explained image{'s' if len(idx) != 1 else ''}"
+        self.title = title or plural(len(idx), "explained image")
         self.reference_indices = (
             None
             if reference_indices is None

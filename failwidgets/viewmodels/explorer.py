@@ -8,7 +8,7 @@ import html
 import numpy as np
 
 from ..modes import FailureMode
-from ..text import percent
+from ..text import percent, plural
 
 __all__ = [
     "class_images_title",
@@ -20,10 +20,6 @@ __all__ = [
 
 MUTED = "color: var(--jp-ui-font-color2)"
 ERROR = "color: var(--jp-error-color1, #d32f2f)"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def mode_title(mode: FailureMode, n_errors: int) -> str:
@@ -53,7 +49,7 @@ def selection_html(mode: FailureMode | None, n_selected: int) -> str:
             f"{percent(mode.accuracy, digits=0)})"
         )
     if n_selected:
-        parts.append(f"{_plural(n_selected, 'image')} selected in the grid")
+        parts.append(f"{plural(n_selected, 'image')} selected in the grid")
     if not parts:
         parts.append(
             f"<span style='{MUTED}'>Click a failure mode in a view or in the table; select "
@@ -80,7 +76,7 @@ def table_caption(modes: list[FailureMode], scope: str, class_name: str) -> str:
     n_methods = len({m.method for m in modes})
     where = "all classes" if scope == "all" else f"class {class_name}"
     return (
-        f"{_plural(len(modes), 'failure mode')} from {_plural(n_methods, 'method')} ({where}) "
+        f"{plural(len(modes), 'failure mode')} from {plural(n_methods, 'method')} ({where}) "
         "— click a row to see its images; click a header to sort"
     )
 

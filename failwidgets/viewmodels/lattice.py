@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from ..methods.prime import THRESHOLD_SIZES, PrimeResult
 from ..methods.prime_lattice import LatticeDrawing
 from ..modes import FailureMode
+from ..text import plural
 from ..thresholds import ThresholdSpec
 
 __all__ = [
@@ -151,7 +152,7 @@ def status_text(graph: dict) -> str:
     if graph["class_name"] is None:
         return "no class selected"
     shown, n_modes = graph["n_modes_shown"], graph["n_modes"]
-    text = f"{n_modes} failure mode{'s' if n_modes != 1 else ''}"
+    text = plural(n_modes, "failure mode")
     if shown != n_modes:
         text += f" ({shown} drawn; raise max_nodes to see all)"
     text += f" · {len(graph['nodes'])} sets drawn · l = {graph['thresholds']['l']}"

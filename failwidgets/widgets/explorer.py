@@ -34,6 +34,7 @@ from ..assets import DEMO_METHODS, FromAssets, ViewUnavailable
 from ..checks import check_int
 from ..data import EvalSet
 from ..modes import FailureMode, modes_to_frame
+from ..text import plural
 from ..thresholds import THRESHOLDS as METHOD_THRESHOLDS
 from ..viewmodels.explorer import (
     class_images_title,
@@ -450,7 +451,7 @@ class Explorer(FromAssets, ThresholdPanel, ExplorerSharing, widgets.VBox):
         selected = np.asarray(self.grid.selected, dtype=np.int64)
         if len(selected):
             indices = selected
-            title = f"{len(selected)} image{'s' if len(selected) != 1 else ''} selected in the grid"
+            title = f"{plural(len(selected), 'image')} selected in the grid"
         elif self._selected_mode is not None and self._selected_mode.size:
             mode = self._selected_mode
             indices = np.asarray(mode.members, dtype=np.int64)
