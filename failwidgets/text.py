@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["percent", "plural"]
+__all__ = ["finite_or_none", "percent", "plural"]
 
 
 def percent(value, digits: int = 1, missing: str = "—") -> str:
@@ -18,3 +18,11 @@ def percent(value, digits: int = 1, missing: str = "—") -> str:
 def plural(n: int, word: str) -> str:
     """``"1 image"``, ``"3 images"``: ``n`` and ``word``, with an ``s`` unless ``n`` is 1."""
     return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def finite_or_none(value) -> float | None:
+    """``value`` as a float, or None for None, NaN and infinities (JSON has no NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

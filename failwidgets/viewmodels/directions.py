@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..methods.answers import AnswerFrame, answer_frame
 from ..methods.directions import CaptionSubpopulation, FailureDirectionsResult
-from ..text import percent
+from ..text import finite_or_none, percent
 from .grid import format_score
 
 __all__ = [
@@ -334,7 +334,7 @@ def panel_view_model(
     return {
         "class_name": name,
         "class_index": c,
-        "strength": _finite_or_none(strength),
+        "strength": finite_or_none(strength),
         "strength_text": "…" if pending else "—" if math.isnan(strength) else f"{strength:.3f}",
         "n_val": int(model.n_val_[c]),
         "n_errors": int(model.n_errors_[c]),
@@ -355,7 +355,7 @@ def panel_view_model(
 def _caption_entries(result: FailureDirectionsResult, c: int, side: str, n: int) -> list[dict]:
     table = caption_table(result, c, side, n)
     return [
-        {"caption": caption, "score": _finite_or_none(score), "score_text": format_score(score)}
+        {"caption": caption, "score": finite_or_none(score), "score_text": format_score(score)}
         for caption, score in zip(table["caption"].tolist(), table["score"].tolist())
     ]
 
@@ -363,7 +363,7 @@ def _caption_entries(result: FailureDirectionsResult, c: int, side: str, n: int)
 def _check_entry(sub: CaptionSubpopulation) -> dict:
     """A checked caption's accuracy on its nearest images."""
     return {
-        "accuracy": _finite_or_none(sub.accuracy),
+        "accuracy": finite_or_none(sub.accuracy),
         "accuracy_text": _percent(sub.accuracy),
         "n_correct": int(np.count_nonzero(sub.correct)),
         "k": len(sub.indices),
@@ -396,8 +396,3 @@ def _sentence(text: str) -> str:
 
 def _percent(value) -> str:
     return percent(value, digits=0)
-
-
-def _finite_or_none(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None

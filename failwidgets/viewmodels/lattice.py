@@ -8,13 +8,12 @@ and :func:`class_title` (the grid's titles); :data:`L_SLIDER`, the ``l`` slider'
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from ..methods.prime import THRESHOLD_SIZES, PrimeResult
 from ..methods.prime_lattice import LatticeDrawing
 from ..modes import FailureMode
-from ..text import plural
+from ..text import finite_or_none, plural
 from ..thresholds import ThresholdSpec
 
 __all__ = [
@@ -35,11 +34,6 @@ L_SLIDER = ThresholdSpec(
     continuous=False,
 )
 """The l slider's label and text (l is a search setting, not one of the specs' thresholds)."""
-
-
-def _finite_or_none(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def lattice_graph(
@@ -98,7 +92,7 @@ def lattice_graph(
     drawing = result.drawing(class_name, max_nodes=max_nodes, max_context=max_context, **thresholds)
     nodes, edges = drawing.lattice.nodes, drawing.lattice.edges
     graph.update(
-        class_accuracy=_finite_or_none(drawing.class_accuracy),
+        class_accuracy=finite_or_none(drawing.class_accuracy),
         n_class=drawing.n_class,
         n_modes=drawing.n_modes,
         n_modes_shown=drawing.n_modes_shown,
@@ -112,8 +106,8 @@ def lattice_graph(
                 "size": int(row.size),
                 "n": int(row.n_images),
                 "n_errors": int(row.n_errors),
-                "accuracy": _finite_or_none(row.accuracy),
-                "drop": _finite_or_none(row.drop),
+                "accuracy": finite_or_none(row.accuracy),
+                "drop": finite_or_none(row.drop),
                 "mode": bool(row.is_failure_mode),
             }
             for row in nodes.itertuples(index=False)
@@ -123,7 +117,7 @@ def lattice_graph(
                 "subset": int(e.subset_row),
                 "superset": int(e.superset_row),
                 "removed": str(e.removed_tag),
-                "gain": _finite_or_none(e.accuracy_gain),
+                "gain": finite_or_none(e.accuracy_gain),
                 "necessary": bool(e.necessary),
                 "necessity": bool(e.necessary and e.from_failure_mode),
             }

@@ -8,13 +8,13 @@ Images travel beside the JSON as encoded buffers that the items index.
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
 from ..data import EvalSet
 from ..methods.barlow import BarlowResult
+from ..text import finite_or_none
 from ..thumbnails import THUMBNAIL_FORMATS, encode_thumbnails
 
 __all__ = [
@@ -35,11 +35,6 @@ NO_FEATURES = (
     "no features were given (features=None); pass features= (the (N, D) features the trees "
     "were fitted on) to see the top activating images, CAM heatmaps and the feature attack"
 )
-
-
-def _finite_or_none(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def tree_view_model(
@@ -90,7 +85,7 @@ def tree_view_model(
         depth=int(result.params["depth"]),
         n=result.n,
         n_errors=result.n_errors,
-        ber=_finite_or_none(result.base_error_rate),
+        ber=finite_or_none(result.base_error_rate),
     )
     if result.nothing_to_explain:
         who = "labelled" if grouping == "label" else "predicted as"
@@ -126,9 +121,9 @@ def tree_view_model(
                 "rule": str(table["rule"][i]),
                 "size": int(table["size"][i]),
                 "errors": int(table["errors"][i]),
-                "er": _finite_or_none(table["error_rate"][i]),
-                "ec": _finite_or_none(table["error_coverage"][i]),
-                "iv": _finite_or_none(table["importance"][i]),
+                "er": finite_or_none(table["error_rate"][i]),
+                "ec": finite_or_none(table["error_coverage"][i]),
+                "iv": finite_or_none(table["importance"][i]),
                 "passes": ok,
                 "dim": leaf and not ok,
             }
@@ -136,7 +131,7 @@ def tree_view_model(
     n_passing = int(sum(passes.values()))
     base.update(
         status="ok",
-        aler=_finite_or_none(result.aler),
+        aler=finite_or_none(result.aler),
         n_leaves=int(len(leaves)),
         n_passing=n_passing,
         reason="" if n_passing else result.empty_reason(delta, tau),

@@ -9,7 +9,6 @@ Jaccard overlaps of one class's modes (the ``agreement`` trait).
 
 from __future__ import annotations
 
-import math
 import pathlib
 from collections.abc import Callable, Sequence
 
@@ -19,6 +18,7 @@ import pandas as pd
 import traitlets
 
 from ..modes import FailureMode, modes_to_frame
+from ..text import finite_or_none
 from .guard import (
     BrowserMessageError,
     GuardedState,
@@ -35,13 +35,6 @@ __all__ = ["ModeTable", "SORT_COLUMNS", "sort_frame"]
 _STATIC = pathlib.Path(__file__).parent.parent / "static"
 SORT_COLUMNS = ("method", "class_name", "description", "size", "accuracy", "drop", "heldout_drop")
 TEXT_COLUMNS = ("method", "class_name", "description")
-
-
-def _finite_or_none(value) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def sort_frame(frame: pd.DataFrame, by: str, ascending: bool) -> pd.DataFrame:
@@ -175,7 +168,7 @@ class ModeTable(GuardedState, anywidget.AnyWidget):
             "modes": [
                 {"method": m.method, "description": m.description, "size": m.size} for m in modes
             ],
-            "values": [[_finite_or_none(v) for v in row] for row in values.tolist()],
+            "values": [[finite_or_none(v) for v in row] for row in values.tolist()],
         }
 
     # ------------------------------------------------------------------ validation
@@ -217,9 +210,9 @@ def _row(i: int, mode: FailureMode) -> dict:
         "class_name": mode.class_name,
         "description": mode.description,
         "size": mode.size,
-        "accuracy": _finite_or_none(mode.accuracy),
-        "drop": _finite_or_none(mode.drop),
-        "heldout_drop": _finite_or_none(mode.heldout_drop),
+        "accuracy": finite_or_none(mode.accuracy),
+        "drop": finite_or_none(mode.drop),
+        "heldout_drop": finite_or_none(mode.heldout_drop),
     }
 
 
