@@ -252,11 +252,6 @@ class DirectionsView(FailureView):
         """Whether the selected class's direction is still being fitted (not drawn yet)."""
         return self.result.is_pending(self.class_index)
 
-    @property
-    def selected_members(self) -> np.ndarray:
-        """EvalSet indices of the current selection (empty when nothing is selected)."""
-        return self._selected_members.copy()
-
     def captions(self, side: str = "hard"):
         """The class's top ``n_captions`` captions (DataFrame caption, score).
 

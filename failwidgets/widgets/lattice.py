@@ -288,10 +288,6 @@ class LatticeView(FailureView):
     def selected_tags(self) -> tuple[str, ...] | None:
         return self._selected_tags
 
-    @property
-    def selected_members(self) -> np.ndarray:
-        return self.selected_indices  # read-only (Selectable's trait)
-
     def set_thresholds(self, **values) -> None:
         """Set several of ``a``, ``s``, ``b2``, ``b3``, ``b4``, ``max_size``; all or none."""
         allowed = (*self.threshold_names(), "max_size")

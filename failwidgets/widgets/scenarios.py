@@ -325,10 +325,6 @@ class ScenarioView(FailureView):
     def selected_scenario(self) -> int | None:
         return self._selected
 
-    @property
-    def selected_members(self) -> np.ndarray:
-        return self.selected_indices  # read-only (Selectable's trait)
-
     def members(self, scenario_id: int) -> np.ndarray:
         """EvalSet indices (ascending) of the source images of a scenario's member codes."""
         return self.review.members(scenario_id)

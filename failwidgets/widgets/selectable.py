@@ -34,6 +34,11 @@ class Selectable(traitlets.HasTraits):
     )
 
     @property
+    def selected_members(self) -> np.ndarray:
+        """EvalSet indices of the view's current selection (read-only; empty: nothing)."""
+        return self.selected_indices
+
+    @property
     def _selected_members(self) -> np.ndarray:
         return self.selected_indices
 

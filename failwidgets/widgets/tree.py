@@ -484,12 +484,6 @@ class TreeView(FailureView):
         return self._selected_node
 
     @property
-    def selected_members(self) -> np.ndarray:
-        view = self._selected_members.view()
-        view.flags.writeable = False
-        return view
-
-    @property
     def passing_leaves(self) -> pd.DataFrame:
         """Leaves passing ``delta``/``tau`` (node table columns), by decreasing IV."""
         r = self._result
